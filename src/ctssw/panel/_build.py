@@ -1,0 +1,305 @@
+"""The team × week panel as Ibis expressions (DESIGN §3).
+
+Nothing here is DuckDB-specific: the same expressions run on any Ibis backend
+holding the canonical tables (DuckDB by default, PySpark at scale).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from ..errors import ConfigError
+
+UNITS = ("deployment", "change", "commit", "team")
+ARCH_UNIT = {"service": "deployment", "monolith": "change", "trunk": "commit"}
+UNIT_COLUMN = {"deployment": "deployments", "change": "changes_merged", "commit": "commits_to_prod"}
+HOURS_PER_WEEK = 40.0
+
+
+@dataclass(frozen=True)
+class PanelConfig:
+    """Settings of a panel build, checked once by :func:`panel_config`."""
+
+    unit: str = "deployment"
+    tool: str | None = None
+    loaded_annual_cost: float = 200_000.0
+    weeks_per_year: float = 52.0
+    environment: str = "production"
+    onboarding_weeks: int = 8
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @property
+    def week_rate(self) -> float:
+        return self.loaded_annual_cost / self.weeks_per_year
+
+
+def panel_config(**kw) -> PanelConfig:
+    cfg = PanelConfig(**kw)
+    if cfg.unit not in UNITS:
+        raise ConfigError(f"unit must be one of {', '.join(UNITS)}; got {cfg.unit!r}")
+    if cfg.loaded_annual_cost <= 0 or cfg.weeks_per_year <= 0:
+        raise ConfigError("loaded_annual_cost and weeks_per_year must be positive")
+    return cfg
+
+
+def _week(ts: ir.Value) -> ir.Value:
+    return ts.truncate("W").date()
+
+
+def _calendar(con, cfg: PanelConfig) -> ir.Table:
+    """Mondays from the first membership to the last observed activity."""
+    m = con.table("memberships")
+    bounds = m.aggregate(lo=m.start.min(), hi_start=m.start.max(), hi_end=m.end.max()).to_pyarrow().to_pylist()[0]
+    if bounds["lo"] is None:
+        return ibis.memtable({"week": []}, schema={"week": "date"})
+    his = [bounds["hi_start"], bounds["hi_end"]]
+    for table, col in (("deployments", "finished_at"), ("changes", "merged_at"), ("pages", "triggered_at")):
+        t = con.table(table)
+        v = t.aggregate(v=t[col].max()).to_pyarrow().to_pylist()[0]["v"]
+        if v is not None:
+            his.append(v.date() if isinstance(v, dt.datetime) else v)
+    t = con.table("tool_usage")
+    v = t.aggregate(v=t.day.max()).to_pyarrow().to_pylist()[0]["v"]
+    if v is not None:
+        his.append(v)
+    lo = cfg.start or bounds["lo"]
+    hi = cfg.end or max(h for h in his if h is not None)
+    lo = lo - dt.timedelta(days=lo.weekday())
+    weeks = []
+    w = lo
+    while w <= hi:
+        weeks.append(w)
+        w += dt.timedelta(weeks=1)
+    return ibis.memtable({"week": weeks}, schema={"week": "date"})
+
+
+def _members(con, cal: ir.Table, cfg: PanelConfig) -> ir.Table:
+    """One row per membership and week it overlaps, with the overlap in days."""
+    m = con.table("memberships")
+    last = cal.week.max().as_scalar() + ibis.interval(days=6)
+    end = m.end.fill_null(last)
+    j = m.join(cal, [cal.week <= end, (cal.week + ibis.interval(days=6)) >= m.start])
+    first_start = m.group_by("team_id").aggregate(team_first=m.start.min())
+    j = j.join(first_start, "team_id")
+    lo = ibis.greatest(j.start, j.week)
+    hi = ibis.least(j.end.fill_null(j.week + ibis.interval(days=6)), j.week + ibis.interval(days=6))
+    days = hi.delta(lo, unit="day") + 1
+    new = (j.start > j.team_first) & (j.start > j.week - ibis.interval(days=7 * cfg.onboarding_weeks))
+    return j.select(
+        "team_id",
+        "week",
+        "builder_id",
+        "fte",
+        "oncall",
+        "start",
+        "end",
+        overlap=days.cast("float64"),
+        new=new,
+    )
+
+
+def _deployments(con, cfg: PanelConfig) -> ir.Table:
+    d = con.table("deployments")
+    s = con.table("services").select(svc_id="service_id", svc_team="team_id")
+    r = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
+    d = d.filter(d.environment == cfg.environment)
+    d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
+    return d.select(
+        "deployment_id",
+        "result",
+        "is_rollback",
+        "manual_interventions",
+        team_id=ibis.coalesce(d.team_id, d.svc_team, d.repo_team),
+        week=_week(d.finished_at),
+    )
+
+
+def build_panel(con, cfg: PanelConfig) -> ir.Table:
+    """The team-week panel as one Ibis expression over ``con``'s canonical tables."""
+    cal = _calendar(con, cfg)
+    mw = _members(con, cal, cfg)
+    people = mw.group_by(["team_id", "week"]).aggregate(
+        builders=mw.fte.sum(),
+        builder_weeks=(mw.fte * mw.overlap / 7.0).sum(),
+        headcount=mw.builder_id.nunique(),
+        oncall_builders=mw.builder_id.nunique(where=mw.oncall),
+        new_members=mw.builder_id.nunique(where=mw.new),
+    )
+    # the spine: every week between a team's first and last week with members
+    span = people.group_by("team_id").aggregate(w0=people.week.min(), w1=people.week.max())
+    spine = span.join(cal, [cal.week >= span.w0, cal.week <= span.w1]).select("team_id", "week")
+
+    dep = _deployments(con, cfg)
+    ok = (dep.result == "success") & ~dep.is_rollback
+    deploys = dep.group_by(["team_id", "week"]).aggregate(
+        deployments=dep.deployment_id.count(where=ok),
+        rollbacks=dep.deployment_id.count(where=(dep.result == "success") & dep.is_rollback),
+        failed_deployments=dep.deployment_id.count(where=dep.result == "failure"),
+        interventions=dep.manual_interventions.sum(),
+    )
+
+    ch = con.table("changes")
+    rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
+    ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
+    changes = ch.group_by(
+        team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=_week(ch.merged_at)
+    ).aggregate(changes_merged=ch.change_id.count())
+
+    dc = con.table("deployment_commits")
+    shipped = dep.filter(ok)
+    dcj = dc.join(shipped, dc.deployment_id == shipped.deployment_id)
+    commits = dcj.group_by(["team_id", "week"]).aggregate(commits_to_prod=dcj.sha.nunique())
+
+    pg = con.table("pages")
+    pages = pg.group_by(team_id=pg.team_id, week=_week(pg.triggered_at)).aggregate(pages=pg.page_id.count())
+    inc = con.table("incidents")
+    sv = con.table("services").select(svc_id="service_id", svc_team="team_id")
+    inc = inc.left_join(sv, inc.service_id == sv.svc_id)
+    incidents = inc.group_by(
+        team_id=ibis.coalesce(inc.team_id, inc.svc_team), week=_week(inc.created_at)
+    ).aggregate(incidents=inc.incident_id.count())
+
+    tu = con.table("tool_usage")
+    tu = tu.filter(tu.active)
+    if cfg.tool is not None:
+        tu = tu.filter(tu.tool == cfg.tool)
+    tu = tu.select("builder_id", day=tu.day, week=_week(tu.day.cast("timestamp")))
+    m = con.table("memberships")
+    tj = tu.join(
+        m,
+        [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
+    )
+    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
+
+    costs = _costs(con, people)
+
+    p = spine
+    for part in (people, deploys, changes, commits, pages, incidents, ai, costs):
+        p = _attach(p, part)
+    zero = {
+        c: 0
+        for c in (
+            "builders", "builder_weeks", "headcount", "oncall_builders", "new_members",
+            "deployments", "rollbacks", "failed_deployments", "interventions", "changes_merged",
+            "commits_to_prod", "pages", "incidents", "ai_active", "license_cost", "infra_cost",
+        )
+    }
+    p = p.mutate(**{c: p[c].fill_null(v) for c, v in zero.items()})
+    teams = con.table("teams").select("team_id", "architecture", "unit_of_software", "parent_id")
+    p = _attach(p, teams, keys=("team_id",))
+    return _metrics(p, cfg)
+
+
+def _attach(p: ir.Table, part: ir.Table, keys: tuple[str, ...] = ("team_id", "week")) -> ir.Table:
+    """Left join ``part`` onto ``p`` by ``keys``, keeping one copy of each key."""
+    j = p.left_join(part, list(keys))
+    return j.drop(*[f"{k}_right" for k in keys if f"{k}_right" in j.columns])
+
+
+def _costs(con, people: ir.Table) -> ir.Table:
+    """Labour, licence and infrastructure cost per team-week from the costs table.
+
+    Team-scoped rows go to the week holding ``period_start``; org-scoped rows are
+    shared among the org's teams (``scope_id`` = their ``parent_id``, or ``all``)
+    in proportion to builder-weeks.
+    """
+    c = con.table("costs")
+    c = c.mutate(week=_week(c.period_start.cast("timestamp")))
+    team = c.filter(c.scope == "team").group_by(team_id=c.scope_id, week=c.week)
+    team = team.aggregate(
+        labor_actual=c.amount.sum(where=c.kind == "labor"),
+        license_cost=c.amount.sum(where=c.kind == "license"),
+        infra_cost=c.amount.sum(where=c.kind == "infra"),
+    )
+    teams = con.table("teams").select("team_id", "parent_id")
+    bw = people.join(teams, "team_id").select("team_id", "week", "builder_weeks", "parent_id")
+    org = c.filter(c.scope == "org")
+    share = bw.join(org, [(org.scope_id == bw.parent_id) | (org.scope_id == "all"), org.week == bw.week])
+    tot = bw.join(org, [(org.scope_id == bw.parent_id) | (org.scope_id == "all"), org.week == bw.week])
+    tot = tot.group_by(["scope_id", "kind", tot.week]).aggregate(bw_total=tot.builder_weeks.sum())
+    share = share.join(tot, ["scope_id", "kind", "week"])
+    alloc = share.amount * share.builder_weeks / share.bw_total
+    share = share.group_by(["team_id", "week"]).aggregate(
+        labor_org=alloc.sum(where=share.kind == "labor"),
+        license_org=alloc.sum(where=share.kind == "license"),
+        infra_org=alloc.sum(where=share.kind == "infra"),
+    )
+    j = team.outer_join(share, ["team_id", "week"])
+    return j.select(
+        team_id=ibis.coalesce(j.team_id, j.team_id_right),
+        week=ibis.coalesce(j.week, j.week_right),
+        labor_actual=_add(j.labor_actual, j.labor_org),
+        license_cost=_add(j.license_cost, j.license_org).fill_null(0.0),
+        infra_cost=_add(j.infra_cost, j.infra_org).fill_null(0.0),
+    )
+
+
+def _add(a: ir.Value, b: ir.Value) -> ir.Value:
+    """a + b where either may be NULL; NULL only when both are."""
+    return ibis.ifelse(a.isnull() & b.isnull(), ibis.null("float64"), a.fill_null(0.0) + b.fill_null(0.0))
+
+
+def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
+    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
+
+
+def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
+    labor = p.labor_actual.fill_null(p.builder_weeks * cfg.week_rate)
+    if cfg.unit == "team":
+        unit = p.unit_of_software.fill_null(
+            p.architecture.cases(*ARCH_UNIT.items(), else_="deployment")
+        )
+    else:
+        unit = ibis.literal(cfg.unit)
+    units = unit.cases(
+        ("deployment", p.deployments), ("change", p.changes_merged), ("commit", p.commits_to_prod), else_=p.deployments
+    )
+    p = p.mutate(labor_cost=labor, unit=unit, units=units)
+    p = p.mutate(cost=p.labor_cost + p.license_cost + p.infra_cost)
+    reason = ibis.cases(
+        (p.builders <= 0, "no builders this week"),
+        (p.units <= 0, "no units (" + p.unit + "s) this week"),
+        else_=ibis.null("string"),
+    )
+    w4 = ibis.window(group_by="team_id", order_by="week", preceding=3, following=0)
+    units4 = p.units.sum().over(w4)
+    cost4 = p.cost.sum().over(w4)
+    p = p.mutate(
+        cts_sw=ibis.ifelse(reason.isnull(), p.cost / p.units.cast("float64"), ibis.null("float64")),
+        cts_sw_reason=reason,
+        cts_hours=ibis.ifelse(
+            reason.isnull(), p.builder_weeks * HOURS_PER_WEEK / p.units.cast("float64"), ibis.null("float64")
+        ),
+        cts_sw_4w=_ratio(cost4, units4),
+        velocity=_ratio(p.changes_merged, p.builders),
+        deploys_per_builder=_ratio(p.deployments, p.builders),
+        rollback_rate=_ratio(p.rollbacks, p.deployments + p.rollbacks),
+        interventions_per_deploy=_ratio(p.interventions, p.deployments),
+        pages_per_oncall_builder=_ratio(p.pages, p.oncall_builders),
+        ai_share=_ratio(p.ai_active, p.headcount),
+        new_member_share=_ratio(p.new_members, p.headcount),
+    )
+    # normalised by the team's own mean before it first used the tool (all weeks if never)
+    team_w = ibis.window(group_by="team_id")
+    p = p.mutate(_first_ai=p.week.min(where=p.ai_active > 0).over(team_w))
+    pre = p.week < p._first_ai.fill_null(ibis.date(9999, 12, 31))
+    p = p.mutate(_pre_mean=p.deploys_per_builder.mean(where=pre).over(team_w))
+    p = p.mutate(deploys_per_builder_norm=_ratio(p.deploys_per_builder, p._pre_mean))
+    return p.select(*PANEL_COLUMNS).order_by(["team_id", "week"])
+
+
+PANEL_COLUMNS = (
+    "team_id", "week", "parent_id", "architecture", "unit",
+    "builders", "builder_weeks", "headcount", "oncall_builders", "new_members",
+    "labor_cost", "license_cost", "infra_cost", "cost", "units",
+    "cts_sw", "cts_sw_reason", "cts_hours", "cts_sw_4w",
+    "deployments", "rollbacks", "failed_deployments", "interventions",
+    "changes_merged", "commits_to_prod", "pages", "incidents", "ai_active",
+    "velocity", "deploys_per_builder", "deploys_per_builder_norm", "rollback_rate",
+    "interventions_per_deploy", "pages_per_oncall_builder", "ai_share", "new_member_share",
+)

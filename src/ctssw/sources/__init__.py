@@ -1,0 +1,1 @@
+"""Sources: locate and read exports. Each reader yields SQL scans the store loads."""
