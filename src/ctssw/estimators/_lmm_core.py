@@ -52,6 +52,14 @@ class Block:
         order = np.argsort(self.pattern[rows, cols])
         return rows[order], cols[order]
 
+    def columns(self) -> list[tuple[int, np.ndarray]]:
+        """For each diagonal θ index, the θ indices below it in the same column."""
+        out = []
+        for j in range(self.q):
+            below = self.pattern[j + 1 :, j]
+            out.append((int(self.pattern[j, j]), below[below >= 0]))
+        return out
+
     def lower_bounds(self) -> np.ndarray:
         rows, cols = self.positions()
         return np.where(rows == cols, 0.0, -np.inf)
@@ -311,11 +319,22 @@ def _fd_grad(f, theta: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:
     return g
 
 
-def minimise(evaluate, theta0: np.ndarray, lower: np.ndarray, analytic: bool, max_iter: int = 2000) -> Optimum:
+def minimise(
+    evaluate,
+    theta0: np.ndarray,
+    lower: np.ndarray,
+    analytic: bool,
+    columns: list[tuple[int, np.ndarray]] = (),
+    max_iter: int = 2000,
+) -> Optimum:
     """Minimise ``evaluate(θ, grad) -> Evaluation`` over θ with L-BFGS-B.
 
     ``evaluate`` must return an ``Evaluation`` (with ``grad`` filled when asked
-    and ``analytic`` is True).
+    and ``analytic`` is True).  ``columns`` lists, for each diagonal θ, the θ
+    indices below it in the same column of ``T``: when a diagonal ends at zero
+    the sign of that column is free (it leaves ``ΛΛ'`` unchanged), and the
+    optimiser is restarted from the reflected point if that opens a descent
+    direction the bound had blocked.
     """
     from scipy.optimize import minimize
 
@@ -336,19 +355,47 @@ def minimise(evaluate, theta0: np.ndarray, lower: np.ndarray, analytic: bool, ma
         return f0, _fd_grad(dev, theta, lower, f0)
 
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    res = minimize(
-        fun,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
-    )
+
+    def run(start: np.ndarray):
+        return minimize(
+            fun,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+
+    res = run(theta0)
+    nit = int(res.nit)
+    for _ in range(3):
+        start = _reflect(res.x, lower, columns, fun)
+        if start is None:
+            break
+        again = run(start)
+        nit += int(again.nit)
+        if again.fun >= res.fun:
+            break
+        res = again
     theta = np.maximum(res.x, lower)
     final = evaluate(theta, analytic)
     message = res.message if isinstance(res.message, str) else str(res.message)
     converged = bool(res.success) or _stationary(final, theta, lower, evaluate, analytic)
-    return Optimum(theta, final, converged, int(res.nit), n_eval + 1, message)
+    return Optimum(theta, final, converged, nit, n_eval + 1, message)
+
+
+def _reflect(theta: np.ndarray, lower: np.ndarray, columns, fun) -> np.ndarray | None:
+    """θ with the columns below zero diagonals negated, if that makes the bound loose."""
+    out = theta.copy()
+    flipped = False
+    for diag, below in columns:
+        if theta[diag] <= lower[diag] and below.size and np.any(theta[below] != 0):
+            out[below] = -theta[below]
+            flipped = True
+    if not flipped:
+        return None
+    _, g = fun(out)
+    return out if any(g[d] < 0 for d, _ in columns if out[d] <= lower[d]) else None
 
 
 def _stationary(ev: Evaluation, theta: np.ndarray, lower: np.ndarray, evaluate, analytic: bool) -> bool:

@@ -79,6 +79,7 @@ class LMMResult(Result):
     n_groups: dict[str, int] = field(default_factory=dict)
     reml: bool = True
     _ranef: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _free: pd.DataFrame | None = field(default=None, repr=False)
 
     def ranef(self, group: str | None = None) -> pd.DataFrame:
         """Conditional modes of the random effects, one row per group level.
@@ -103,12 +104,15 @@ class LMMResult(Result):
         cov = self.cov_re
         for grp in dict.fromkeys(cov.index.get_level_values(0)):
             sub = cov.loc[grp, grp]
+            free = self._free.loc[grp, grp].to_numpy()
             terms = list(sub.index)
             sd = np.sqrt(np.diag(sub.to_numpy()))
             for i, a in enumerate(terms):
                 rows.append((grp, a, None, sub.iloc[i, i], sd[i]))
             for j, b in enumerate(terms):
                 for i in range(j + 1, len(terms)):
+                    if not free[i, j]:
+                        continue
                     v = sub.iloc[i, j]
                     den = sd[i] * sd[j]
                     rows.append((grp, terms[j], terms[i], v, v / den if den > 0 else math.nan))
@@ -212,6 +216,7 @@ def _optimise(design: Design, reml: bool) -> tuple[Optimum, float]:
     blocks = [f.block for f in design.factors]
     theta0 = np.concatenate([b.start() for b in blocks])
     lower = np.concatenate([b.lower_bounds() for b in blocks])
+    columns = [c for b in blocks for c in b.columns()]
     if len(design.factors) == 1:
         st, shift = stats_single(design)
 
@@ -221,7 +226,7 @@ def _optimise(design: Design, reml: bool) -> tuple[Optimum, float]:
                 raise EstimationError("the deviance could not be evaluated (singular fixed-effect system or perfect fit)")
             return ev
 
-        return minimise(evaluate, theta0, lower, analytic=True), shift
+        return minimise(evaluate, theta0, lower, analytic=True, columns=columns), shift
     stn, shift = stats_nested(design)
 
     def evaluate_n(theta, grad):
@@ -230,7 +235,7 @@ def _optimise(design: Design, reml: bool) -> tuple[Optimum, float]:
             raise EstimationError("the deviance could not be evaluated (singular fixed-effect system or perfect fit)")
         return ev
 
-    return minimise(evaluate_n, theta0, lower, analytic=False), shift
+    return minimise(evaluate_n, theta0, lower, analytic=False, columns=columns), shift
 
 
 def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool) -> LMMResult:
@@ -249,12 +254,14 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
     params = pd.Series(beta, index=names, name="estimate")
     se = pd.Series(np.sqrt(np.diag(vcov)), index=names, name="std_error")
 
-    idx, theta_labels, blocks_cov = [], [], []
+    idx, theta_labels, blocks_cov, blocks_free = [], [], [], []
     ranefs: dict[str, pd.DataFrame] = {}
     singular = False
     for f, u in zip(design.factors, ev.u):
         T = f.block.T(opt.theta)
         blocks_cov.append(sigma2 * T @ T.T)
+        S = (f.block.pattern >= 0).astype(int)
+        blocks_free.append((S @ S.T) > 0)
         idx += [(f.name, c) for c in f.columns]
         rows, cols = f.block.positions()
         theta_labels += [
@@ -264,9 +271,11 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
         ranefs[f.name] = pd.DataFrame(u @ T.T, index=pd.Index(f.levels, name=f.name), columns=list(f.columns))
     q = len(idx)
     cov = np.zeros((q, q))
+    free = np.zeros((q, q), dtype=bool)
     k = 0
-    for c in blocks_cov:
+    for c, m in zip(blocks_cov, blocks_free):
         cov[k : k + c.shape[0], k : k + c.shape[0]] = c
+        free[k : k + c.shape[0], k : k + c.shape[0]] = m
         k += c.shape[0]
     mi = pd.MultiIndex.from_tuples(idx, names=["group", "term"])
     cov_re = pd.DataFrame(cov, index=mi, columns=mi)
@@ -303,6 +312,7 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
         n_groups={f.name: len(f.levels) for f in design.factors},
         reml=reml,
         _ranef=ranefs,
+        _free=pd.DataFrame(free, index=mi, columns=mi),
     )
 
 
