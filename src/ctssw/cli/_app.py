@@ -1,0 +1,185 @@
+"""Typer application. Options are defined once here; each command calls one pipeline function."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import CtsswError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
+ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
+app.add_typer(ingest_app, name="ingest")
+
+console = Console(stderr=True)
+out = Console()
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    USAGE = 2
+    DATA = 3
+    STORE = 4
+    ESTIMATION = 5
+    FAILURE = 1
+
+
+DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _fail(e: CtsswError) -> None:
+    from ..errors import ConfigError, DataError, EstimationError, StoreError
+
+    code = (
+        Exit.USAGE if isinstance(e, ConfigError)
+        else Exit.DATA if isinstance(e, DataError)
+        else Exit.STORE if isinstance(e, StoreError)
+        else Exit.ESTIMATION if isinstance(e, EstimationError)
+        else Exit.FAILURE
+    )
+    console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+    )
+
+
+def _counts_table(rows: list[dict]) -> Table:
+    t = Table(title="Ingest summary")
+    for c in rows[0] if rows else []:
+        t.add_column(c, justify="left" if c in ("table", "source") else "right")
+    for r in rows:
+        t.add_row(*(str(v) for v in r.values()))
+    return t
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the canonical Parquet tables.")] = Path("ctssw-sim"),
+    teams: Annotated[int, typer.Option(help="Number of teams.")] = 200,
+    weeks: Annotated[int, typer.Option(help="Number of weeks.")] = 104,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    effect: Annotated[float, typer.Option(help="True long-run effect of full adoption on deployments per builder-week.")] = 0.08,
+    confounded: Annotated[bool, typer.Option(help="Let teams already on the rise adopt first.")] = False,
+) -> None:
+    """Write a simulated organisation's canonical tables with truth.json beside them."""
+    from ..simulate import simulate as run
+
+    try:
+        with _progress() as p:
+            task = p.add_task("simulating", total=None)
+
+            def tick(done: int, total: int) -> None:
+                p.update(task, completed=done, total=total)
+
+            truth = run(out_dir, teams=teams, weeks=weeks, seed=seed, effect=effect, confounded=confounded, progress=tick)
+    except CtsswError as e:
+        _fail(e)
+    rows = truth["rows"]
+    out.print(f"wrote {sum(rows.values()):,} rows in {len(rows)} tables to {out_dir}; truth in {out_dir / 'truth.json'}")
+
+
+@ingest_app.command("canonical")
+def ingest_canonical(
+    directory: Annotated[Path, typer.Argument(help="Folder of canonical tables (Parquet or CSV).")],
+    db: DbOpt = Path("ctssw.duckdb"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Load canonical tables; re-loading the same folder changes nothing."""
+    from ..store import Store
+    from ..store import ingest_canonical as run
+
+    try:
+        with Store(db) as store, _progress() as p:
+            task = p.add_task("ingesting", total=None)
+
+            def tick(table: str, done: int, total: int) -> None:
+                p.update(task, description=f"ingesting {table}", completed=done, total=total)
+
+            counts = run(store, directory, progress=tick)
+    except CtsswError as e:
+        _fail(e)
+    rows = [c.as_row() for c in counts]
+    if as_json:
+        out.print_json(json.dumps(rows))
+    else:
+        out.print(_counts_table(rows))
+        q = sum(r["quarantined"] for r in rows)
+        if q:
+            out.print(f"{q} row(s) quarantined; see the quarantine table in {db} for each reason.")
+
+
+@app.command()
+def panel(
+    db: DbOpt = Path("ctssw.duckdb"),
+    unit: Annotated[str, typer.Option(help="Unit of software: deployment, change, commit, or team (each team's own).")] = "deployment",
+    tool: Annotated[str | None, typer.Option(help="AI tool for ai_share (default: any).")] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet (or .csv) file for the panel.")] = Path("panel.parquet"),
+) -> None:
+    """Build the team × week panel from the store."""
+    from ..panel import panel as build
+    from ..store import Store
+
+    try:
+        with Store(db, read_only=True) as store:
+            df = build(store.ibis(), unit=unit, tool=tool)
+    except CtsswError as e:
+        _fail(e)
+    if out_file.suffix == ".csv":
+        df.to_csv(out_file, index=False)
+    else:
+        df.to_parquet(out_file, index=False)
+    undefined = int(df["cts_sw"].isna().sum())
+    out.print(
+        f"wrote {len(df):,} team-weeks ({df['team_id'].nunique()} teams × {df['week'].nunique()} weeks) to {out_file}; "
+        f"CTS-SW undefined in {undefined} team-weeks (reason in cts_sw_reason)"
+    )
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's store, data and report.")] = Path("ctssw-demo"),
+    teams: Annotated[int, typer.Option(help="Number of simulated teams.")] = 200,
+    weeks: Annotated[int, typer.Option(help="Number of simulated weeks.")] = 104,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate an organisation, ingest it, build the panel, estimate the AI assistant's effect, report."""
+    from ..pipeline import run_demo, summary_lines
+
+    try:
+        with _progress() as p:
+            task = p.add_task("demo", total=5)
+
+            def step(s: str) -> None:
+                p.update(task, description=s, advance=0 if p.tasks[0].description == "demo" else 1)
+
+            res = run_demo(out_dir, teams=teams, weeks=weeks, seed=seed, step=step)
+    except CtsswError as e:
+        _fail(e)
+    if as_json:
+        out.print_json(json.dumps({k: res[k] for k in ("effect", "cts_sw", "engineering_years_saved")}, default=str))
+        return
+    for line in summary_lines(res):
+        out.print(f"• {line}", highlight=False)
+    out.print(f"Report: {out_dir / 'report.html'}   Results: {out_dir / 'results.json'}   ({res['elapsed_s']:.1f} s)")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
