@@ -48,7 +48,7 @@ def find(directory: str | Path, tables: tuple[str, ...]) -> list[Scan]:
                     src,
                     f"SELECT * EXCLUDE (filename, file_row_number) , filename AS _file, file_row_number AS _row "
                     f"FROM read_parquet({lst}, filename = true, file_row_number = true, union_by_name = true)",
-                    "parse_filename(_file) || ':' || (_row + 1)",
+                    "parse_filename(_file) || ':row ' || (_row + 1)",
                 )
             )
         for f in csv:
@@ -57,7 +57,7 @@ def find(directory: str | Path, tables: tuple[str, ...]) -> list[Scan]:
                     t,
                     str(f),
                     f"SELECT *, row_number() OVER () AS _row FROM read_csv({_lit(f)}, all_varchar = true, header = true)",
-                    f"{_lit(Path(f.name))} || ':' || (_row + 1)",
+                    f"{_lit(Path(f.name))} || ':line ' || (_row + 1)"  # line 1 is the header,
                 )
             )
     if not scans:

@@ -131,7 +131,7 @@ class Store:
 
     def pseudonymise(self, value: str) -> str:
         """The builder id a raw identity maps to in this store (for tests and tools)."""
-        return self.con.execute(f"SELECT {self.builder_sql('?')}", [value]).fetchall()[0][0]
+        return self.con.execute(f"SELECT {self.builder_sql('v')} FROM (SELECT ? AS v)", [value]).fetchall()[0][0]
 
     # -- loading -----------------------------------------------------------------------
     def load(self, table: str, scan_sql: str, source: str, *, row_ref_sql: str) -> LoadCounts:

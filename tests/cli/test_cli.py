@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ctssw.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--out", str(out), "--teams", "40", "--weeks", "80", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    assert "CTS-SW now" in r.output and "Engineering-years saved" in r.output
+    res = json.loads((out / "results.json").read_text())
+    for k in ("estimate", "ci_low", "ci_high", "truth"):
+        assert isinstance(res["effect"][k], float)
+    assert res["effect"]["ci_low"] < res["effect"]["estimate"] < res["effect"]["ci_high"]
+    for k in ("estimate", "ci_low", "ci_high"):
+        assert isinstance(res["engineering_years_saved"][k], float)
+    assert res["cts_sw"]["now"] > 0 and res["cts_sw"]["year_earlier"] > 0
+    html = (out / "report.html").read_text()
+    # self-contained: inline SVG charts, no remote scripts, styles or images
+    assert html.count("<svg") >= 3
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<script" not in html
+    for title in ("CTS-SW per unit", "Adoption curve", "Effect of full adoption"):
+        assert title in html
+    # no builder identity or pseudonym appears in any output
+    for f in (out / "results.json", out / "report.html"):
+        text = f.read_text()
+        assert "@example.com" not in text and "gh-dev" not in text and "b_" not in text
+
+
+def test_simulate_then_ingest_then_panel(tmp_path):
+    sim, db, pq = tmp_path / "sim", tmp_path / "x.duckdb", tmp_path / "p.parquet"
+    r = runner.invoke(app, ["simulate", "--out", str(sim), "--teams", "5", "--weeks", "10"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((sim / "truth.json").read_text())["effect"] == 0.08
+    r = runner.invoke(app, ["ingest", "canonical", str(sim), "--db", str(db), "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert {"read", "loaded", "updated", "duplicate", "quarantined"} <= set(rows[0])
+    r2 = runner.invoke(app, ["ingest", "canonical", str(sim), "--db", str(db), "--json"])
+    assert all(x["loaded"] == 0 and x["duplicate"] == x["read"] for x in json.loads(r2.output))
+    r = runner.invoke(app, ["panel", "--db", str(db), "--out", str(pq), "--unit", "change"])
+    assert r.exit_code == 0, r.output
+    assert "team-weeks" in r.output and pq.exists()
+
+
+@pytest.mark.parametrize(
+    "files,code,message",
+    [
+        ({"teams.csv": "name\nx\n"}, 3, "lacks required column(s) team_id"),
+        ({"teams.parquet": "garbage"}, 3, "cannot read as Parquet"),
+        ({}, 3, "no canonical tables found"),
+    ],
+)
+def test_bad_input_is_one_line_not_a_traceback(tmp_path, files, code, message):
+    d = tmp_path / "in"
+    d.mkdir()
+    for name, text in files.items():
+        (d / name).write_text(text)
+    p = subprocess.run(
+        [sys.executable, "-m", "ctssw.cli._app", "ingest", "canonical", str(d), "--db", str(tmp_path / "s.duckdb")],
+        capture_output=True, text=True,
+    )
+    assert p.returncode == code
+    assert "Traceback" not in p.stderr
+    assert message in " ".join(p.stderr.split())
+
+
+def test_panel_on_missing_store_is_clear(tmp_path):
+    r = runner.invoke(app, ["panel", "--db", str(tmp_path / "nope.duckdb")])
+    assert r.exit_code == 4
+    assert "no store" in r.output

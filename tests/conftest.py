@@ -1,0 +1,33 @@
+"""Shared fixtures: one small simulated organisation, ingested once per test run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctssw.simulate import simulate
+from ctssw.store import Store, ingest_canonical
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("sim")
+    simulate(d, teams=40, weeks=60, seed=7)
+    return d
+
+
+@pytest.fixture(scope="session")
+def store_path(sim_dir, tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("store") / "ctssw.duckdb"
+    with Store(p) as s:
+        ingest_canonical(s, sim_dir)
+    return p
+
+
+@pytest.fixture()
+def store(store_path):
+    with Store(store_path, read_only=True) as s:
+        yield s

@@ -1,0 +1,149 @@
+"""An independent pandas implementation of the panel, straight from the canonical files.
+
+It shares no code with ``ctssw.panel``: loops and groupbys over raw rows, the
+way a careful analyst would compute the same definitions (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RATE = 200_000.0 / 52
+
+
+def _read(d: Path, t: str) -> pd.DataFrame:
+    return pd.read_parquet(d / t)
+
+
+def _monday(ts: pd.Series) -> pd.Series:
+    ts = pd.to_datetime(ts, utc=True).dt.tz_localize(None).dt.normalize()
+    return ts - pd.to_timedelta(ts.dt.day_of_week, unit="D")
+
+
+def oracle_panel(d: Path, unit: str = "deployment") -> pd.DataFrame:
+    teams = _read(d, "teams")
+    mem = _read(d, "memberships")
+    ident = _read(d, "identities")
+    login_to = dict(zip(ident["value"].str.lower(), ident["builder"].str.lower()))
+    mem["builder"] = mem["builder"].str.lower()
+    mem["start"] = pd.to_datetime(mem["start"])
+    mem["end"] = pd.to_datetime(mem["end"])
+
+    dep = _read(d, "deployments")
+    svc = _read(d, "services").set_index("service_id")["team_id"]
+    dep = dep[dep["environment"] == "production"].copy()
+    dep["team_id"] = dep["service_id"].map(svc)
+    dep["week"] = _monday(dep["finished_at"])
+    ch = _read(d, "changes")
+    repo = _read(d, "repos").set_index("repo_id")["team_id"]
+    ch = ch[ch["merged_at"].notna()].copy()
+    ch["team_id"] = ch["repo_id"].map(repo)
+    ch["week"] = _monday(ch["merged_at"])
+    pages = _read(d, "pages")
+    pages["week"] = _monday(pages["triggered_at"])
+    inc = _read(d, "incidents")
+    inc["week"] = _monday(inc["created_at"])
+    tu = _read(d, "tool_usage")
+    tu = tu[tu["active"]].copy()
+    tu["builder"] = tu["builder"].str.lower().map(lambda v: login_to.get(v, v))
+    tu["day"] = pd.to_datetime(tu["day"])
+    costs = _read(d, "costs")
+    dc = _read(d, "deployment_commits")
+
+    last = max(
+        mem["start"].max(),
+        mem["end"].max(),
+        dep["week"].max(),
+        ch["week"].max(),
+        pages["week"].max(),
+        tu["day"].max(),
+    )
+    first = mem["start"].min()
+    first -= pd.Timedelta(days=first.weekday())
+    weeks = pd.date_range(first, last, freq="7D")
+
+    rows = []
+    ok = dep[(dep["result"] == "success") & ~dep["is_rollback"]]
+    shipped = dc.merge(ok[["deployment_id", "team_id", "week"]], on="deployment_id")
+    for team, m in mem.groupby("team_id"):
+        team_first = m["start"].min()
+        recs = []
+        for w in weeks:
+            we = w + pd.Timedelta(days=6)
+            act = m[(m["start"] <= we) & (m["end"].isna() | (m["end"] >= w))]
+            if act.empty:
+                recs.append(None)
+                continue
+            lo = act["start"].where(act["start"] > w, w)
+            hi = act["end"].fillna(we).where(act["end"].fillna(we) < we, we)
+            overlap = (hi - lo).dt.days + 1
+            new = (act["start"] > team_first) & (act["start"] > w - pd.Timedelta(days=56))
+            users = tu[(tu["day"] >= w) & (tu["day"] <= we)]
+            users = users[users["builder"].isin(act["builder"])]
+            # a user counts for the team only on days they were a member
+            active = set()
+            for _, u in users.iterrows():
+                mm = act[(act["builder"] == u["builder"]) & (act["start"] <= u["day"]) & (act["end"].isna() | (act["end"] >= u["day"]))]
+                if len(mm):
+                    active.add(u["builder"])
+            recs.append(
+                dict(
+                    builders=act["fte"].sum(),
+                    builder_weeks=(act["fte"] * overlap / 7).sum(),
+                    headcount=act["builder"].nunique(),
+                    oncall_builders=act.loc[act["oncall"], "builder"].nunique(),
+                    new_members=act.loc[new, "builder"].nunique(),
+                    ai_active=len(active),
+                )
+            )
+        idx = [i for i, r in enumerate(recs) if r is not None]
+        for i in range(idx[0], idx[-1] + 1):
+            r = recs[i] or dict(builders=0.0, builder_weeks=0.0, headcount=0, oncall_builders=0, new_members=0, ai_active=0)
+            rows.append(dict(team_id=team, week=weeks[i], **r))
+    p = pd.DataFrame(rows)
+
+    def count(df, name, mask=None):
+        df = df if mask is None else df[mask]
+        return df.groupby(["team_id", "week"]).size().rename(name)
+
+    parts = [
+        count(dep, "deployments", (dep["result"] == "success") & ~dep["is_rollback"]),
+        count(dep, "rollbacks", (dep["result"] == "success") & dep["is_rollback"]),
+        count(dep, "failed_deployments", dep["result"] == "failure"),
+        dep.groupby(["team_id", "week"])["manual_interventions"].sum().rename("interventions"),
+        count(ch, "changes_merged"),
+        shipped.groupby(["team_id", "week"])["sha"].nunique().rename("commits_to_prod"),
+        count(pages, "pages"),
+        count(inc, "incidents"),
+    ]
+    lic = costs[(costs["scope"] == "team") & (costs["kind"] == "license")].copy()
+    lic["week"] = _monday(pd.to_datetime(lic["period_start"]))
+    parts.append(lic.rename(columns={"scope_id": "team_id"}).groupby(["team_id", "week"])["amount"].sum().rename("license_cost"))
+    for s in parts:
+        p = p.merge(s.reset_index(), on=["team_id", "week"], how="left")
+    p = p.fillna({c.name: 0 for c in parts})
+    p["labor_cost"] = p["builder_weeks"] * RATE
+    p["cost"] = p["labor_cost"] + p["license_cost"]
+    col = {"deployment": "deployments", "change": "changes_merged", "commit": "commits_to_prod"}[unit]
+    p["units"] = p[col]
+    p["cts_sw"] = np.where((p["units"] > 0) & (p["builders"] > 0), p["cost"] / p["units"].where(p["units"] > 0), np.nan)
+    b = p["builders"].where(p["builders"] > 0)
+    p["velocity"] = p["changes_merged"] / b
+    p["deploys_per_builder"] = p["deployments"] / b
+    tot = p["deployments"] + p["rollbacks"]
+    p["rollback_rate"] = p["rollbacks"] / tot.where(tot > 0)
+    p["interventions_per_deploy"] = p["interventions"] / p["deployments"].where(p["deployments"] > 0)
+    p["pages_per_oncall_builder"] = p["pages"] / p["oncall_builders"].where(p["oncall_builders"] > 0)
+    p["ai_share"] = p["ai_active"] / p["headcount"].where(p["headcount"] > 0)
+    p["new_member_share"] = p["new_members"] / p["headcount"].where(p["headcount"] > 0)
+    norm = []
+    for _, g in p.groupby("team_id", sort=False):
+        used = g.loc[g["ai_active"] > 0, "week"]
+        pre = g[g["week"] < used.min()] if len(used) else g
+        mu = pre["deploys_per_builder"].mean()
+        norm.append(g["deploys_per_builder"] / mu if mu and mu > 0 else g["deploys_per_builder"] * np.nan)
+    p["deploys_per_builder_norm"] = pd.concat(norm)
+    return p.sort_values(["team_id", "week"]).reset_index(drop=True)

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ctssw.errors import SchemaError, StoreError
+from ctssw.store import SCHEMA_VERSION, TABLES, Store, ingest_canonical
+
+
+def _teams_csv(d: Path) -> None:
+    (d / "teams.csv").write_text("team_id,name,parent_id,architecture\nt1,Team 1,,service\nt2,Team 2,,monolith\n")
+
+
+def test_reingest_changes_nothing(sim_dir, tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        first = ingest_canonical(s, sim_dir)
+        before = s.counts()
+        snap = s.con.execute("SELECT * FROM deployments ORDER BY deployment_id").df()
+        second = ingest_canonical(s, sim_dir)
+        assert s.counts() == before
+        pd.testing.assert_frame_equal(snap, s.con.execute("SELECT * FROM deployments ORDER BY deployment_id").df())
+    for a, b in zip(first, second):
+        assert b.read == a.read
+        assert b.loaded == 0 and b.updated == 0 and b.quarantined == 0
+        assert b.duplicate == a.read
+        assert a.read == a.loaded + a.updated + a.duplicate + a.quarantined
+
+
+def test_schema_version_and_key_are_recorded(store):
+    assert store.con.execute("SELECT value FROM ctssw_meta WHERE key='schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
+    key = store.con.execute("SELECT value FROM ctssw_meta WHERE key='identity_key'").fetchall()[0][0]
+    assert len(key) == 64
+
+
+def test_no_raw_identity_anywhere_in_the_store(store_path, sim_dir):
+    emails = pd.read_parquet(sim_dir / "memberships")["builder"].head(50)
+    logins = pd.read_parquet(sim_dir / "identities")["value"].head(50)
+    raw = store_path.read_bytes()
+    for v in [*emails, *logins]:
+        assert v.encode() not in raw
+    with Store(store_path, read_only=True) as s:
+        for t in TABLES:
+            df = s.con.execute(f'SELECT * FROM "{t}"').df().astype(str)
+            assert not df.apply(lambda c: c.str.contains("@example.com")).any().any(), t
+            assert not df.apply(lambda c: c.str.contains("gh-dev")).any().any(), t
+
+
+def test_login_and_email_resolve_to_one_builder(store, sim_dir):
+    ident = pd.read_parquet(sim_dir / "identities").iloc[0]
+    assert store.pseudonymise(ident["value"]) == store.pseudonymise(ident["builder"])
+    assert store.pseudonymise(ident["builder"].upper() + " ") == store.pseudonymise(ident["builder"])
+    n_members = store.con.execute("SELECT count(DISTINCT builder_id) FROM memberships").fetchall()[0][0]
+    assert store.count("builders") == n_members
+
+
+def _load(tmp_path: Path, name: str, text: str):
+    d = tmp_path / "in"
+    d.mkdir(exist_ok=True)
+    _teams_csv(d)
+    (d / f"{name}.csv").write_text(text)
+    s = Store(tmp_path / "bad.duckdb")
+    return s, ingest_canonical(s, d)
+
+
+DEPLOY_HEAD = "deployment_id,service_id,environment,started_at,finished_at,result,is_rollback,manual_interventions,team_id\n"
+
+
+@pytest.mark.parametrize(
+    "row,reason",
+    [
+        ("d2,s,production,2024-01-01T10:00:00Z,2024-01-01T09:00:00Z,success,false,0,t1", "negative duration"),
+        ("d2,s,production,2024-01-01T10:00:00Z,not-a-time,success,false,0,t1", "wrong type in finished_at"),
+        ("d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,maybe,0,t1", "wrong type in is_rollback"),
+        ("d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,0,t9", "unknown team t9"),
+        ("d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,exploded,false,0,t1", "unknown result"),
+        (",s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,0,t1", "missing deployment_id"),
+    ],
+)
+def test_bad_rows_are_quarantined_good_rows_load(tmp_path, row, reason):
+    good = "d1,s,production,2024-01-01T10:00:00+02:00,2024-01-01T11:00:00+02:00,success,false,1,t1\n"
+    s, counts = _load(tmp_path, "deployments", DEPLOY_HEAD + good + row + "\n")
+    with s:
+        c = [x for x in counts if x.table == "deployments"][0]
+        assert (c.read, c.loaded, c.quarantined) == (2, 1, 1)
+        q = s.con.execute("SELECT reason, row_ref, raw FROM quarantine").fetchall()
+        assert len(q) == 1 and reason in q[0][0]
+        assert q[0][1] == "deployments.csv:line 3"
+        # offsets are normalised to UTC
+        fin = s.con.execute("SELECT finished_at FROM deployments").fetchall()[0][0]
+        assert fin.hour == 9 and fin.utcoffset().total_seconds() == 0
+
+
+def test_duplicate_key_with_different_content_is_quarantined(tmp_path):
+    rows = (
+        "d1,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,1,t1\n"
+        "d1,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,failure,false,1,t1\n"
+        "d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,1,t1\n"
+        "d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,1,t1\n"
+    )
+    s, counts = _load(tmp_path, "deployments", DEPLOY_HEAD + rows)
+    with s:
+        c = [x for x in counts if x.table == "deployments"][0]
+        assert (c.read, c.loaded, c.duplicate, c.quarantined) == (4, 1, 1, 2)
+        reasons = {r[0] for r in s.con.execute("SELECT reason FROM quarantine").fetchall()}
+        assert reasons == {"duplicate key with different content"}
+
+
+def test_newer_version_of_a_record_updates_it(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    _teams_csv(d)
+    with Store(tmp_path / "u.duckdb") as s:
+        ingest_canonical(s, d)
+        (d / "teams.csv").write_text("team_id,name,parent_id,architecture\nt1,Renamed,,service\n")
+        (c,) = ingest_canonical(s, d)
+        assert (c.loaded, c.updated, c.duplicate) == (0, 1, 0)
+        assert s.count("teams") == 2
+        assert s.con.execute("SELECT name FROM teams WHERE team_id='t1'").fetchall() == [("Renamed",)]
+
+
+def test_missing_column_is_one_clear_error_and_writes_nothing(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    _teams_csv(d)
+    (d / "deployments.csv").write_text("deployment_id,environment\nd1,production\n")
+    with Store(tmp_path / "m.duckdb") as s:
+        with pytest.raises(SchemaError, match=r"deployments\.csv: table deployments lacks required column\(s\) finished_at, result"):
+            ingest_canonical(s, d)
+        assert s.count("deployments") == 0
+        assert s.count("teams") == 2  # tables before the bad file loaded
+
+
+def test_unreadable_file_names_the_file(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "teams.parquet").write_bytes(b"PAR1 this is not parquet")
+    with Store(tmp_path / "x.duckdb") as s, pytest.raises(SchemaError, match=r"teams\.parquet: cannot read as Parquet"):
+        ingest_canonical(s, d)
+
+
+def test_not_a_store(tmp_path):
+    p = tmp_path / "other.duckdb"
+    duckdb.connect(str(p)).close()
+    with pytest.raises(StoreError, match="not a ctssw store"):
+        Store(p, read_only=True)
+    with pytest.raises(StoreError, match="no store"):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_parquet_folder_and_csv_mix(sim_dir, tmp_path):
+    d = tmp_path / "mix"
+    shutil.copytree(sim_dir / "teams", d / "teams")
+    pd.read_parquet(sim_dir / "memberships").to_csv(d / "memberships.csv", index=False)
+    with Store(tmp_path / "mix.duckdb") as s:
+        counts = {c.table: c for c in ingest_canonical(s, d)}
+        assert counts["memberships"].quarantined == 0
+        assert counts["memberships"].loaded == len(pd.read_parquet(sim_dir / "memberships"))
