@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from ._db import DEFAULT_PATH, LoadCounts, Store
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
-from .ingest import ingest_canonical
+from .ingest import ingest_canonical, ingest_tables
 
-__all__ = ["DEFAULT_PATH", "LOAD_ORDER", "SCHEMA_VERSION", "TABLES", "LoadCounts", "Store", "ingest_canonical"]
+__all__ = ["DEFAULT_PATH", "LOAD_ORDER", "SCHEMA_VERSION", "TABLES", "LoadCounts", "Store", "ingest_canonical", "ingest_tables"]

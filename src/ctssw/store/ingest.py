@@ -32,3 +32,29 @@ def ingest_canonical(
     if progress:
         progress("", len(scans), len(scans))
     return out
+
+
+def ingest_tables(store: Store, tables: dict, source: str) -> list[LoadCounts]:
+    """Load Arrow or pandas tables already in the canonical input form (connectors use this).
+
+    ``tables`` maps canonical table names to tables; they load in the schema's
+    order, each in its own transaction, with rows named ``source:row N``.
+    """
+    import pyarrow as pa
+
+    out = []
+    for name in LOAD_ORDER:
+        if name not in tables:
+            continue
+        data = tables[name]
+        if not isinstance(data, pa.Table):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        data = data.append_column("_row", pa.array(range(1, data.num_rows + 1), pa.int64()))
+        view = f"_in_{name}"
+        store.con.register(view, data)
+        try:
+            lit = source.replace("'", "''")
+            out.append(store.load(name, f"SELECT * FROM {view}", source, row_ref_sql=f"'{lit}:row ' || _row"))
+        finally:
+            store.con.unregister(view)
+    return out
