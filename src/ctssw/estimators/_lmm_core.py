@@ -89,55 +89,101 @@ def block_pattern(sizes: list[int], correlated: list[bool], offset: int) -> Bloc
     return Block(pattern=pattern, offset=offset)
 
 
-# -- batched small dense linear algebra (loops over q, vectorised over groups) --
+# -- batched small dense linear algebra ------------------------------------------
+# A stack of G small matrices is stored group-axis-last, shape (m, n, G), so each
+# entry is one contiguous vector and every operation below is a handful of
+# vector operations (loops run over the tiny matrix dimensions only). BLAS is
+# avoided on purpose: threaded gemm on such thin shapes is slower than one core.
 def chol_batch(A: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack ``(G, q, q)`` of SPD matrices."""
-    G, q, _ = A.shape
+    """Lower Cholesky factors of SPD matrices ``A (q, q, G)``."""
+    q = A.shape[0]
     L = np.zeros_like(A)
     for j in range(q):
-        s = A[:, j, j] - np.einsum("gk,gk->g", L[:, j, :j], L[:, j, :j])
+        s = A[j, j] - (L[j, :j] ** 2).sum(axis=0)
         d = np.sqrt(s)
-        L[:, j, j] = d
+        L[j, j] = d
         for i in range(j + 1, q):
-            L[:, i, j] = (A[:, i, j] - np.einsum("gk,gk->g", L[:, i, :j], L[:, j, :j])) / d
+            L[i, j] = (A[i, j] - (L[i, :j] * L[j, :j]).sum(axis=0)) / d
     return L
 
 
 def fsolve_batch(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve ``L X = B`` for lower-triangular ``L (G,q,q)``, ``B (G,q,k)``."""
-    q = L.shape[1]
+    """Solve ``L X = B`` for lower-triangular ``L (q, q, G)`` and ``B (q, k, G)``."""
     X = np.empty_like(B)
-    for i in range(q):
-        acc = B[:, i, :]
-        if i:
-            acc = acc - np.einsum("gj,gjk->gk", L[:, i, :i], X[:, :i, :])
-        X[:, i, :] = acc / L[:, i, i, None]
+    for i in range(L.shape[0]):
+        acc = B[i].copy()
+        for j in range(i):
+            acc -= L[i, j] * X[j]
+        X[i] = acc / L[i, i]
     return X
 
 
 def bsolve_batch(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve ``L' X = B`` for lower-triangular ``L (G,q,q)``, ``B (G,q,k)``."""
-    q = L.shape[1]
+    """Solve ``L' X = B`` for lower-triangular ``L (q, q, G)`` and ``B (q, k, G)``."""
+    q = L.shape[0]
     X = np.empty_like(B)
     for i in range(q - 1, -1, -1):
-        acc = B[:, i, :]
-        if i < q - 1:
-            acc = acc - np.einsum("gj,gjk->gk", L[:, i + 1 :, i], X[:, i + 1 :, :])
-        X[:, i, :] = acc / L[:, i, i, None]
+        acc = B[i].copy()
+        for j in range(i + 1, q):
+            acc -= L[j, i] * X[j]
+        X[i] = acc / L[i, i]
     return X
 
 
-def _sandwich(T: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """``T' S T`` for a stack S (G, q, q)."""
-    return np.einsum("ai,gab,bj->gij", T, S, T, optimize=True)
+def mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Per-group product ``A B`` of ``(m, k, G)`` and ``(k, n, G)``."""
+    out = A[:, 0, None, :] * B[None, 0, :, :]
+    for k in range(1, A.shape[1]):
+        out += A[:, k, None, :] * B[None, k, :, :]
+    return out
+
+
+def tmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Per-group product ``A' B`` of ``(k, m, G)`` and ``(k, n, G)``."""
+    return mm(A.transpose(1, 0, 2), B)
+
+
+def lc(C: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Constant ``C (m, k)`` times each ``B (k, n, G)``."""
+    out = C[:, 0, None, None] * B[None, 0]
+    for k in range(1, B.shape[0]):
+        out += C[:, k, None, None] * B[None, k]
+    return out
+
+
+def mv(A: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Each ``A (m, k, G)`` times a constant vector ``v (k,)``, as ``(m, 1, G)``."""
+    out = A[:, 0, :] * v[0]
+    for k in range(1, A.shape[1]):
+        out += A[:, k, :] * v[k]
+    return out[:, None, :]
+
+
+def rc(B: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Each ``B (m, k, G)`` times a constant ``C (k, n)``."""
+    out = B[:, 0, None, :] * C[0, None, :, None]
+    for k in range(1, B.shape[1]):
+        out += B[:, k, None, :] * C[k, None, :, None]
+    return out
+
+
+def gsum(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``Σ_g A_g' B_g`` for ``A (k, m, G)`` and ``B (k, n, G)``."""
+    return tmm(A, B).sum(axis=-1)
+
+
+def _add_eye(A: np.ndarray) -> np.ndarray:
+    for i in range(A.shape[0]):
+        A[i, i] += 1.0
+    return A
 
 
 # -- statistics ----------------------------------------------------------------
 @dataclass(frozen=True)
 class GroupStats:
-    """Per-group cross-products for one grouping factor.
+    """Per-group cross-products for one grouping factor, group axis last.
 
-    Shapes: ``zz (G, q, q)``, ``zx (G, q, p)``, ``zy (G, q)``, ``xx (p, p)``,
+    Shapes: ``zz (q, q, G)``, ``zx (q, p, G)``, ``zy (q, 1, G)``, ``xx (p, p)``,
     ``xy (p,)``; ``yy`` and ``n`` are scalars.
     """
 
@@ -154,8 +200,8 @@ class GroupStats:
 class NestedStats:
     """Cross-products for an outer factor (1) and an inner factor (2) nested in it.
 
-    Inner cells ``(J, ...)``: ``z2z2``, ``z2z1 (J, q2, q1)``, ``z2x``, ``z2y``;
-    outer groups ``(A, ...)``: ``z1z1``, ``z1x``, ``z1y``; ``starts`` holds the
+    Inner cells ``(..., J)``: ``z2z2``, ``z2z1 (q2, q1, J)``, ``z2x``, ``z2y``;
+    outer groups ``(..., A)``: ``z1z1``, ``z1x``, ``z1y``; ``starts`` holds the
     first inner cell of each outer group (cells are sorted by outer group).
     """
 
@@ -178,10 +224,10 @@ class NestedStats:
 class Evaluation:
     """Everything the deviance at one θ yields.
 
-    ``beta (p,)``, ``vcov_unscaled (p, p)`` = (X'V⁻¹X)⁻¹ with V relative to σ²,
-    ``u`` the spherical conditional modes per factor (list of ``(G_k, q_k)``),
-    ``pwrss`` the penalised residual sum of squares, ``ldL2``/``ldRX2`` the
-    log-determinants in the deviance, ``grad`` (or None).
+    ``beta (p,)``; ``RX (p, p)`` with ``RX RX' = X'V⁻¹X`` (V relative to σ²);
+    ``u`` the spherical conditional modes per factor (list of ``(G_k, q_k)``);
+    ``pwrss`` the penalised residual sum of squares; ``ldL2``/``ldRX2`` the
+    log-determinants in the deviance; ``grad`` (or None).
     """
 
     deviance: float
@@ -194,7 +240,7 @@ class Evaluation:
     grad: np.ndarray | None
 
 
-def _finish(dev_parts, xx, xy, yy, n, p, reml, sum_cx, sum_cy, cy_sq):
+def _finish(ldL2, xx, xy, yy, n, p, reml, sum_cx, sum_cy, cy_sq):
     """Shared tail: fixed-effects Cholesky, β, r² and the deviance."""
     M = xx - sum_cx
     M = 0.5 * (M + M.T)
@@ -202,92 +248,94 @@ def _finish(dev_parts, xx, xy, yy, n, p, reml, sum_cx, sum_cy, cy_sq):
         RX = linalg.cholesky(M, lower=True)
     except linalg.LinAlgError:
         return None
-    rhs = xy - sum_cy
-    cb = linalg.solve_triangular(RX, rhs, lower=True)
+    cb = linalg.solve_triangular(RX, xy - sum_cy, lower=True)
     beta = linalg.solve_triangular(RX.T, cb, lower=False)
     r2 = yy - cy_sq - float(cb @ cb)
     ldRX2 = 2.0 * float(np.log(np.diag(RX)).sum())
     n_eff = n - p if reml else n
     if r2 <= 0:
         return None
-    dev = dev_parts + n_eff * (1.0 + _LOG2PI + math.log(r2 / n_eff))
+    dev = ldL2 + n_eff * (1.0 + _LOG2PI + math.log(r2 / n_eff))
     if reml:
         dev += ldRX2
-    return dev, beta, r2, ldRX2, RX, M
+    return dev, beta, r2, ldRX2, RX
+
+
+def _logdiag2(L: np.ndarray) -> float:
+    return 2.0 * float(sum(np.log(L[i, i]).sum() for i in range(L.shape[0])))
 
 
 def evaluate_single(theta: np.ndarray, st: GroupStats, block: Block, reml: bool, grad: bool) -> Evaluation | None:
     """Profiled deviance (and its gradient in θ) for one grouping factor."""
     T = block.T(theta)
-    G, q, p = st.zx.shape
-    A = _sandwich(T, st.zz)
-    A[:, np.arange(q), np.arange(q)] += 1.0
-    L = chol_batch(A)
-    CX = fsolve_batch(L, np.einsum("ai,gap->gip", T, st.zx, optimize=True))
-    cu = fsolve_batch(L, np.einsum("ai,ga->gi", T, st.zy)[:, :, None])[:, :, 0]
-    flat = CX.reshape(-1, p)
-    ldL2 = 2.0 * float(np.log(L[:, np.arange(q), np.arange(q)]).sum())
-    tail = _finish(ldL2, st.xx, st.xy, st.yy, st.n, p, reml, flat.T @ flat, flat.T @ cu.reshape(-1), float((cu * cu).sum()))
+    p = st.zx.shape[1]
+    L = chol_batch(_add_eye(lc(T.T, rc(st.zz, T))))
+    CX = fsolve_batch(L, lc(T.T, st.zx))
+    cu = fsolve_batch(L, lc(T.T, st.zy))
+    ldL2 = _logdiag2(L)
+    tail = _finish(ldL2, st.xx, st.xy, st.yy, st.n, p, reml, gsum(CX, CX), gsum(CX, cu)[:, 0], float(np.vdot(cu, cu)))
     if tail is None:
         return None
-    dev, beta, r2, ldRX2, RX, M = tail
-    u = bsolve_batch(L, (cu - CX @ beta)[:, :, None])[:, :, 0]
-    g = None
-    if grad:
-        n_eff = st.n - p if reml else st.n
-        b = u @ T.T
-        zr = st.zy - st.zx @ beta - np.einsum("gab,gb->ga", st.zz, b)
-        Linv = fsolve_batch(L, np.broadcast_to(np.eye(q), (G, q, q)).copy())
-        Ainv = np.einsum("gki,gkj->gij", Linv, Linv)
-        ST = np.einsum("gab,bj->gaj", st.zz, T)
-        D = 2.0 * np.einsum("gaj,gjk->ak", ST, Ainv)
-        D -= (2.0 * n_eff / r2) * (zr.T @ u)
-        if reml:
-            Minv = linalg.cho_solve((RX, True), np.eye(p))
-            H = np.einsum("gap,pr,gbr->gab", st.zx, Minv, st.zx, optimize=True)
-            Q = np.einsum("gij,kj->gik", Ainv, T)
-            QH = Q @ H
-            D -= 2.0 * (QH.sum(axis=0).T - np.einsum("gaj,gjk,glk->al", ST, QH, Q, optimize=True))
-        rows, cols = block.positions()
-        g = D[rows, cols]
-    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, [u], g)
+    dev, beta, r2, ldRX2, RX = tail
+    u = bsolve_batch(L, cu - mv(CX, beta))[:, 0, :]
+    g = _gradient(T, st, block, reml, L, u, beta, r2, RX) if grad else None
+    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, [u.T], g)
+
+
+def _gradient(T, st: GroupStats, block: Block, reml: bool, L, u, beta, r2, RX) -> np.ndarray:
+    """d deviance / d θ.
+
+    With ``A_g = T'S_gT + I``: d log|A|/dT = 2 Σ S_g T A_g⁻¹; by the envelope
+    theorem d r²/dT = -2 Σ (Z_g'r_g) u_g'; and for REML, with
+    ``H_g = S_zx,g M⁻¹ S_xz,g`` and ``Q_g = A_g⁻¹T'``,
+    d log|X'V⁻¹X|/dT = -2 Σ [(Q_g H_g)' - S_g T Q_g H_g Q_g'].
+    """
+    q, p, G = st.zx.shape
+    n_eff = st.n - p if reml else st.n
+    Linv = fsolve_batch(L, _add_eye(np.zeros((q, q, G))))
+    Ainv = tmm(Linv, Linv)
+    ST = rc(st.zz, T)
+    D = 2.0 * gsum(ST.transpose(1, 0, 2), Ainv)
+    zr = (st.zy - mv(st.zx, beta) - mm(ST, u[:, None, :]))[:, 0, :]
+    D -= (2.0 * n_eff / r2) * (zr[:, None, :] * u[None, :, :]).sum(axis=-1)
+    if reml:
+        Minv = linalg.cho_solve((RX, True), np.eye(p))
+        H = mm(rc(st.zx, Minv), st.zx.transpose(1, 0, 2))
+        Q = rc(Ainv, T.T)
+        QH = mm(Q, H)
+        D -= 2.0 * (QH.sum(axis=-1).T - gsum(ST.transpose(1, 0, 2), mm(QH, Q.transpose(1, 0, 2))))
+    rows, cols = block.positions()
+    return D[rows, cols]
 
 
 def evaluate_nested(theta: np.ndarray, st: NestedStats, outer: Block, inner: Block, reml: bool) -> Evaluation | None:
     """Profiled deviance for an inner factor nested in an outer one (no gradient)."""
     T1, T2 = outer.T(theta), inner.T(theta)
-    J, q2, p = st.z2x.shape
-    q1 = st.z1z1.shape[1]
-    A2 = _sandwich(T2, st.z2z2)
-    A2[:, np.arange(q2), np.arange(q2)] += 1.0
-    L2 = chol_batch(A2)
-    C21 = fsolve_batch(L2, np.einsum("ai,gab,bj->gij", T2, st.z2z1, T1, optimize=True))
-    C2x = fsolve_batch(L2, np.einsum("ai,gap->gip", T2, st.z2x, optimize=True))
-    c2y = fsolve_batch(L2, np.einsum("ai,ga->gi", T2, st.z2y)[:, :, None])[:, :, 0]
+    p = st.z2x.shape[1]
     red = np.add.reduceat
-    A1 = _sandwich(T1, st.z1z1) - red(np.einsum("gki,gkj->gij", C21, C21), st.starts, axis=0)
-    A1[:, np.arange(q1), np.arange(q1)] += 1.0
+    L2 = chol_batch(_add_eye(lc(T2.T, rc(st.z2z2, T2))))
+    C21 = fsolve_batch(L2, lc(T2.T, rc(st.z2z1, T1)))
+    C2x = fsolve_batch(L2, lc(T2.T, st.z2x))
+    c2y = fsolve_batch(L2, lc(T2.T, st.z2y))
+    A1 = _add_eye(lc(T1.T, rc(st.z1z1, T1)) - red(tmm(C21, C21), st.starts, axis=-1))
     L1 = chol_batch(A1)
-    B1x = np.einsum("ai,gap->gip", T1, st.z1x, optimize=True) - red(np.einsum("gki,gkp->gip", C21, C2x), st.starts, axis=0)
-    B1y = np.einsum("ai,ga->gi", T1, st.z1y) - red(np.einsum("gki,gk->gi", C21, c2y), st.starts, axis=0)
-    C1x = fsolve_batch(L1, B1x)
-    c1y = fsolve_batch(L1, B1y[:, :, None])[:, :, 0]
-    f2, f1 = C2x.reshape(-1, p), C1x.reshape(-1, p)
-    ldL2 = 2.0 * float(np.log(L2[:, np.arange(q2), np.arange(q2)]).sum() + np.log(L1[:, np.arange(q1), np.arange(q1)]).sum())
+    C1x = fsolve_batch(L1, lc(T1.T, st.z1x) - red(tmm(C21, C2x), st.starts, axis=-1))
+    c1y = fsolve_batch(L1, lc(T1.T, st.z1y) - red(tmm(C21, c2y), st.starts, axis=-1))
+    ldL2 = _logdiag2(L2) + _logdiag2(L1)
     tail = _finish(
         ldL2, st.xx, st.xy, st.yy, st.n, p, reml,
-        f2.T @ f2 + f1.T @ f1,
-        f2.T @ c2y.reshape(-1) + f1.T @ c1y.reshape(-1),
-        float((c2y * c2y).sum() + (c1y * c1y).sum()),
+        gsum(C2x, C2x) + gsum(C1x, C1x),
+        gsum(C2x, c2y)[:, 0] + gsum(C1x, c1y)[:, 0],
+        float(np.vdot(c2y, c2y) + np.vdot(c1y, c1y)),
     )
     if tail is None:
         return None
-    dev, beta, r2, ldRX2, RX, _ = tail
-    u1 = bsolve_batch(L1, (c1y - C1x @ beta)[:, :, None])[:, :, 0]
-    counts = np.diff(np.append(st.starts, J))
-    u1_cells = np.repeat(u1, counts, axis=0)
-    u2 = bsolve_batch(L2, (c2y - C2x @ beta - np.einsum("gij,gj->gi", C21, u1_cells))[:, :, None])[:, :, 0]
-    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, [u1, u2], None)
+    dev, beta, r2, ldRX2, RX = tail
+    u1 = bsolve_batch(L1, c1y - mv(C1x, beta))
+    counts = np.diff(np.append(st.starts, st.z2x.shape[2]))
+    rhs2 = c2y - mv(C2x, beta) - mm(C21, np.repeat(u1, counts, axis=-1))
+    u2 = bsolve_batch(L2, rhs2)
+    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, [u1[:, 0, :].T, u2[:, 0, :].T], None)
 
 
 # -- optimisation ------------------------------------------------------------------
@@ -363,7 +411,7 @@ def minimise(
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+            options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-10, "maxcor": 20},
         )
 
     res = run(theta0)

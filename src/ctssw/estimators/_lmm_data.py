@@ -184,10 +184,11 @@ class _CellSums:
         return self.cache[key]
 
     def matrix(self, left: tuple[str, ...], right: tuple[str, ...]) -> np.ndarray:
-        out = np.empty((self.ncell, len(left), len(right)))
+        """Per-cell ``left' right`` as ``(len(left), len(right), ncell)``."""
+        out = np.empty((len(left), len(right), self.ncell))
         for i, a in enumerate(left):
             for j, b in enumerate(right):
-                out[:, i, j] = self(a, b)
+                out[i, j] = self(a, b)
         return out
 
 
@@ -213,7 +214,7 @@ def stats_single(design: Design) -> tuple[GroupStats, float]:
     st = GroupStats(
         zz=sums.matrix(f.columns, f.columns),
         zx=_zx(sums, f.columns, design, xn),
-        zy=sums.matrix(f.columns, ("y",))[:, :, 0],
+        zy=sums.matrix(f.columns, ("y",)),
         xx=X.T @ X,
         xy=X.T @ y,
         yy=float(y @ y),
@@ -224,11 +225,11 @@ def stats_single(design: Design) -> tuple[GroupStats, float]:
 
 def _zx(sums: _CellSums, zcols: tuple[str, ...], design: Design, xn: tuple[str, ...]) -> np.ndarray:
     """Z'X per cell; X columns that equal a Z column by name reuse its sums."""
-    out = np.empty((sums.ncell, len(zcols), len(xn)))
+    out = np.empty((len(zcols), len(xn), sums.ncell))
     for j, (name, key) in enumerate(zip(design.x_names, xn)):
         src = name if name in sums.columns else key
         for i, a in enumerate(zcols):
-            out[:, i, j] = sums(a, src)
+            out[i, j] = sums(a, src)
     return out
 
 
@@ -251,10 +252,10 @@ def stats_nested(design: Design) -> tuple[NestedStats, float]:
         z2z2=sums.matrix(c2, c2),
         z2z1=sums.matrix(c2, c1),
         z2x=sums.matrix(c2, xn),
-        z2y=sums.matrix(c2, ("y",))[:, :, 0],
-        z1z1=red(sums.matrix(c1, c1), starts, axis=0),
-        z1x=red(sums.matrix(c1, xn), starts, axis=0),
-        z1y=red(sums.matrix(c1, ("y",))[:, :, 0], starts, axis=0),
+        z2y=sums.matrix(c2, ("y",)),
+        z1z1=red(sums.matrix(c1, c1), starts, axis=-1),
+        z1x=red(sums.matrix(c1, xn), starts, axis=-1),
+        z1y=red(sums.matrix(c1, ("y",)), starts, axis=-1),
         starts=starts,
         xx=design.X.T @ design.X,
         xy=design.X.T @ y,
