@@ -178,10 +178,11 @@ def dynamic_panel(
         Cluster column for ``"fe"`` and ``"jackknife"``; default ``unit``.
     **options
         Method settings: for the GMM methods ``steps`` (1 or 2, default 2),
-        ``collapse`` (default True), ``max_lag`` (deepest instrument lag, default
-        all), ``endogenous`` (columns of ``x`` instrumented like the outcome's
-        lag; others are treated as strictly exogenous), ``time_effects``
-        (default True).
+        ``collapse`` (default True), ``min_lag`` and ``max_lag`` (instrument lags,
+        default 2 and 8), ``endogenous`` (columns of ``x`` instrumented like the
+        outcome's lag; others are treated as strictly exogenous),
+        ``time_effects`` (``"demean"``, the default, ``"dummies"`` or ``"none"``);
+        see :func:`ctssw.estimators.gmm.dynamic_gmm`.
 
     Returns
     -------
@@ -518,7 +519,7 @@ METHODS: dict[str, Callable[[pd.DataFrame, DynamicSpec], DynamicResult]] = {
     "sys-gmm": _fit_gmm("sys-gmm"),
 }
 
-_GMM_OPTIONS = frozenset({"steps", "collapse", "max_lag", "endogenous", "time_effects"})
+_GMM_OPTIONS = frozenset({"steps", "collapse", "min_lag", "max_lag", "endogenous", "time_effects"})
 _OPTIONS: dict[str, frozenset[str]] = {
     "fe": frozenset(),
     "jackknife": frozenset(),
