@@ -68,6 +68,8 @@ __all__ = [
     "DidConfig",
     "DidResult",
     "event_study_frame",
+    "impact_did",
+    "render_impact_text",
     "staggered_did",
 ]
 
@@ -501,3 +503,7 @@ def event_study_frame(result: DidResult | DidAggregate, *, min_e: int | None = N
     if agg.kind != "dynamic":
         raise ConfigError(f"an event study needs the 'dynamic' aggregation, got {agg.kind!r}")
     return agg.table[["event_time", "att", "se", "ci_low", "ci_high", "band_low", "band_high"]].reset_index(drop=True)
+
+
+# The pipeline builds on everything above, so it is imported last.
+from ._did_pipeline import impact_did, render_impact_text  # noqa: E402
