@@ -30,7 +30,10 @@ def _shas(rng: np.random.Generator, n: int) -> pa.Array:
     chars = np.empty((n, 40), dtype=np.uint8)
     chars[:, 0::2] = _HEX[raw >> 4]
     chars[:, 1::2] = _HEX[raw & 15]
-    return pa.array(chars.view("S40").ravel()).cast(pa.string())
+    arr = pa.array(chars.view("S40").ravel())
+    if isinstance(arr, pa.ChunkedArray):  # pyarrow splits large fixed-width inputs
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
 
 
 def _ts(us: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
