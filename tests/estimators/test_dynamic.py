@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctssw.errors import ConfigError
+from ctssw.errors import ConfigError, EstimationError
 from ctssw.estimators._results import Estimate
 from ctssw.estimators.dynamic import compare, compare_text, dynamic_panel, normalise_pre_adoption
 from ctssw.simulate import simulate_panel
@@ -155,3 +155,39 @@ def test_fe_long_run_coverage_over_seeds():
     print(f"\nFE long-run 95% interval covers truth['effect'] in {rate:.2f} of 20 seeds; mean estimate {np.mean(est):.4f}")
     assert rate >= 0.7
     assert abs(np.mean(est) - truth["effect"]) < 0.05
+
+
+def test_impact_dynamic_pipeline(panel):
+    import json
+
+    from ctssw.estimators.dynamic import impact_dynamic
+
+    out = impact_dynamic(panel, method="all", costs={"license_per_seat_month": 19.0})
+    json.dumps(out)
+    assert set(out["estimates"]) == {"fe", "jackknife", "diff-gmm", "sys-gmm"}
+    assert out["value"]["settings"]["baseline_units_per_builder_week"] == 1.0
+    assert out["value"]["settings"]["license_cost"] > 0
+    assert len(out["checks"]["checks"]) == 4
+    assert "Engineering-years" in out["text"]
+    one = impact_dynamic(panel, method="fe", costs={"loaded_annual_cost": 150_000, "weeks_per_year": 48})
+    assert set(one["estimates"]) == {"fe"} and one["value"]["settings"]["weeks_per_year"] == 48
+    with pytest.raises(ConfigError, match="allowed"):
+        impact_dynamic(panel, method="ols")
+    with pytest.raises(ConfigError, match="cost"):
+        impact_dynamic(panel, costs={"salary": 1})
+
+
+def test_jackknife_odd_periods_and_gmm_options(panel):
+    weeks = np.sort(panel["week"].unique())
+    p = panel[(panel["week"] >= weeks[10]) & (panel["week"] < weeks[41])]  # 31 weeks: two splits averaged
+    jk = dynamic_panel(p, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="jackknife")
+    assert np.isfinite(jk.std_errors).all()
+    g = dynamic_panel(p, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="sys-gmm", steps=1, endogenous=["rollback_rate"], max_lag=4)
+    assert g.settings["steps"] == 1 and g.settings["endogenous"] == ["rollback_rate"]
+    early = panel[panel["week"] < weeks[31]]  # no adoption in the first half
+    with pytest.raises(EstimationError, match="first half"):
+        dynamic_panel(early, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="jackknife")
+    with pytest.raises(ConfigError, match="max_lag"):
+        dynamic_panel(p, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="diff-gmm", max_lag=1)
+    with pytest.raises(ConfigError, match="time_effects"):
+        dynamic_panel(p, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="diff-gmm", time_effects="yes")
