@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,7 @@ class Store:
         except duckdb.Error as e:
             raise StoreError(f"cannot open store {self.path}: {e}") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        self._in_tx = False
         if not read_only:
             self._init_schema()
         self._check_version()
@@ -159,14 +162,27 @@ class Store:
                 f"expected columns: {', '.join(col.name for col in t.columns)}"
             )
         now = dt.datetime.now(dt.timezone.utc)
-        c.execute("BEGIN TRANSACTION")
+        if self._in_tx:
+            return self._load(t, scan_sql, source, row_ref_sql, cols_in, now)
+        with self.transaction():
+            return self._load(t, scan_sql, source, row_ref_sql, cols_in, now)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Group several loads into one transaction: all of them are written, or none."""
+        if self._in_tx:
+            yield self
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
         try:
-            counts = self._load(t, scan_sql, source, row_ref_sql, cols_in, now)
-            c.execute("COMMIT")
+            yield self
+            self.con.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            self.con.execute("ROLLBACK")
             raise
-        return counts
+        finally:
+            self._in_tx = False
 
     def _load(self, t: Table, scan_sql, source, row_ref_sql, cols_in, now) -> LoadCounts:
         c = self.con
@@ -224,10 +240,14 @@ class Store:
         n_read = c.execute("SELECT count(*) FROM _raw").fetchall()[0][0]
         n_bad = c.execute("SELECT count(*) FROM _typed WHERE _why <> ''").fetchall()[0][0]
         if n_bad:
+            # the raw row is kept for diagnosis, with identities replaced by their keyed hash
+            hidden = [col.name for col in t.columns if col.person and col.name in cols_in]
+            repl = ", ".join(f"'h_' || left({self.hash_sql(_q(n))}, 16) AS {_q(n)}" for n in hidden)
+            rawsel = f"SELECT * REPLACE ({repl}) FROM _raw" if hidden else "SELECT * FROM _raw"
             c.execute(
                 f"""INSERT INTO quarantine
                     SELECT ?, b._ref, ?, b._why, to_json(r)::VARCHAR, ?
-                    FROM _typed b JOIN _raw r USING (_ref)
+                    FROM _typed b JOIN ({rawsel}) r USING (_ref)
                     WHERE b._why <> '' AND (?, b._ref) NOT IN (SELECT source, row_ref FROM quarantine)""",
                 [source, t.name, now, source],
             )
@@ -284,6 +304,8 @@ class Store:
                     f"""SELECT count(DISTINCT b) FROM ({ids}) WHERE b IS NOT NULL
                         AND b NOT IN (SELECT builder_id FROM memberships)"""
                 ).fetchall()[0][0]
+        if t.name == "identities" and (n_new or n_changed):
+            self._remap_identities()
         for tmp in ("_raw", "_typed", "_good", "_cls"):
             c.execute(f"DROP TABLE IF EXISTS {tmp}")
         return LoadCounts(
@@ -296,6 +318,48 @@ class Store:
             quarantined=n_bad,
             unmapped=unmapped,
         )
+
+    def _remap_identities(self) -> None:
+        """Point rows loaded before an identity was mapped at the builder it now resolves to.
+
+        An unmapped raw identity ``v`` was stored as ``'b_' || left(hash(v), 16)``; an
+        identities row for ``v`` carries ``hash(v)`` as ``value_id``, so the old id is known
+        without the raw value. Rows that would then collide on their key keep the first copy.
+        """
+        c = self.con
+        c.execute(
+            """CREATE OR REPLACE TEMP TABLE _remap AS
+               SELECT DISTINCT 'b_' || left(value_id, 16) AS old_id, builder_id AS new_id FROM identities
+               WHERE builder_id <> 'b_' || left(value_id, 16)"""
+        )
+        if not c.execute("SELECT count(*) FROM _remap").fetchall()[0][0]:
+            return
+        for t in TABLES.values():
+            if t.name == "identities":
+                continue
+            for col in t.columns:
+                if not col.person:
+                    continue
+                sc = _q(t.stored_name(col))
+                skey = t.stored_key
+                if t.stored_name(col) in skey:
+                    others = [k for k in skey if k != t.stored_name(col)]
+                    match = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM {_q(t.name)}.{_q(k)}" for k in others) or "true"
+                    # drop a remapped row whose target key already exists
+                    c.execute(
+                        f"""DELETE FROM {_q(t.name)} WHERE {sc} IN (SELECT old_id FROM _remap) AND EXISTS (
+                            SELECT 1 FROM {_q(t.name)} x JOIN _remap m ON x.{sc} = m.new_id
+                            WHERE m.old_id = {_q(t.name)}.{sc} AND {match})"""
+                    )
+                c.execute(
+                    f"""UPDATE {_q(t.name)} SET {sc} = m.new_id FROM _remap m WHERE {_q(t.name)}.{sc} = m.old_id"""
+                )
+        c.execute(
+            """INSERT INTO builders SELECT DISTINCT new_id, now() FROM _remap
+               WHERE new_id NOT IN (SELECT builder_id FROM builders)"""
+        )
+        c.execute("DELETE FROM builders WHERE builder_id IN (SELECT old_id FROM _remap)")
+        c.execute("DROP TABLE _remap")
 
     # -- reading -------------------------------------------------------------------------
     def ibis(self):

@@ -1,0 +1,284 @@
+"""Shared plumbing for the connectors: reading files with clear errors, timestamps, loading.
+
+Connectors map an export onto the canonical *input* form: every column a string (or
+an integer count), person columns holding the raw identity. The store validates,
+pseudonymises and quarantines; a value a connector cannot interpret is passed on
+as it came, so the store quarantines its row with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..errors import ConfigError, DataError, DataWarning, SchemaError
+from ..store import TABLES, LoadCounts, Store, ingest_tables
+
+Progress = Callable[[str, int, int], None]
+Tables = dict[str, pa.Table]
+
+# -- reading files ---------------------------------------------------------------------------
+
+
+def read_text(path: str | Path, expected: str) -> str:
+    """The file's text as UTF-8 (a BOM is dropped); anything else is one clear error."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise DataError(f"{p}: cannot read ({e.strerror or e}); expected {expected}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"{p}: not UTF-8 text (byte {e.start}); expected {expected}") from None
+
+
+def read_json(path: str | Path, expected: str) -> object:
+    """A JSON document, or NDJSON (one JSON value per line) returned as a list."""
+    text = read_text(path, expected)
+    if not text.strip():
+        raise SchemaError(f"{path}: empty file; expected {expected}")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as first:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if len(lines) > 1:
+            out = []
+            for i, ln in enumerate(lines, 1):
+                try:
+                    out.append(json.loads(ln))
+                except (json.JSONDecodeError, RecursionError) as e:
+                    raise SchemaError(f"{path}: line {i} is not JSON ({e}); expected {expected}") from None
+            return out
+        raise SchemaError(f"{path}: not valid JSON ({first}); expected {expected}") from None
+
+
+def read_csv(path: str | Path, expected: str, *, text: str | None = None) -> tuple[list[str], list[dict]]:
+    """Header and rows of a CSV file; every value a string (empty cells become None)."""
+    text = read_text(path, expected) if text is None else text
+    if "\x00" in text:
+        raise SchemaError(f"{path}: binary data (NUL bytes); expected {expected}")
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        rows = list(reader)
+    except csv.Error as e:
+        raise SchemaError(f"{path}: malformed CSV ({e}); expected {expected}") from None
+    if not rows or not any(h.strip() for h in rows[0]):
+        raise SchemaError(f"{path}: no header row; expected {expected}")
+    header = [h.strip() for h in rows[0]]
+    out = []
+    for r in rows[1:]:
+        if not r or all(not v.strip() for v in r):
+            continue
+        rec = {h: (v if v != "" else None) for h, v in zip(header, r)}
+        if len(r) != len(header):
+            rec["_malformed"] = f"{len(r)} fields where the header has {len(header)}"
+        out.append(rec)
+    return header, out
+
+
+def records(doc: object, path: str | Path, expected: str, keys: Iterable[str] = ()) -> list:
+    """The list of records in a JSON export: a list, or an object wrapping one under ``keys``."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for k in keys:
+            if isinstance(doc.get(k), list):
+                return doc[k]
+        return [doc]
+    raise SchemaError(f"{path}: a JSON {type(doc).__name__} at the top level; expected {expected}")
+
+
+def get(obj: object, *path: str | int) -> object:
+    """``obj[p0][p1]...`` or None when any step is missing or of the wrong kind."""
+    for p in path:
+        if isinstance(p, int):
+            obj = obj[p] if isinstance(obj, list) and -len(obj) <= p < len(obj) else None
+        else:
+            obj = obj.get(p) if isinstance(obj, dict) else None
+        if obj is None:
+            return None
+    return obj
+
+
+def text(v: object) -> str | None:
+    """A scalar as text for the store; containers and empty strings become None."""
+    if v is None or isinstance(v, (dict, list)):
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    s = str(v).strip()
+    return s or None
+
+
+# -- timestamps --------------------------------------------------------------------------------
+
+_TS = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*$",
+    re.IGNORECASE,
+)
+_US_DATE = re.compile(r"^\s*(\d{1,2})[-/](\d{1,2})[-/](\d{4})\s*$")
+
+
+def parse_ts(v: object) -> dt.datetime | None:
+    """A timezone-aware UTC datetime from ISO 8601 (any offset), DevLake's ``2023-4-10 6:51:47``,
+    epoch seconds or milliseconds; naive times are UTC. None when it cannot be read."""
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, dt.datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+    if isinstance(v, (int, float)):
+        x = float(v)
+        if x != x or abs(x) > 1e14:
+            return None
+        if abs(x) > 1e11:
+            x /= 1000.0
+        try:
+            return dt.datetime.fromtimestamp(x, dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    s = str(v)
+    m = _TS.match(s)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, frac, tz = m.groups()
+    try:
+        t = dt.datetime(
+            int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec or 0), int((frac or "0")[:6].ljust(6, "0"))
+        )
+    except ValueError:
+        return None
+    off = dt.timezone.utc
+    if tz and tz.upper() not in ("Z", "UTC", "GMT"):
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        hh, mm = int(digits[:2]), int(digits[2:4] or 0)
+        if hh > 23 or mm > 59:
+            return None
+        off = dt.timezone(sign * dt.timedelta(hours=hh, minutes=mm))
+    try:
+        return t.replace(tzinfo=off).astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def utc(v: object) -> str | None:
+    """A timestamp normalised to ISO 8601 UTC text; an unreadable value passes through as text
+    (the store then quarantines its row as the wrong type)."""
+    if v is None or v == "":
+        return None
+    t = parse_ts(v)
+    if t is None:
+        return text(v) or "<unreadable>"
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def day(v: object) -> str | None:
+    """A calendar date as ``YYYY-MM-DD`` (accepts ISO dates/times and ``MM-DD-YYYY``)."""
+    if v is None or v == "":
+        return None
+    m = _US_DATE.match(str(v))
+    if m:
+        mo, d, y = (int(x) for x in m.groups())
+        try:
+            return dt.date(y, mo, d).isoformat()
+        except ValueError:
+            return text(v)
+    s = str(v).strip()
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", s):
+        try:
+            y, mo, d = (int(x) for x in s.split("-"))
+            return dt.date(y, mo, d).isoformat()
+        except ValueError:
+            return s
+    t = parse_ts(v)
+    return t.date().isoformat() if t else (text(v) or "<unreadable>")
+
+
+def minutes_between(a: str | None, b: str | None) -> float | None:
+    ta, tb = parse_ts(a), parse_ts(b)
+    return None if ta is None or tb is None else (tb - ta).total_seconds() / 60
+
+
+# -- building tables -------------------------------------------------------------------------
+
+
+def table(name: str, rows: list[dict], extra: tuple[str, ...] = ()) -> pa.Table:
+    """Rows as an Arrow table with the canonical input columns of ``name`` (all text)."""
+    cols = [c.name for c in TABLES[name].columns] + list(extra)
+    return pa.table({c: pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols})
+
+
+def concat(parts: Iterable[Tables]) -> Tables:
+    out: dict[str, list[pa.Table]] = {}
+    for p in parts:
+        for k, v in p.items():
+            out.setdefault(k, []).append(v)
+    return {k: pa.concat_tables(v) if len(v) > 1 else v[0] for k, v in out.items()}
+
+
+def note(msg: str) -> None:
+    """Tell the user something about the input that changes what was loaded."""
+    warnings.warn(msg, DataWarning, stacklevel=2)
+
+
+def load_tables(store: Store, tables: Tables, source: str, progress: Progress | None = None) -> list[LoadCounts]:
+    """Load connector output in one transaction: every table of it is written, or none."""
+    if progress:
+        progress(f"loading {source}", 0, 1)
+    tables = {k: v for k, v in tables.items() if v is not None}
+    with store.transaction():
+        out = ingest_tables(store, tables, source)
+    if progress:
+        progress(f"loaded {source}", 1, 1)
+    return out
+
+
+def paths_of(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out = [Path(p) for p in paths]
+    if not out:
+        raise ConfigError("no input paths given")
+    return out
+
+
+def expand(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """Files as given, and the files with one of ``suffixes`` inside folders given."""
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in suffixes)
+        else:
+            yield p
+
+
+def source_name(kind: str, paths: list[Path]) -> str:
+    names = ", ".join(str(p) for p in paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
+    return f"{kind}:{names}"
+
+
+def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
+    """Empty team ids the store's roster does not know, with a note, rather than quarantine rows."""
+    known = {r[0] for r in store.con.execute("SELECT team_id FROM teams").fetchall()}
+    unknown: set[str] = set()
+    for name, t in list(tables.items()):
+        if "team_id" not in t.column_names or name == "teams" or t.num_rows == 0:
+            continue
+        vals = t.column("team_id").to_pylist()
+        bad = {v for v in vals if v is not None and v not in known}
+        if bad:
+            unknown |= bad
+            fixed = [None if v in bad else v for v in vals]
+            tables[name] = t.set_column(t.schema.get_field_index("team_id"), "team_id", pa.array(fixed, pa.string()))
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:8]) + (" …" if len(unknown) > 8 else "")
+        note(f"{origin}: team(s) not in the roster, left empty: {shown} (load the roster first, or map owners to team ids)")

@@ -1,0 +1,435 @@
+"""Local git repositories (bare mirrors too) → commits, merged changes, repos.
+
+One ``git log --numstat`` runs per repository and its output is parsed as it
+streams; no process is started per commit. Line counts are those of
+``git log --numstat --no-renames``: a binary file (``-``) counts 0 lines, and a
+merge commit shows no diff, so it counts 0 lines.
+
+Merged changes come from the subjects git records: ``Merge pull request #123
+from ...`` (a merge commit) and ``... (#123)`` (a squash merge). The change id is
+``<repo_id>#<number>``, the id the GitHub connector gives the same pull request,
+so loading both lets the forge's fuller record update git's.
+
+A commit's team is, in order: the owner of most of its changed lines under the
+path rules (CODEOWNERS-style), the repository's team, or (with the roster) the
+team its author belonged to on the commit day.
+
+Examples
+--------
+>>> from ctssw.sources import git                                  # doctest: +SKIP
+>>> tables = git.read(["~/src/app"], all_refs=True)                # doctest: +SKIP
+>>> git.load(store, ["~/src/app"], team="payments")                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..errors import ConfigError, DataError
+from ..store import LoadCounts, Store
+from ._common import Progress, Tables, drop_unknown_teams, load_tables, note, parse_ts, paths_of, source_name, table
+
+__all__ = ["OwnerRules", "load", "read"]
+
+RS, US = "\x1e", "\x1f"
+FORMAT = f"--format={RS}%H{US}%P{US}%an{US}%ae{US}%aI{US}%cI{US}%s"
+MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ")
+SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
+CODEOWNERS_PLACES = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
+
+
+# -- path ownership ------------------------------------------------------------------------------
+
+
+def _glob_re(pattern: str) -> re.Pattern:
+    p = pattern.strip()
+    anchored = p.startswith("/") or "/" in p.rstrip("/")
+    dir_only = p.endswith("/")
+    p = p.strip("/")
+    out, i = [], 0
+    while i < len(p):
+        if p.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif p.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif p[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif p[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(p[i]))
+            i += 1
+    body = "".join(out)
+    return re.compile(("^" if anchored else "^(?:.*/)?") + body + ("/.*$" if dir_only else "(?:/.*)?$"))
+
+
+def _owner_team(owner: str) -> str:
+    """``@org/payments`` → ``payments``; ``@alice`` → ``alice``; a bare team id stays."""
+    o = owner.strip().lstrip("@")
+    return o.split("/", 1)[1] if "/" in o else o
+
+
+@dataclass
+class OwnerRules:
+    """Path → team rules in CODEOWNERS form (``pattern owner...``); the last matching rule wins.
+
+    An owner ``@org/team`` names team ``team``; a plain word names a team id as is.
+    """
+
+    rules: list[tuple[str, str]]
+    _compiled: list[tuple[re.Pattern, str]] = field(default_factory=list, repr=False)
+    _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._compiled = [(_glob_re(p), t) for p, t in self.rules]
+
+    @classmethod
+    def parse(cls, text: str, origin: str = "rules") -> OwnerRules:
+        rules = []
+        for ln in text.splitlines():
+            ln = ln.split(" #", 1)[0].strip() if not ln.lstrip().startswith("#") else ""
+            if not ln:
+                continue
+            parts = ln.split()
+            if len(parts) < 2:
+                continue  # a pattern with no owner un-owns paths in CODEOWNERS
+            rules.append((parts[0], _owner_team(parts[1])))
+        return cls(rules)
+
+    def owner(self, path: str) -> str | None:
+        try:
+            return self._cache[path]
+        except KeyError:
+            pass
+        hit = None
+        for rx, team in reversed(self._compiled):
+            if rx.match(path):
+                hit = team
+                break
+        self._cache[path] = hit
+        return hit
+
+    def to_json(self) -> str:
+        return json.dumps(self.rules)
+
+
+# -- running git ---------------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True)
+
+
+def _check_repo(repo: Path) -> None:
+    if not repo.exists():
+        raise DataError(f"{repo}: no such folder; expected a local git repository or bare mirror")
+    r = _git(repo, "rev-parse", "--git-dir")
+    if r.returncode != 0:
+        msg = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DataError(f"{repo}: not a git repository ({msg[0] if msg else 'git failed'}); expected a local git repository or bare mirror")
+
+
+def _default_repo_id(repo: Path) -> str:
+    r = _git(repo, "config", "--get", "remote.origin.url")
+    url = r.stdout.decode("utf-8", "replace").strip() if r.returncode == 0 else ""
+    m = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
+    if m:
+        return m.group(1)
+    name = repo.resolve().name
+    return name[:-4] if name.endswith(".git") else name
+
+
+def _codeowners(repo: Path) -> OwnerRules | None:
+    for place in CODEOWNERS_PLACES:
+        r = _git(repo, "show", f"HEAD:{place}")
+        if r.returncode == 0:
+            return OwnerRules.parse(r.stdout.decode("utf-8", "replace"), f"{repo}:{place}")
+    return None
+
+
+def _stream(repo: Path, all_refs: bool, chunk: int = 1 << 20):
+    """Yield each commit's record text from one streaming ``git log``."""
+    cmd = ["git", "-C", str(repo), "-c", "core.quotepath=off", "log", "--no-renames", "--numstat", FORMAT]
+    cmd += ["--all"] if all_refs else ["HEAD"]
+    cmd += ["--"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    buf = ""
+    try:
+        assert proc.stdout is not None
+        while True:
+            data = proc.stdout.read(chunk)
+            if not data:
+                break
+            buf += dec.decode(data)
+            parts = buf.split(RS)
+            buf = parts.pop()
+            for p in parts:
+                if p:
+                    yield p
+        buf += dec.decode(b"", final=True)
+        if buf:
+            yield buf
+    finally:
+        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+        rc = proc.wait()
+    if rc != 0:
+        if "does not have any commits" in err or "unknown revision or path not in the working tree" in err:
+            note(f"{repo}: no commits on {'any ref' if all_refs else 'HEAD'}; nothing read")
+            return
+        first = err.strip().splitlines()[0] if err.strip() else f"exit status {rc}"
+        raise DataError(f"{repo}: git log failed ({first}); expected a readable git repository")
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Config:
+    all_refs: bool
+    team: dict[str, str] | str | None
+    rules: OwnerRules | None
+    codeowners: bool
+    repo_id: str | None
+
+
+def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dict, list[dict], dict]:
+    _check_repo(repo)
+    repo_id = cfg.repo_id or _default_repo_id(repo)
+    rules = cfg.rules or (_codeowners(repo) if cfg.codeowners else None)
+    if isinstance(cfg.team, dict):
+        repo_team = cfg.team.get(repo_id) or cfg.team.get(str(repo)) or cfg.team.get(repo.name)
+    else:
+        repo_team = cfg.team
+    sha, parents, author, authored, committed, adds, dels, merge, npar, teams = ([] for _ in range(10))
+    subjects: dict[int, str] = {}
+    owner_of = rules.owner if rules else None
+    n = 0
+    for rec in _stream(repo, cfg.all_refs):
+        head, _, body = rec.partition("\n")
+        f = head.split(US)
+        if len(f) < 7:
+            continue
+        a = d = 0
+        per_team: dict[str, int] = {}
+        for ln in body.split("\n"):
+            if not ln:
+                continue
+            x, _, rest = ln.partition("\t")
+            y, _, path = rest.partition("\t")
+            xa = int(x) if x != "-" else 0
+            yd = int(y) if y != "-" else 0
+            a += xa
+            d += yd
+            if owner_of is not None:
+                t = owner_of(path)
+                if t is not None:
+                    per_team[t] = per_team.get(t, 0) + xa + yd + 1  # +1: a binary-only change still counts
+        ps = f[1].split() if f[1] else []
+        sha.append(f[0])
+        parents.append(ps)
+        author.append(f[3] or f[2] or None)
+        authored.append(f[4] or None)
+        committed.append(f[5] or None)
+        adds.append(a)
+        dels.append(d)
+        npar.append(len(ps))
+        merge.append(len(ps) > 1)
+        teams.append(max(per_team, key=per_team.__getitem__) if per_team else repo_team)
+        s = US.join(f[6:])
+        if MERGE_PR.match(s) or SQUASH_PR.search(s):
+            subjects[len(sha) - 1] = s
+        n += 1
+        if progress and n % 20000 == 0:
+            progress(f"git log {repo_id}", n, 0)
+    cols = {
+        "repo_id": pa.array([repo_id] * len(sha), pa.string()),
+        "sha": pa.array(sha, pa.string()),
+        "author": pa.array(author, pa.string()),
+        "authored_at": pa.array(authored, pa.string()),
+        "committed_at": pa.array(committed, pa.string()),
+        "additions": pa.array(adds, pa.int64()),
+        "deletions": pa.array(dels, pa.int64()),
+        "is_merge": pa.array(merge, pa.bool_()),
+        "parents": pa.array(npar, pa.int32()),
+        "team_id": pa.array(teams, pa.string()),
+    }
+    # merged changes
+    index = {s: i for i, s in enumerate(sha)} if subjects else {}
+    changes: dict[str, dict] = {}
+    for i, s in subjects.items():
+        m = MERGE_PR.match(s)
+        num = m.group(1) if m else SQUASH_PR.search(s).group(1)  # type: ignore[union-attr]
+        cid = f"{repo_id}#{num}"
+        if m and len(parents[i]) > 1 and parents[i][1] in index:
+            j = index[parents[i][1]]
+            who, created, a_, d_ = author[j], _earlier(authored[j], committed[i]), None, None
+        elif m:
+            who, created, a_, d_ = None, committed[i], None, None
+        else:
+            who, created, a_, d_ = author[i], _earlier(authored[i], committed[i]), adds[i], dels[i]
+        row = {
+            "change_id": cid, "repo_id": repo_id, "author": who, "created_at": created,
+            "merged_at": committed[i], "closed_at": committed[i], "merge_sha": sha[i],
+            "additions": a_, "deletions": d_, "team_id": teams[i],
+        }
+        old = changes.get(cid)
+        if old is None or _earlier(row["merged_at"], old["merged_at"]) != old["merged_at"]:
+            changes[cid] = row  # the first merge of a number wins over later cherry-picks
+    repo_row = {"repo_id": repo_id, "team_id": repo_team, "name": repo.resolve().name, "ownership": rules.to_json() if rules else None}
+    return cols, list(changes.values()), repo_row
+
+
+def _earlier(a: str | None, b: str | None) -> str | None:
+    ta, tb = parse_ts(a), parse_ts(b)
+    if ta is None or tb is None:
+        return a or b
+    return a if ta <= tb else b
+
+
+def _team_arg(team: str | dict[str, str] | Iterable[str] | None) -> dict[str, str] | str | None:
+    if team is None or isinstance(team, (str, dict)):
+        if isinstance(team, str) and "=" in team:
+            return _team_arg([team])
+        return team
+    out = {}
+    for pair in team:
+        k, sep, v = pair.partition("=")
+        if not sep or not k or not v:
+            raise ConfigError(f"team mapping {pair!r}: expected REPO=TEAM, or one team for every repository")
+        out[k] = v
+    return out
+
+
+def read(
+    repos: str | Path | Iterable[str | Path],
+    *,
+    all_refs: bool = False,
+    repo_id: str | None = None,
+    team: str | dict[str, str] | Iterable[str] | None = None,
+    owners: str | Path | OwnerRules | None = None,
+    codeowners: bool = False,
+    progress: Progress | None = None,
+) -> Tables:
+    """Read the history of one or more local repositories.
+
+    Parameters
+    ----------
+    repos : path or paths
+        Working trees or bare mirrors.
+    all_refs : bool
+        Every ref (``git log --all``) instead of HEAD's history.
+    repo_id : str, optional
+        The repository id to store (one repository only). Default: ``owner/name`` from the
+        ``origin`` remote, else the folder name without ``.git``.
+    team : str, or mapping / ``REPO=TEAM`` strings
+        The owning team of every repository, or of each.
+    owners : path or OwnerRules, optional
+        A CODEOWNERS-style file of ``pattern team`` rules (monorepos).
+    codeowners : bool
+        Use each repository's own CODEOWNERS file (at HEAD) as the path rules.
+
+    Returns
+    -------
+    dict of table name → pyarrow.Table
+        ``commits``, ``changes`` and ``repos`` in the canonical input form.
+    """
+    ps = paths_of(repos)
+    if repo_id is not None and len(ps) > 1:
+        raise ConfigError("repo_id names one repository; give one path, or leave repo_id out")
+    rules = owners if isinstance(owners, OwnerRules) or owners is None else _read_rules(Path(owners))
+    cfg = _Config(all_refs, _team_arg(team), rules, codeowners, repo_id)
+    commits, changes, repo_rows = [], [], []
+    for i, p in enumerate(ps):
+        if progress:
+            progress(f"git log {p}", i, len(ps))
+        c, ch, r = _read_repo(p, cfg, progress)
+        commits.append(pa.table(c))
+        changes += ch
+        repo_rows.append(r)
+    return {
+        "repos": table("repos", repo_rows),
+        "commits": pa.concat_tables(commits) if len(commits) > 1 else commits[0],
+        "changes": table("changes", changes),
+    }
+
+
+def _read_rules(path: Path) -> OwnerRules:
+    from ._common import read_text
+
+    return OwnerRules.parse(read_text(path, "a CODEOWNERS-style file of 'pattern team' lines"), str(path))
+
+
+def _roster_teams(store: Store, tables: Tables) -> None:
+    """Fill empty commit/change teams with the author's team on that day, from the store's roster."""
+    import bisect
+
+    for name, when in (("commits", "committed_at"), ("changes", "merged_at")):
+        t = tables.get(name)
+        if t is None or t.num_rows == 0:
+            continue
+        authors = pa.table({"a": pa.array(sorted({x for x in t.column("author").to_pylist() if x}), pa.string())})
+        store.con.register("_authors", authors)
+        try:
+            rows = store.con.execute(
+                f"""SELECT a.a, m.team_id, CAST(m.start AS VARCHAR), CAST(m."end" AS VARCHAR), m.fte
+                    FROM _authors a JOIN memberships m ON m.builder_id = {store.builder_sql('a.a')}
+                    ORDER BY 1, 3"""
+            ).fetchall()
+        finally:
+            store.con.unregister("_authors")
+        spans: dict[str, list] = {}
+        for a, team, start, end, fte in rows:
+            spans.setdefault(a, []).append((start, end or "9999-12-31", team))
+        if not spans:
+            continue
+        teams = t.column("team_id").to_pylist()
+        who = t.column("author").to_pylist()
+        days = [(w or "")[:10] for w in t.column(when).to_pylist()]
+        for i, (team, a, d) in enumerate(zip(teams, who, days)):
+            if team is None and a in spans:
+                s = spans[a]
+                k = bisect.bisect_right([x[0] for x in s], d) - 1
+                while k >= 0:
+                    if s[k][0] <= d <= s[k][1]:
+                        teams[i] = s[k][2]
+                        break
+                    k -= 1
+        tables[name] = t.set_column(t.schema.get_field_index("team_id"), "team_id", pa.array(teams, pa.string()))
+
+
+def load(
+    store: Store,
+    repos: str | Path | Iterable[str | Path],
+    *,
+    all_refs: bool = False,
+    repo_id: str | None = None,
+    team: str | dict[str, str] | Iterable[str] | None = None,
+    owners: str | Path | OwnerRules | None = None,
+    codeowners: bool = False,
+    roster_teams: bool = True,
+    progress: Progress | None = None,
+) -> list[LoadCounts]:
+    """Read repositories (see :func:`read`) and load them in one transaction.
+
+    With ``roster_teams`` a commit no rule or repository team claims gets its author's team
+    from the memberships already in the store.
+    """
+    ps = paths_of(repos)
+    tables = read(ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, progress=progress)
+    if roster_teams:
+        _roster_teams(store, tables)
+    drop_unknown_teams(store, tables, "git")
+    return load_tables(store, tables, source_name("git", ps), progress)
