@@ -453,4 +453,4 @@ def _stationary(ev: Evaluation, theta: np.ndarray, lower: np.ndarray, evaluate, 
     else:
         g = _fd_grad(lambda t: evaluate(t, False).deviance, theta, lower, ev.deviance)
     g = np.where((theta <= lower) & (g > 0), 0.0, g)
-    return bool(np.max(np.abs(g)) < 1e-3)
+    return bool(np.max(np.abs(g)) < max(1e-3, 1e-7 * abs(ev.deviance)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
+import formulaic
 import numpy as np
 import pandas as pd
-import formulaic
 
 from ctssw.errors import ConfigError, EstimationError
 from ctssw.estimators._lmm_core import Block, GroupStats, NestedStats, block_pattern
@@ -49,6 +50,39 @@ def _required(parsed: ParsedFormula) -> list[str]:
     return sorted(str(n) for n in names)
 
 
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _simple(expr: str, df: pd.DataFrame) -> tuple[list[str], list[np.ndarray]] | None:
+    """Columns for a sum of plain numeric column names (with 1 / 0 / - 1), else None.
+
+    Builds the same columns, in the same order, as formulaic would, without
+    its per-row machinery; anything else goes through formulaic.
+    """
+    text = expr.replace(" ", "")
+    intercept = True
+    if text.endswith("-1"):
+        text, intercept = text[:-2], False
+    names, cols = [], []
+    for tok in filter(None, text.split("+")):
+        if tok == "1":
+            continue
+        if tok == "0":
+            intercept = False
+            continue
+        if not _IDENT.match(tok) or tok not in df.columns or tok in names:
+            return None
+        col = df[tok]
+        if not (pd.api.types.is_float_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype)):
+            return None
+        names.append(tok)
+        cols.append(col.to_numpy(dtype=float))
+    if intercept:
+        names.insert(0, "(Intercept)")
+        cols.insert(0, np.ones(len(df)))
+    return names, cols
+
+
 def _matrix(expr: str, df: pd.DataFrame):
     try:
         return formulaic.model_matrix(expr, df, na_action="ignore")
@@ -81,38 +115,52 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise ConfigError(f"formula uses columns not in the data: {missing}; available: {sorted(map(str, data.columns))}")
-    df = data[cols]
-    complete = df.notna().all(axis=1).to_numpy()
-    if not complete.all():
-        df = df.loc[complete]
+    complete = np.ones(len(data), dtype=bool)
+    for c in cols:
+        complete &= data[c].notna().to_numpy()
+    df = data[cols] if complete.all() else data.loc[complete, cols]
     n = len(df)
     if n == 0:
         raise EstimationError("no complete rows for the variables in the formula")
 
-    mm = _matrix(f"{parsed.response} ~ {parsed.fixed}", df)
-    y = np.asarray(mm.lhs, dtype=float)
-    if y.ndim == 2:
-        if y.shape[1] != 1:
-            raise ConfigError(f"the response must be one numeric column; got {list(mm.lhs.columns)}")
-        y = y[:, 0]
-    X = np.asarray(mm.rhs, dtype=float)
-    x_names = tuple(_label(c) for c in mm.rhs.columns)
+    fast_y = _simple(f"0 + {parsed.response}", df)
+    fast_x = _simple(parsed.fixed, df)
+    if fast_y is not None and fast_x is not None and len(fast_y[0]) == 1:
+        y = fast_y[1][0]
+        X = np.column_stack(fast_x[1]) if fast_x[1] else np.empty((n, 0))
+        x_names = tuple(fast_x[0])
+    else:
+        mm = _matrix(f"{parsed.response} ~ {parsed.fixed}", df)
+        y = np.asarray(mm.lhs, dtype=float)
+        if y.ndim == 2:
+            if y.shape[1] != 1:
+                raise ConfigError(f"the response must be one numeric column; got {list(mm.lhs.columns)}")
+            y = y[:, 0]
+        X = np.asarray(mm.rhs, dtype=float)
+        x_names = tuple(_label(c) for c in mm.rhs.columns)
     if not (np.isfinite(y).all() and np.isfinite(X).all()):
         raise EstimationError("the response or fixed design has non-finite values (e.g. log of a non-positive number)")
 
     by_factor: dict[tuple[str, ...], list[tuple[list[str], list[np.ndarray], bool]]] = {}
     for term in parsed.random:
-        zmm = _matrix(term.expr, df)
-        zarr = np.asarray(zmm, dtype=float)
+        fast = _simple(term.expr, df)
+        if fast is not None:
+            names, zlist = fast
+            zarr = np.column_stack(zlist) if zlist else np.empty((n, 0))
+            slices = [slice(i, i + 1) for i in range(len(names))]
+        else:
+            zmm = _matrix(term.expr, df)
+            zarr = np.asarray(zmm, dtype=float)
+            names = [_label(c) for c in zmm.columns]
+            slices = list(zmm.model_spec.term_slices.values())
         if not np.isfinite(zarr).all():
             raise EstimationError(f"random-effect term ({term.expr} | ...) has non-finite values")
-        names = [_label(c) for c in zmm.columns]
         if zarr.shape[1] == 0:
             raise ConfigError(f"random-effect term ({term.expr} | {':'.join(term.factor)}) has no columns")
         if term.correlated:
             pieces = [(list(range(len(names))), True)]
         else:
-            pieces = [(list(range(sl.start, sl.stop)), True) for sl in zmm.model_spec.term_slices.values()]
+            pieces = [(list(range(sl.start, sl.stop)), True) for sl in slices]
         for idx, corr in pieces:
             by_factor.setdefault(term.factor, []).append(([names[i] for i in idx], [zarr[:, i] for i in idx], corr))
 
