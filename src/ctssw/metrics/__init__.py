@@ -1,7 +1,32 @@
-"""Metrics over the panel: org and hierarchy roll-ups (ratios of sums, never means of ratios)."""
+"""Metrics over the store and the panel: linkage, DORA and flow, CTS-SW roll-ups.
+
+Team-week and period metrics are Ibis expressions over any backend holding the
+canonical tables (DuckDB store or Spark); org and hierarchy figures are ratios of
+sums, never means of ratios.
+"""
 
 from __future__ import annotations
 
+from ._api import (
+    change_links,
+    deployment_links,
+    incident_links,
+    period_metrics,
+    team_week_metrics,
+)
+from ._dora import PERIOD_COLUMNS, WEEKLY_COLUMNS, DoraConfig, dora_config
 from .rollup import cts_change, org_weekly
 
-__all__ = ["cts_change", "org_weekly"]
+__all__ = [
+    "PERIOD_COLUMNS",
+    "WEEKLY_COLUMNS",
+    "DoraConfig",
+    "change_links",
+    "cts_change",
+    "deployment_links",
+    "dora_config",
+    "incident_links",
+    "org_weekly",
+    "period_metrics",
+    "team_week_metrics",
+]

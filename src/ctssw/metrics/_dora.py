@@ -1,0 +1,239 @@
+"""DORA and flow metrics per team-week and per period, as Ibis expressions (DESIGN §3).
+
+Event-level facts come from :mod:`._linkage`; this module aggregates them. Every
+duration is in hours at one-second resolution; a negative span is NULL and is
+left out. Rates are ratios of sums at every level (team, parent, organisation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from ..errors import ConfigError
+from . import _linkage as L
+
+DURATIONS = ("lead_time", "coding", "pickup", "review", "deploy")
+GROUPINGS = ("team", "parent", "org")
+
+
+@dataclass(frozen=True)
+class DoraConfig:
+    """Settings of a DORA computation, checked once by :func:`dora_config`."""
+
+    environment: str = "production"
+    incident_window_hours: float | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+def dora_config(**kw) -> DoraConfig:
+    for k in ("since", "until"):
+        if isinstance(kw.get(k), str):
+            kw[k] = dt.date.fromisoformat(kw[k])
+        if isinstance(kw.get(k), dt.datetime):
+            kw[k] = kw[k].date()
+    cfg = DoraConfig(**kw)
+    if cfg.incident_window_hours is not None and cfg.incident_window_hours <= 0:
+        raise ConfigError(f"incident_window_hours must be positive or None; got {cfg.incident_window_hours}")
+    if cfg.since and cfg.until and cfg.since > cfg.until:
+        raise ConfigError(f"since ({cfg.since}) is after until ({cfg.until})")
+    return cfg
+
+
+def _week(ts: ir.Value) -> ir.Value:
+    return ts.truncate("W").date()
+
+
+def _hours(a: ir.Value, b: ir.Value) -> ir.Value:
+    """Hours from a to b at one-second resolution; NULL when negative or either is NULL."""
+    s = b.epoch_seconds().floor() - a.epoch_seconds().floor()
+    return ibis.ifelse(s >= 0, s.cast("float64") / 3600.0, ibis.null("float64"))
+
+
+def change_facts(con, cfg: DoraConfig) -> ir.Table:
+    """One row per change that reached production, with its lead time and its parts (hours)."""
+    c = L.change_deployments(con, cfg.environment)
+    c = c.filter(c.deployed_at.notnull())
+    start = ibis.coalesce(c.first_commit_at, c.created_at)
+    return c.select(
+        "change_id", "team_id", "deployment_id", "deployed_at",
+        week=_week(c.deployed_at),
+        lead_time=_hours(start, c.deployed_at),
+        coding=_hours(c.first_commit_at, c.created_at),
+        pickup=_hours(c.created_at, c.first_review_at),
+        review=_hours(c.first_review_at, c.merged_at),
+        deploy=_hours(c.merged_at, c.deployed_at),
+    )
+
+
+def deployment_facts(con, cfg: DoraConfig) -> ir.Table:
+    """One row per production deployment: success, rollback, change failure, recovery, rework."""
+    d = L.deployments(con, cfg.environment)
+    inc = L.incident_deployments(con, window_hours=cfg.incident_window_hours, environment=cfg.environment)
+    inc = inc.filter(inc.deployment_id.notnull())
+    per = inc.group_by(i_dep="deployment_id").aggregate(
+        incidents=inc.incident_id.count(),
+        unresolved=inc.incident_id.count(where=inc.resolved_at.isnull()),
+        last_resolved=inc.resolved_at.max(),
+    )
+    d = d.left_join(per, d.deployment_id == per.i_dep).drop("i_dep")
+    success = d.result == "success"
+    failed_change = success & (d.incidents.fill_null(0) > 0)
+    d = d.mutate(
+        success=success,
+        failed_change=failed_change,
+        recovery=ibis.ifelse(
+            failed_change & (d.unresolved.fill_null(0) == 0), _hours(d.finished_at, d.last_resolved), ibis.null("float64")
+        ),
+        went_wrong=(d.result == "failure") | failed_change,
+    )
+    # rework: a rollback, or the next successful deployment of a target after one that went wrong
+    w = ibis.window(group_by=d.target, order_by=[d.finished_at, d.deployment_id])
+    d = d.mutate(after_wrong=d.went_wrong.lag().over(w).fill_null(False))
+    d = d.mutate(rework=success & (d.is_rollback | d.after_wrong))
+    return d.select(
+        "deployment_id", "team_id", "target", "finished_at", "result", "is_rollback", "ok", "success",
+        "failed_change", "recovery", "rework",
+        week=_week(d.finished_at), day=d.finished_at.date(),
+    )
+
+
+def _in_period(t: ir.Table, col: str, cfg: DoraConfig) -> ir.Table:
+    if cfg.since is not None:
+        t = t.filter(t[col] >= cfg.since)
+    if cfg.until is not None:
+        t = t.filter(t[col] <= cfg.until)
+    return t
+
+
+def _agg_changes(c: ir.Table, keys: list) -> ir.Table:
+    return c.group_by(keys).aggregate(
+        changes_deployed=c.change_id.count(),
+        lead_time_median_h=c.lead_time.median(),
+        lead_time_p90_h=c.lead_time.quantile(0.9),
+        coding_median_h=c.coding.median(),
+        pickup_median_h=c.pickup.median(),
+        review_median_h=c.review.median(),
+        deploy_median_h=c.deploy.median(),
+    )
+
+
+def _agg_deploys(d: ir.Table, keys: list, day_key) -> ir.Table:
+    return d.group_by(keys).aggregate(
+        prod_deployments=d.deployment_id.count(where=d.success),
+        deploy_days=day_key.nunique(where=d.ok),
+        change_failures=d.deployment_id.count(where=d.failed_change),
+        rework_deployments=d.deployment_id.count(where=d.rework),
+        recovery_median_h=d.recovery.median(),
+    )
+
+
+WEEKLY_COLUMNS = (
+    "team_id", "week", "deploy_days", "prod_deployments", "change_failures", "rework_deployments",
+    "changes_deployed", "lead_time_median_h", "lead_time_p90_h", "coding_median_h", "pickup_median_h",
+    "review_median_h", "deploy_median_h", "recovery_median_h", "change_failure_rate", "rework_rate",
+)
+
+
+def dora_weekly(con, cfg: DoraConfig, spine: ir.Table) -> ir.Table:
+    """DORA per team-week on ``spine`` (a table with team_id and week, e.g. the panel)."""
+    c = change_facts(con, cfg)
+    d = deployment_facts(con, cfg)
+    ca = _agg_changes(c, ["team_id", "week"])
+    da = _agg_deploys(d, ["team_id", "week"], d.day)
+    s = spine.select("team_id", "week")
+    j = s.left_join(da, ["team_id", "week"]).drop("team_id_right", "week_right")
+    j = j.left_join(ca, ["team_id", "week"]).drop("team_id_right", "week_right")
+    zero = ("deploy_days", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed")
+    j = j.mutate(**{k: j[k].fill_null(0) for k in zero})
+    j = j.mutate(
+        change_failure_rate=_ratio(j.change_failures, j.prod_deployments),
+        rework_rate=_ratio(j.rework_deployments, j.prod_deployments),
+    )
+    return j.select(*WEEKLY_COLUMNS)
+
+
+def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
+    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
+
+
+PANEL_SUMS = (
+    "builders", "builder_weeks", "headcount", "oncall_builders", "cost", "labor_cost", "license_cost",
+    "infra_cost", "units", "deployments", "rollbacks", "failed_deployments", "interventions",
+    "changes_merged", "commits_to_prod", "pages", "incidents",
+)
+
+
+def dora_period(con, cfg: DoraConfig, panel: ir.Table, by: str = "team") -> ir.Table:
+    """DORA, CTS-SW, velocity, delivery health and pages over ``cfg``'s period, per ``by``.
+
+    ``by`` is "team", "parent" (the team's parent in ``teams``) or "org" (one row).
+    Sums are taken over team-weeks in the period, then divided (ratios of sums);
+    medians pool the underlying changes or deployments.
+    """
+    if by not in GROUPINGS:
+        raise ConfigError(f"by must be one of {', '.join(GROUPINGS)}; got {by!r}")
+    p = _in_period(panel, "week", cfg)
+    c = _in_period(change_facts(con, cfg), "week", cfg)
+    d = _in_period(deployment_facts(con, cfg), "week", cfg)
+    parents = con.table("teams").select(t_id="team_id", parent="parent_id")
+
+    def key(t: ir.Table) -> tuple[ir.Table, list]:
+        if by == "team":
+            return t.mutate(group=t.team_id), ["group"]
+        if by == "org":
+            return t.mutate(group=ibis.literal("all")), ["group"]
+        t = t.left_join(parents, t.team_id == parents.t_id).drop("t_id")
+        return t.mutate(group=t.parent.fill_null("(none)")), ["group"]
+
+    p, k = key(p)
+    c, _ = key(c)
+    d, _ = key(d)
+    sums = p.group_by(k).aggregate(
+        team_weeks=p.team_id.count(),
+        teams=p.team_id.nunique(),
+        weeks=p.week.nunique(),
+        **{f"sum_{x}": p[x].sum() for x in PANEL_SUMS},
+    )
+    # deploy days are counted per team, then summed: a day two teams deployed counts twice
+    da = _agg_deploys(d, k, d.team_id.cast("string") + "/" + d.day.cast("string"))
+    ca = _agg_changes(c, k)
+    j = sums.left_join(da, k).drop(*[f"{x}_right" for x in k])
+    j = j.left_join(ca, k).drop(*[f"{x}_right" for x in k])
+    zero = ("deploy_days", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed")
+    j = j.mutate(**{x: j[x].fill_null(0) for x in zero})
+    tw = j.team_weeks
+    j = j.mutate(
+        builders=_ratio(j.sum_builders, tw),
+        headcount=_ratio(j.sum_headcount, tw),
+        deployments_per_week=_ratio(j.sum_deployments, tw),
+        deploy_days_per_week=_ratio(j.deploy_days, tw),
+        change_failure_rate=_ratio(j.change_failures, j.prod_deployments),
+        rework_rate=_ratio(j.rework_deployments, j.prod_deployments),
+        cost=j.sum_cost,
+        units=j.sum_units,
+        cts_sw=_ratio(j.sum_cost, j.sum_units),
+        cts_hours=_ratio(j.sum_builder_weeks * 40.0, j.sum_units),
+        velocity=_ratio(j.sum_changes_merged, j.sum_builders),
+        deploys_per_builder=_ratio(j.sum_deployments, j.sum_builders),
+        rollback_rate=_ratio(j.sum_rollbacks, j.sum_deployments + j.sum_rollbacks),
+        interventions_per_deploy=_ratio(j.sum_interventions, j.sum_deployments),
+        pages=j.sum_pages,
+        pages_per_oncall_builder=_ratio(j.sum_pages, j.sum_oncall_builders),
+    )
+    return j.select(*PERIOD_COLUMNS).order_by("group")
+
+
+PERIOD_COLUMNS = (
+    "group", "teams", "weeks", "team_weeks", "builders", "headcount",
+    "deployments_per_week", "deploy_days_per_week", "lead_time_median_h", "lead_time_p90_h",
+    "coding_median_h", "pickup_median_h", "review_median_h", "deploy_median_h",
+    "change_failure_rate", "recovery_median_h", "rework_rate",
+    "cost", "units", "cts_sw", "cts_hours", "velocity", "deploys_per_builder",
+    "rollback_rate", "interventions_per_deploy", "pages", "pages_per_oncall_builder",
+    "prod_deployments", "change_failures", "rework_deployments", "changes_deployed",
+)

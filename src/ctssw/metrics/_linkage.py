@@ -1,0 +1,176 @@
+"""Linking changes, commits, deployments and incidents, as backend-neutral Ibis expressions.
+
+- A deployment's *target* is its service (or repo when it has no service).
+- The previous successful deployment is the one before it of the same (target,
+  environment), ordered by finish time (ties by id).
+- ``deployment_commits`` comes from the store; for a successful deployment with a
+  sha and no stored rows it is derived: from a ``commits_diffs`` table
+  (old_commit_sha, new_commit_sha, commit_sha) when the backend holds one, else as
+  the repo's commits committed after the previous successful sha and up to this one.
+- A merged change reached production with the first successful, non-rollback
+  production deployment (by finish time) that shipped its merge commit.
+- An incident belongs to the deployment named in ``incidents.deployment_id`` when
+  given, else to the latest successful production deployment of its service (its
+  team's services when it names none) that finished before it was created,
+  optionally within a window.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+NEVER = ibis.timestamp("1970-01-01 00:00:00")
+
+
+def _has_table(con, name: str) -> bool:
+    try:
+        con.table(name)
+    except Exception:  # each backend raises its own "not found"
+        return False
+    return True
+
+
+def _dep_teams(con) -> ir.Table:
+    d = con.table("deployments")
+    s = con.table("services").select(svc_id="service_id", svc_team="team_id", svc_repo="repo_id")
+    r = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
+    d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
+    return d.select(
+        "deployment_id", "service_id", "environment", "started_at", "finished_at", "result",
+        "is_rollback", "manual_interventions", "sha",
+        repo_id=ibis.coalesce(d.repo_id, d.svc_repo),
+        target=ibis.coalesce(d.service_id, d.repo_id, "team:" + d.team_id),
+        team_id=ibis.coalesce(d.team_id, d.svc_team, d.repo_team),
+    )
+
+
+def deployments(con, environment: str | None = None) -> ir.Table:
+    """Deployments with their team, target and previous successful deployment of the same target.
+
+    Columns added: ``team_id``, ``target``, ``ok`` (successful, not a rollback),
+    ``prev_success_deployment_id``, ``prev_success_sha`` (both NULL for failed rows
+    and for the first success of a target).
+    """
+    d = _dep_teams(con)
+    if environment is not None:
+        d = d.filter(d.environment == environment)
+    succ = d.filter(d.result == "success")
+    w = ibis.window(group_by=[succ.target, succ.environment], order_by=[succ.finished_at, succ.deployment_id])
+    prev = succ.select(
+        p_id="deployment_id",
+        prev_success_deployment_id=succ.deployment_id.lag().over(w),
+        prev_success_sha=succ.sha.lag().over(w),
+    )
+    d = d.left_join(prev, d.deployment_id == prev.p_id).drop("p_id")
+    return d.mutate(ok=(d.result == "success") & ~d.is_rollback)
+
+
+def deployment_commits(con, environment: str = "production") -> ir.Table:
+    """(deployment_id, sha) for every successful deployment: stored rows, else derived ones."""
+    stored = con.table("deployment_commits").select("deployment_id", "sha")
+    d = deployments(con, environment)
+    need = d.filter((d.result == "success") & d.sha.notnull())
+    need = need.anti_join(stored, need.deployment_id == stored.deployment_id)
+    if _has_table(con, "commits_diffs"):
+        cd = con.table("commits_diffs")
+        j = need.join(
+            cd,
+            [need.sha == cd.new_commit_sha,
+             need.prev_success_sha.isnull() | (cd.old_commit_sha == need.prev_success_sha)],
+        )
+        derived = j.select("deployment_id", sha=j.commit_sha)
+    else:
+        c = con.table("commits").select("repo_id", c_sha="sha", at="committed_at")
+        hi = need.join(c, [need.repo_id == c.repo_id, need.sha == c.c_sha]).select(
+            "deployment_id", "repo_id", "prev_success_sha", hi="at"
+        )
+        c2 = con.table("commits").select(lo_repo="repo_id", lo_sha="sha", lo="committed_at")
+        hi = hi.left_join(c2, [hi.repo_id == c2.lo_repo, hi.prev_success_sha == c2.lo_sha])
+        c3 = con.table("commits").select(r3="repo_id", sha="sha", at="committed_at")
+        j = hi.join(c3, [hi.repo_id == c3.r3, c3.at <= hi.hi, hi.lo.isnull() | (c3.at > hi.lo)])
+        derived = j.select("deployment_id", "sha")
+    return stored.union(derived, distinct=True)
+
+
+def change_deployments(con, environment: str = "production", *, rule: str = "default") -> ir.Table:
+    """Merged changes with the first successful production deployment that shipped them.
+
+    One row per merged change. ``deployment_id`` and ``deployed_at`` are NULL when
+    the change has not reached production. ``team_id`` is the change's team (its
+    repo's owner when the change names none).
+    """
+    ch = con.table("changes")
+    rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
+    ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
+    ch = ch.select(
+        "change_id", "repo_id", "created_at", "merged_at", "merge_sha", "first_commit_at", "first_review_at",
+        team_id=ibis.coalesce(ch.team_id, ch.repo_team),
+    )
+    d = deployments(con, environment)
+    d = d.filter(d.ok)
+    if rule == "devlake":  # DevLake ships nothing with a target's first successful deployment
+        d = d.filter(d.prev_success_deployment_id.notnull())
+    d = d.select(d_id="deployment_id", d_fin="finished_at")
+    dc = deployment_commits(con, environment)
+    shipped = dc.join(d, dc.deployment_id == d.d_id).select("sha", "deployment_id", deployed_at="d_fin")
+    j = ch.join(shipped, ch.merge_sha == shipped.sha)
+    w = ibis.window(group_by=j.change_id, order_by=[j.deployed_at, j.deployment_id])
+    first = j.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
+    first = first.select(f_id="change_id", deployment_id="deployment_id", deployed_at="deployed_at")
+    out = ch.left_join(first, ch.change_id == first.f_id).drop("f_id")
+    return out
+
+
+def incident_deployments(
+    con, *, window_hours: float | None = None, environment: str = "production", rule: str = "default"
+) -> ir.Table:
+    """Incidents with the deployment they are attributed to (NULL when none qualifies).
+
+    Columns: incident_id, team_id, service_id, created_at, resolved_at, deployment_id,
+    attributed_by ("source" when the incident named it, "latest_before" otherwise).
+    ``rule="devlake"`` looks at every deployment of the incident's team (DevLake's
+    project) and ignores a deployment named by the source.
+    """
+    inc = con.table("incidents")
+    sv = con.table("services").select(svc_id="service_id", svc_team="team_id")
+    inc = inc.left_join(sv, inc.service_id == sv.svc_id)
+    inc = inc.select(
+        "incident_id", "service_id", "created_at", "resolved_at",
+        given="deployment_id",
+        team_id=ibis.coalesce(inc.team_id, inc.svc_team),
+    )
+    if rule == "devlake":
+        inc = inc.mutate(target="team:" + inc.team_id, given=ibis.null("string"))
+    else:
+        inc = inc.mutate(target=ibis.coalesce(inc.service_id, "team:" + inc.team_id))
+    d = deployments(con, environment)
+    d = d.filter(d.result == "success")
+    by_service = d.select("target", "finished_at", "deployment_id")
+    by_team = d.filter(d.team_id.notnull()).select(target="team:" + d.team_id, finished_at=d.finished_at, deployment_id=d.deployment_id)
+    deps = by_service.union(by_team, distinct=True)
+    # one time-ordered stream per target: an incident sees the deployments that finished strictly before it
+    ev_d = deps.select("target", ts=deps.finished_at, kind=ibis.literal(1), fin=deps.finished_at, incident_id=ibis.null("string"))
+    ev_i = inc.select("target", ts=inc.created_at, kind=ibis.literal(0), fin=ibis.null("timestamp"), incident_id=inc.incident_id)
+    ev_d = ev_d.mutate(fin=ev_d.fin.cast("timestamp"), ts=ev_d.ts.cast("timestamp"))
+    ev_i = ev_i.mutate(fin=ev_i.fin.cast("timestamp"), ts=ev_i.ts.cast("timestamp"))
+    ev = ev_d.union(ev_i)
+    w = ibis.window(group_by=ev.target, order_by=[ev.ts, ev.kind], preceding=None, following=0)
+    ev = ev.mutate(last_fin=ev.fin.max().over(w)).filter(lambda t: t.kind == 0)
+    ev = ev.select(e_id="incident_id", e_target="target", last_fin="last_fin")
+    latest = deps.group_by(["target", "finished_at"]).aggregate(l_dep=deps.deployment_id.max())
+    latest = latest.mutate(finished_at=latest.finished_at.cast("timestamp"))
+    m = ev.left_join(latest, [ev.e_target == latest.target, ev.last_fin == latest.finished_at])
+    m = m.select("e_id", "last_fin", "l_dep")
+    j = inc.left_join(m, inc.incident_id == m.e_id)
+    within = j.l_dep.notnull()
+    if window_hours is not None:
+        within = within & (j.last_fin >= j.created_at.cast("timestamp") - ibis.interval(seconds=int(window_hours * 3600)))
+    found = ibis.ifelse(within, j.l_dep, ibis.null("string"))
+    return j.select(
+        "incident_id", "team_id", "service_id", "created_at", "resolved_at",
+        deployment_id=ibis.coalesce(j.given, found),
+        attributed_by=ibis.cases(
+            (j.given.notnull(), "source"), (found.notnull(), "latest_before"), else_=ibis.null("string")
+        ),
+    )

@@ -1,0 +1,146 @@
+"""Where the canonical tables live for the panel and metrics: DuckDB (the store) or Spark.
+
+The Ibis expressions in this package are backend-neutral; this module only opens a
+backend and, for Spark, copies the store's canonical tables into it through Arrow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, StoreError
+
+BACKENDS = ("duckdb", "spark")
+CANONICAL = (
+    "teams", "memberships", "repos", "services", "commits", "changes", "deployments",
+    "deployment_commits", "incidents", "pages", "tool_usage", "costs",
+)
+
+
+@dataclass
+class SparkHandle:
+    """A Spark session opened by ctssw, and the temporary folders it owns."""
+
+    session: object
+    con: object
+    tmp: Path
+    owned: bool = True
+    tables: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.owned:
+            self.session.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def java_available() -> bool:
+    """Whether a Java runtime is on the PATH (or JAVA_HOME), as local Spark needs one."""
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+
+
+def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw"):
+    """A Spark session: local mode by default, ``spark://host:port`` or ``sc://host:port`` (Spark Connect).
+
+    The UI is off, the session time zone is UTC and the warehouse lives in a
+    temporary folder, so nothing lands in the working directory.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("the spark backend needs pyspark: pip install 'ibis-framework[pyspark]'") from None
+    tmp = Path(tempfile.mkdtemp(prefix="ctssw-spark-"))
+    if url is not None and url.startswith("sc://"):
+        b = SparkSession.builder.remote(url)
+    else:
+        if not java_available():
+            raise ConfigError("the spark backend needs Java (17) on the PATH or in JAVA_HOME")
+        b = SparkSession.builder.master(url or f"local[{cores}]")
+        b = (
+            b.config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(max(2, cores)))
+            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp}")
+            .config("spark.local.dir", str(tmp / "local"))
+        )
+    b = (
+        b.appName(app)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(tmp / "warehouse"))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    session = b.getOrCreate()
+    return session, tmp
+
+
+def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL) -> list[str]:
+    """Copy the store's canonical tables into the Ibis PySpark backend ``con`` (as temp views)."""
+    done = []
+    for t in tables:
+        arrow = store.con.execute(f'SELECT * EXCLUDE (source, ingested_at) FROM "{t}"').to_arrow_table()
+        arrow = _spark_safe(arrow)
+        df = con._session.createDataFrame(arrow, schema=_spark_schema(arrow.schema))
+        df.createOrReplaceTempView(t)
+        done.append(t)
+    return done
+
+
+def _spark_safe(arrow):
+    """Timestamps as naive UTC microseconds (the session zone is UTC), as Spark stores them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for f, col in zip(arrow.schema, arrow.columns):
+        if pa.types.is_timestamp(f.type):
+            col = pc.cast(col, pa.timestamp("us", tz="UTC"))
+        cols.append(col)
+    return pa.table(cols, names=arrow.schema.names)
+
+
+def _spark_schema(schema) -> str:
+    import pyarrow as pa
+
+    def t(x) -> str:
+        if pa.types.is_timestamp(x):
+            return "timestamp"
+        if pa.types.is_date(x):
+            return "date"
+        if pa.types.is_boolean(x):
+            return "boolean"
+        if pa.types.is_integer(x):
+            return "bigint" if x.bit_width > 32 else "int"
+        if pa.types.is_floating(x):
+            return "double"
+        return "string"
+
+    return ", ".join(f"`{f.name}` {t(f.type)}" for f in schema)
+
+
+def connect(backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_url: str | None = None):
+    """Open the canonical tables on ``backend``; returns ``(ibis_con, close)``.
+
+    ``close()`` releases what this call opened (the store, and the Spark session
+    when ctssw started it).
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    from ..store import Store
+
+    if not Path(db).exists():
+        raise StoreError(f"no store at {db}: run `ctssw ingest` first")
+    store = Store(db, read_only=True)
+    if backend == "duckdb":
+        return store.ibis(), store.close
+    import ibis
+
+    session, tmp = spark_session(spark_url)
+    con = ibis.pyspark.connect(session)
+    load_into_spark(store, con)
+    store.close()
+    h = SparkHandle(session=session, con=con, tmp=tmp)
+    return con, h.close
