@@ -264,6 +264,18 @@ def cells_covariates(panel: DidPanel, *, control: str, anticipation: int, base: 
     return CellSet(g, t, b, post, att, se, n1, n0, n, codes, ucode, ctrl, inf=inf)
 
 
+def rows_by(idx: np.ndarray, A: np.ndarray, T: int) -> np.ndarray:
+    """Sum the rows of ``A`` (K, P) into ``T`` bins given by ``idx`` (K,)."""
+    out = np.zeros((T, A.shape[1]))
+    if idx.size == 0:
+        return out
+    order = np.argsort(idx, kind="stable")
+    si = idx[order]
+    starts = np.flatnonzero(np.r_[True, si[1:] != si[:-1]])
+    out[si[starts]] = np.add.reduceat(A[order], starts, axis=0)
+    return out
+
+
 def combine(cells: CellSet, W: np.ndarray) -> np.ndarray:
     """Influence functions (n, P) of the linear combinations ``att @ W`` (W is (K, P))."""
     W = np.asarray(W, dtype=float)
@@ -281,9 +293,7 @@ def combine(cells: CellSet, W: np.ndarray) -> np.ndarray:
         if live.size == 0:
             out[rows] = 0.0
             continue
-        Bc = np.zeros((T, P))
-        np.add.at(Bc, cells.t[live], A[live])
-        np.add.at(Bc, cells.b[live], -A[live])
+        Bc = rows_by(cells.t[live], A[live], T) - rows_by(cells.b[live], A[live], T)
         const = -(cells.a[c] * cells.m[c]) @ W
         out[rows] = cells.yc[rows] @ Bc + const
     return out

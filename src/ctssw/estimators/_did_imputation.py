@@ -18,8 +18,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg
 
 from ..errors import DataWarning, EstimationError
+from ._did_cs import rows_by
 from ._did_data import NEVER, DidPanel
 
 
@@ -39,12 +41,28 @@ class ImputationFit:
     resid0: np.ndarray
     mask0: np.ndarray
     Ti: np.ndarray
-    S_inv: np.ndarray
+    S_fac: tuple
     free: np.ndarray
 
     @property
     def event(self) -> np.ndarray:
         return self.t - self.g
+
+
+def _factor(S: np.ndarray) -> tuple:
+    """Cholesky factor of the reduced period block; a least-squares fallback when
+    the untreated observations do not connect every period."""
+    try:
+        return ("chol", linalg.cho_factor(S))
+    except linalg.LinAlgError:
+        return ("pinv", linalg.pinvh(S))
+
+
+def _solve(fac: tuple, rhs: np.ndarray) -> np.ndarray:
+    kind, f = fac
+    if rhs.size == 0:
+        return rhs
+    return linalg.cho_solve(f, rhs) if kind == "chol" else f @ rhs
 
 
 def fit_imputation(panel: DidPanel, *, anticipation: int = 0, lead: int = 0) -> ImputationFit:
@@ -76,12 +94,12 @@ def fit_imputation(panel: DidPanel, *, anticipation: int = 0, lead: int = 0) -> 
     Ti_safe = np.where(Ti > 0, Ti, 1.0)
     free = np.flatnonzero(ident)[1:]  # first identified period is the normalisation
     S = np.diag(Nt) - M.T @ (M / Ti_safe[:, None])
-    S_inv = np.linalg.pinv(S[np.ix_(free, free)])
+    S_fac = _factor(S[np.ix_(free, free)])
     ym = np.where(mask0, y, 0.0)
     ru = ym.sum(axis=1)
     rt = ym.sum(axis=0)
     lam = np.zeros(T)
-    lam[free] = S_inv @ (rt - M.T @ (ru / Ti_safe))[free]
+    lam[free] = _solve(S_fac, (rt - M.T @ (ru / Ti_safe))[free])
     alpha = (ru - M @ lam) / Ti_safe
     fitted = alpha[:, None] + lam[None, :]
     resid0 = np.where(mask0, y - fitted, 0.0)
@@ -102,7 +120,7 @@ def fit_imputation(panel: DidPanel, *, anticipation: int = 0, lead: int = 0) -> 
     if not G:
         raise EstimationError("no treated observation can be imputed")
     return ImputationFit(
-        np.asarray(G), np.asarray(Tc), np.asarray(A), np.asarray(N1, dtype=float), n, g, tau, resid0, mask0, Ti, S_inv, free
+        np.asarray(G), np.asarray(Tc), np.asarray(A), np.asarray(N1, dtype=float), n, g, tau, resid0, mask0, Ti, S_fac, free
     )
 
 
@@ -114,8 +132,7 @@ def imputation_inf(fit: ImputationFit, W: np.ndarray) -> np.ndarray:
     P = W.shape[1]
     wc = W / fit.n_treated[:, None]  # weight of each treated observation in cell k
     ru = np.zeros((n, P))
-    rt = np.zeros((T, P))
-    np.add.at(rt, fit.t, W)
+    rt = rows_by(fit.t, W, T)
     s = np.zeros((n, P))
     for c in np.unique(fit.g):
         ks = np.flatnonzero(fit.g == c)
@@ -128,6 +145,6 @@ def imputation_inf(fit: ImputationFit, W: np.ndarray) -> np.ndarray:
     Ti_safe = np.where(fit.Ti > 0, fit.Ti, 1.0)
     rhs = rt - M.T @ (ru / Ti_safe[:, None])
     beta_t = np.zeros((T, P))
-    beta_t[fit.free] = fit.S_inv @ rhs[fit.free]
+    beta_t[fit.free] = _solve(fit.S_fac, rhs[fit.free])
     s -= fit.resid0 @ beta_t
     return s * n
