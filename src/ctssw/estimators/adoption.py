@@ -72,16 +72,10 @@ def adoption_cohorts(
     d = panel[[unit, time, tool_col]].sort_values([unit, time])
     hit = (d[tool_col].fillna(0).to_numpy(dtype=float) >= threshold).astype(np.int64)
     units = d[unit].to_numpy()
-    # run length of consecutive hits ending at each row, within unit
+    # run length of consecutive hits ending at each row, restarting at each unit
     new_unit = np.r_[True, units[1:] != units[:-1]]
-    run = np.zeros(len(hit), dtype=np.int64)
-    grp_start = np.maximum.accumulate(np.where(new_unit, np.arange(len(hit)), 0))
-    zero_pos = np.where(hit == 0, np.arange(len(hit)), -1)
-    # last non-hit position within unit, before or at each row
-    last_zero = np.maximum.accumulate(np.where(new_unit, np.arange(len(hit)) - 1, zero_pos))
-    last_zero = np.maximum(last_zero, grp_start - 1)
-    run = np.arange(len(hit)) - last_zero
-    run = np.where(hit == 1, run, 0)
+    block = np.cumsum((hit == 0) | new_unit)
+    run = pd.Series(hit).groupby(block).cumsum().to_numpy()
     ok = run >= sustain
     start_idx = np.arange(len(hit)) - sustain + 1
     times = d[time].to_numpy()
@@ -111,6 +105,6 @@ def rollout_cohorts(
     if d.isna().any():
         raise SchemaError(f"{path}: unparseable date(s) in rows {list(np.flatnonzero(d.isna())[:5])}")
     if week_start:
-        d = d.dt.normalize() - pd.to_timedelta(d.dt.weekday, unit="D")
+        d = d.dt.normalize() - pd.to_timedelta(d.dt.day_of_week, unit="D")
     out = pd.DataFrame({unit: f["team"].astype(str), out_col: d}).groupby(unit, as_index=False)[out_col].min()
     return out
