@@ -18,6 +18,8 @@ from ..errors import CtsswError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
 app.add_typer(ingest_app, name="ingest")
+from ._ingest import register as _register_connectors  # noqa: E402
+_register_connectors(ingest_app)
 
 console = Console(stderr=True)
 out = Console()

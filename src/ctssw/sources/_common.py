@@ -267,12 +267,16 @@ def source_name(kind: str, paths: list[Path]) -> str:
 
 
 def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
-    """Empty team ids the store's roster does not know, with a note, rather than quarantine rows."""
+    """Empty optional team ids the roster does not know, with a note, rather than quarantine rows."""
     known = {r[0] for r in store.con.execute("SELECT team_id FROM teams").fetchall()}
+    if "teams" in tables:
+        known |= {v for v in tables["teams"].column("team_id").to_pylist() if v is not None}
     unknown: set[str] = set()
     for name, t in list(tables.items()):
         if "team_id" not in t.column_names or name == "teams" or t.num_rows == 0:
             continue
+        if any(c.name == "team_id" and c.required for c in TABLES[name].columns):
+            continue  # a required team stays, and an unknown one is quarantined with its name
         vals = t.column("team_id").to_pylist()
         bad = {v for v in vals if v is not None and v not in known}
         if bad:
@@ -282,3 +286,44 @@ def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
     if unknown:
         shown = ", ".join(sorted(unknown)[:8]) + (" …" if len(unknown) > 8 else "")
         note(f"{origin}: team(s) not in the roster, left empty: {shown} (load the roster first, or map owners to team ids)")
+
+
+def roster_teams(store: Store, tables: Tables, which: dict[str, tuple[str, str]]) -> None:
+    """Fill empty team ids with the person's team on that day, from the memberships in the store.
+
+    ``which`` maps a table to its (person column, time column).
+    """
+    import bisect
+
+    for name, (person, when) in which.items():
+        t = tables.get(name)
+        if t is None or t.num_rows == 0:
+            continue
+        authors = pa.table({"a": pa.array(sorted({x for x in t.column(person).to_pylist() if x}), pa.string())})
+        store.con.register("_authors", authors)
+        try:
+            rows = store.con.execute(
+                f"""SELECT a.a, m.team_id, CAST(m.start AS VARCHAR), CAST(m."end" AS VARCHAR), m.fte
+                    FROM _authors a JOIN memberships m ON m.builder_id = {store.builder_sql('a.a')}
+                    ORDER BY 1, 3"""
+            ).fetchall()
+        finally:
+            store.con.unregister("_authors")
+        spans: dict[str, list] = {}
+        for a, team, start, end, fte in rows:
+            spans.setdefault(a, []).append((start, end or "9999-12-31", team))
+        if not spans:
+            continue
+        teams = t.column("team_id").to_pylist()
+        who = t.column(person).to_pylist()
+        days = [(w or "")[:10] for w in t.column(when).to_pylist()]
+        for i, (team, a, d) in enumerate(zip(teams, who, days)):
+            if team is None and a in spans:
+                s = spans[a]
+                k = bisect.bisect_right([x[0] for x in s], d) - 1
+                while k >= 0:
+                    if s[k][0] <= d <= s[k][1]:
+                        teams[i] = s[k][2]
+                        break
+                    k -= 1
+        tables[name] = t.set_column(t.schema.get_field_index("team_id"), "team_id", pa.array(teams, pa.string()))

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError, DataError
 from ..store import LoadCounts, Store
-from ._common import Progress, Tables, drop_unknown_teams, load_tables, note, parse_ts, paths_of, source_name, table
+from ._common import Progress, Tables, drop_unknown_teams, roster_teams as _teams_from_roster, load_tables, note, parse_ts, paths_of, source_name, table
 
 __all__ = ["OwnerRules", "load", "read"]
 
@@ -372,44 +372,6 @@ def _read_rules(path: Path) -> OwnerRules:
     return OwnerRules.parse(read_text(path, "a CODEOWNERS-style file of 'pattern team' lines"), str(path))
 
 
-def _roster_teams(store: Store, tables: Tables) -> None:
-    """Fill empty commit/change teams with the author's team on that day, from the store's roster."""
-    import bisect
-
-    for name, when in (("commits", "committed_at"), ("changes", "merged_at")):
-        t = tables.get(name)
-        if t is None or t.num_rows == 0:
-            continue
-        authors = pa.table({"a": pa.array(sorted({x for x in t.column("author").to_pylist() if x}), pa.string())})
-        store.con.register("_authors", authors)
-        try:
-            rows = store.con.execute(
-                f"""SELECT a.a, m.team_id, CAST(m.start AS VARCHAR), CAST(m."end" AS VARCHAR), m.fte
-                    FROM _authors a JOIN memberships m ON m.builder_id = {store.builder_sql('a.a')}
-                    ORDER BY 1, 3"""
-            ).fetchall()
-        finally:
-            store.con.unregister("_authors")
-        spans: dict[str, list] = {}
-        for a, team, start, end, fte in rows:
-            spans.setdefault(a, []).append((start, end or "9999-12-31", team))
-        if not spans:
-            continue
-        teams = t.column("team_id").to_pylist()
-        who = t.column("author").to_pylist()
-        days = [(w or "")[:10] for w in t.column(when).to_pylist()]
-        for i, (team, a, d) in enumerate(zip(teams, who, days)):
-            if team is None and a in spans:
-                s = spans[a]
-                k = bisect.bisect_right([x[0] for x in s], d) - 1
-                while k >= 0:
-                    if s[k][0] <= d <= s[k][1]:
-                        teams[i] = s[k][2]
-                        break
-                    k -= 1
-        tables[name] = t.set_column(t.schema.get_field_index("team_id"), "team_id", pa.array(teams, pa.string()))
-
-
 def load(
     store: Store,
     repos: str | Path | Iterable[str | Path],
@@ -430,6 +392,6 @@ def load(
     ps = paths_of(repos)
     tables = read(ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, progress=progress)
     if roster_teams:
-        _roster_teams(store, tables)
+        _teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
     drop_unknown_teams(store, tables, "git")
     return load_tables(store, tables, source_name("git", ps), progress)
