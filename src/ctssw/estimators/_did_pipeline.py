@@ -27,15 +27,29 @@ DOSE_BINS = (0.0, 0.5, 0.75, 0.9, 1.0)
 
 
 def normalise_outcome(panel: pd.DataFrame, base: str, *, unit: str, time: str, cohort: str, out: str) -> pd.DataFrame:
-    """``base`` divided by the unit's mean over its pre-adoption periods (all periods if never adopted)."""
+    """``base`` divided by the unit's mean over the baseline: the periods before the
+    first adoption in the panel (the same calendar weeks for every unit).
+
+    A unit-specific window (each team's own pre-adoption weeks) would bias the
+    DiD: a team's pre-adoption values then average exactly 1 while its later
+    values are divided by a noisy mean (E[1/mean] > 1/E[mean]), which reads as
+    a positive effect even under no effect. A common window leaves that ratio
+    effect equal across treated and comparison units in every period, so it
+    cancels in the differences.
+    """
     p = panel.copy()
-    c = p[cohort]
-    pre = c.isna() | (p[time] < c)
-    m = p[base].where(pre).groupby(p[unit]).transform("mean")
+    first = p[cohort].min()
+    times = np.sort(p[time].unique())
+    if pd.isna(first) or (times < first).sum() < 2:
+        window = p[time] <= times[min(len(times) - 1, 7)]
+        warnings.warn("fewer than two periods before the first adoption: the baseline is the first 8 periods", DataWarning, stacklevel=3)
+    else:
+        window = p[time] < first
+    m = p[base].where(window).groupby(p[unit]).transform("mean")
     bad = ~(m > 0)
     if bad.any():
         n_bad = p.loc[bad, unit].nunique()
-        warnings.warn(f"{n_bad} team(s) have no positive pre-adoption {base} and are left out", DataWarning, stacklevel=3)
+        warnings.warn(f"{n_bad} team(s) have no positive baseline {base} and are left out", DataWarning, stacklevel=3)
     p[out] = (p[base] / m).where(~bad)
     return p
 
@@ -52,7 +66,7 @@ def impact_did(
     time: str = "week",
     tool_col: str | None = None,
     control: str | None = None,
-    anticipation: int = 0,
+    anticipation: int = 2,
     bootstrap: int = 499,
     seed: int | None = 0,
     window: tuple[int, int] = (-12, 26),
@@ -75,10 +89,16 @@ def impact_did(
         headline and checks use "cs").
     outcome : str
         Outcome column. ``<col>_norm`` is built from ``<col>`` when absent, by
-        dividing by each team's own pre-adoption mean, so effects read as
-        relative changes.
+        dividing by each team's mean over the weeks before the first adoption
+        in the panel, so effects read as relative changes.
     threshold, sustain : float, int
         Adoption definition (see :func:`adoption_cohorts`).
+    anticipation : int
+        Weeks before the adoption week excluded from the comparison. Usage
+        ramps up over a couple of weeks before a team's share crosses the
+        threshold, so the week just before adoption is already partly treated;
+        the default of 2 removed that bias in the validation
+        (docs/validation_did.md), while 0 biased CS towards zero by about half.
     window : (int, int)
         Event times shown in the event study.
     permutations : int
@@ -110,7 +130,7 @@ def impact_did(
     if outcome not in p.columns:
         if outcome.endswith(NORM_SUFFIX) and outcome[: -len(NORM_SUFFIX)] in p.columns:
             p = normalise_outcome(p, outcome[: -len(NORM_SUFFIX)], unit=unit, time=time, cohort="_adoption", out=outcome)
-            notes.append(f"{outcome} = {outcome[: -len(NORM_SUFFIX)]} / the team's mean before adoption (all weeks if never adopted)")
+            notes.append(f"{outcome} = {outcome[: -len(NORM_SUFFIX)]} / the team's mean over the weeks before the first adoption in the panel")
         else:
             raise SchemaError(f"panel lacks outcome column {outcome!r}")
     main = "cs" if method == "all" else method

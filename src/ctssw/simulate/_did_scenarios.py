@@ -10,11 +10,12 @@ enters only through the latent index ``w``. So
 - the run with ``effect=0`` gives each team's untreated latent index ``w0``.
 
 The true ATT of binary adoption (tool share >= threshold) on the normalised
-outcome ``deploys_per_builder / pre-adoption mean`` is the average over adopted
+outcome ``deploys_per_builder / baseline mean`` (the weeks before the first
+adoption in the organisation, as ``impact_did`` normalises) is the average over adopted
 team-weeks of ``E[Y(1) - Y(0)] / norm = dpb0 * (exp(w - w0) - 1) / norm``,
 where ``dpb0`` (deployments per builder in the effect-0 run) is unbiased for
 the untreated mean ``dbase * exp(w0)`` and ``norm`` is the team's observed
-pre-adoption mean, the same scale the estimator divides by.
+baseline mean, the same scale the estimator divides by.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def did_scenario(
     coh = adoption_cohorts(panel, threshold=threshold)
     panel = panel.merge(coh, on="team_id", how="left")
     pre = panel["adoption_week"].isna() | (panel["week"] < panel["adoption_week"])
-    norm = panel["deploys_per_builder"].where(pre).groupby(panel["team_id"]).transform("mean")
+    baseline = panel["week"] < panel["adoption_week"].min()
+    norm = panel["deploys_per_builder"].where(baseline).groupby(panel["team_id"]).transform("mean")
     norm = norm.where(norm > 0)
     panel["deploys_per_builder_norm"] = panel["deploys_per_builder"] / norm
     treated = (~pre) & norm.notna() & (panel["adoption_week"] > panel["week"].min())
@@ -87,7 +89,7 @@ def did_scenario(
         "threshold": threshold,
         "att": float(te.mean()),
         "att_by_cohort": {str(k.date()) if hasattr(k, "date") else str(k): float(v) for k, v in by_cohort.items()},
-        "att_definition": "mean over adopted team-weeks of dpb0 * (exp(w - w0) - 1) / pre-adoption mean; "
+        "att_definition": "mean over adopted team-weeks of dpb0 * (exp(w - w0) - 1) / baseline mean; "
         "dpb0 and w0 from the same seed with effect 0",
     }
     return panel, out
