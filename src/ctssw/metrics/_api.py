@@ -34,6 +34,44 @@ def incident_links(con, *, window_hours: float | None = None, environment: str =
     return L.incident_deployments(con, window_hours=window_hours, environment=environment, rule=_rule(rule))
 
 
+_CACHE: dict = {}
+
+
+def _facts(con, unit: str, cfg: D.DoraConfig):
+    """The panel and the change and deployment facts, materialised once per backend and settings.
+
+    Materialising keeps each later query small: Spark otherwise re-plans and
+    re-runs the whole linkage inside every aggregate.
+    """
+    key = (id(con), unit, cfg.environment, cfg.incident_window_hours)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is con:
+        return hit[1]
+    all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
+    n = len(_CACHE)
+    p = _materialise(con, panel_expr(con, unit=unit), f"ctssw_panel_{n}")
+    c = _materialise(con, D.change_facts(con, all_time), f"ctssw_change_facts_{n}")
+    d = _materialise(con, D.deployment_facts(con, all_time), f"ctssw_deployment_facts_{n}")
+    _CACHE[key] = (con, (p, c, d))
+    return p, c, d
+
+
+def _materialise(con, expr, name: str):
+    if getattr(con, "name", "") == "pyspark":
+        # Ibis's cache() on Spark keeps a view over in-memory tables it later drops
+        from ..panel._backend import _spark_safe, _spark_schema
+
+        arrow = _spark_safe(expr.to_pyarrow())
+        con._session.createDataFrame(arrow, schema=_spark_schema(arrow.schema)).cache().createOrReplaceTempView(name)
+        return con.table(name)
+    return expr.cache()
+
+
+def clear_cache() -> None:
+    """Forget materialised facts (after the store changed)."""
+    _CACHE.clear()
+
+
 def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw):
     """The panel with DORA columns beside it, one row per team-week.
 
@@ -49,8 +87,8 @@ def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw
         :class:`DoraConfig` fields (``incident_window_hours``, ``since``, ``until``).
     """
     cfg = D.dora_config(**kw)
-    p = panel_expr(con, unit=unit)
-    w = D.dora_weekly(con, cfg, p)
+    p, c, d = _facts(con, unit, cfg)
+    w = D.dora_weekly(con, cfg, p, (c, d))
     j = p.left_join(w, ["team_id", "week"]).drop("team_id_right", "week_right")
     j = D._in_period(j, "week", cfg).order_by(["team_id", "week"])
     if expr:
@@ -67,5 +105,6 @@ def period_metrics(con, *, by: str = "team", unit: str = "deployment", expr: boo
     bound the period; rates are ratios of sums over the team-weeks in it.
     """
     cfg = D.dora_config(**kw)
-    t = D.dora_period(con, cfg, panel_expr(con, unit=unit), by=by)
+    p, c, d = _facts(con, unit, cfg)
+    t = D.dora_period(con, cfg, p, by=by, facts=(c, d))
     return t if expr else t.to_pandas().reset_index(drop=True)

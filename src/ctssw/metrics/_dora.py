@@ -139,10 +139,9 @@ WEEKLY_COLUMNS = (
 )
 
 
-def dora_weekly(con, cfg: DoraConfig, spine: ir.Table) -> ir.Table:
+def dora_weekly(con, cfg: DoraConfig, spine: ir.Table, facts: tuple[ir.Table, ir.Table] | None = None) -> ir.Table:
     """DORA per team-week on ``spine`` (a table with team_id and week, e.g. the panel)."""
-    c = change_facts(con, cfg)
-    d = deployment_facts(con, cfg)
+    c, d = facts or (change_facts(con, cfg), deployment_facts(con, cfg))
     ca = _agg_changes(c, ["team_id", "week"])
     da = _agg_deploys(d, ["team_id", "week"], d.day)
     s = spine.select("team_id", "week")
@@ -168,7 +167,9 @@ PANEL_SUMS = (
 )
 
 
-def dora_period(con, cfg: DoraConfig, panel: ir.Table, by: str = "team") -> ir.Table:
+def dora_period(
+    con, cfg: DoraConfig, panel: ir.Table, by: str = "team", facts: tuple[ir.Table, ir.Table] | None = None
+) -> ir.Table:
     """DORA, CTS-SW, velocity, delivery health and pages over ``cfg``'s period, per ``by``.
 
     ``by`` is "team", "parent" (the team's parent in ``teams``) or "org" (one row).
@@ -177,9 +178,10 @@ def dora_period(con, cfg: DoraConfig, panel: ir.Table, by: str = "team") -> ir.T
     """
     if by not in GROUPINGS:
         raise ConfigError(f"by must be one of {', '.join(GROUPINGS)}; got {by!r}")
+    c, d = facts or (change_facts(con, cfg), deployment_facts(con, cfg))
     p = _in_period(panel, "week", cfg)
-    c = _in_period(change_facts(con, cfg), "week", cfg)
-    d = _in_period(deployment_facts(con, cfg), "week", cfg)
+    c = _in_period(c, "week", cfg)
+    d = _in_period(d, "week", cfg)
     parents = con.table("teams").select(t_id="team_id", parent="parent_id")
 
     def key(t: ir.Table) -> tuple[ir.Table, list]:

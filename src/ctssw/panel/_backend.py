@@ -81,7 +81,7 @@ def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL) -> list[str
     """Copy the store's canonical tables into the Ibis PySpark backend ``con`` (as temp views)."""
     done = []
     for t in tables:
-        arrow = store.con.execute(f'SELECT * EXCLUDE (source, ingested_at) FROM "{t}"').to_arrow_table()
+        arrow = store.con.sql(f'SELECT * EXCLUDE (source, ingested_at) FROM "{t}"').to_arrow_table()
         arrow = _spark_safe(arrow)
         df = con._session.createDataFrame(arrow, schema=_spark_schema(arrow.schema))
         df.createOrReplaceTempView(t)

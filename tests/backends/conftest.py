@@ -1,0 +1,71 @@
+"""Backends for the cross-backend suite: the DuckDB store and a local Spark session.
+
+One small simulated organisation is ingested once; the Spark session (local[2],
+UI off, UTC, warehouse in a temporary folder) starts once per test run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctssw.panel._backend import java_available
+from ctssw.simulate import simulate
+from ctssw.store import Store, ingest_canonical
+
+BACKENDS = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(scope="session")
+def small_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("sim-small")
+    simulate(d, teams=6, weeks=14, seed=11)
+    return d
+
+
+@pytest.fixture(scope="session")
+def small_store(small_dir, tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("store-small") / "ctssw.duckdb"
+    with Store(p) as s:
+        ingest_canonical(s, small_dir)
+    return p
+
+
+@pytest.fixture(scope="session")
+def duckdb_con(small_store):
+    from ctssw.metrics._api import clear_cache
+
+    s = Store(small_store, read_only=True)
+    yield s.ibis()
+    clear_cache()
+    import gc
+
+    gc.collect()
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def spark_con(small_store, tmp_path_factory):
+    if not java_available():
+        pytest.skip("Spark tests need a Java runtime (17) on the PATH or in JAVA_HOME")
+    pytest.importorskip("pyspark", reason="Spark tests need pyspark: pip install 'ibis-framework[pyspark]'")
+    import ibis
+
+    from ctssw.panel._backend import load_into_spark, spark_session
+
+    session, tmp = spark_session(None, cores=2, app="ctssw-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    con = ibis.pyspark.connect(session)
+    with Store(small_store, read_only=True) as s:
+        load_into_spark(s, con)
+    yield con
+    session.stop()
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(params=BACKENDS, scope="session")
+def con(request):
+    return request.getfixturevalue(f"{request.param}_con")
