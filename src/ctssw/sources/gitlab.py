@@ -9,7 +9,7 @@ fields:
   ``noteable_iid``, ``author``, ``system``;
 - deployments (``/projects/:id/deployments``): ``iid``, ``environment``, ``deployable`` or ``sha``
   with ``status``;
-- pipelines (``/projects/:id/pipelines``): ``sha``, ``ref``, ``status``, ``source``, no ``iid``.
+- pipelines (``/projects/:id/pipelines``): ``sha``, ``ref``, ``status`` and no ``environment``.
 
 Mapping:
 
@@ -69,7 +69,7 @@ def _kind(r: object) -> str | None:
         return "note"
     if "iid" in r and "environment" in r and ("deployable" in r or "sha" in r):
         return "deployment"
-    if "sha" in r and "ref" in r and "status" in r and "iid" not in r and "source" in r:
+    if "sha" in r and "ref" in r and "status" in r and "environment" not in r:
         return "pipeline"
     return None
 
