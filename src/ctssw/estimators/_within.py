@@ -55,7 +55,12 @@ def index_panel(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray) -> P
     u_codes = u_codes.astype(np.int64)
     t_codes = t_codes.astype(np.int64)
     key = u_codes * len(t_labels) + t_codes
-    if np.unique(key).size != key.size:
+    if len(u_labels) * len(t_labels) <= 50_000_000:
+        dup = key.size and np.bincount(key).max() > 1
+    else:
+        sk = np.sort(key)
+        dup = bool((sk[1:] == sk[:-1]).any())
+    if dup:
         raise ConfigError("the panel has more than one row for some (unit, time) pair")
     return PanelIndex(u_codes, t_codes, np.asarray(u_labels), np.asarray(t_labels))
 
@@ -102,6 +107,21 @@ def shift(values: np.ndarray, idx: PanelIndex, lag: int, find=None) -> np.ndarra
     return out
 
 
+def dense_codes(g: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber non-negative integer codes to ``0..G-1`` keeping their order; returns (codes, G)."""
+    g = np.asarray(g, dtype=np.int64)
+    if g.size == 0:
+        return g, 0
+    present = np.bincount(g) > 0
+    remap = np.cumsum(present) - 1
+    return remap[g], int(present.sum())
+
+
+def n_levels(g: np.ndarray) -> int:
+    """Number of distinct values among non-negative integer codes."""
+    return int((np.bincount(g) > 0).sum()) if len(g) else 0
+
+
 def drop_singletons(unit: np.ndarray, time: np.ndarray) -> np.ndarray:
     """Boolean mask of rows kept after repeatedly removing units or periods seen once."""
     keep = np.ones(unit.size, dtype=bool)
@@ -114,12 +134,13 @@ def drop_singletons(unit: np.ndarray, time: np.ndarray) -> np.ndarray:
         keep &= ~bad
 
 
-def _group_means(Z: np.ndarray, g: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    out = np.empty((counts.size, Z.shape[1]))
-    for j in range(Z.shape[1]):
-        out[:, j] = np.bincount(g, weights=Z[:, j], minlength=counts.size)
+def _group_means(Zt: np.ndarray, g: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Group means of the rows of ``Zt`` (p, n); shape (p, G)."""
+    out = np.empty((Zt.shape[0], counts.size))
+    for j in range(Zt.shape[0]):
+        out[j] = np.bincount(g, weights=Zt[j], minlength=counts.size)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return out / counts[:, None]
+        return out / counts
 
 
 def demean_twoway(Z: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, tol: float = 1e-12, maxiter: int = 10_000) -> np.ndarray:
@@ -144,41 +165,47 @@ def demean_twoway(Z: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, tol: float =
     Z = np.asarray(Z, dtype=float)
     if Z.ndim == 1:
         Z = Z[:, None]
-    g1 = pd.factorize(g1)[0]
-    g2 = pd.factorize(g2)[0]
-    c1 = np.bincount(g1).astype(float)
-    c2 = np.bincount(g2).astype(float)
-    if c1.size < c2.size:
-        g1, g2, c1, c2 = g2, g1, c2, c1
-    if c2.size > _DENSE_LEVELS:
-        return _alternating(Z, g1, g2, c1, c2, tol, maxiter)
-    Z1 = Z - _group_means(Z, g1, c1)[g1]
-    n1, n2 = c1.size, c2.size
-    C = np.bincount(g1 * n2 + g2, minlength=n1 * n2).reshape(n1, n2).astype(float) if n1 * n2 <= 50_000_000 else None
-    if C is None:
+    # work on (p, n): every column contiguous for bincount and take
+    Zt = np.ascontiguousarray(Z.T)
+    g1, n1 = dense_codes(g1)
+    g2, n2 = dense_codes(g2)
+    if n1 < n2:
+        g1, g2, n1, n2 = g2, g1, n2, n1
+    c1 = np.bincount(g1, minlength=n1).astype(float)
+    c2 = np.bincount(g2, minlength=n2).astype(float)
+    if n2 > _DENSE_LEVELS:
+        return _alternating(Zt, g1, g2, c1, c2, tol, maxiter).T
+    m1 = _group_means(Zt, g1, c1)
+    for j in range(Zt.shape[0]):
+        Zt[j] -= m1[j].take(g1)
+    if n1 * n2 <= 50_000_000:
+        C = np.bincount(g1 * n2 + g2, minlength=n1 * n2).reshape(n1, n2).astype(float)
+        A = np.diag(c2) - (C.T / c1) @ C
+    else:
         from scipy import sparse
 
         C = sparse.csr_matrix((np.ones(g1.size), (g1, g2)), shape=(n1, n2))
         A = np.diag(c2) - np.asarray((C.T @ sparse.diags(1 / c1) @ C).todense())
-    else:
-        A = np.diag(c2) - (C.T / c1) @ C
-    S = np.empty((n2, Z.shape[1]))
-    for j in range(Z.shape[1]):
-        S[:, j] = np.bincount(g2, weights=Z1[:, j], minlength=n2)
+    S = np.empty((Zt.shape[0], n2))
+    for j in range(Zt.shape[0]):
+        S[j] = np.bincount(g2, weights=Zt[j], minlength=n2)
     w, V = np.linalg.eigh(A)
     keep = w > max(w.max(), 1.0) * 1e-10
-    delta = (V[:, keep] / w[keep]) @ (V[:, keep].T @ S)
-    back = (C @ delta) / c1[:, None]
-    return Z1 - delta[g2] + back[g1]
+    delta = ((V[:, keep] / w[keep]) @ (V[:, keep].T @ S.T)).T  # (p, n2)
+    back = np.asarray(C @ delta.T).T / c1  # (p, n1)
+    for j in range(Zt.shape[0]):
+        Zt[j] -= delta[j].take(g2)
+        Zt[j] += back[j].take(g1)
+    return Zt.T
 
 
-def _alternating(Z, g1, g2, c1, c2, tol, maxiter):
-    out = Z.copy()
-    scale = max(np.abs(Z).max(), 1.0)
+def _alternating(Zt, g1, g2, c1, c2, tol, maxiter):
+    out = Zt.copy()
+    scale = max(np.abs(Zt).max(), 1.0)
     for _ in range(maxiter):
-        out -= _group_means(out, g1, c1)[g1]
+        out -= _group_means(out, g1, c1)[:, g1]
         m2 = _group_means(out, g2, c2)
-        out -= m2[g2]
+        out -= m2[:, g2]
         if np.abs(m2).max() < tol * scale:
             return out
     from ..errors import ConvergenceWarning
@@ -223,14 +250,19 @@ def cr1_factor(n: int, k: int, G: int) -> float:
 
 def cluster_sums(M: np.ndarray, cluster: np.ndarray, G: int) -> np.ndarray:
     """Column sums of ``M`` (n, k) within each cluster code, shape (G, k)."""
+    Mt = np.ascontiguousarray(M.T)
     out = np.empty((G, M.shape[1]))
     for j in range(M.shape[1]):
-        out[:, j] = np.bincount(cluster, weights=M[:, j], minlength=G)
+        out[:, j] = np.bincount(cluster, weights=Mt[j], minlength=G)
     return out
 
 
 def clustered_ols(y: np.ndarray, X: np.ndarray, cluster: np.ndarray) -> ClusteredOLS:
-    """OLS of ``y`` on ``X`` (already demeaned) with CR1 covariance by ``cluster`` codes."""
+    """OLS of ``y`` on ``X`` (already demeaned) with CR1 covariance by ``cluster``.
+
+    ``cluster`` holds non-negative integer codes; the rows of ``influence``
+    follow their sorted distinct values.
+    """
     n, k = X.shape
     if n <= k:
         raise EstimationError(f"{n} usable observations for {k} regressors")
@@ -244,8 +276,7 @@ def clustered_ols(y: np.ndarray, X: np.ndarray, cluster: np.ndarray) -> Clustere
         raise EstimationError("regressors are (nearly) collinear after removing the fixed effects")
     beta = bread @ (X.T @ y)
     e = y - X @ beta
-    codes, cl = np.unique(cluster, return_inverse=True)
-    G = codes.size
+    cl, G = dense_codes(cluster)
     if G < 2:
         raise EstimationError("clustered standard errors need at least two clusters")
     infl = cluster_sums(X * e[:, None], cl, G) @ bread

@@ -36,8 +36,10 @@ from ._within import (
     cr1_factor,
     cluster_sums,
     demean_twoway,
+    dense_codes,
     drop_singletons,
     index_panel,
+    n_levels,
     row_lookup,
     shift,
 )
@@ -365,7 +367,7 @@ def _prepare_within(data: pd.DataFrame, spec: DynamicSpec) -> _Prepared:
     find = row_lookup(idx)
     lagged = np.column_stack([shift(yv, idx, l, find) for l in range(1, spec.lags + 1)])
     X = np.column_stack([lagged, data[list(spec.x)].to_numpy(dtype=float)])
-    cl = pd.factorize(data[spec.cluster])[0]
+    cl = pd.factorize(data[spec.cluster], sort=True)[0]
     ok = np.isfinite(yv) & np.isfinite(X).all(axis=1) & (cl >= 0)
     rows = np.flatnonzero(ok)
     keep = drop_singletons(idx.unit[rows], idx.time[rows])
@@ -389,8 +391,14 @@ def _n_time_effects(p: _Prepared) -> int:
     every level because the level they share with the unit effects is the one
     not counted.
     """
-    nested = pd.Series(p.cluster).groupby(p.time).nunique().max() <= 1
-    return 0 if nested else np.unique(p.time).size
+    T = n_levels(p.time)
+    lo = np.full(p.time.max() + 1, np.iinfo(np.int64).max)
+    hi = np.full(p.time.max() + 1, -1)
+    np.minimum.at(lo, p.time, p.cluster)
+    np.maximum.at(hi, p.time, p.cluster)
+    present = hi >= 0
+    nested = bool((lo[present] == hi[present]).all())
+    return 0 if nested else T
 
 
 def _finish(spec: DynamicSpec, method: str, params: np.ndarray, vcov: np.ndarray, *, nobs: int, df_resid: float | None, n_units: int, n_periods: int, n_dropped: int, settings: dict, diagnostics: dict | None = None, warnings: list[str] | None = None, title: str = "") -> DynamicResult:
@@ -427,7 +435,7 @@ def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
     fit = _within_fit(p)
     k = fit.k + _n_time_effects(p)
     vcov = fit.vcov / fit.ssc * cr1_factor(fit.n, k, fit.G)
-    T = np.unique(p.time).size
+    T = n_levels(p.time)
     return _finish(
         spec,
         "fe",
@@ -435,7 +443,7 @@ def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
         vcov,
         nobs=fit.n,
         df_resid=fit.G - 1,
-        n_units=np.unique(p.unit).size,
+        n_units=n_levels(p.unit),
         n_periods=T,
         n_dropped=p.n_dropped,
         settings={"fixed_effects": f"{spec.unit} + {spec.time}", "vcov": f"CR1 clustered by {spec.cluster}", "small_sample": "G/(G-1)*(n-1)/(n-k), k = slopes + period effects (pyfixest default)"},
@@ -455,13 +463,12 @@ def _fit_jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
     """
     p = _prepare_within(data, spec)
     full = _within_fit(p)
-    periods = np.unique(p.time)
+    periods = np.flatnonzero(np.bincount(p.time) > 0)
     T = periods.size
     if T < 4:
         raise EstimationError(f"the half-panel jackknife needs at least 4 periods, got {T}")
     splits = [T // 2] if T % 2 == 0 else [T // 2, T // 2 + 1]
-    cl_codes, cl = np.unique(p.cluster, return_inverse=True)
-    G = cl_codes.size
+    cl, G = dense_codes(p.cluster)
     half_params = np.zeros_like(full.params)
     half_infl = np.zeros((G, full.k))
     for cut in splits:
@@ -493,7 +500,7 @@ def _fit_jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
         vcov,
         nobs=full.n,
         df_resid=G - 1,
-        n_units=np.unique(p.unit).size,
+        n_units=n_levels(p.unit),
         n_periods=T,
         n_dropped=p.n_dropped,
         settings={

@@ -27,7 +27,7 @@ from scipy import stats
 
 from ..errors import ConfigError, EstimationError
 from ._results import _jsonable
-from ._within import clustered_ols, cr1_factor, demean_twoway, drop_singletons, index_panel, row_lookup, shift
+from ._within import clustered_ols, cr1_factor, demean_twoway, drop_singletons, index_panel, n_levels, row_lookup, shift
 
 __all__ = ["ExogeneityChecks", "checks"]
 
@@ -83,7 +83,7 @@ def _twfe(frame: pd.DataFrame, y: str, xs: list[str], unit: str, time: str, extr
         raise EstimationError("too few complete rows for the check")
     Z = demean_twoway(M[rows], idx.unit[rows], idx.time[rows])
     fit = clustered_ols(Z[:, 0], Z[:, 1:], idx.unit[rows])
-    k = fit.k + np.unique(idx.time[rows]).size
+    k = fit.k + n_levels(idx.time[rows])
     V = fit.vcov / fit.ssc * cr1_factor(fit.n, k, fit.G)
     se = np.sqrt(np.diag(V))
     p = 2 * stats.t.sf(np.abs(fit.params / se), fit.G - 1)
