@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +81,23 @@ def leave_one_cohort_out(panel: DidPanel, cfg) -> pd.DataFrame:
 
 
 def honest_bounds(
-    data: pd.DataFrame, *, y: str, unit: str, time: str, cohort: str, control: str, anticipation: int, Mbar: float = 1.0, level: float = 0.95
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    control: str,
+    anticipation: int,
+    Mbar: float = 1.0,
+    level: float = 0.95,
+    horizon: int = 4,
 ) -> dict:
-    """Rambachan-Roth relative-magnitude bounds on the average post-period effect.
+    """Rambachan-Roth relative-magnitude bounds on the average effect over event
+    times 0..horizon-1.
+
+    Relative-magnitude bounds widen with the distance from adoption, so a
+    short horizon is the informative target on weekly data.
 
     Delegated to diff-diff (``CallawaySantAnna`` then ``HonestDiD``), whose
     event study is the same CS estimator. Returns ``{"available": False,
@@ -106,13 +121,20 @@ def honest_bounds(
             d["_g"] = np.where(cv.isna() | (cv <= 0), 0, np.searchsorted(times, cv.fillna(0).to_numpy()) + 1)
         d["_u"] = pd.factorize(d[unit])[0]
         cs = dd.CallawaySantAnna(control_group="not_yet_treated" if control == "notyet" else "never_treated", anticipation=anticipation, base_period="universal")
-        res = cs.fit(d, outcome=y, unit="_u", time="_t", first_treat="_g", aggregate="event_study")
-        hd = dd.HonestDiD(method="relative_magnitude", M=Mbar, alpha=1 - level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = cs.fit(d, outcome=y, unit="_u", time="_t", first_treat="_g", aggregate="event_study")
+        ref = -1 - anticipation
+        post = [k for k in sorted(res.event_study_effects) if k > ref]
+        target = [k for k in post if 0 <= k < horizon]
+        l_vec = np.array([1.0 / len(target) if k in target else 0.0 for k in post])
+        hd = dd.HonestDiD(method="relative_magnitude", M=Mbar, alpha=1 - level, l_vec=l_vec)
         out = hd.fit(res)
         return {
             "available": True,
             "method": "relative magnitudes (Rambachan-Roth), via diff-diff HonestDiD",
             "Mbar": Mbar,
+            "target": f"average effect over event times 0..{horizon - 1}",
             "lower": float(out.lb) if hasattr(out, "lb") else float(out.ci_lb),
             "upper": float(out.ub) if hasattr(out, "ub") else float(out.ci_ub),
             "ci_low": float(out.ci_lb),
