@@ -180,6 +180,11 @@ def demo(
     out.print(f"Report: {out_dir / 'report.html'}   Results: {out_dir / 'results.json'}   ({res['elapsed_s']:.1f} s)")
 
 
+from ._metrics import register as _register_metrics  # noqa: E402
+
+_register_metrics(app)
+
+
 def main() -> None:
     try:
         app()

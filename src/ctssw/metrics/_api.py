@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 
 from ..panel import panel_expr
@@ -35,6 +37,7 @@ def incident_links(con, *, window_hours: float | None = None, environment: str =
 
 
 _CACHE: dict = {}
+_SERIAL = itertools.count()
 
 
 def _facts(con, unit: str, cfg: D.DoraConfig):
@@ -48,7 +51,7 @@ def _facts(con, unit: str, cfg: D.DoraConfig):
     if hit is not None and hit[0] is con:
         return hit[1]
     all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
-    n = len(_CACHE)
+    n = next(_SERIAL)
     p = _materialise(con, panel_expr(con, unit=unit), f"ctssw_panel_{n}")
     c = _materialise(con, D.change_facts(con, all_time), f"ctssw_change_facts_{n}")
     d = _materialise(con, D.deployment_facts(con, all_time), f"ctssw_deployment_facts_{n}")
@@ -64,12 +67,24 @@ def _materialise(con, expr, name: str):
         arrow = _spark_safe(expr.to_pyarrow())
         con._session.createDataFrame(arrow, schema=_spark_schema(arrow.schema)).cache().createOrReplaceTempView(name)
         return con.table(name)
-    return expr.cache()
+    # a named temporary table: Ibis's cache() finaliser emits a DROP the pinned sqlglot cannot parse
+    t = con.create_table(name, expr, temp=True)
+    _TEMP.append((con, name))
+    return t
+
+
+_TEMP: list = []
 
 
 def clear_cache() -> None:
-    """Forget materialised facts (after the store changed)."""
+    """Forget materialised facts (after the store changed) and drop their temporary tables."""
     _CACHE.clear()
+    while _TEMP:
+        con, name = _TEMP.pop()
+        try:
+            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        except Exception:  # the connection may already be closed
+            pass
 
 
 def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw):

@@ -34,6 +34,7 @@ __all__ = [
     "format_devlake",
     "incident_deployments",
     "pr_metrics",
+    "pr_metrics_from_links",
     "prev_success_deployment_commits",
     "read_devlake_dir",
 ]
@@ -259,3 +260,33 @@ def format_devlake(df: pd.DataFrame) -> pd.DataFrame:
         else:
             out[c] = s.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
     return out
+
+
+def pr_metrics_from_links(links: pd.DataFrame) -> pd.DataFrame:
+    """``project_pr_metrics`` from ctssw's change links (``change_links(con, rule="devlake")``).
+
+    The canonical store keeps a change's first commit and first review times but not
+    their ids, so ``first_commit_sha`` and ``first_review_id`` are empty; the
+    project is the change's team.
+    """
+    rows = []
+    for c in links.to_dict("records"):
+        created, merged = c["created_at"], c["merged_at"]
+        dep = c.get("deployed_at")
+        coding = _minutes(c.get("first_commit_at"), created)
+        deploy = _minutes(merged, dep) if c.get("deployment_id") is not None and pd.notna(dep) else None
+        parts = (coding, _minutes(created, merged), deploy)
+        rows.append(dict(
+            id=c["change_id"], project_name=c.get("team_id"), first_commit_sha=None, pr_coding_time=coding,
+            first_review_id=None,
+            pr_pickup_time=_minutes(created, c.get("first_review_at")),
+            pr_review_time=_minutes(c.get("first_review_at"), merged),
+            deployment_commit_id=c.get("deployment_id"), pr_deploy_time=deploy,
+            pr_cycle_time=sum(p for p in parts if p is not None),
+            first_commit_authored_date=c.get("first_commit_at"), first_comment_date=c.get("first_review_at"),
+            pr_created_date=created, pr_merged_date=merged, pr_deployed_date=dep,
+        ))
+    out = pd.DataFrame(rows, columns=list(PR_METRICS_COLUMNS))
+    for col in ("pr_coding_time", "pr_pickup_time", "pr_review_time", "pr_deploy_time", "pr_cycle_time"):
+        out[col] = out[col].astype("Int64")
+    return out.sort_values(["project_name", "id"], kind="stable").reset_index(drop=True)
