@@ -41,3 +41,17 @@ def test_metrics_json_applies_privacy_floor(store_path):
 def test_privacy_floor_never_below_three(store_path):
     r = runner.invoke(app, ["metrics", "--db", str(store_path), "--k", "2"])
     assert r.exit_code == 2
+
+
+def test_dora_report_section_applies_floor(store_path):
+    from ctssw.metrics import period_metrics, team_week_metrics
+    from ctssw.metrics._api import clear_cache
+    from ctssw.report._dora import dora_sections
+    from ctssw.store import Store
+
+    with Store(store_path, read_only=True) as s:
+        con = s.ibis()
+        (sec,) = dora_sections(team_week_metrics(con), period_metrics(con), k=8)
+        clear_cache()
+    assert sec.id == "dora" and len(sec.charts) == 3 and all(c.lstrip().startswith("<") for c in sec.charts)
+    assert any("suppressed" in n for n in sec.notes)
