@@ -29,7 +29,7 @@ def test_csv_export(rostered):
     assert (c["pages"].read, c["pages"].loaded, c["pages"].quarantined) == (4, 3, 1)
     first = rostered.con.execute("SELECT created_at FROM incidents WHERE incident_id = 'pd:P7XQ9AB'").fetchall()[0][0]
     assert (first.day, first.hour) == (13, 4)  # 23:10 at UTC-5 is 04:10 UTC next day
-    assert rostered.con.execute("SELECT off_hours FROM pages WHERE page_id = 'pd:P7XQ9AB:PBOB002'").fetchall() == [(True,)]
+    assert rostered.con.execute("SELECT off_hours FROM pages WHERE page_id = 'pd:P7XQ9AB:assignment:1'").fetchall() == [(True,)]
 
 
 def test_options_checked():

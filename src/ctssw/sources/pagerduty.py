@@ -19,7 +19,8 @@ Mapping:
   service_id = the service name (or id); resolved_at = ``resolved_at``, else the last status
   change of a resolved incident;
 - a page → ``pages`` row: each ``notify_log_entry`` (page id ``pd:<log entry id>``); an
-  incident with no notify entries pages each assignee once (``pd:<incident>:<user>:<at>``);
+  incident with no notify entries pages each assignee once (``pd:<incident>:assignment:<n>``,
+  the n-th assignment: ids never carry a person);
   builder = the PagerDuty user id (CSV: the assignee as written), map it in the roster;
   off_hours = outside ``workday`` hours (default 9–18) or on a weekend in time zone ``tz``;
 - team_id comes from ``team_map`` (PagerDuty team or service, by id or name → team id),
@@ -28,7 +29,6 @@ Mapping:
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -114,11 +114,11 @@ def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list
         })
         if str(iid) in paged:
             continue
-        for a in r.get("assignments") or []:
+        for n, a in enumerate(r.get("assignments") or [], 1):
             who = get(a, "assignee", "id") or get(a, "assignee", "email")
             at = get(a, "at") or r.get("created_at")
-            pages.append({
-                "page_id": f"pd:{iid}:{who}:{text(at)}", "team_id": team, "builder": who,
+            pages.append({  # ids never carry the person: the n-th assignment of the incident
+                "page_id": f"pd:{iid}:assignment:{n}", "team_id": team, "builder": who,
                 "triggered_at": utc(at), "incident_id": f"pd:{iid}", "off_hours": ctx.off_hours(at),
             })
     for le in logs:
@@ -154,11 +154,11 @@ def _csv_incidents(path: Path, ctx: _Ctx) -> tuple[list[dict], list[dict]]:
             "severity": _pick(r, "priority", "urgency", "severity"),
         })
         who_all = _pick(r, "assigned_to_user", "assigned_to", "assignee", "assignees", "assigned_to_users")
-        for who in re.split(r"[;,]", str(who_all)) if who_all else []:
-            who = who.strip()
+        assignees = [w.strip() for w in re.split(r"[;,]", str(who_all)) if w.strip()] if who_all else []
+        for n, who in enumerate(assignees, 1):
             if who:
                 pages.append({
-                    "page_id": f"pd:{iid}:{who}", "team_id": team, "builder": who, "triggered_at": utc(created),
+                    "page_id": f"pd:{iid}:assignment:{n}", "team_id": team, "builder": who, "triggered_at": utc(created),
                     "incident_id": f"pd:{iid}" if iid else None, "off_hours": ctx.off_hours(created),
                 })
     return incidents, pages
