@@ -147,3 +147,12 @@ def test_impact_did_json_and_text(scenario):
     assert "adopted assistant" in out["verdict"]
     text = render_impact_text(out)
     assert "Event study" in text and "twfe" in text
+
+
+def test_honest_bounds_on_mpdta(mpdta):
+    pytest.importorskip("diff_diff")
+    from ctssw.estimators._did_robust import honest_bounds
+
+    out = honest_bounds(mpdta, **KW, control="notyet", anticipation=0, horizon=2)
+    assert out["available"], out
+    assert out["ci_low"] < out["ci_high"]
