@@ -48,7 +48,7 @@ def one_rep(seed: int, teams: int, weeks: int, methods: list[str]) -> list[dict]
             continue
         ci = fit.conf_int(0.95)
         lr = fit.long_run["ai_share"]
-        b = f"L1.yn"
+        b = "L1.yn"
         rows.append(
             {
                 "seed": seed,

@@ -95,6 +95,10 @@ def test_dynamic_panel_gmm_runs_fast_at_scale(sim, method):
     assert np.isfinite(fit.long_run["ai_share"].std_error)
     full = dynamic_panel(p, y="yn", x=["ai_share"], unit="team_id", time="week", method=method, time_effects="dummies", max_lag=4)
     assert full.diagnostics["instruments"] > 100  # one instrument per period effect
+    pre = dynamic_panel(p, y="yn", x=["ai_share", "rollback_rate"], unit="team_id", time="week", method=method, predetermined="rollback_rate", endogenous="ai_share")
+    assert pre.diagnostics["instruments"] > fit.diagnostics["instruments"]
+    with pytest.raises(ConfigError, match="both"):
+        dynamic_panel(p, y="yn", x=["ai_share"], unit="team_id", time="week", method=method, predetermined="ai_share", endogenous="ai_share")
 
 
 def test_linear_ar1_recovered_by_gmm():

@@ -31,7 +31,6 @@ from scipy import stats
 from ..errors import ConfigError, EstimationError
 from ._results import Estimate, Result, _jsonable
 from ._within import (
-    PanelIndex,
     clustered_ols,
     cr1_factor,
     cluster_sums,
@@ -182,7 +181,8 @@ def dynamic_panel(
         Method settings: for the GMM methods ``steps`` (1 or 2, default 2),
         ``collapse`` (default True), ``min_lag`` and ``max_lag`` (instrument lags,
         default 2 and 8), ``endogenous`` (columns of ``x`` instrumented like the
-        outcome's lag; others are treated as strictly exogenous),
+        outcome's lag), ``predetermined`` (instrumented from one lag earlier;
+        others are treated as strictly exogenous),
         ``time_effects`` (``"demean"``, the default, ``"dummies"`` or ``"none"``);
         see :func:`ctssw.estimators.gmm.dynamic_gmm`.
 
@@ -272,7 +272,7 @@ def compare(
 def compare_text(table: pd.DataFrame) -> str:
     """Render :func:`compare` output as a fixed-width table, terms down, methods across."""
     t = table.dropna(subset=["term"])
-    cell = t.assign(cell=[f"{e:.4f} ({s:.4f})" for e, s in zip(t["estimate"], t["std_error"])])
+    cell = t.assign(cell=[f"{e:.4f} ({s:.4f})" for e, s in zip(t["estimate"], t["std_error"], strict=False)])
     wide = cell.pivot(index="term", columns="method", values="cell")
     order = list(dict.fromkeys(t["method"]))
     wide = wide[[m for m in order if m in wide.columns]].fillna("")
@@ -508,7 +508,7 @@ def _fit_jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
             "correction": "half-panel jackknife (Dhaene-Jochmans 2015)",
             "vcov": f"CR1 sandwich of the jackknife's per-{spec.cluster} influence",
         },
-        diagnostics={"clusters": G, "fe_estimate": dict(zip(spec.names, map(float, full.params)))},
+        diagnostics={"clusters": G, "fe_estimate": dict(zip(spec.names, map(float, full.params), strict=False))},
         title="Dynamic two-way fixed effects, half-panel jackknife",
     )
 
@@ -530,7 +530,7 @@ METHODS: dict[str, Callable[[pd.DataFrame, DynamicSpec], DynamicResult]] = {
     "sys-gmm": _fit_gmm("sys-gmm"),
 }
 
-_GMM_OPTIONS = frozenset({"steps", "collapse", "min_lag", "max_lag", "endogenous", "time_effects"})
+_GMM_OPTIONS = frozenset({"steps", "collapse", "min_lag", "max_lag", "endogenous", "predetermined", "time_effects"})
 _OPTIONS: dict[str, frozenset[str]] = {
     "fe": frozenset(),
     "jackknife": frozenset(),

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, EstimationError
+from ..errors import ConfigError
 from ._gmm_build import GMMModel, build_system
 from ._gmm_core import GMMFit, fit_gmm
 from ._results import Result, _jsonable
@@ -161,7 +161,7 @@ def parse_formula(formula: str, *, effect: str = "twoways", transformation: str 
                 raise ConfigError(f"leads are not allowed in the model: {label}")
             regressors.append((var, l, label + (str(l) if len(lags) > 1 else "")))
     gmm_terms = []
-    for var, lags, label in _terms(parts[1]):
+    for var, lags, _ in _terms(parts[1]):
         gmm_terms.append((var, min(lags), max(lags)))
     if len(parts) == 3:
         normal = [(var, l) for var, lags, _ in _terms(parts[2]) for l in lags]
@@ -294,8 +294,9 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
 
     The outcome's lags are instrumented GMM-style by its levels lagged
     ``min_lag..max_lag`` (default 2..8; differences lagged once in the level
-    equations); columns in ``endogenous`` likewise; the other regressors are
-    strictly exogenous and instrument themselves. Period effects
+    equations); columns in ``endogenous`` likewise; columns in
+    ``predetermined`` one lag earlier (``min_lag-1..max_lag-1``); the other
+    regressors are strictly exogenous and instrument themselves. Period effects
     (``time_effects``): ``"demean"`` (default) subtracts each period's mean from
     the outcome and regressors, which keeps the instrument count low when there
     are many periods; ``"dummies"`` adds period dummies as plm does; ``"none"``.
@@ -314,18 +315,23 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
         raise ConfigError(f"max_lag must be None or an integer of at least min_lag ({min_lag}), got {max_lag!r}")
     endogenous = spec.option("endogenous", ())
     endogenous = (endogenous,) if isinstance(endogenous, str) else tuple(endogenous)
-    bad = [e for e in endogenous if e not in spec.x]
+    predetermined = spec.option("predetermined", ())
+    predetermined = (predetermined,) if isinstance(predetermined, str) else tuple(predetermined)
+    bad = [e for e in (*endogenous, *predetermined) if e not in spec.x]
     if bad:
-        raise ConfigError(f"endogenous {bad} must be among x {list(spec.x)}")
+        raise ConfigError(f"endogenous/predetermined {bad} must be among x {list(spec.x)}")
+    if set(endogenous) & set(predetermined):
+        raise ConfigError(f"{sorted(set(endogenous) & set(predetermined))} cannot be both endogenous and predetermined")
     time_effects = spec.option("time_effects", "demean")
     if time_effects not in TIME_EFFECTS:
         raise ConfigError(f"time_effects must be one of {list(TIME_EFFECTS)}, got {time_effects!r}")
     transformation = "d" if kind == "diff-gmm" else "ld"
     effect = "twoways" if time_effects == "dummies" else "individual"
     last = int(max_lag) if max_lag is not None else 10**6
-    regs = [(spec.y, l, n) for l, n in zip(range(1, spec.lags + 1), spec.lag_names)] + [(x, 0, x) for x in spec.x]
+    regs = [(spec.y, l, n) for l, n in zip(range(1, spec.lags + 1), spec.lag_names, strict=False)] + [(x, 0, x) for x in spec.x]
     gmm_terms = [(spec.y, int(min_lag), last)] + [(e, int(min_lag), last) for e in endogenous]
-    normal = [(x, 0) for x in spec.x if x not in endogenous]
+    gmm_terms += [(e, int(min_lag) - 1, max(last - 1, int(min_lag) - 1)) for e in predetermined]
+    normal = [(x, 0) for x in spec.x if x not in endogenous and x not in predetermined]
     model = GMMModel(spec.y, tuple(regs), tuple(gmm_terms), tuple(normal), effect, transformation, bool(collapse))
     _check(data, [spec.y, *spec.x], spec.unit, spec.time)
     if time_effects == "demean":
@@ -358,6 +364,7 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
             "instrument_lags": f"{min_lag}..{max_lag if max_lag is not None else 'all'}",
             "time_effects": time_effects,
             "endogenous": list(endogenous),
+            "predetermined": list(predetermined),
             "vcov": "Windmeijer-corrected two-step" if steps == 2 else "robust one-step",
         },
         diagnostics=diagnostics,
