@@ -9,7 +9,7 @@ from ctssw.sources import github, gitlab
 
 from .conftest import FIX, by_table
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _t(s: str) -> dt.datetime:

@@ -114,15 +114,16 @@ def test_codeowners_team_is_owner_of_most_lines(repo, tmp_path):
     by_subject = {}
     for r in t["commits"].to_pylist():
         by_subject[r["sha"]] = r["team_id"]
-    sha = lambda rev: _run(repo, "rev-parse", rev).strip()  # noqa: E731
+    sha = lambda rev: _run(repo, "rev-parse", rev).strip()
     assert by_subject[sha("HEAD")] == "payments"  # 40 lines in services/pay, a binary logo
     assert by_subject[sha("HEAD~2")] == "docs"  # trim readme
     assert by_subject[sha("HEAD~1^2")] == "frontend"
     assert by_subject[sha("HEAD~1")] is None  # a merge changes no lines
     # teams the roster does not know are left empty with a note, not quarantined
-    with Store(tmp_path / "o.duckdb") as s, pytest.warns(UserWarning, match="not in the roster"):
-        c = {x.table: x for x in git.load(s, repo, codeowners=True)}
-        assert c["commits"].quarantined == 0
+    with Store(tmp_path / "o.duckdb") as s:
+        with pytest.warns(UserWarning, match="not in the roster"):
+            counts = git.load(s, repo, codeowners=True)
+        assert {x.table: x for x in counts}["commits"].quarantined == 0
 
 
 def test_roster_team_and_unmapped(repo, tmp_path):

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -135,15 +136,15 @@ def parse_ts(v: object) -> dt.datetime | None:
     if v is None or isinstance(v, bool):
         return None
     if isinstance(v, dt.datetime):
-        return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+        return (v if v.tzinfo else v.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
     if isinstance(v, (int, float)):
         x = float(v)
-        if x != x or abs(x) > 1e14:
+        if math.isnan(x) or abs(x) > 1e14:
             return None
         if abs(x) > 1e11:
             x /= 1000.0
         try:
-            return dt.datetime.fromtimestamp(x, dt.timezone.utc)
+            return dt.datetime.fromtimestamp(x, dt.UTC)
         except (OverflowError, OSError, ValueError):
             return None
     s = str(v)
@@ -157,7 +158,7 @@ def parse_ts(v: object) -> dt.datetime | None:
         )
     except ValueError:
         return None
-    off = dt.timezone.utc
+    off = dt.UTC
     if tz and tz.upper() not in ("Z", "UTC", "GMT"):
         sign = -1 if tz[0] == "-" else 1
         digits = tz[1:].replace(":", "")
@@ -166,7 +167,7 @@ def parse_ts(v: object) -> dt.datetime | None:
             return None
         off = dt.timezone(sign * dt.timedelta(hours=hh, minutes=mm))
     try:
-        return t.replace(tzinfo=off).astimezone(dt.timezone.utc)
+        return t.replace(tzinfo=off).astimezone(dt.UTC)
     except (OverflowError, ValueError):
         return None
 

@@ -24,7 +24,20 @@ from pathlib import Path
 
 from ..errors import SchemaError
 from ..store import LoadCounts, Store
-from ._common import Progress, Tables, concat, day, get, load_tables, note, paths_of, read_json, records, source_name, table
+from ._common import (
+    Progress,
+    Tables,
+    concat,
+    day,
+    get,
+    load_tables,
+    note,
+    paths_of,
+    read_json,
+    records,
+    source_name,
+    table,
+)
 
 __all__ = ["TOOL", "load", "read"]
 
@@ -40,7 +53,7 @@ def _num(v: object) -> int | None:
         return int(v)
     try:
         return int(float(str(v)))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

@@ -35,7 +35,18 @@ import pyarrow as pa
 
 from ..errors import ConfigError, DataError
 from ..store import LoadCounts, Store
-from ._common import Progress, Tables, drop_unknown_teams, roster_teams as _teams_from_roster, load_tables, note, parse_ts, paths_of, source_name, table
+from ._common import (
+    Progress,
+    Tables,
+    drop_unknown_teams,
+    load_tables,
+    note,
+    parse_ts,
+    paths_of,
+    source_name,
+    table,
+)
+from ._common import roster_teams as _teams_from_roster
 
 __all__ = ["OwnerRules", "load", "read"]
 
@@ -129,7 +140,7 @@ class OwnerRules:
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True)
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
 
 
 def _check_repo(repo: Path) -> None:
@@ -148,7 +159,7 @@ def _default_repo_id(repo: Path) -> str:
     if m:
         return m.group(1)
     name = repo.resolve().name
-    return name[:-4] if name.endswith(".git") else name
+    return name.removesuffix(".git")
 
 
 def _codeowners(repo: Path) -> OwnerRules | None:
@@ -229,8 +240,11 @@ def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dic
                 continue
             x, _, rest = ln.partition("\t")
             y, _, path = rest.partition("\t")
-            xa = int(x) if x != "-" else 0
-            yd = int(y) if y != "-" else 0
+            try:
+                xa = int(x) if x != "-" else 0
+                yd = int(y) if y != "-" else 0
+            except ValueError:
+                raise DataError(f"{repo}: unexpected git log output ({ln[:60]!r}); expected --numstat lines") from None
             a += xa
             d += yd
             if owner_of is not None:

@@ -47,6 +47,7 @@ from ._common import (
     records,
     source_name,
     table,
+    text,
     utc,
 )
 
@@ -147,13 +148,15 @@ def read(
     notes_by: dict[object, list] = {}
     for n in k["note"]:
         if n.get("noteable_type") == "MergeRequest":
-            notes_by.setdefault(("id", n.get("noteable_id")), []).append(n)
-            notes_by.setdefault(("iid", n.get("project_id"), n.get("noteable_iid")), []).append(n)
+            notes_by.setdefault(("id", text(n.get("noteable_id"))), []).append(n)
+            notes_by.setdefault(("iid", text(n.get("project_id")), text(n.get("noteable_iid"))), []).append(n)
     changes = []
     for mr in k["mr"]:
         proj = _project(mr)
         author = get(mr, "author", "username")
-        notes = list(notes_by.get(("id", mr.get("id")), [])) or list(notes_by.get(("iid", mr.get("project_id"), mr.get("iid")), []))
+        notes = list(notes_by.get(("id", text(mr.get("id"))), [])) or list(
+            notes_by.get(("iid", text(mr.get("project_id")), text(mr.get("iid"))), [])
+        )
         if isinstance(mr.get("notes"), list):
             notes += mr["notes"]
         merged = mr.get("merged_at")

@@ -52,7 +52,6 @@ from ._common import (
     roster_teams,
     source_name,
     table,
-    text,
     utc,
 )
 
@@ -92,6 +91,10 @@ class _Ctx:
         return local.weekday() >= 5 or not (self.workday[0] <= local.hour < self.workday[1])
 
 
+def _list(v: object) -> list:
+    return v if isinstance(v, list) else []
+
+
 def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list[dict]]:
     incidents, pages = [], []
     team_of: dict[str, str | None] = {}
@@ -101,7 +104,7 @@ def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list
             paged.add(str(get(le, "incident", "id")))
     for r in recs:
         iid = r.get("id")
-        teams = r.get("teams") if isinstance(r.get("teams"), list) else []
+        teams = _list(r.get("teams"))
         team = ctx.team(*(get(t, k) for t in teams for k in ("id", "summary", "name")),
                         get(r, "service", "id"), get(r, "service", "summary"))
         team_of[str(iid)] = team
@@ -114,7 +117,8 @@ def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list
         })
         if str(iid) in paged:
             continue
-        for n, a in enumerate(r.get("assignments") or [], 1):
+        assignments = r.get("assignments") if isinstance(r.get("assignments"), list) else []
+        for n, a in enumerate(assignments, 1):
             who = get(a, "assignee", "id") or get(a, "assignee", "email")
             at = get(a, "at") or r.get("created_at")
             pages.append({  # ids never carry the person: the n-th assignment of the incident
@@ -126,7 +130,7 @@ def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list
             continue
         inc = get(le, "incident", "id")
         who = get(le, "user", "id") or get(le, "user", "email")
-        team = team_of.get(str(inc)) or ctx.team(*(get(t, "id") for t in le.get("teams") or []), get(le, "service", "id"))
+        team = team_of.get(str(inc)) or ctx.team(*(get(t, "id") for t in _list(le.get("teams"))), get(le, "service", "id"))
         pages.append({
             "page_id": f"pd:{le.get('id')}" if le.get("id") is not None else None, "team_id": team, "builder": who,
             "triggered_at": utc(le.get("created_at")), "incident_id": f"pd:{inc}" if inc is not None else None,

@@ -25,7 +25,17 @@ from pathlib import Path
 
 from ..errors import SchemaError
 from ..store import LoadCounts, Store
-from ._common import Progress, Tables, expand, load_tables, paths_of, read_csv, read_text, source_name, table
+from ._common import (
+    Progress,
+    Tables,
+    expand,
+    load_tables,
+    paths_of,
+    read_csv,
+    read_text,
+    source_name,
+    table,
+)
 
 __all__ = ["TOOL", "load", "read"]
 
@@ -45,7 +55,7 @@ def _sum(rec: dict, cols: list[str]) -> object:
         try:
             total += int(float(v))
             seen = True
-        except ValueError:
+        except (ValueError, OverflowError):
             return v  # not a number: the store quarantines the row
     return total if seen else None
 

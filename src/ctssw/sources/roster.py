@@ -25,7 +25,17 @@ from pathlib import Path
 
 from ..errors import SchemaError
 from ..store import LoadCounts, Store
-from ._common import Progress, Tables, concat, day, load_tables, paths_of, read_csv, source_name, table
+from ._common import (
+    Progress,
+    Tables,
+    concat,
+    day,
+    load_tables,
+    paths_of,
+    read_csv,
+    source_name,
+    table,
+)
 
 __all__ = ["KINDS", "load", "read"]
 
@@ -108,7 +118,9 @@ def read_file(path: str | Path, kind: str | None = None) -> Tables:
             for r in recs:
                 out.append({"kind": r.get("kind"), "value": r.get("value"), "builder": _person(r)})
         else:
-            pcol = next(c for c in norm if c in PERSON)
+            pcol = next((c for c in norm if c in PERSON), None)
+            if pcol is None:
+                raise SchemaError(f"{p}: identities without a person column ({', '.join(PERSON)}); expected {EXPECTED}")
             for r in recs:
                 person = r.get(pcol)
                 out.append({"kind": pcol, "value": person, "builder": person})
