@@ -51,7 +51,7 @@ def read_json(path: str | Path, expected: str) -> object:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as first:
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        if len(lines) > 1:
+        if len(lines) > 1 and _is_json(lines[0]):
             out = []
             for i, ln in enumerate(lines, 1):
                 try:
@@ -60,6 +60,14 @@ def read_json(path: str | Path, expected: str) -> object:
                     raise SchemaError(f"{path}: line {i} is not JSON ({e}); expected {expected}") from None
             return out
         raise SchemaError(f"{path}: not valid JSON ({first}); expected {expected}") from None
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return True
 
 
 def read_csv(path: str | Path, expected: str, *, text: str | None = None) -> tuple[list[str], list[dict]]:
