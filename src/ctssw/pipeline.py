@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import report
 from .estimators._results import Estimate, _jsonable
+from .estimators.drivers import DriversResult, sensitivity
 from .estimators.dynamic import dynamic_panel
 from .estimators.value import translate
 from .metrics import cts_change, org_weekly
@@ -80,7 +81,9 @@ def tool_effect(
     return ToolEffect(fit=fit, long_run=lr, short_run=sr, value=value, outcome=outcome, treatment=treatment)
 
 
-def demo_report_sections(panel: pd.DataFrame, effect: ToolEffect, truth: dict | None) -> list[report.Section]:
+def demo_report_sections(
+    panel: pd.DataFrame, effect: ToolEffect, truth: dict | None, drivers: DriversResult | None = None
+) -> list[report.Section]:
     org = org_weekly(panel)
     trend = report.Section(
         "cts",
@@ -133,7 +136,12 @@ def demo_report_sections(panel: pd.DataFrame, effect: ToolEffect, truth: dict | 
             "estimators are available through `ctssw impact`."
         ],
     )
-    return [trend, adoption, est]
+    sections = [trend, adoption, est]
+    if drivers is not None:
+        from .report._drivers import drivers_section
+
+        sections.append(drivers_section(drivers, truth))
+    return sections
 
 
 def run_demo(
@@ -160,6 +168,7 @@ def run_demo(
     panel.to_parquet(out / "panel.parquet", index=False)
     step("estimating the assistant's effect")
     effect = tool_effect(panel)
+    drivers = sensitivity(panel, k=report.DEFAULT_K)
     change = cts_change(panel)
     step("writing the report")
     results = {
@@ -183,6 +192,17 @@ def run_demo(
         "panel": {"rows": int(len(panel)), "teams": int(panel["team_id"].nunique()), "weeks": int(panel["week"].nunique())},
         "truth": truth,
         "tool": TOOL,
+        "drivers": {
+            "ranking": drivers.ranking(),
+            "true_order": truth["drivers"]["order"],
+            "effects": drivers.effects.to_dict(orient="records"),
+            "variance_explained": drivers.variance,
+            "random_effects": drivers.random_effects,
+            "nobs": drivers.nobs,
+            "n_teams": drivers.n_teams,
+            "warnings": drivers.warnings,
+            "notes": drivers.notes,
+        },
     }
     (out / "results.json").write_text(json.dumps(_jsonable(results), indent=2, default=str))
     report.write_report(
@@ -190,7 +210,7 @@ def run_demo(
         title="ctssw demo: cost to serve software",
         subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}.",
         summary=summary_lines(results),
-        sections=demo_report_sections(panel, effect, truth),
+        sections=demo_report_sections(panel, effect, truth, drivers),
     )
     results["elapsed_s"] = time.perf_counter() - t0
     return results

@@ -184,6 +184,14 @@ from ._metrics import register as _register_metrics  # noqa: E402
 
 _register_metrics(app)
 
+from ._drivers import register as _register_drivers  # noqa: E402
+
+_register_drivers(app)
+
+from ._impact import register as _register_impact  # noqa: E402
+
+_register_impact(app)
+
 
 def main() -> None:
     try:
