@@ -38,17 +38,15 @@ def find(directory: str | Path, tables: tuple[str, ...]) -> list[Scan]:
             files += sorted(p for p in (d / t).iterdir() if p.suffix in SUFFIXES)
         parquet = [f for f in files if f.suffix == ".parquet"]
         csv = [f for f in files if f.suffix == ".csv"]
-        if parquet:
-            # one logical dataset: all parts load together in one transaction
-            lst = "[" + ", ".join(_lit(f) for f in parquet) + "]"
-            src = str(d / t) if len(parquet) > 1 else str(parquet[0])
+        for f in parquet:
+            # one transaction per file keeps memory bounded by the largest part
             scans.append(
                 Scan(
                     t,
-                    src,
-                    f"SELECT * EXCLUDE (filename, file_row_number) , filename AS _file, file_row_number AS _row "
-                    f"FROM read_parquet({lst}, filename = true, file_row_number = true, union_by_name = true)",
-                    "parse_filename(_file) || ':row ' || (_row + 1)",
+                    str(f),
+                    f"SELECT * EXCLUDE (file_row_number), file_row_number AS _row "
+                    f"FROM read_parquet({_lit(f)}, file_row_number = true)",
+                    f"{_lit(Path(f.name))} || ':row ' || (_row + 1)",
                 )
             )
         for f in csv:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,15 @@ class LoadCounts:
         }
 
 
+def _memory_budget() -> str:
+    """Half the machine's memory (DuckDB's default of 80% starves everything else)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(total // 2 // 2**20, 512)}MB"
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -74,6 +84,9 @@ class Store:
         except duckdb.Error as e:
             raise StoreError(f"cannot open store {self.path}: {e}") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        # leave room for the rest of the machine; large loads spill to disk instead
+        self.con.execute(f"SET memory_limit = '{_memory_budget()}'")
+        self.con.execute("SET preserve_insertion_order = false")
         self._in_tx = False
         if not read_only:
             self._init_schema()
@@ -251,19 +264,28 @@ class Store:
                     WHERE b._why <> '' AND (?, b._ref) NOT IN (SELECT source, row_ref FROM quarantine)""",
                 [source, t.name, now, source],
             )
-        # stored form: identities pseudonymised, one row per key
-        stored = []
+        # stored form: identities pseudonymised (each raw value hashed once, resolved
+        # through the identities table by a join), one row per key
+        stored, hashes, joins = [], [], []
         for col in t.columns:
             if col.person and t.name == "identities" and col.name == "value":
-                stored.append(f"{self.hash_sql(_q(col.name))} AS value_id")
+                stored.append(f"{self.hash_sql('t0.' + _q(col.name))} AS value_id")
             elif col.person and t.name == "identities":
-                stored.append(f"'b_' || left({self.hash_sql(_q(col.name))}, 16) AS builder_id")
+                stored.append(f"'b_' || left({self.hash_sql('t0.' + _q(col.name))}, 16) AS builder_id")
             elif col.person:
-                stored.append(f"{self.builder_sql(_q(col.name))} AS {_q(col.name + '_id')}")
+                h, i = _q("_h_" + col.name), _q("_i_" + col.name)
+                hashes.append(f"{self.hash_sql(_q(col.name))} AS {h}")
+                joins.append(
+                    f"LEFT JOIN (SELECT value_id, min(builder_id) AS builder_id FROM identities GROUP BY value_id) {i} "
+                    f"ON {i}.value_id = t0.{h}"
+                )
+                stored.append(f"COALESCE({i}.builder_id, 'b_' || left(t0.{h}, 16)) AS {_q(col.name + '_id')}")
             else:
-                stored.append(_q(col.name))
+                stored.append(f"t0.{_q(col.name)}")
+        base = f"SELECT *{', ' if hashes else ''}{', '.join(hashes)} FROM _typed WHERE _why = ''"
         c.execute(
-            f"CREATE OR REPLACE TEMP TABLE _good AS SELECT DISTINCT {', '.join(stored)} FROM _typed WHERE _why = ''"
+            f"CREATE OR REPLACE TEMP TABLE _good AS SELECT DISTINCT {', '.join(stored)} "
+            f"FROM ({base}) t0 {' '.join(joins)}"
         )
         n_good_rows = n_read - n_bad
         n_distinct = c.execute("SELECT count(*) FROM _good").fetchall()[0][0]
