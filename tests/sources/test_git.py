@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctssw.errors import DataError
+from ctssw.errors import ConfigError, DataError
 from ctssw.sources import git
 from ctssw.store import Store
 
@@ -165,3 +165,12 @@ def test_path_rules():
     assert r.owner("lib/src/y.py") == "all"
     assert r.owner("docs/a.md") == "team-docs"
     assert r.owner("src/pkg/test_a.py") == "qa"
+
+
+def test_split_history_reads_the_same(repo, monkeypatch):
+    one = git.read(repo, all_refs=True, jobs=1)
+    monkeypatch.setattr(git, "PARALLEL_FROM", 2)
+    split = git.read(repo, all_refs=True, jobs=3)
+    assert split["commits"].equals(one["commits"]) and split["changes"].equals(one["changes"])
+    with pytest.raises(ConfigError, match="jobs"):
+        git.read(repo, jobs=0)

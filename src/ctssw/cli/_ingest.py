@@ -67,6 +67,7 @@ def register(ingest_app: typer.Typer) -> None:
         owners: Annotated[Path | None, typer.Option("--owners", help="CODEOWNERS-style 'pattern team' rules file (monorepos).")] = None,
         codeowners: Annotated[bool, typer.Option("--codeowners", help="Use each repository's own CODEOWNERS file.")] = False,
         roster_teams: Annotated[bool, typer.Option("--roster-teams/--no-roster-teams", help="Fall back to the author's team in the roster.")] = True,
+        jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes for a large repository (default: up to 4).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
@@ -76,7 +77,7 @@ def register(ingest_app: typer.Typer) -> None:
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
         _run("git", db, as_json, lambda s, tick: git.load(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
-            roster_teams=roster_teams, progress=tick))
+            roster_teams=roster_teams, jobs=jobs, progress=tick))
 
     @ingest_app.command("github")
     def github_cmd(

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,12 +173,27 @@ def _codeowners(repo: Path) -> OwnerRules | None:
     return None
 
 
-def _stream(repo: Path, all_refs: bool, chunk: int = 1 << 20):
-    """Yield each commit's record text from one streaming ``git log``."""
+def _stream(repo: Path, all_refs: bool, revs: list[str] | None = None, chunk: int = 1 << 20):
+    """Yield each commit's record text from one streaming ``git log`` (of ``revs`` only, when given)."""
     cmd = ["git", "-C", str(repo), "-c", "core.quotepath=off", "log", "--no-renames", "--numstat", FORMAT]
-    cmd += ["--all"] if all_refs else ["HEAD"]
+    if revs is not None:
+        cmd += ["--no-walk=unsorted", "--stdin"]
+    else:
+        cmd += ["--all"] if all_refs else ["HEAD"]
     cmd += ["--"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE if revs is not None else subprocess.DEVNULL
+    )
+    if revs is not None:
+
+        def feed() -> None:
+            try:
+                proc.stdin.write(("\n".join(revs) + "\n").encode())  # type: ignore[union-attr]
+                proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+
+        threading.Thread(target=feed, daemon=True).start()
     dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
     buf = ""
     try:
@@ -214,21 +232,17 @@ class _Config:
     rules: OwnerRules | None
     codeowners: bool
     repo_id: str | None
+    jobs: int | None = None
 
 
-def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dict, list[dict], dict]:
-    _check_repo(repo)
-    repo_id = cfg.repo_id or _default_repo_id(repo)
-    rules = cfg.rules or (_codeowners(repo) if cfg.codeowners else None)
-    if isinstance(cfg.team, dict):
-        repo_team = cfg.team.get(repo_id) or cfg.team.get(str(repo)) or cfg.team.get(repo.name)
-    else:
-        repo_team = cfg.team
-    sha, parents, author, authored, committed, adds, dels, merge, npar, teams = ([] for _ in range(10))
+PARALLEL_FROM = 20_000  # commits; below this one process is quicker than splitting the history
+
+
+def _parse(records, repo: Path, owner_of, repo_team) -> tuple[list[list], dict[int, str]]:
+    """Column lists for the commit records of one stream, and the subjects naming a change."""
+    sha, parents, author, authored, committed, adds, dels, teams = ([] for _ in range(8))
     subjects: dict[int, str] = {}
-    owner_of = rules.owner if rules else None
-    n = 0
-    for rec in _stream(repo, cfg.all_refs):
+    for rec in records:
         head, _, body = rec.partition("\n")
         f = head.split(US)
         if len(f) < 7:
@@ -251,23 +265,58 @@ def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dic
                 t = owner_of(path)
                 if t is not None:
                     per_team[t] = per_team.get(t, 0) + xa + yd + 1  # +1: a binary-only change still counts
-        ps = f[1].split() if f[1] else []
         sha.append(f[0])
-        parents.append(ps)
+        parents.append(f[1].split() if f[1] else [])
         author.append(f[3] or f[2] or None)
         authored.append(f[4] or None)
         committed.append(f[5] or None)
         adds.append(a)
         dels.append(d)
-        npar.append(len(ps))
-        merge.append(len(ps) > 1)
         teams.append(max(per_team, key=per_team.__getitem__) if per_team else repo_team)
-        s = US.join(f[6:])
-        if MERGE_PR.match(s) or SQUASH_PR.search(s):
-            subjects[len(sha) - 1] = s
-        n += 1
-        if progress and n % 20000 == 0:
-            progress(f"git log {repo_id}", n, 0)
+        subj = US.join(f[6:])
+        if MERGE_PR.match(subj) or SQUASH_PR.search(subj):
+            subjects[len(sha) - 1] = subj
+    return [sha, parents, author, authored, committed, adds, dels, teams], subjects
+
+
+def _revs(repo: Path, all_refs: bool) -> list[str]:
+    r = _git(repo, "rev-list", "--all" if all_refs else "HEAD", "--")
+    return r.stdout.decode("ascii", "replace").split() if r.returncode == 0 else []
+
+
+def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dict, list[dict], dict]:
+    _check_repo(repo)
+    repo_id = cfg.repo_id or _default_repo_id(repo)
+    rules = cfg.rules or (_codeowners(repo) if cfg.codeowners else None)
+    if isinstance(cfg.team, dict):
+        repo_team = cfg.team.get(repo_id) or cfg.team.get(str(repo)) or cfg.team.get(repo.name)
+    else:
+        repo_team = cfg.team
+    owner_of = rules.owner if rules else None
+    jobs = cfg.jobs or min(4, os.cpu_count() or 1)
+    revs = _revs(repo, cfg.all_refs) if jobs > 1 else []
+    if len(revs) >= PARALLEL_FROM:
+        # the diffs dominate: split the history into contiguous slices, one git process each
+        size = -(-len(revs) // jobs)
+        slices = [revs[i : i + size] for i in range(0, len(revs), size)]
+        with ThreadPoolExecutor(max_workers=len(slices)) as ex:
+            futures = [ex.submit(_parse, _stream(repo, cfg.all_refs, sl), repo, owner_of, repo_team) for sl in slices]
+            parts = []
+            for k, fut in enumerate(futures):
+                parts.append(fut.result())
+                if progress:
+                    progress(f"git log {repo_id}", min((k + 1) * size, len(revs)), len(revs))
+    else:
+        parts = [_parse(_stream(repo, cfg.all_refs), repo, owner_of, repo_team)]
+    sha, parents, author, authored, committed, adds, dels, teams = ([] for _ in range(8))
+    subjects: dict[int, str] = {}
+    for cols_, subj in parts:
+        off = len(sha)
+        subjects.update({off + i: v for i, v in subj.items()})
+        for dst, src in zip((sha, parents, author, authored, committed, adds, dels, teams), cols_):
+            dst.extend(src)
+    npar = [len(p) for p in parents]
+    merge = [n > 1 for n in npar]
     cols = {
         "repo_id": pa.array([repo_id] * len(sha), pa.string()),
         "sha": pa.array(sha, pa.string()),
@@ -335,6 +384,7 @@ def read(
     team: str | dict[str, str] | Iterable[str] | None = None,
     owners: str | Path | OwnerRules | None = None,
     codeowners: bool = False,
+    jobs: int | None = None,
     progress: Progress | None = None,
 ) -> Tables:
     """Read the history of one or more local repositories.
@@ -354,6 +404,9 @@ def read(
         A CODEOWNERS-style file of ``pattern team`` rules (monorepos).
     codeowners : bool
         Use each repository's own CODEOWNERS file (at HEAD) as the path rules.
+    jobs : int, optional
+        ``git log`` processes per large repository (default: up to 4, one per core). Histories
+        of 20,000 commits or more are split into contiguous slices read side by side.
 
     Returns
     -------
@@ -364,7 +417,9 @@ def read(
     if repo_id is not None and len(ps) > 1:
         raise ConfigError("repo_id names one repository; give one path, or leave repo_id out")
     rules = owners if isinstance(owners, OwnerRules) or owners is None else _read_rules(Path(owners))
-    cfg = _Config(all_refs, _team_arg(team), rules, codeowners, repo_id)
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"jobs={jobs!r}: expected a whole number of processes, 1 or more")
+    cfg = _Config(all_refs, _team_arg(team), rules, codeowners, repo_id, jobs)
     commits, changes, repo_rows = [], [], []
     for i, p in enumerate(ps):
         if progress:
@@ -396,6 +451,7 @@ def load(
     owners: str | Path | OwnerRules | None = None,
     codeowners: bool = False,
     roster_teams: bool = True,
+    jobs: int | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read repositories (see :func:`read`) and load them in one transaction.
@@ -404,7 +460,9 @@ def load(
     from the memberships already in the store.
     """
     ps = paths_of(repos)
-    tables = read(ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, progress=progress)
+    tables = read(
+        ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs, progress=progress
+    )
     if roster_teams:
         _teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
     drop_unknown_teams(store, tables, "git")
