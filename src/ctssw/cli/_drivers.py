@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             out.print_json(json.dumps(res.to_dict()))
             return
-        pct = int(round(res.level * 100))
+        pct = round(res.level * 100)
         t = Table(title=f"Drivers of CTS-SW ({res.n_teams} teams, {res.nobs:,} team-weeks; {pct}% intervals)")
         for c in ("rank", "driver", "% per +1 SD", "interval", "% per +10%", "interval "):
             t.add_column(c, justify="left" if c == "driver" else "right")

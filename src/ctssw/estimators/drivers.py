@@ -36,7 +36,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ctssw.errors import ConfigError, ConvergenceWarning, DataWarning, EstimationError, SingularFitWarning
+from ctssw.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    DataWarning,
+    EstimationError,
+    SingularFitWarning,
+)
 from ctssw.estimators._results import Result, _jsonable
 from ctssw.estimators.lmm import LMMResult, lmm
 
@@ -130,7 +136,7 @@ class DriversResult(Result):
         return self.effects[cols].round(digits)
 
     def _extra_lines(self) -> list[str]:
-        pct = int(round(self.level * 100))
+        pct = round(self.level * 100)
         lines = [
             f"Random effects: {self.random_effects}   teams: {self.n_teams}",
             "",

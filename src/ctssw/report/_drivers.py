@@ -25,7 +25,7 @@ def drivers_section(res, truth: dict | None = None) -> Section:
     order is printed beside the estimated one.
     """
     eff = res.effects
-    pct = int(round(res.level * 100))
+    pct = round(res.level * 100)
     rows = pd.DataFrame(
         {
             "label": [_LABELS.get(d, d) for d in eff["driver"]],
@@ -46,15 +46,19 @@ def drivers_section(res, truth: dict | None = None) -> Section:
     )
     v = res.variance
     paragraphs = [
-        "Linear mixed model of log CTS-SW per team-week on the candidate drivers (standardised), with a "
-        f"random intercept per team and random part “{res.random_effects}” ({res.n_teams} teams, "
-        f"{res.nobs:,} team-weeks). Each bar is the predicted % change in CTS-SW for a +1 SD change in one "
-        "driver with the others held fixed; the table adds the change for +10% at the driver's mean. "
-        "Drivers are ranked by the size of the +1 SD effect. These are associations, not causal effects.",
-        f"Variance explained: marginal R² {v['r2_marginal']:.3f} (drivers alone), conditional R² "
-        f"{v['r2_conditional']:.3f} (drivers and team effects); against an intercept-only model the drivers "
-        f"explain {v['within_team_explained']:.1%} of the within-team (week-to-week) variance and "
-        f"{v['between_team_explained']:.1%} of the between-team variance.",
+        (
+            "Linear mixed model of log CTS-SW per team-week on the candidate drivers (standardised), with a "
+            f"random intercept per team and random part “{res.random_effects}” ({res.n_teams} teams, "
+            f"{res.nobs:,} team-weeks). Each bar is the predicted % change in CTS-SW for a +1 SD change in one "
+            "driver with the others held fixed; the table adds the change for +10% at the driver's mean. "
+            "Drivers are ranked by the size of the +1 SD effect. These are associations, not causal effects."
+        ),
+        (
+            f"Variance explained: marginal R² {v['r2_marginal']:.3f} (drivers alone), conditional R² "
+            f"{v['r2_conditional']:.3f} (drivers and team effects); against an intercept-only model the drivers "
+            f"explain {v['within_team_explained']:.1%} of the within-team (week-to-week) variance and "
+            f"{v['between_team_explained']:.1%} of the between-team variance."
+        ),
     ]
     if truth is not None and "drivers" in truth:
         est = [d for d in res.ranking() if d in truth["drivers"]["order"]]
