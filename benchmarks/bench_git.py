@@ -156,6 +156,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=100_000)
     ap.add_argument("--pydriller-slice", type=int, default=3000)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--repo", type=Path, default=Path(tempfile.gettempdir()) / "ctssw-bench-git-100k.git")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "git.md")
     args = ap.parse_args()
@@ -165,9 +166,16 @@ def main() -> None:
         built, _ = timed(lambda: build_repo(repo, args.commits))
     n_total = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "HEAD"], capture_output=True, text=True, check=True).stdout)
     git_floor(repo)  # warm the object store for everyone
-    t_floor, n_floor = git_floor(repo)
-    with tempfile.TemporaryDirectory() as d:
-        t_read, t_all, n_ours = ours(repo, Path(d) / "bench.duckdb")
+    # the machine is shared: each of ours and the floor is the best of --repeat runs, interleaved
+    floors, reads, loads = [], [], []
+    for _ in range(args.repeat):
+        t_floor, n_floor = git_floor(repo)
+        floors.append(t_floor)
+        with tempfile.TemporaryDirectory() as d:
+            t_read, t_all, n_ours = ours(repo, Path(d) / "bench.duckdb")
+        reads.append(t_read)
+        loads.append(t_all)
+    t_floor, t_read, t_all = min(floors), min(reads), min(loads)
     # PyDriller on the newest commits only; its cost per commit is flat, so the full run is extrapolated
     t_py, n_py, a_py, d_py = pydriller_slice(repo, args.pydriller_slice)
     from ctssw.sources import git as g
@@ -185,11 +193,15 @@ def main() -> None:
     lines = [
         "# git connector benchmark",
         "",
-        f"Synthetic repository: {n_total:,} commits on HEAD (built with `git fast-import` in {built:.1f} s"
-        + (")" if built else "; reused)") + ", 1–4 files changed per commit, a binary blob every 97 commits,",
+        f"Synthetic repository: {n_total:,} commits on HEAD ("
+        + (f"built with `git fast-import` in {built:.1f} s" if built else "built earlier by this script with `git fast-import`, reused")
+        + "), 1–4 files changed per commit, a binary blob every 97 commits,",
         "a merged pull request every 200 commits and a squash-merge subject every 50.",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}. One run each, warm object store.",
+        (
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{subprocess.run(['git', '--version'], capture_output=True, text=True, check=False).stdout.strip()}. "
+            f"Best of {args.repeat} runs for git and ctssw, one run for PyDriller; warm object store."
+        ),
         "",
         "| contender | seconds | commits | per 1k commits | × floor | how |",
         "|---|---:|---:|---:|---:|---|",
@@ -198,11 +210,18 @@ def main() -> None:
         lines.append(f"| {name} | {t:.2f} | {n:,} | {t / n * 1000:.3f} s | {t / (t_floor / n_floor * n):.2f} | {how} |")
     lines += [
         "",
-        f"- ctssw load vs PyDriller (full, extrapolated): **{t_py_full / t_all:.0f}× faster**; "
-        f"ctssw load / git floor: **{t_all / t_floor:.2f}×**.",
+        (
+            f"- ctssw load vs PyDriller (full, extrapolated): **{t_py_full / t_all:.0f}× faster**; "
+            f"ctssw load / git floor: **{t_all / t_floor:.2f}×**."
+        ),
         f"- Same numbers: on the {n_py:,}-commit slice PyDriller counts {a_py:,} insertions / {d_py:,} deletions, "
         f"ctssw {a_us:,} / {d_us:,}" + (" (equal)." if (a_py, d_py) == (a_us, d_us) else " (they differ; see note)."),
-        "- ctssw streams one `git log --no-renames --numstat` per repository; PyDriller runs a diff per commit through GitPython.",
+        (
+            "- ctssw streams `git log --no-renames --numstat` (one process per repository; a history of 20,000+ commits "
+            "is split into contiguous slices read by up to 4 processes side by side, so it can beat the single-process "
+            "floor); PyDriller runs a diff per commit through GitPython."
+        ),
+        f"- Load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared).",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
