@@ -15,9 +15,11 @@ from .estimators._results import Estimate, _jsonable
 from .estimators.drivers import DriversResult, sensitivity
 from .estimators.dynamic import dynamic_panel
 from .estimators.value import translate
-from .metrics import cts_change, org_weekly
+from .metrics import cts_change, org_weekly, period_metrics, team_week_metrics
 from .panel import panel as build_panel
 from .report import _charts
+from .report._dora import dora_sections
+from .report._impact import impact_sections
 from .simulate import TOOL, simulate
 from .store import Store, ingest_canonical
 
@@ -79,6 +81,51 @@ def tool_effect(
         license_cost=float(panel["license_cost"].sum()),
     )
     return ToolEffect(fit=fit, long_run=lr, short_run=sr, value=value, outcome=outcome, treatment=treatment)
+
+
+def impact(
+    panel: pd.DataFrame,
+    *,
+    tool: str = TOOL,
+    dynamic: str | None = "all",
+    did: str | None = "all",
+    outcome: str = DEFAULT_OUTCOME,
+    threshold: float = 0.5,
+    loaded_annual_cost: float = 200_000.0,
+    weeks_per_year: float = 52.0,
+) -> dict:
+    """A tool's effect by the dynamic panel model and by staggered DiD, checked and valued.
+
+    ``dynamic`` and ``did`` name a method of each family, ``"all"``, or ``None``
+    to skip the family. The DiD average effect on the adopted team-weeks is
+    valued like the dynamic model's: the outcome is normalised, so the ATT is a
+    relative change in units per builder-week.
+    """
+    from .estimators.did import impact_did
+    from .estimators.dynamic import impact_dynamic
+
+    res: dict = {"tool": tool, "outcome": outcome}
+    costs = {"loaded_annual_cost": loaded_annual_cost, "weeks_per_year": weeks_per_year,
+             "license_cost": float(panel["license_cost"].sum())}
+    if dynamic:
+        res["dynamic"] = impact_dynamic(panel, tool=tool, method=dynamic, outcome=outcome, costs=costs)
+    if did:
+        d = impact_did(panel, tool=tool, method=did, outcome=outcome, threshold=threshold)
+        res["did"] = d
+        first = "cs" if "cs" in d["estimates"] else next(iter(d["estimates"]))
+        att = d["estimates"][first].get("att")
+        if att and att.get("estimate") is not None:
+            adopted = panel.groupby("team_id")["ai_share"].transform(lambda s: (s >= threshold).cummax())
+            res["did_value"] = translate(
+                Estimate(att["estimate"], att["std_error"], att["ci_low"], att["ci_high"], att["level"]),
+                baseline_units_per_builder_week=1.0,
+                treated_builder_weeks=float(panel.loc[adopted, "builder_weeks"].sum()),
+                weeks_per_year=weeks_per_year,
+                loaded_annual_cost=loaded_annual_cost,
+                license_cost=float(panel.loc[adopted, "license_cost"].sum()),
+            ).to_dict()
+            res["did_value"]["method"] = first
+    return _jsonable(res)
 
 
 def demo_report_sections(
@@ -163,12 +210,16 @@ def run_demo(
     db = out / "ctssw.duckdb"
     with Store(db) as store:
         counts = ingest_canonical(store, out / "data")
-        step("building the team × week panel")
-        panel = build_panel(store.ibis())
+        step("building the team × week panel and DORA metrics")
+        con = store.ibis()
+        panel = build_panel(con)
+        dora_weekly = team_week_metrics(con)
+        dora_teams = period_metrics(con, by="team")
     panel.to_parquet(out / "panel.parquet", index=False)
     step("estimating the assistant's effect")
     effect = tool_effect(panel)
     drivers = sensitivity(panel, k=report.DEFAULT_K)
+    impact_res = impact(panel, dynamic="all", did="cs")
     change = cts_change(panel)
     step("writing the report")
     results = {
@@ -192,6 +243,7 @@ def run_demo(
         "panel": {"rows": int(len(panel)), "teams": int(panel["team_id"].nunique()), "weeks": int(panel["week"].nunique())},
         "truth": truth,
         "tool": TOOL,
+        "impact": impact_res,
         "drivers": {
             "ranking": drivers.ranking(),
             "true_order": truth["drivers"]["order"],
@@ -210,7 +262,11 @@ def run_demo(
         title="ctssw demo: cost to serve software",
         subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}.",
         summary=summary_lines(results),
-        sections=demo_report_sections(panel, effect, truth, drivers),
+        sections=[
+            *demo_report_sections(panel, effect, truth, drivers),
+            *impact_sections(impact_res),
+            *dora_sections(dora_weekly, dora_teams, k=report.DEFAULT_K),
+        ],
     )
     results["elapsed_s"] = time.perf_counter() - t0
     return results

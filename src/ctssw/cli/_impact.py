@@ -14,6 +14,16 @@ DYNAMIC = ("fe", "jackknife", "diff-gmm", "sys-gmm")
 DID = ("cs", "sun-abraham", "imputation", "twfe")
 
 
+def _families(method: str) -> tuple[str | None, str | None]:
+    if method in DYNAMIC:
+        return method, None
+    if method in DID:
+        return None, method
+    if method in ("all", "dynamic", "did"):
+        return ("all" if method != "did" else None), ("all" if method != "dynamic" else None)
+    raise ConfigError(f"method must be one of {', '.join(DYNAMIC + DID)}, all, dynamic or did; got {method!r}")
+
+
 def register(app: typer.Typer) -> None:
     from ._app import _fail, out
 
@@ -28,37 +38,38 @@ def register(app: typer.Typer) -> None:
         outcome: Annotated[str, typer.Option(help="Panel column: units per builder-week.")] = "deploys_per_builder_norm",
         threshold: Annotated[float, typer.Option(help="Adoption share that marks a team as adopted (DiD).")] = 0.5,
         loaded_annual_cost: Annotated[float, typer.Option(help="Loaded cost of one engineering-year, dollars.")] = 200_000.0,
+        weeks_per_year: Annotated[float, typer.Option(help="Builder-weeks in an engineering-year.")] = 52.0,
+        report_file: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     ) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
-        from ..estimators.did import impact_did, render_impact_text
-        from ..estimators.dynamic import impact_dynamic
+        from ..estimators.did import render_impact_text
         from ..panel import panel
+        from ..pipeline import impact as run
         from ..store import Store
 
         try:
-            if method in DYNAMIC + DID:
-                dyn = method if method in DYNAMIC else None
-                did = method if method in DID else None
-            elif method in ("all", "dynamic", "did"):
-                dyn = "all" if method in ("all", "dynamic") else None
-                did = "all" if method in ("all", "did") else None
-            else:
-                raise ConfigError(f"method must be one of {', '.join(DYNAMIC + DID)}, all, dynamic or did; got {method!r}")
+            dyn, did = _families(method)
             with Store(db, read_only=True) as store:
-                p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost)
+                p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
             if p.empty:
                 raise ConfigError(f"the store {db} holds no team-weeks")
             if p["ai_active"].sum() == 0:
                 raise ConfigError(f"no usage of tool {tool!r} in the store")
-            res: dict = {"tool": tool, "outcome": outcome}
-            costs = {"loaded_annual_cost": loaded_annual_cost, "license_cost": float(p["license_cost"].sum())}
-            if dyn:
-                res["dynamic"] = impact_dynamic(p, tool=tool, method=dyn, outcome=outcome, costs=costs)
-            if did:
-                res["did"] = impact_did(p, tool=tool, method=did, outcome=outcome, threshold=threshold)
+            res = run(
+                p, tool=tool, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
+                loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+            )
         except CtsswError as e:
             _fail(e)
+        if report_file is not None:
+            from ..report import write_report
+            from ..report._impact import impact_sections
+
+            write_report(
+                report_file, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.",
+                summary=[], sections=impact_sections(res),
+            )
         if as_json:
             out.print_json(json.dumps(res, default=str))
             return
@@ -66,3 +77,13 @@ def register(app: typer.Typer) -> None:
             out.print(res["dynamic"]["text"], highlight=False)
         if "did" in res:
             out.print(render_impact_text(res["did"]), highlight=False)
+        if "did_value" in res:
+            v = res["did_value"]
+            e = v["engineering_years"]
+            out.print(
+                f"DiD ({v['method']}) valued: CTS-SW {v['cts_change']['estimate']:+.1%}, engineering-years saved "
+                f"{e['estimate']:,.1f} (95% CI {e['ci_low']:,.1f} to {e['ci_high']:,.1f})",
+                highlight=False,
+            )
+        if report_file is not None:
+            out.print(f"Report: {report_file}")

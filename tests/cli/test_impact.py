@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from ctssw.cli import app
+
+runner = CliRunner()
+
+
+def test_impact_on_a_store_shows_estimates_value_and_event_study(store_path, tmp_path):
+    rep = tmp_path / "impact.html"
+    r = runner.invoke(app, ["impact", "--db", str(store_path), "--method", "all", "--report", str(rep), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout.split("Report:")[0])
+    assert set(res["dynamic"]["estimates"]) == {"fe", "jackknife", "diff-gmm", "sys-gmm"}
+    assert set(res["did"]["estimates"]) == {"cs", "sun-abraham", "imputation", "twfe"}
+    ey = res["did_value"]["engineering_years"]
+    assert ey["ci_low"] <= ey["estimate"] <= ey["ci_high"]
+    html = rep.read_text()
+    assert "Event study" in html and html.count("<svg") >= 2
+    assert "b_" not in r.stdout
+
+
+def test_impact_rejects_unknown_method_and_tool(store_path):
+    r = runner.invoke(app, ["impact", "--db", str(store_path), "--method", "magic"])
+    assert r.exit_code == 2 and "method must be one of" in r.output
+    r = runner.invoke(app, ["impact", "--db", str(store_path), "--tool", "nothing"])
+    assert r.exit_code == 2 and "no usage of tool 'nothing'" in r.output
