@@ -5,8 +5,14 @@ import ctssw.errors
 def test_public_names_are_pinned():
     assert ctssw.__all__ == sorted(ctssw.__all__)
     assert set(ctssw.__all__) == {
-        "CtsswError", "Store", "__version__", "ingest_canonical", "panel", "panel_expr", "simulate", "simulate_panel",
+        "CtsswError", "Store", "__version__", "compare", "dynamic_panel", "gmm", "ingest_canonical", "lmm",
+        "panel", "panel_expr", "sensitivity", "simulate", "simulate_panel", "staggered_did",
     }
+    import ctssw.estimators as est
+
+    assert est.__all__ == sorted(est.__all__)
+    for name in est.__all__:
+        assert hasattr(est, name)
 
 
 def test_error_tree():

@@ -7,6 +7,7 @@ customers, find what drives it, and estimate what tools and practices change it.
 from __future__ import annotations
 
 from .errors import CtsswError
+from .estimators import compare, dynamic_panel, gmm, lmm, sensitivity, staggered_did
 from .panel import panel, panel_expr
 from .simulate import simulate, simulate_panel
 from .store import Store, ingest_canonical
@@ -17,9 +18,15 @@ __all__ = [
     "CtsswError",
     "Store",
     "__version__",
+    "compare",
+    "dynamic_panel",
+    "gmm",
     "ingest_canonical",
+    "lmm",
     "panel",
     "panel_expr",
+    "sensitivity",
     "simulate",
     "simulate_panel",
+    "staggered_did",
 ]
