@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from ._dgp import BLOCK_TEAMS, TOOL, SimConfig, iter_blocks
+from ._dgp import ARCHITECTURES, BLOCK_TEAMS, TOOL, SimConfig, iter_blocks
 from ._events import Expander
 
 __all__ = ["SimConfig", "TOOL", "simulate", "simulate_panel"]
@@ -117,6 +117,7 @@ def simulate_panel(*, teams: int = 200, weeks: int = 104, seed: int = 0, **kw) -
             {
                 "team_id": np.repeat([f"team-{i:05d}" for i in blk.team_index], W),
                 "week": week,
+                "architecture": np.repeat(np.array(ARCHITECTURES)[blk.architecture], W),
                 "builders": blk.fte.ravel(),
                 "headcount": blk.headcount.ravel(),
                 "oncall_builders": blk.oncall.ravel(),
