@@ -119,7 +119,7 @@ def git_floor(repo: Path) -> tuple[float, int]:
 
 def ours(repo: Path, db: Path) -> tuple[float, float, int]:
     from ctssw.sources import git
-    from ctssw.store import Store
+    from ctssw.store import Store, load_git
 
     t_read, tables = timed(lambda: git.read(repo))
     if db.exists():
@@ -127,7 +127,7 @@ def ours(repo: Path, db: Path) -> tuple[float, float, int]:
 
     def full():
         with Store(db) as s:
-            return git.load(s, repo)
+            return load_git(s, repo)
 
     t_all, counts = timed(full)
     n = {c.table: c for c in counts}["commits"].loaded
@@ -186,7 +186,7 @@ def main() -> None:
     rows = [
         ("`git log --numstat` (the floor)", t_floor, n_floor, "measured"),
         ("ctssw `git.read` (parse to Arrow)", t_read, n_ours, "measured"),
-        ("ctssw `git.load` (parse + validate + pseudonymise + store)", t_all, n_ours, "measured"),
+        ("ctssw `load_git` (parse + validate + pseudonymise + store)", t_all, n_ours, "measured"),
         (f"PyDriller 2.x (`insertions`/`deletions`), {n_py:,} newest commits", t_py, n_py, "measured"),
         (f"PyDriller, all {n_total:,} commits", t_py_full, n_total, f"**extrapolated** from the {n_py:,}-commit slice"),
     ]

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ctssw.sources import roster
-from ctssw.store import Store
+from ctssw.store import Store, load_roster
 
 FIX = Path(__file__).parent / "fixtures"
 DEVLAKE = Path(__file__).resolve().parents[2].parent / "shared" / "external" / "devlake-dora"
@@ -25,7 +24,7 @@ def store(tmp_path):
 
 @pytest.fixture()
 def rostered(store):
-    roster.load(store, sorted((FIX / "roster").glob("*.csv")))
+    load_roster(store, sorted((FIX / "roster").glob("*.csv")))
     return store
 
 

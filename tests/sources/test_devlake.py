@@ -6,6 +6,7 @@ import pytest
 
 from ctssw.errors import ConfigError, DataError, SchemaError
 from ctssw.sources import devlake
+from ctssw.store import load_devlake
 
 from .conftest import DEVLAKE, by_table
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.skipif(not DEVLAKE.is_dir(), reason="DevLake reference 
 @pytest.mark.filterwarnings("ignore:devlake. skipped files")
 def test_change_lead_time_tables_ingest(store):
     with pytest.warns(UserWarning, match="skipped files"):
-        c = by_table(devlake.load(store, DEVLAKE / "change_lead_time"))
+        c = by_table(load_devlake(store, DEVLAKE / "change_lead_time"))
     assert (c["changes"].read, c["changes"].loaded) == (7, 7)
     assert (c["deployments"].read, c["deployments"].loaded, c["deployments"].quarantined) == (16, 15, 1)
     assert store.con.execute("SELECT reason FROM quarantine").fetchall() == [("missing environment",)]
@@ -28,12 +29,12 @@ def test_change_lead_time_tables_ingest(store):
                    dt.datetime(2023, 4, 11, 4, 56, 47, tzinfo=utc))  # comment01 is the author's own
     fin = store.con.execute("SELECT finished_at FROM deployments WHERE deployment_id = '1'").fetchall()[0][0]
     assert fin == dt.datetime(2023, 4, 10, 6, 52, 47, tzinfo=utc)
-    again = devlake.load(store, DEVLAKE / "change_lead_time")
+    again = load_devlake(store, DEVLAKE / "change_lead_time")
     assert all(x.loaded == x.updated == 0 for x in again)
 
 
 def test_incidents_and_deployment_files(store):
-    c = by_table(devlake.load(store, [
+    c = by_table(load_devlake(store, [
         DEVLAKE / "connect_incident_to_deployment/raw_tables/incidents.csv",
         DEVLAKE / "connect_incident_to_deployment/prev_success_deployment_commit/cicd_deployment_commits_after.csv",
     ]))
@@ -49,7 +50,7 @@ def test_teams_accounts_and_users(store, tmp_path):
     (tmp_path / "commits.csv").write_text(
         "sha,additions,deletions,author_email,authored_date,committed_date\n"
         "abc,3,1,alice@corp.example,2023-4-10 6:51:47,2023-04-10T08:51:47+02:00\n")
-    c = by_table(devlake.load(store, tmp_path, membership_start="2023-01-01"))
+    c = by_table(load_devlake(store, tmp_path, membership_start="2023-01-01"))
     assert (c["teams"].loaded, c["memberships"].loaded, c["identities"].loaded, c["commits"].loaded) == (2, 2, 3, 1)
     assert c["commits"].unmapped == 0  # alice's email resolves to DevLake user u1, a member of t1
     assert store.pseudonymise("alice-gh") == store.pseudonymise("u1")
@@ -71,4 +72,4 @@ def test_not_a_devlake_table(store, tmp_path):
     p = tmp_path / "whatever.csv"
     p.write_text("a\n1\n")
     with pytest.raises(SchemaError, match=r"whatever\.csv: not a DevLake table"):
-        devlake.load(store, p)
+        load_devlake(store, p)

@@ -6,6 +6,7 @@ import pytest
 
 from ctssw.errors import ConfigError, DataWarning, SchemaError
 from ctssw.sources import github, gitlab
+from ctssw.store import load_github, load_gitlab
 
 from .conftest import FIX, by_table
 
@@ -17,7 +18,7 @@ def _t(s: str) -> dt.datetime:
 
 
 def test_github_pulls_reviews_deployments(rostered):
-    c = by_table(github.load(rostered, FIX / "github", workflow=r"^Deploy"))
+    c = by_table(load_github(rostered, FIX / "github", workflow=r"^Deploy"))
     assert (c["changes"].read, c["changes"].loaded, c["changes"].quarantined) == (3, 2, 1)  # #10 merged before created
     assert c["changes"].unmapped == 1  # carol
     ch = rostered.con.execute("SELECT change_id, author_id, merged_at, merge_sha, first_review_at FROM changes ORDER BY 1").fetchall()
@@ -48,12 +49,12 @@ def test_github_options_are_checked(store):
 
 
 def test_github_reload_and_newer_version(rostered, tmp_path):
-    github.load(rostered, FIX / "github")
-    again = github.load(rostered, FIX / "github")
+    load_github(rostered, FIX / "github")
+    again = load_github(rostered, FIX / "github")
     assert all(c.loaded == c.updated == 0 for c in again)
     p = tmp_path / "pulls.json"
     p.write_text((FIX / "github/pulls.json").read_text().replace('"merged_at": null, "merge_commit_sha": "3333', '"merged_at": "2024-03-09T09:00:00Z", "merge_commit_sha": "3333'))
-    c = by_table(github.load(rostered, [p, FIX / "github/reviews.json", FIX / "github/review_comments.json"]))["changes"]
+    c = by_table(load_github(rostered, [p, FIX / "github/reviews.json", FIX / "github/review_comments.json"]))["changes"]
     assert (c.loaded, c.updated, c.duplicate) == (0, 1, 1)
 
 
@@ -61,12 +62,12 @@ def test_github_unrecognised_file(store, tmp_path):
     p = tmp_path / "x.json"
     p.write_text('[{"hello": 1}]')
     with pytest.raises(SchemaError, match=r"x\.json: no GitHub records recognised"):
-        github.load(store, p)
+        load_github(store, p)
 
 
 def test_gitlab_mrs_notes_deployments_pipelines(rostered):
     with pytest.warns(DataWarning, match="2 pipeline"):
-        c = by_table(gitlab.load(rostered, FIX / "gitlab"))
+        c = by_table(load_gitlab(rostered, FIX / "gitlab"))
     assert (c["changes"].loaded, c["deployments"].loaded) == (2, 2)
     ch = rostered.con.execute("SELECT change_id, merged_at, merge_sha, first_review_at FROM changes ORDER BY 1").fetchall()
     assert ch[0] == ("corp/shop!12", _t("2024-04-03T08:00:00+00:00"), "7" * 40, _t("2024-04-02T08:30:00+00:00"))

@@ -8,7 +8,7 @@ import pytest
 
 from ctssw.errors import ConfigError, DataError
 from ctssw.sources import git
-from ctssw.store import Store
+from ctssw.store import Store, load_git
 
 ALICE, BOB = "alice@corp.example", "bob@corp.example"
 
@@ -77,7 +77,7 @@ def _numstat_totals(repo: Path, *refs: str) -> tuple[int, int]:
 def test_figures_match_git_itself(repo, tmp_path, all_refs):
     refs = ["--all"] if all_refs else ["HEAD"]
     with Store(tmp_path / "g.duckdb") as s:
-        counts = {c.table: c for c in git.load(s, [repo], all_refs=all_refs)}
+        counts = {c.table: c for c in load_git(s, [repo], all_refs=all_refs)}
         n = int(_run(repo, "rev-list", "--count", *refs))
         merges = int(_run(repo, "rev-list", "--merges", "--count", *refs))
         assert counts["commits"].read == counts["commits"].loaded == n
@@ -93,14 +93,14 @@ def test_binary_counts_zero_and_times_are_utc(repo, tmp_path):
     head = _run(repo, "rev-parse", "HEAD").strip()  # the squash: 10 added, 30 deleted, binary logo
     assert (rows[head]["additions"], rows[head]["deletions"]) == (10, 30)
     with Store(tmp_path / "t.duckdb") as s:
-        git.load(s, repo)
+        load_git(s, repo)
         ts = s.con.execute("SELECT authored_at FROM commits WHERE additions = 10 AND deletions = 30").fetchall()[0][0]
         assert (ts.hour, ts.day, ts.utcoffset().total_seconds()) == (21, 6, 0)
 
 
 def test_merged_changes_from_subjects(repo, tmp_path):
     with Store(tmp_path / "c.duckdb") as s:
-        git.load(s, repo, repo_id="corp/app")
+        load_git(s, repo, repo_id="corp/app")
         ch = s.con.execute("SELECT change_id, merge_sha, additions, author_id FROM changes ORDER BY 1").fetchall()
         assert [c[0] for c in ch] == ["corp/app#7", "corp/app#8"]
         assert ch[0][1] == _run(repo, "rev-parse", "HEAD~1").strip()
@@ -122,7 +122,7 @@ def test_codeowners_team_is_owner_of_most_lines(repo, tmp_path):
     # teams the roster does not know are left empty with a note, not quarantined
     with Store(tmp_path / "o.duckdb") as s:
         with pytest.warns(UserWarning, match="not in the roster"):
-            counts = git.load(s, repo, codeowners=True)
+            counts = load_git(s, repo, codeowners=True)
         assert {x.table: x for x in counts}["commits"].quarantined == 0
 
 
@@ -130,7 +130,7 @@ def test_roster_team_and_unmapped(repo, tmp_path):
     with Store(tmp_path / "r.duckdb") as s:
         s.con.execute("INSERT INTO teams (team_id) VALUES ('core')")
         s.con.execute(f"INSERT INTO memberships (builder_id, team_id, start) VALUES ('{s.pseudonymise(ALICE)}', 'core', DATE '2024-01-01')")
-        c = {x.table: x for x in git.load(s, repo)}
+        c = {x.table: x for x in load_git(s, repo)}
         assert c["commits"].unmapped == 1  # bob has no membership
         got = dict(s.con.execute("SELECT author_id = ?, max(team_id) FROM commits GROUP BY 1", [s.pseudonymise(ALICE)]).fetchall())
         assert got == {True: "core", False: None}
@@ -140,9 +140,9 @@ def test_reload_is_idempotent_and_bare_mirror_reads(repo, tmp_path):
     mirror = tmp_path / "app.git"
     subprocess.run(["git", "clone", "-q", "--mirror", str(repo), str(mirror)], check=True)
     with Store(tmp_path / "i.duckdb") as s:
-        first = git.load(s, mirror, all_refs=True, repo_id="app")
+        first = load_git(s, mirror, all_refs=True, repo_id="app")
         before = s.counts()
-        again = git.load(s, mirror, all_refs=True, repo_id="app")
+        again = load_git(s, mirror, all_refs=True, repo_id="app")
         assert s.counts() == before
         for c in again:
             assert c.loaded == c.updated == 0 and c.duplicate == c.read
@@ -152,9 +152,9 @@ def test_reload_is_idempotent_and_bare_mirror_reads(repo, tmp_path):
 def test_not_a_repository_is_one_clear_error(tmp_path):
     with Store(tmp_path / "n.duckdb") as s:
         with pytest.raises(DataError, match=r"not a git repository.*expected a local git repository"):
-            git.load(s, tmp_path)
+            load_git(s, tmp_path)
         with pytest.raises(DataError, match="no such folder"):
-            git.load(s, tmp_path / "missing")
+            load_git(s, tmp_path / "missing")
         assert s.count("commits") == 0
 
 

@@ -4,12 +4,13 @@ import pytest
 
 from ctssw.errors import ConfigError
 from ctssw.sources import pagerduty
+from ctssw.store import load_pagerduty
 
 from .conftest import FIX, by_table
 
 
 def test_rest_incidents_and_pages(rostered):
-    c = by_table(pagerduty.load(rostered, [FIX / "pagerduty/incidents.json", FIX / "pagerduty/log_entries.json"],
+    c = by_table(load_pagerduty(rostered, [FIX / "pagerduty/incidents.json", FIX / "pagerduty/log_entries.json"],
                                 team_map=["Payments On-call=payments"]))
     assert (c["incidents"].loaded, c["pages"].read) == (2, 4)
     # alice paged twice (notify log entries); bob and zed by assignment; zed has no roster team
@@ -24,7 +25,7 @@ def test_rest_incidents_and_pages(rostered):
 
 
 def test_csv_export(rostered):
-    c = by_table(pagerduty.load(rostered, FIX / "pagerduty/incidents.csv", team_map={"Web On-call": "web", "checkout": "payments"}, tz="America/New_York"))
+    c = by_table(load_pagerduty(rostered, FIX / "pagerduty/incidents.csv", team_map={"Web On-call": "web", "checkout": "payments"}, tz="America/New_York"))
     assert (c["incidents"].read, c["incidents"].loaded, c["incidents"].quarantined) == (3, 2, 1)
     assert (c["pages"].read, c["pages"].loaded, c["pages"].quarantined) == (4, 3, 1)
     first = rostered.con.execute("SELECT created_at FROM incidents WHERE incident_id = 'pd:P7XQ9AB'").fetchall()[0][0]

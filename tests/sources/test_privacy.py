@@ -4,8 +4,16 @@ import os
 import subprocess
 import warnings
 
-from ctssw.sources import copilot, git, github, gitlab, pagerduty, qdev, roster
-from ctssw.store import Store
+from ctssw.store import (
+    Store,
+    load_copilot,
+    load_git,
+    load_github,
+    load_gitlab,
+    load_pagerduty,
+    load_qdev,
+    load_roster,
+)
 
 from .conftest import FIX, RAW_IDENTITIES
 
@@ -28,14 +36,14 @@ def test_no_raw_identity_anywhere(tmp_path):
         warnings.simplefilter("ignore")
         with Store(db) as s:
             # teams, then tools and forges: their identities are unmapped until the roster's people arrive
-            roster.load(s, FIX / "roster/teams.csv")
-            copilot.load(s, FIX / "copilot/user_usage.ndjson")
-            qdev.load(s, FIX / "qdev")
-            github.load(s, FIX / "github", workflow="Deploy")
-            gitlab.load(s, FIX / "gitlab")
-            pagerduty.load(s, FIX / "pagerduty", team_map={"Payments On-call": "payments", "storefront": "web", "Web On-call": "web"})
-            git.load(s, tmp_path / "repo")
-            roster.load(s, sorted(p for p in (FIX / "roster").glob("*.csv") if p.stem != "teams"))
+            load_roster(s, FIX / "roster/teams.csv")
+            load_copilot(s, FIX / "copilot/user_usage.ndjson")
+            load_qdev(s, FIX / "qdev")
+            load_github(s, FIX / "github", workflow="Deploy")
+            load_gitlab(s, FIX / "gitlab")
+            load_pagerduty(s, FIX / "pagerduty", team_map={"Payments On-call": "payments", "storefront": "web", "Web On-call": "web"})
+            load_git(s, tmp_path / "repo")
+            load_roster(s, sorted(p for p in (FIX / "roster").glob("*.csv") if p.stem != "teams"))
             assert s.count("quarantine") > 0  # quarantined rows are checked too
             tables = [r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
             for t in tables:

@@ -3,13 +3,14 @@ from __future__ import annotations
 import pytest
 
 from ctssw.errors import DataWarning, SchemaError
-from ctssw.sources import copilot, qdev
+from ctssw.sources import qdev
+from ctssw.store import load_copilot, load_qdev
 
 from .conftest import FIX, by_table
 
 
 def test_copilot_user_report(rostered):
-    c = by_table(copilot.load(rostered, FIX / "copilot/user_usage.ndjson"))["tool_usage"]
+    c = by_table(load_copilot(rostered, FIX / "copilot/user_usage.ndjson"))["tool_usage"]
     assert (c.read, c.loaded, c.quarantined, c.unmapped) == (4, 3, 1, 1)  # carol is not on the roster
     rows = rostered.con.execute(
         "SELECT builder_id, day::VARCHAR, active, events, accepted_lines FROM tool_usage ORDER BY day, events"
@@ -22,13 +23,13 @@ def test_copilot_user_report(rostered):
 
 def test_copilot_org_metrics_say_nothing_per_builder(store):
     with pytest.warns(DataWarning, match="organisation-level Copilot metrics.*nothing can be attributed"):
-        assert copilot.load(store, FIX / "copilot/org_metrics.json") == []
+        assert load_copilot(store, FIX / "copilot/org_metrics.json") == []
     assert store.count("tool_usage") == 0
 
 
 def test_qdev_parts(rostered, tmp_path):
     parts = sorted((FIX / "qdev").glob("*.csv"))
-    c = by_table(qdev.load(rostered, parts))["tool_usage"]
+    c = by_table(load_qdev(rostered, parts))["tool_usage"]
     assert (c.read, c.loaded, c.quarantined, c.unmapped) == (4, 3, 1, 1)  # dave unmapped; erin's row garbled
     alice = rostered.pseudonymise("a1b2c3d4-0000-alice")
     assert alice == rostered.pseudonymise("alice@corp.example")
@@ -47,4 +48,4 @@ def test_qdev_wrong_file(store, tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("a,b\n1,2\n")
     with pytest.raises(SchemaError, match=r"x\.csv: no UserId and Date columns"):
-        qdev.load(store, p)
+        load_qdev(store, p)

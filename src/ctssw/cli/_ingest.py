@@ -1,4 +1,4 @@
-"""``ctssw ingest KIND PATH...``: one command per connector, each calling its ``load``."""
+"""``ctssw ingest KIND PATH...``: one command per connector, each calling its ``ctssw.store.load_<kind>``."""
 
 from __future__ import annotations
 
@@ -72,10 +72,10 @@ def register(ingest_app: typer.Typer) -> None:
         as_json: A.JsonOpt = False,
     ) -> None:
         """Local git repositories (bare mirrors too): commits, merged changes, repos."""
-        from ..sources import git
+        from ..store import load_git
 
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
-        _run("git", db, as_json, lambda s, tick: git.load(
+        _run("git", db, as_json, lambda s, tick: load_git(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
             roster_teams=roster_teams, jobs=jobs, progress=tick))
 
@@ -90,9 +90,9 @@ def register(ingest_app: typer.Typer) -> None:
         as_json: A.JsonOpt = False,
     ) -> None:
         """GitHub REST JSON: pulls, reviews, comments, deployments, statuses, workflow runs."""
-        from ..sources import github
+        from ..store import load_github
 
-        _run("github", db, as_json, lambda s, tick: github.load(
+        _run("github", db, as_json, lambda s, tick: load_github(
             s, paths, workflow=workflow, job=job, environment=environment, team=team, progress=tick))
 
     @ingest_app.command("gitlab")
@@ -105,9 +105,9 @@ def register(ingest_app: typer.Typer) -> None:
         as_json: A.JsonOpt = False,
     ) -> None:
         """GitLab REST JSON: merge requests (with notes), deployments, pipelines."""
-        from ..sources import gitlab
+        from ..store import load_gitlab
 
-        _run("gitlab", db, as_json, lambda s, tick: gitlab.load(
+        _run("gitlab", db, as_json, lambda s, tick: load_gitlab(
             s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=tick))
 
     @ingest_app.command("pagerduty")
@@ -121,35 +121,35 @@ def register(ingest_app: typer.Typer) -> None:
     ) -> None:
         """PagerDuty incidents (REST JSON or CSV export) with assignments and log entries."""
         from ..errors import ConfigError
-        from ..sources import pagerduty
+        from ..store import load_pagerduty
 
         try:
             a, b = (int(x) for x in workday.split("-"))
         except ValueError:
             A._fail(ConfigError(f"--workday {workday!r}: expected START-END hours such as 9-18"))
-        _run("pagerduty", db, as_json, lambda s, tick: pagerduty.load(
+        _run("pagerduty", db, as_json, lambda s, tick: load_pagerduty(
             s, paths, team_map=team_map or None, tz=tz, workday=(a, b), progress=tick))
 
     @ingest_app.command("copilot")
     def copilot_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
         """GitHub Copilot user-level usage NDJSON → tool_usage (org-level metrics: nothing per builder)."""
-        from ..sources import copilot
+        from ..store import load_copilot
 
-        _run("copilot", db, as_json, lambda s, tick: copilot.load(s, paths, progress=tick))
+        _run("copilot", db, as_json, lambda s, tick: load_copilot(s, paths, progress=tick))
 
     @ingest_app.command("qdev")
     def qdev_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
         """Amazon Q Developer user activity report CSVs (single or part_N) → tool_usage."""
-        from ..sources import qdev
+        from ..store import load_qdev
 
-        _run("qdev", db, as_json, lambda s, tick: qdev.load(s, paths, progress=tick))
+        _run("qdev", db, as_json, lambda s, tick: load_qdev(s, paths, progress=tick))
 
     @ingest_app.command("roster")
     def roster_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
         """Roster CSVs: teams, memberships, identities, costs."""
-        from ..sources import roster
+        from ..store import load_roster
 
-        _run("roster", db, as_json, lambda s, tick: roster.load(s, paths, progress=tick))
+        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, progress=tick))
 
     @ingest_app.command("devlake")
     def devlake_cmd(
@@ -160,8 +160,8 @@ def register(ingest_app: typer.Typer) -> None:
         as_json: A.JsonOpt = False,
     ) -> None:
         """Apache DevLake domain-layer tables from CSV dumps or a live database."""
-        from ..sources import devlake
+        from ..store import load_devlake
 
         items = [p if "://" in p else Path(p) for p in paths]
-        _run("devlake", db, as_json, lambda s, tick: devlake.load(
+        _run("devlake", db, as_json, lambda s, tick: load_devlake(
             s, items, repo_id=repo_id, membership_start=membership_start, progress=tick))

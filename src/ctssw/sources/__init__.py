@@ -1,1 +1,1 @@
-"""Sources: locate and read exports. Each reader yields SQL scans the store loads."""
+"""Sources: locate and parse exports into canonical tables (the store loads them: ctssw.store.LOADERS)."""

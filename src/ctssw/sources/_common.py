@@ -1,4 +1,4 @@
-"""Shared plumbing for the connectors: reading files with clear errors, timestamps, loading.
+"""Shared plumbing for the connectors: reading files with clear errors, timestamps, tables.
 
 Connectors map an export onto the canonical *input* form: every column a string (or
 an integer count), person columns holding the raw identity. The store validates,
@@ -21,10 +21,35 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import ConfigError, DataError, DataWarning, SchemaError
-from ..store import TABLES, LoadCounts, Store, ingest_tables
 
 Progress = Callable[[str, int, int], None]
 Tables = dict[str, pa.Table]
+
+# The input columns of every canonical table (DESIGN §2), in schema order; the store's schema
+# is the authority and a test keeps the two the same.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "teams": ("team_id", "name", "parent_id", "architecture", "unit_of_software"),
+    "identities": ("kind", "value", "builder"),
+    "memberships": ("builder", "team_id", "start", "end", "fte", "oncall"),
+    "repos": ("repo_id", "team_id", "name", "ownership"),
+    "services": ("service_id", "team_id", "repo_id"),
+    "commits": (
+        "repo_id", "sha", "author", "authored_at", "committed_at", "additions", "deletions", "is_merge", "parents", "team_id",
+    ),
+    "changes": (
+        "change_id", "repo_id", "author", "created_at", "merged_at", "closed_at", "merge_sha", "first_commit_at",
+        "first_review_at", "additions", "deletions", "team_id",
+    ),
+    "deployments": (
+        "deployment_id", "service_id", "repo_id", "environment", "started_at", "finished_at", "result", "is_rollback",
+        "manual_interventions", "sha", "team_id",
+    ),
+    "deployment_commits": ("deployment_id", "sha", "repo_id"),
+    "incidents": ("incident_id", "team_id", "service_id", "created_at", "resolved_at", "severity", "deployment_id"),
+    "pages": ("page_id", "team_id", "builder", "triggered_at", "incident_id", "off_hours"),
+    "tool_usage": ("builder", "tool", "day", "active", "events", "accepted_lines"),
+    "costs": ("scope", "scope_id", "kind", "period_start", "amount", "currency", "tool"),
+}
 
 # -- reading files ---------------------------------------------------------------------------
 
@@ -223,7 +248,7 @@ def minutes_between(a: str | None, b: str | None) -> float | None:
 
 def table(name: str, rows: list[dict], extra: tuple[str, ...] = ()) -> pa.Table:
     """Rows as an Arrow table with the canonical input columns of ``name`` (all text)."""
-    cols = [c.name for c in TABLES[name].columns] + list(extra)
+    cols = list(COLUMNS[name]) + list(extra)
     return pa.table({c: pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols})
 
 
@@ -238,18 +263,6 @@ def concat(parts: Iterable[Tables]) -> Tables:
 def note(msg: str) -> None:
     """Tell the user something about the input that changes what was loaded."""
     warnings.warn(msg, DataWarning, stacklevel=2)
-
-
-def load_tables(store: Store, tables: Tables, source: str, progress: Progress | None = None) -> list[LoadCounts]:
-    """Load connector output in one transaction: every table of it is written, or none."""
-    if progress:
-        progress(f"loading {source}", 0, 1)
-    tables = {k: v for k, v in tables.items() if v is not None}
-    with store.transaction():
-        out = ingest_tables(store, tables, source)
-    if progress:
-        progress(f"loaded {source}", 1, 1)
-    return out
 
 
 def paths_of(paths: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -275,16 +288,18 @@ def source_name(kind: str, paths: list[Path]) -> str:
     return f"{kind}:{names}"
 
 
-def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
-    """Empty optional team ids the roster does not know, with a note, rather than quarantine rows."""
-    known = {r[0] for r in store.con.execute("SELECT team_id FROM teams").fetchall()}
+def blank_unknown_teams(tables: Tables, known: set[str], required: Iterable[str], origin: str) -> None:
+    """Empty optional team ids that neither ``known`` nor the tables' own teams hold, with a note,
+    rather than quarantine rows. Tables named in ``required`` (a required team id) keep theirs."""
+    known = set(known)
     if "teams" in tables:
         known |= {v for v in tables["teams"].column("team_id").to_pylist() if v is not None}
+    required = set(required)
     unknown: set[str] = set()
     for name, t in list(tables.items()):
         if "team_id" not in t.column_names or name == "teams" or t.num_rows == 0:
             continue
-        if any(c.name == "team_id" and c.required for c in TABLES[name].columns):
+        if name in required:
             continue  # a required team stays, and an unknown one is quarantined with its name
         vals = t.column("team_id").to_pylist()
         bad = {v for v in vals if v is not None and v not in known}
@@ -297,42 +312,24 @@ def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
         note(f"{origin}: team(s) not in the roster, left empty: {shown} (load the roster first, or map owners to team ids)")
 
 
-def roster_teams(store: Store, tables: Tables, which: dict[str, tuple[str, str]]) -> None:
-    """Fill empty team ids with the person's team on that day, from the memberships in the store.
+def fill_teams(t: pa.Table, person: str, when: str, spans: dict[str, list[tuple[str, str, str]]]) -> pa.Table:
+    """Empty team ids filled with the person's team on the row's day.
 
-    ``which`` maps a table to its (person column, time column).
+    ``spans`` maps a person (as in column ``person``) to their ``(start, end, team)`` date spans,
+    sorted by start; ``when`` is the column whose first ten characters are the day.
     """
     import bisect
 
-    for name, (person, when) in which.items():
-        t = tables.get(name)
-        if t is None or t.num_rows == 0:
-            continue
-        authors = pa.table({"a": pa.array(sorted({x for x in t.column(person).to_pylist() if x}), pa.string())})
-        store.con.register("_authors", authors)
-        try:
-            rows = store.con.execute(
-                f"""SELECT a.a, m.team_id, CAST(m.start AS VARCHAR), CAST(m."end" AS VARCHAR), m.fte
-                    FROM _authors a JOIN memberships m ON m.builder_id = {store.builder_sql('a.a')}
-                    ORDER BY 1, 3"""
-            ).fetchall()
-        finally:
-            store.con.unregister("_authors")
-        spans: dict[str, list] = {}
-        for a, team, start, end, fte in rows:
-            spans.setdefault(a, []).append((start, end or "9999-12-31", team))
-        if not spans:
-            continue
-        teams = t.column("team_id").to_pylist()
-        who = t.column(person).to_pylist()
-        days = [(w or "")[:10] for w in t.column(when).to_pylist()]
-        for i, (team, a, d) in enumerate(zip(teams, who, days)):
-            if team is None and a in spans:
-                s = spans[a]
-                k = bisect.bisect_right([x[0] for x in s], d) - 1
-                while k >= 0:
-                    if s[k][0] <= d <= s[k][1]:
-                        teams[i] = s[k][2]
-                        break
-                    k -= 1
-        tables[name] = t.set_column(t.schema.get_field_index("team_id"), "team_id", pa.array(teams, pa.string()))
+    teams = t.column("team_id").to_pylist()
+    who = t.column(person).to_pylist()
+    days = [(w or "")[:10] for w in t.column(when).to_pylist()]
+    for i, (team, a, d) in enumerate(zip(teams, who, days)):
+        if team is None and a in spans:
+            s = spans[a]
+            k = bisect.bisect_right([x[0] for x in s], d) - 1
+            while k >= 0:
+                if s[k][0] <= d <= s[k][1]:
+                    teams[i] = s[k][2]
+                    break
+                k -= 1
+    return t.set_column(t.schema.get_field_index("team_id"), "team_id", pa.array(teams, pa.string()))

@@ -23,23 +23,20 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
     concat,
     day,
     get,
-    load_tables,
     note,
     paths_of,
     read_json,
     records,
-    source_name,
     table,
 )
 
-__all__ = ["TOOL", "load", "read"]
+__all__ = ["TOOL", "read"]
 
 TOOL = "copilot"
 EXPECTED = "Copilot user-level usage NDJSON (one record per user per day with user_login and day)"
@@ -100,9 +97,3 @@ def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None 
             progress(f"reading {p}", i, len(ps))
         parts.append(read_file(p))
     return concat(parts)
-
-
-def load(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read Copilot usage exports and load them in one transaction."""
-    ps = paths_of(paths)
-    return load_tables(store, read(ps, progress=progress), source_name("copilot", ps), progress)

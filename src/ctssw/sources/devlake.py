@@ -40,14 +40,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ConfigError, DataError, SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
     day,
-    drop_unknown_teams,
     expand,
-    load_tables,
     note,
     parse_ts,
     paths_of,
@@ -56,7 +53,7 @@ from ._common import (
     utc,
 )
 
-__all__ = ["TABLES_READ", "load", "read"]
+__all__ = ["TABLES_READ", "read", "source_label"]
 
 TABLES_READ = (
     "pull_requests", "pull_request_commits", "pull_request_comments", "commits", "repo_commits",
@@ -270,17 +267,9 @@ def read(
     return _map(raw, repo_id=repo_id, membership_start=start)
 
 
-def load(
-    store: Store,
-    paths: str | Path | Iterable[str | Path],
-    *,
-    repo_id: str = "devlake",
-    membership_start: str = "1970-01-01",
-    progress: Progress | None = None,
-) -> list[LoadCounts]:
-    """Read DevLake tables (see :func:`read`) and load them in one transaction."""
+def source_label(paths: str | Path | Iterable[str | Path]) -> str:
+    """How a run over ``paths`` is named to users: ``devlake:`` and the first few inputs, with
+    any password in a database URL masked."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    tables = read(items, repo_id=repo_id, membership_start=membership_start, progress=progress)
-    drop_unknown_teams(store, tables, "devlake")
     shown = [_redact(str(p)) for p in items]
-    return load_tables(store, tables, "devlake:" + ", ".join(shown[:3]) + (f" (+{len(shown) - 3} more)" if len(shown) > 3 else ""), progress)
+    return "devlake:" + ", ".join(shown[:3]) + (f" (+{len(shown) - 3} more)" if len(shown) > 3 else "")

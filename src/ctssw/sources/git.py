@@ -12,13 +12,14 @@ so loading both lets the forge's fuller record update git's.
 
 A commit's team is, in order: the owner of most of its changed lines under the
 path rules (CODEOWNERS-style), the repository's team, or (with the roster) the
-team its author belonged to on the commit day.
+team its author belonged to on the commit day (filled in by :func:`ctssw.store.load_git`).
 
 Examples
 --------
 >>> from ctssw.sources import git                                  # doctest: +SKIP
 >>> tables = git.read(["~/src/app"], all_refs=True)                # doctest: +SKIP
->>> git.load(store, ["~/src/app"], team="payments")                # doctest: +SKIP
+>>> from ctssw.store import load_git                               # doctest: +SKIP
+>>> load_git(store, ["~/src/app"], team="payments")                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -37,21 +38,16 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import ConfigError, DataError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
-    drop_unknown_teams,
-    load_tables,
     note,
     parse_ts,
     paths_of,
-    source_name,
     table,
 )
-from ._common import roster_teams as _teams_from_roster
 
-__all__ = ["OwnerRules", "load", "read"]
+__all__ = ["OwnerRules", "read"]
 
 RS, US = "\x1e", "\x1f"
 FORMAT = f"--format={RS}%H{US}%P{US}%an{US}%ae{US}%aI{US}%cI{US}%s"
@@ -396,7 +392,7 @@ def read(
     all_refs : bool
         Every ref (``git log --all``) instead of HEAD's history.
     repo_id : str, optional
-        The repository id to store (one repository only). Default: ``owner/name`` from the
+        The repository id to record (one repository only). Default: ``owner/name`` from the
         ``origin`` remote, else the folder name without ``.git``.
     team : str, or mapping / ``REPO=TEAM`` strings
         The owning team of every repository, or of each.
@@ -439,31 +435,3 @@ def _read_rules(path: Path) -> OwnerRules:
     from ._common import read_text
 
     return OwnerRules.parse(read_text(path, "a CODEOWNERS-style file of 'pattern team' lines"), str(path))
-
-
-def load(
-    store: Store,
-    repos: str | Path | Iterable[str | Path],
-    *,
-    all_refs: bool = False,
-    repo_id: str | None = None,
-    team: str | dict[str, str] | Iterable[str] | None = None,
-    owners: str | Path | OwnerRules | None = None,
-    codeowners: bool = False,
-    roster_teams: bool = True,
-    jobs: int | None = None,
-    progress: Progress | None = None,
-) -> list[LoadCounts]:
-    """Read repositories (see :func:`read`) and load them in one transaction.
-
-    With ``roster_teams`` a commit no rule or repository team claims gets its author's team
-    from the memberships already in the store.
-    """
-    ps = paths_of(repos)
-    tables = read(
-        ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs, progress=progress
-    )
-    if roster_teams:
-        _teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
-    drop_unknown_teams(store, tables, "git")
-    return load_tables(store, tables, source_name("git", ps), progress)

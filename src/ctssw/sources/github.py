@@ -37,26 +37,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
-    drop_unknown_teams,
     expand,
     get,
-    load_tables,
     note,
     parse_ts,
     paths_of,
     read_json,
     records,
-    source_name,
     table,
     text,
     utc,
 )
 
-__all__ = ["load", "read"]
+__all__ = ["read"]
 
 EXPECTED = "GitHub REST API JSON (pulls, reviews, comments, deployments, statuses, workflow runs)"
 WRAPPERS = ("workflow_runs", "jobs", "deployments", "statuses", "items", "pull_requests", "data")
@@ -288,20 +284,3 @@ def read(
     if deps:
         out["deployments"] = table("deployments", deps)
     return out
-
-
-def load(
-    store: Store,
-    paths: str | Path | Iterable[str | Path],
-    *,
-    workflow: str | None = None,
-    job: str | None = None,
-    environment: str = "production",
-    team: str | None = None,
-    progress: Progress | None = None,
-) -> list[LoadCounts]:
-    """Read GitHub REST JSON and load it in one transaction."""
-    ps = paths_of(paths)
-    tables = read(ps, workflow=workflow, job=job, environment=environment, team=team, progress=progress)
-    drop_unknown_teams(store, tables, "github")
-    return load_tables(store, tables, source_name("github", ps), progress)

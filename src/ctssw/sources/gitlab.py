@@ -32,26 +32,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ConfigError, SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
-    drop_unknown_teams,
     expand,
     get,
-    load_tables,
     note,
     parse_ts,
     paths_of,
     read_json,
     records,
-    source_name,
     table,
     text,
     utc,
 )
 
-__all__ = ["load", "read"]
+__all__ = ["read"]
 
 EXPECTED = "GitLab REST API JSON (merge requests, notes, deployments, pipelines)"
 STATUS = {"success": "success", "failed": "failure", "canceled": "cancelled", "cancelled": "cancelled",
@@ -199,19 +195,3 @@ def read(
     if deps:
         out["deployments"] = table("deployments", deps)
     return out
-
-
-def load(
-    store: Store,
-    paths: str | Path | Iterable[str | Path],
-    *,
-    pipeline_ref: str | None = None,
-    environment: str = "production",
-    team: str | None = None,
-    progress: Progress | None = None,
-) -> list[LoadCounts]:
-    """Read GitLab REST JSON and load it in one transaction."""
-    ps = paths_of(paths)
-    tables = read(ps, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=progress)
-    drop_unknown_teams(store, tables, "gitlab")
-    return load_tables(store, tables, source_name("gitlab", ps), progress)

@@ -24,7 +24,8 @@ Mapping:
   builder = the PagerDuty user id (CSV: the assignee as written), map it in the roster;
   off_hours = outside ``workday`` hours (default 9–18) or on a weekend in time zone ``tz``;
 - team_id comes from ``team_map`` (PagerDuty team or service, by id or name → team id),
-  else the paged person's team on that day from the roster in the store.
+  else the paged person's team on that day from the roster (:func:`ctssw.store.load_pagerduty`
+  fills that in).
 """
 
 from __future__ import annotations
@@ -35,27 +36,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError, SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
-    drop_unknown_teams,
     expand,
     get,
-    load_tables,
     note,
     parse_ts,
     paths_of,
     read_csv,
     read_json,
     records,
-    roster_teams,
-    source_name,
     table,
     utc,
 )
 
-__all__ = ["load", "read"]
+__all__ = ["read"]
 
 EXPECTED_JSON = "PagerDuty REST JSON (incidents with assignments, or log_entries)"
 EXPECTED_CSV = "a PagerDuty incidents CSV export (id, created_on, ... with a header row)"
@@ -230,21 +226,3 @@ def read(
     if pages:
         out["pages"] = table("pages", pages)
     return out
-
-
-def load(
-    store: Store,
-    paths: str | Path | Iterable[str | Path],
-    *,
-    team_map: dict[str, str] | Iterable[str] | None = None,
-    tz: str = "UTC",
-    workday: tuple[int, int] = (9, 18),
-    progress: Progress | None = None,
-) -> list[LoadCounts]:
-    """Read PagerDuty exports and load them in one transaction; pages without a mapped team take
-    the paged person's team from the roster in the store."""
-    ps = paths_of(paths)
-    tables = read(ps, team_map=team_map, tz=tz, workday=workday, progress=progress)
-    roster_teams(store, tables, {"pages": ("builder", "triggered_at")})
-    drop_unknown_teams(store, tables, "pagerduty")
-    return load_tables(store, tables, source_name("pagerduty", ps), progress)

@@ -24,20 +24,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
     expand,
-    load_tables,
     paths_of,
     read_csv,
     read_text,
-    source_name,
     table,
 )
 
-__all__ = ["TOOL", "load", "read"]
+__all__ = ["TOOL", "read"]
 
 TOOL = "amazon-q"
 EXPECTED = "an Amazon Q Developer user activity report CSV (by_user_analytic: UserId, Date, metric columns)"
@@ -101,9 +98,3 @@ def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None 
         headers.setdefault(base, header)
         rows += _rows(header, recs, p)
     return {"tool_usage": table("tool_usage", rows)}
-
-
-def load(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read Q Developer user activity CSVs and load them in one transaction."""
-    ps = paths_of(paths)
-    return load_tables(store, read(ps, progress=progress), source_name("qdev", ps), progress)

@@ -24,20 +24,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import SchemaError
-from ..store import LoadCounts, Store
 from ._common import (
     Progress,
     Tables,
     concat,
     day,
-    load_tables,
     paths_of,
     read_csv,
-    source_name,
     table,
 )
 
-__all__ = ["KINDS", "load", "read"]
+__all__ = ["KINDS", "read"]
 
 KINDS = ("teams", "identities", "memberships", "costs")
 PERSON = ("builder", "person", "email", "work_email", "user", "primary_email")
@@ -153,9 +150,3 @@ def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None 
             progress(f"reading {p}", i, len(ps))
         parts.append(read_file(p))
     return concat(parts)
-
-
-def load(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read roster CSVs and load them in one transaction (teams, identities, memberships, costs)."""
-    ps = paths_of(paths)
-    return load_tables(store, read(ps, progress=progress), source_name("roster", ps), progress)

@@ -4,6 +4,35 @@ from __future__ import annotations
 
 from ._db import DEFAULT_PATH, LoadCounts, Store
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
+from .connectors import (
+    LOADERS,
+    load_copilot,
+    load_devlake,
+    load_git,
+    load_github,
+    load_gitlab,
+    load_pagerduty,
+    load_qdev,
+    load_roster,
+)
 from .ingest import ingest_canonical, ingest_tables
 
-__all__ = ["DEFAULT_PATH", "LOAD_ORDER", "SCHEMA_VERSION", "TABLES", "LoadCounts", "Store", "ingest_canonical", "ingest_tables"]
+__all__ = [
+    "DEFAULT_PATH",
+    "LOADERS",
+    "LOAD_ORDER",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "LoadCounts",
+    "Store",
+    "ingest_canonical",
+    "ingest_tables",
+    "load_copilot",
+    "load_devlake",
+    "load_git",
+    "load_github",
+    "load_gitlab",
+    "load_pagerduty",
+    "load_qdev",
+    "load_roster",
+]
