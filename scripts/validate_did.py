@@ -1,6 +1,6 @@
 """Monte Carlo validation of the staggered-DiD estimators on simulated organisations.
 
-    .venv/bin/python scripts/validate_did.py --orgs 200 --workers 2 --out docs/validation_did.md
+    .venv/bin/python scripts/validate_did.py --orgs 200 --workers 2 --out /tmp/validation_did.md
 
 For each organisation (``ctssw.simulate._did_scenarios.did_scenario``: adoption
 is share >= threshold, effects differ by rollout cohort) every method estimates
@@ -103,7 +103,7 @@ def to_markdown(tab: pd.DataFrame, args: argparse.Namespace, seconds: float) -> 
     lines = [
         "# Staggered DiD: validation on simulated organisations",
         "",
-        f"Regenerate: `.venv/bin/python scripts/validate_did.py --orgs {args.orgs} --teams {args.teams} --weeks {args.weeks} --anticipation {args.anticipation} --workers {args.workers} --out docs/validation_did.md`",
+        f"Regenerate: `.venv/bin/python scripts/validate_did.py --orgs {args.orgs} --teams {args.teams} --weeks {args.weeks} --anticipation {args.anticipation} --workers {args.workers} --out /tmp/validation_did.md`",
         f"({seconds / 60:.1f} minutes on this machine).",
         "",
         f"Each scenario simulates {args.orgs} organisations of {args.teams} teams over {args.weeks} weeks "

@@ -15,7 +15,7 @@ observed-outcome model were the data-generating process.
 
 Usage::
 
-    python scripts/validate_dynamic.py --reps 200 --teams 200 --weeks 39 104 --out docs/validation_dynamic.md
+    python scripts/validate_dynamic.py --reps 200 --teams 200 --weeks 39 104 --out /tmp/validation_dynamic.md  (the table; docs/validation.md explains it)
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def impact_did(
         ramps up over a couple of weeks before a team's share crosses the
         threshold, so the week just before adoption is already partly treated;
         the default of 2 removed that bias in the validation
-        (docs/validation_did.md), while 0 biased CS towards zero by about half.
+        (docs/validation.md), while 0 biased CS towards zero by about half.
     window : (int, int)
         Event times shown in the event study.
     permutations : int
