@@ -18,22 +18,22 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from multiprocessing import Pool  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+import time
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ctssw.estimators._did_agg import aggregate_cells  # noqa: E402
-from ctssw.estimators._did_data import prepare_panel  # noqa: E402
-from ctssw.estimators.did import _aggregate_imputation, _config, fit_panel  # noqa: E402
-from ctssw.simulate._did_scenarios import did_scenario  # noqa: E402
+from ctssw.estimators._did_agg import aggregate_cells
+from ctssw.estimators._did_data import prepare_panel
+from ctssw.estimators.did import _aggregate_imputation, _config, fit_panel
+from ctssw.simulate._did_scenarios import did_scenario
 
 HET = (0.15, 0.10, 0.08, 0.05, 0.03)
 SCENARIOS = {

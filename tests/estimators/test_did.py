@@ -12,7 +12,12 @@ import pytest
 
 from ctssw.errors import ConfigError
 from ctssw.estimators._did_continuous import did_multiplegt
-from ctssw.estimators.did import event_study_frame, impact_did, render_impact_text, staggered_did
+from ctssw.estimators.did import (
+    event_study_frame,
+    impact_did,
+    render_impact_text,
+    staggered_did,
+)
 from ctssw.simulate._did_scenarios import did_scenario
 
 MP = Path(__file__).parents[1] / "reference" / "did_mpdta" / "mpdta.csv"

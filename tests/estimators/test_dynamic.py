@@ -8,7 +8,12 @@ import pytest
 
 from ctssw.errors import ConfigError, EstimationError
 from ctssw.estimators._results import Estimate
-from ctssw.estimators.dynamic import compare, compare_text, dynamic_panel, normalise_pre_adoption
+from ctssw.estimators.dynamic import (
+    compare,
+    compare_text,
+    dynamic_panel,
+    normalise_pre_adoption,
+)
 from ctssw.simulate import simulate_panel
 
 X = ["ai_share", "rollback_rate", "interventions_per_deploy"]

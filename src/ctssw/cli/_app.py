@@ -18,7 +18,8 @@ from ..errors import CtsswError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
 app.add_typer(ingest_app, name="ingest")
-from ._ingest import register as _register_connectors  # noqa: E402
+from ._ingest import register as _register_connectors
+
 _register_connectors(ingest_app)
 
 console = Console(stderr=True)
@@ -180,15 +181,15 @@ def demo(
     out.print(f"Report: {out_dir / 'report.html'}   Results: {out_dir / 'results.json'}   ({res['elapsed_s']:.1f} s)")
 
 
-from ._metrics import register as _register_metrics  # noqa: E402
+from ._metrics import register as _register_metrics
 
 _register_metrics(app)
 
-from ._drivers import register as _register_drivers  # noqa: E402
+from ._drivers import register as _register_drivers
 
 _register_drivers(app)
 
-from ._impact import register as _register_impact  # noqa: E402
+from ._impact import register as _register_impact
 
 _register_impact(app)
 

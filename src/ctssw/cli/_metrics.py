@@ -258,8 +258,8 @@ def _pr_metrics(out_file, devlake_compatible, from_devlake, project, db, k):
 
 
 def _incidents(out_file, devlake_compatible, from_devlake, project, db, k, window):
-    from ..metrics import incident_links
     from ..metrics import devlake_compat as dl
+    from ..metrics import incident_links
     from ..metrics._api import clear_cache
     from ..panel._backend import connect
 

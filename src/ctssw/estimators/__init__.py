@@ -10,7 +10,13 @@ from ._results import Estimate, Result
 from .adoption import adoption_cohorts, rollout_cohorts
 from .did import DidAggregate, DidResult, event_study_frame, impact_did, staggered_did
 from .drivers import DriversResult, sensitivity
-from .dynamic import DynamicResult, compare, dynamic_panel, impact_dynamic, normalise_pre_adoption
+from .dynamic import (
+    DynamicResult,
+    compare,
+    dynamic_panel,
+    impact_dynamic,
+    normalise_pre_adoption,
+)
 from .exogeneity import ExogeneityChecks
 from .exogeneity import checks as exogeneity_checks
 from .gmm import GMMResult, gmm

@@ -17,7 +17,13 @@ import pandas as pd
 from ..errors import ConfigError, DataWarning, EstimationError, SchemaError
 from ._did_continuous import did_multiplegt, dose_bins
 from ._did_data import NEVER, prepare_panel
-from ._did_robust import honest_bounds, leave_one_cohort_out, permutation_test, simple_att, subgroup_panels
+from ._did_robust import (
+    honest_bounds,
+    leave_one_cohort_out,
+    permutation_test,
+    simple_att,
+    subgroup_panels,
+)
 from ._results import _jsonable
 from .adoption import adoption_cohorts
 from .did import METHODS, event_study_frame, staggered_did
@@ -287,12 +293,12 @@ def render_impact_text(summary: dict[str, Any]) -> str:
             lines.append(f"{m:<14}{'failed: ' + e.get('error', '')[:60]}")
             continue
         a = e["att"]
-        f = lambda x: "nan" if x is None else f"{x:.4f}"  # noqa: E731
+        f = lambda x: "nan" if x is None else f"{x:.4f}"
         lines.append(f"{m:<14}{f(a['estimate']):>10}{f(a['std_error']):>10}{'[' + f(a['ci_low']) + ', ' + f(a['ci_high']) + ']':>24}")
     if summary.get("event_study"):
         lines += ["", "Event study (uniform band):", f"{'e':>5}{'ATT':>10}{'SE':>10}{'band':>24}"]
         for r in summary["event_study"]:
-            f = lambda x: "nan" if x is None else f"{x:.4f}"  # noqa: E731
+            f = lambda x: "nan" if x is None else f"{x:.4f}"
             lines.append(f"{r['event_time']:>5}{f(r['att']):>10}{f(r['se']):>10}{'[' + f(r['band_low']) + ', ' + f(r['band_high']) + ']':>24}")
     pt = summary.get("pretest")
     if pt:

@@ -208,8 +208,9 @@ def _alternating(Zt, g1, g2, c1, c2, tol, maxiter):
         out -= m2[:, g2]
         if np.abs(m2).max() < tol * scale:
             return out
-    from ..errors import ConvergenceWarning
     import warnings
+
+    from ..errors import ConvergenceWarning
 
     warnings.warn("two-way demeaning stopped before converging", ConvergenceWarning, stacklevel=3)
     return out

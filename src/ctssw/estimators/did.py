@@ -506,4 +506,4 @@ def event_study_frame(result: DidResult | DidAggregate, *, min_e: int | None = N
 
 
 # The pipeline builds on everything above, so it is imported last.
-from ._did_pipeline import impact_did, render_impact_text  # noqa: E402
+from ._did_pipeline import impact_did, render_impact_text

@@ -31,9 +31,9 @@ from scipy import stats
 from ..errors import ConfigError, EstimationError
 from ._results import Estimate, Result, _jsonable
 from ._within import (
+    cluster_sums,
     clustered_ols,
     cr1_factor,
-    cluster_sums,
     demean_twoway,
     dense_codes,
     drop_singletons,

@@ -27,7 +27,16 @@ from scipy import stats
 
 from ..errors import ConfigError, EstimationError
 from ._results import _jsonable
-from ._within import clustered_ols, cr1_factor, demean_twoway, drop_singletons, index_panel, n_levels, row_lookup, shift
+from ._within import (
+    clustered_ols,
+    cr1_factor,
+    demean_twoway,
+    drop_singletons,
+    index_panel,
+    n_levels,
+    row_lookup,
+    shift,
+)
 
 __all__ = ["ExogeneityChecks", "checks"]
 

@@ -21,8 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ctssw.errors import ConfigError, ConvergenceWarning, EstimationError, SingularFitWarning
-from ctssw.estimators._lmm_core import Optimum, evaluate_nested, evaluate_single, minimise
+from ctssw.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    EstimationError,
+    SingularFitWarning,
+)
+from ctssw.estimators._lmm_core import (
+    Optimum,
+    evaluate_nested,
+    evaluate_single,
+    minimise,
+)
 from ctssw.estimators._lmm_data import Design, build_design, stats_nested, stats_single
 from ctssw.estimators._lmm_formula import parse_formula
 from ctssw.estimators._results import Result, _jsonable

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ._dgp import ARCHITECTURES, BLOCK_TEAMS, TOOL, SimConfig, iter_blocks
 from ._events import Expander
 
-__all__ = ["SimConfig", "TOOL", "simulate", "simulate_panel"]
+__all__ = ["TOOL", "SimConfig", "simulate", "simulate_panel"]
 
 TABLES = (
     "teams",

@@ -222,7 +222,7 @@ def _read_url(url: str, progress: Progress | None) -> dict[str, list[dict]]:
     except ImportError as e:
         raise ConfigError(f"{_redact(url)}: the Ibis backend for this database is not installed ({e}); "
                           "install ibis-framework[mysql] or ibis-framework[postgres]") from None
-    except Exception as e:  # noqa: BLE001  (each driver raises its own connection errors)
+    except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{_redact(url)}: cannot connect to the DevLake database ({first})") from None
     present = set(con.list_tables())

@@ -174,7 +174,7 @@ class Store:
                 f"{source}: table {table} lacks required column(s) {', '.join(missing)}; "
                 f"expected columns: {', '.join(col.name for col in t.columns)}"
             )
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         if self._in_tx:
             return self._load(t, scan_sql, source, row_ref_sql, cols_in, now)
         with self.transaction():
