@@ -1,7 +1,9 @@
 """Backends for the cross-backend suite: the DuckDB store and a local Spark session.
 
 One small simulated organisation is ingested once; the Spark session (local[2],
-UI off, UTC, warehouse in a temporary folder) starts once per test run.
+UI off, UTC, warehouse in a temporary folder) starts once per test run, and each
+store gets its own Spark session on it (temp views are per session), read from
+Parquet.
 """
 
 from __future__ import annotations
@@ -46,24 +48,47 @@ def duckdb_con(small_store):
 
 
 @pytest.fixture(scope="session")
-def spark_con(small_store, tmp_path_factory):
+def spark():
+    """One local Spark session (and its temporary folder) for the whole run."""
     if not java_available():
         pytest.skip("Spark tests need a Java runtime (17) on the PATH or in JAVA_HOME")
     pytest.importorskip("pyspark", reason="Spark tests need pyspark: pip install 'ibis-framework[pyspark]'")
-    import ibis
-
-    from ctssw.panel._backend import load_into_spark, spark_session
+    from ctssw.panel._backend import spark_session
 
     session, tmp = spark_session(None, cores=2, app="ctssw-tests")
     session.sparkContext.setLogLevel("ERROR")
-    con = ibis.pyspark.connect(session)
-    with Store(small_store, read_only=True) as s:
-        load_into_spark(s, con)
-    yield con
+    yield session, tmp
     session.stop()
     import shutil
 
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark_backend(spark):
+    """``open(store_path, name)``: an Ibis backend on a new Spark session holding the store's tables.
+
+    Each has its own temp views on the shared JVM; DuckDB writes the tables to
+    Parquet under the session's folder and Spark reads them from there.
+    """
+    import ibis
+
+    from ctssw.panel._backend import load_into_spark
+
+    session, tmp = spark
+
+    def open_(store_path: Path, name: str):
+        con = ibis.pyspark.connect(session.newSession())
+        with Store(store_path, read_only=True) as s:
+            load_into_spark(s, con, folder=tmp / name)
+        return con
+
+    return open_
+
+
+@pytest.fixture(scope="session")
+def spark_con(spark_backend, small_store):
+    return spark_backend(small_store, "small")
 
 
 @pytest.fixture(params=BACKENDS, scope="session")

@@ -61,15 +61,18 @@ def _facts(con, unit: str, cfg: D.DoraConfig):
 
 def _materialise(con, expr, name: str):
     if getattr(con, "name", "") == "pyspark":
-        # Ibis's cache() on Spark keeps a view over in-memory tables it later drops
-        from ..panel._backend import _spark_safe, _spark_schema
-
-        arrow = _spark_safe(expr.to_pyarrow())
-        con._session.createDataFrame(arrow, schema=_spark_schema(arrow.schema)).cache().createOrReplaceTempView(name)
+        # Ibis's cache() on Spark keeps a view over in-memory tables it later drops (and
+        # dropping a view uncaches what was built on it); a local checkpoint computes the
+        # rows once, keeps them in Spark's block store and forgets the plan behind them,
+        # so the rows never travel through the driver.
+        con._run_pre_execute_hooks(expr)
+        df = con._session.sql(con.compile(expr)).localCheckpoint(eager=True)
+        df.createOrReplaceTempView(name)
+        _TEMP.append((con, name, df))
         return con.table(name)
     # a named temporary table: Ibis's cache() finaliser emits a DROP the pinned sqlglot cannot parse
     t = con.create_table(name, expr, temp=True)
-    _TEMP.append((con, name))
+    _TEMP.append((con, name, None))
     return t
 
 
@@ -80,10 +83,14 @@ def clear_cache() -> None:
     """Forget materialised facts (after the store changed) and drop their temporary tables."""
     _CACHE.clear()
     while _TEMP:
-        con, name = _TEMP.pop()
+        con, name, df = _TEMP.pop()
         try:
-            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-        except Exception:  # the connection may already be closed
+            if df is None:
+                con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+            else:
+                con._session.catalog.dropTempView(name)
+                df.unpersist()
+        except Exception:  # the connection (or Spark session) may already be closed
             pass
 
 
