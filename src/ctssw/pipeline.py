@@ -247,6 +247,7 @@ def run_demo(
         "drivers": {
             "ranking": drivers.ranking(),
             "true_order": truth["drivers"]["order"],
+            "true_null": truth["drivers"]["null"],
             "effects": drivers.effects.to_dict(orient="records"),
             "variance_explained": drivers.variance,
             "random_effects": drivers.random_effects,

@@ -63,7 +63,8 @@ def drivers_section(res, truth: dict | None = None) -> Section:
     if truth is not None and "drivers" in truth:
         est = [d for d in res.ranking() if d in truth["drivers"]["order"]]
         paragraphs.append(
-            f"Simulated truth, largest first: {', '.join(truth['drivers']['order'])}. "
+            f"Simulated truth, largest first: {', '.join(truth['drivers']['order'])}"
+            f" (no effect: {', '.join(truth['drivers'].get('null', []))}). "
             f"Estimated order of the same drivers: {', '.join(est)}. The truth refers to latent drivers; "
             "the panel's metrics are noisy proxies of them, so estimates are attenuated."
         )

@@ -91,7 +91,9 @@ class SimConfig:
                     "new_member_share": self.drivers["new_member_share"],
                     "builders": 0.0,
                 },
-                "order": sorted(self.drivers, key=lambda k: -self.drivers[k]) + ["builders"],
+                # drivers with a true effect, largest first; a driver without one has no rank
+                "order": sorted(self.drivers, key=lambda k: -self.drivers[k]),
+                "null": ["builders"],
                 "note": (
                     "effects of a one-SD change in each latent driver on log CTS-SW; observed metrics are noisy "
                     "proxies, and rollbacks also act mechanically: a rolled-back deployment ships nothing new"
