@@ -28,3 +28,15 @@ def test_impact_rejects_unknown_method_and_tool(store_path):
     assert r.exit_code == 2 and "method must be one of" in r.output
     r = runner.invoke(app, ["impact", "--db", str(store_path), "--tool", "nothing"])
     assert r.exit_code == 2 and "no usage of tool 'nothing'" in r.output
+
+
+def test_impact_from_a_panel_file(store_path, tmp_path):
+    pq = tmp_path / "p.parquet"
+    assert runner.invoke(app, ["panel", "--db", str(store_path), "--out", str(pq)]).exit_code == 0
+    r = runner.invoke(app, ["impact", "--panel", str(pq), "--method", "cs", "--json"])
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(r.stdout)["did"]["estimates"]) == {"cs"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    r = runner.invoke(app, ["impact", "--panel", str(bad)])
+    assert r.exit_code == 3 and "not a ctssw panel" in r.output

@@ -39,19 +39,25 @@ def register(app: typer.Typer) -> None:
         threshold: Annotated[float, typer.Option(help="Adoption share that marks a team as adopted (DiD).")] = 0.5,
         loaded_annual_cost: Annotated[float, typer.Option(help="Loaded cost of one engineering-year, dollars.")] = 200_000.0,
         weeks_per_year: Annotated[float, typer.Option(help="Builder-weeks in an engineering-year.")] = 52.0,
+        panel_file: Annotated[
+            Path | None, typer.Option("--panel", help="A panel written by `ctssw panel` (Parquet), instead of building it.")
+        ] = None,
         report_file: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     ) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
         from ..estimators.did import render_impact_text
-        from ..panel import panel
+        from ..panel import panel, read_panel
         from ..pipeline import impact as run
         from ..store import Store
 
         try:
             dyn, did = _families(method)
-            with Store(db, read_only=True) as store:
-                p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+            if panel_file is not None:
+                p = read_panel(panel_file)
+            else:
+                with Store(db, read_only=True) as store:
+                    p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
             if p.empty:
                 raise ConfigError(f"the store {db} holds no team-weeks")
             if p["ai_active"].sum() == 0:

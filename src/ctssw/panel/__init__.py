@@ -6,7 +6,7 @@ import pandas as pd
 
 from ._build import PANEL_COLUMNS, UNITS, PanelConfig, build_panel, panel_config
 
-__all__ = ["PANEL_COLUMNS", "UNITS", "PanelConfig", "panel", "panel_expr"]
+__all__ = ["PANEL_COLUMNS", "UNITS", "PanelConfig", "panel", "panel_expr", "read_panel"]
 
 
 def panel_expr(con, **kw):
@@ -28,3 +28,21 @@ def panel(con, **kw) -> pd.DataFrame:
     df = panel_expr(con, **kw).to_pandas()
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
+
+
+def read_panel(path) -> pd.DataFrame:
+    """A panel written by ``ctssw panel`` (Parquet or CSV), checked for the panel's columns."""
+    from pathlib import Path
+
+    from ..errors import SchemaError
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError) as e:
+        raise SchemaError(f"{path}: cannot read as a panel file ({e})") from None
+    missing = [c for c in PANEL_COLUMNS if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{path}: not a ctssw panel; missing column(s) {', '.join(missing)}")
+    df["week"] = pd.to_datetime(df["week"])
+    return df
