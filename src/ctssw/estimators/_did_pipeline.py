@@ -76,7 +76,7 @@ def impact_did(
     bootstrap: int = 499,
     seed: int | None = 0,
     window: tuple[int, int] = (-12, 26),
-    permutations: int = 99,
+    permutations: int | None = None,
     placebo_outcome: str | None = None,
     honest: bool = True,
     by: tuple[str, ...] = ("architecture", "team_size"),
@@ -107,8 +107,10 @@ def impact_did(
         (docs/validation.md), while 0 biased CS towards zero by about half.
     window : (int, int)
         Event times shown in the event study.
-    permutations : int
-        Randomisation-inference draws (0 to skip).
+    permutations : int, optional
+        Randomisation-inference draws (0 to skip). By default 99, or 19 when
+        the panel has over a million team-weeks, where each draw is a full
+        refit; the output states the number of draws.
     placebo_outcome : str, optional
         An outcome the tool should not move; its ATT is reported.
     honest : bool
@@ -167,6 +169,8 @@ def impact_did(
         pretest = es.pretest
     checks: dict[str, Any] = {}
     cfg = res.config
+    if permutations is None:
+        permutations = 99 if len(p) <= 1_000_000 else 19
     if permutations > 0:
         perm = permutation_test(panel, cfg, reps=permutations, seed=seed)
         checks["randomisation_inference"] = {"p_value": perm.p_value, "draws": int(perm.draws.size), "observed": perm.observed}
@@ -276,7 +280,13 @@ def _verdict(tool, outcome, threshold, estimates, main, pretest, checks, panel) 
             parts.append(f"No evidence of differing pre-adoption trends (p = {pv:.2f}).")
     ri = checks.get("randomisation_inference")
     if ri:
-        parts.append(f"Randomly reassigning adoption dates gives an effect this large in {ri['p_value']:.0%} of draws.")
+        if ri["p_value"] <= 1 / (ri["draws"] + 1) + 1e-12:
+            parts.append(
+                f"None of {ri['draws']} random reassignments of adoption dates gives an effect this large "
+                f"(p = {ri['p_value']:.3f}, the smallest possible with that many draws)."
+            )
+        else:
+            parts.append(f"Randomly reassigning adoption dates gives an effect this large in {ri['p_value']:.0%} of draws.")
     if main != "twfe" and "twfe" in estimates and "att" in estimates["twfe"]:
         parts.append(f"A naive two-way fixed-effects regression would say {fmt(estimates['twfe']['att']['estimate'])}.")
     return " ".join(parts)
