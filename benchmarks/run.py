@@ -2,7 +2,8 @@
 
 Each ``bench_*.py`` writes its own ``results/<name>.md``; this script runs them
 in turn (one at a time, so they do not compete for the 2 cores) and joins the
-tables. Pass names to run a subset: ``python benchmarks/run.py pipeline lmm``.
+tables. Pass names to run a subset: ``python benchmarks/run.py pipeline lmm``;
+``--collect`` only joins the existing tables.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     wanted = set(sys.argv[1:])
+    collect_only = "--collect" in wanted  # only rebuild RESULTS.md from results/*.md
+    wanted.discard("--collect")
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in [] if collect_only else sorted(HERE.glob("bench_*.py")):
         name = script.stem.removeprefix("bench_")
         if wanted and name not in wanted:
             continue
