@@ -260,6 +260,16 @@ def concat(parts: Iterable[Tables]) -> Tables:
     return {k: pa.concat_tables(v) if len(v) > 1 else v[0] for k, v in out.items()}
 
 
+def read_each(paths: list[Path], read_file, progress: Progress | None = None) -> Tables:
+    """``read_file`` on each path in turn, with progress, and the tables joined."""
+    parts = []
+    for i, p in enumerate(paths):
+        if progress:
+            progress(f"reading {p}", i, len(paths))
+        parts.append(read_file(p))
+    return concat(parts)
+
+
 def note(msg: str) -> None:
     """Tell the user something about the input that changes what was loaded."""
     warnings.warn(msg, DataWarning, stacklevel=2)

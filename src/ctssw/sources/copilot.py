@@ -26,11 +26,11 @@ from ..errors import SchemaError
 from ._common import (
     Progress,
     Tables,
-    concat,
     day,
     get,
     note,
     paths_of,
+    read_each,
     read_json,
     records,
     table,
@@ -90,10 +90,4 @@ def read_file(path: str | Path) -> Tables:
 
 def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
     """Read Copilot usage exports (see the module docstring)."""
-    ps = paths_of(paths)
-    parts = []
-    for i, p in enumerate(ps):
-        if progress:
-            progress(f"reading {p}", i, len(ps))
-        parts.append(read_file(p))
-    return concat(parts)
+    return read_each(paths_of(paths), read_file, progress)

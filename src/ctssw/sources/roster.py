@@ -27,10 +27,10 @@ from ..errors import SchemaError
 from ._common import (
     Progress,
     Tables,
-    concat,
     day,
     paths_of,
     read_csv,
+    read_each,
     table,
 )
 
@@ -143,10 +143,4 @@ def read_file(path: str | Path, kind: str | None = None) -> Tables:
 
 def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
     """Read roster CSVs; see the module docstring for the accepted headers."""
-    ps = paths_of(paths)
-    parts = []
-    for i, p in enumerate(ps):
-        if progress:
-            progress(f"reading {p}", i, len(ps))
-        parts.append(read_file(p))
-    return concat(parts)
+    return read_each(paths_of(paths), read_file, progress)
