@@ -143,6 +143,8 @@ def _child(args: list[str]) -> dict:
     t = time.perf_counter()
     r = subprocess.run([sys.executable, __file__, "--stage", *args], capture_output=True, text=True)
     wall = time.perf_counter() - t
+    if r.returncode < 0:  # killed by a signal: on this machine, the kernel's out-of-memory killer
+        return {"failed": f"killed by signal {-r.returncode} after {wall:.0f} s (out of memory)", "wall_s": wall}
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-3000:])
     res = json.loads(r.stdout.strip().splitlines()[-1])
@@ -168,6 +170,9 @@ def run(teams: int, weeks: int, *, reuse: bool = False, keep: bool = False) -> d
     import numpy as np
     import pandas as pd
 
+    if "failed" in res["panel_pandas"]:
+        res["same_panel"] = None
+        return res
     a = pd.read_parquet(DATA / "p_ibis.parquet").sort_values(["team_id", "week"]).reset_index(drop=True)
     b = pd.read_parquet(DATA / "p_pandas.parquet").sort_values(["team_id", "week"]).reset_index(drop=True)
     res["same_panel"] = bool(
@@ -196,12 +201,20 @@ def table(results: list[dict]) -> str:
     ]
     for r in results:
         def c(k):
-            return "reused" if r[k] is None else f"{r[k]['seconds']:.1f} ({r[k]['max_rss_gib']:.2f})"
+            if r[k] is None:
+                return "reused"
+            if "failed" in r[k]:
+                return r[k]["failed"]
+            return f"{r[k]['seconds']:.1f} ({r[k]['max_rss_gib']:.2f})"
+
+        def ratio(k):
+            if "failed" in r["panel_pandas"]:
+                return "—"
+            return f"{r['panel_pandas'][k] / r['panel_ibis'][k]:.2f}"
         lines.append(
             f"| {r['teams']:,} × {r['weeks']} | {r['simulate_rows']:,} | {c('simulate')} | {c('ingest')} | "
             f"{c('panel_ibis')} | {c('panel_pandas')} | "
-            f"{r['panel_pandas']['seconds'] / r['panel_ibis']['seconds']:.2f} | "
-            f"{r['panel_pandas']['max_rss_gib'] / r['panel_ibis']['max_rss_gib']:.2f} | {r['same_panel']} |"
+            f"{ratio('seconds')} | {ratio('max_rss_gib')} | {r['same_panel']} |"
         )
     return "\n".join(lines) + "\n"
 
