@@ -16,6 +16,8 @@ from ctssw.estimators.dynamic import (
 )
 from ctssw.simulate import simulate_panel
 
+from .panels import linear_ar1_panel
+
 X = ["ai_share", "rollback_rate", "interventions_per_deploy"]
 
 
@@ -108,15 +110,8 @@ def test_validation(panel):
 
 def test_jackknife_reduces_nickell_bias():
     # a linear AR(1) panel with short T: FE is biased down by about (1+beta)/(T-1)
-    rng = np.random.default_rng(5)
     N, T, beta, gamma = 400, 12, 0.5, 0.3
-    a = rng.normal(size=N)
-    x = rng.normal(size=(N, T))
-    y = np.zeros((N, T))
-    y[:, 0] = a / (1 - beta) + rng.normal(size=N)
-    for t in range(1, T):
-        y[:, t] = a + beta * y[:, t - 1] + gamma * x[:, t] + rng.normal(size=N)
-    df = pd.DataFrame({"u": np.repeat(np.arange(N), T), "t": np.tile(np.arange(T), N), "y": y.ravel(), "x": x.ravel()})
+    df = linear_ar1_panel(seed=5, n=N, t=T, beta=beta, gamma=gamma)
     fe = dynamic_panel(df, y="y", x="x", unit="u", time="t")
     jk = dynamic_panel(df, y="y", x="x", unit="u", time="t", method="jackknife")
     assert fe.params["L1.y"] < beta - 0.08

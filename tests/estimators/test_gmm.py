@@ -14,6 +14,8 @@ from ctssw.estimators.dynamic import dynamic_panel, normalise_pre_adoption
 from ctssw.estimators.gmm import gmm, parse_formula
 from ctssw.simulate import simulate_panel
 
+from .panels import linear_ar1_panel
+
 REF = Path(__file__).resolve().parents[1] / "reference"
 CASES = sorted(p.name for p in REF.glob("plm_emplUK_*"))
 
@@ -102,15 +104,8 @@ def test_dynamic_panel_gmm_runs_fast_at_scale(sim, method):
 
 
 def test_linear_ar1_recovered_by_gmm():
-    rng = np.random.default_rng(2)
     N, T, beta, gamma = 500, 8, 0.6, 0.5
-    a = rng.normal(size=N)
-    x = rng.normal(size=(N, T))
-    y = np.zeros((N, T))
-    y[:, 0] = a / (1 - beta) + rng.normal(size=N)
-    for t in range(1, T):
-        y[:, t] = a + beta * y[:, t - 1] + gamma * x[:, t] + rng.normal(size=N)
-    df = pd.DataFrame({"u": np.repeat(np.arange(N), T), "t": np.tile(np.arange(T), N), "y": y.ravel(), "x": x.ravel()})
+    df = linear_ar1_panel(seed=2, n=N, t=T, beta=beta, gamma=gamma)
     for method in ("diff-gmm", "sys-gmm"):
         fit = dynamic_panel(df, y="y", x="x", unit="u", time="t", method=method)
         assert abs(fit.params["L1.y"] - beta) < 4 * fit.std_errors["L1.y"] + 0.02
