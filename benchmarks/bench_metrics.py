@@ -13,8 +13,7 @@ import platform
 import time
 from pathlib import Path
 
-from ctssw.metrics import period_metrics, team_week_metrics
-from ctssw.metrics._api import clear_cache
+from ctssw.metrics import clear_cache, period_metrics, team_week_metrics
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 

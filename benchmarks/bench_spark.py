@@ -22,7 +22,7 @@ from pathlib import Path
 import ibis
 
 from ctssw.panel import panel_expr
-from ctssw.panel._backend import load_into_spark, spark_session
+from ctssw.panel.backend import load_into_spark, spark_session
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 

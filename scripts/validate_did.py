@@ -30,9 +30,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ctssw.estimators._did_agg import aggregate_cells
-from ctssw.estimators._did_data import prepare_panel
-from ctssw.estimators.did import _aggregate_imputation, _config, fit_panel
+from ctssw.estimators.did._agg import aggregate_cells
+from ctssw.estimators.did._data import prepare_panel
+from ctssw.estimators.did._fit import _config, fit_panel
+from ctssw.estimators.did.model import _aggregate_imputation
 from ctssw.simulate._did_scenarios import did_scenario
 
 HET = (0.15, 0.10, 0.08, 0.05, 0.03)

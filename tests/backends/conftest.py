@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ctssw.panel._backend import java_available
+from ctssw.panel.backend import java_available
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
@@ -36,7 +36,7 @@ def small_store(small_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def duckdb_con(small_store):
-    from ctssw.metrics._api import clear_cache
+    from ctssw.metrics import clear_cache
 
     s = Store(small_store, read_only=True)
     yield s.ibis()
@@ -53,7 +53,7 @@ def spark():
     if not java_available():
         pytest.skip("Spark tests need a Java runtime (17) on the PATH or in JAVA_HOME")
     pytest.importorskip("pyspark", reason="Spark tests need pyspark: pip install 'ibis-framework[pyspark]'")
-    from ctssw.panel._backend import spark_session
+    from ctssw.panel.backend import spark_session
 
     session, tmp = spark_session(None, cores=2, app="ctssw-tests")
     session.sparkContext.setLogLevel("ERROR")
@@ -73,7 +73,7 @@ def spark_backend(spark):
     """
     import ibis
 
-    from ctssw.panel._backend import load_into_spark
+    from ctssw.panel.backend import load_into_spark
 
     session, tmp = spark
 

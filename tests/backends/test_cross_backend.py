@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from ctssw.metrics import period_metrics, team_week_metrics
-from ctssw.metrics._dora import WEEKLY_COLUMNS
-
 from metrics.oracle_dora import oracle_weekly
 from panel.oracle import oracle_panel
 from panel.test_panel import CHECK
+
+from ctssw.metrics import period_metrics, team_week_metrics
+from ctssw.metrics._dora import WEEKLY_COLUMNS
 
 
 @pytest.fixture(scope="session")

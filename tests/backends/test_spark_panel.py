@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from backends.compare import assert_frames_equal
 from ctssw.panel import panel_expr
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
-
-from backends.compare import assert_frames_equal
 
 TEAMS, WEEKS, SEED = 200, 104, 0
 

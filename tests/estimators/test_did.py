@@ -11,13 +11,9 @@ import pandas as pd
 import pytest
 
 from ctssw.errors import ConfigError
-from ctssw.estimators._did_continuous import did_multiplegt
-from ctssw.estimators.did import (
-    event_study_frame,
-    impact_did,
-    render_impact_text,
-    staggered_did,
-)
+from ctssw.estimators.did import event_study_frame, staggered_did
+from ctssw.estimators.did.continuous import did_multiplegt
+from ctssw.pipeline import impact_did, render_impact_text
 from ctssw.simulate._did_scenarios import did_scenario
 
 MP = Path(__file__).parents[1] / "reference" / "did_mpdta" / "mpdta.csv"
@@ -156,7 +152,7 @@ def test_impact_did_json_and_text(scenario):
 
 def test_honest_bounds_on_mpdta(mpdta):
     pytest.importorskip("diff_diff")
-    from ctssw.estimators._did_robust import honest_bounds
+    from ctssw.estimators.did.robust import honest_bounds
 
     out = honest_bounds(mpdta, **KW, control="notyet", anticipation=0, horizon=2)
     assert out["available"], out

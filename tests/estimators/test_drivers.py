@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ctssw.errors import ConfigError, DataWarning, SingularFitWarning
-from ctssw.estimators.drivers import DEFAULT_DRIVERS, DriversResult, sensitivity
+from ctssw.estimators.lmm.drivers import DEFAULT_DRIVERS, DriversResult, sensitivity
 from ctssw.simulate import simulate_panel
 
 EFFECT_COLUMNS = [
@@ -222,7 +222,7 @@ def test_result_contract():
 
 
 def test_report_section(sims):
-    from ctssw.report._drivers import drivers_section
+    from ctssw.report import drivers_section
 
     res, truth = sims[0]
     sec = drivers_section(res, truth)

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from ctssw.errors import ConfigError, EstimationError
-from ctssw.estimators._results import Estimate
 from ctssw.estimators.dynamic import (
     compare,
     compare_text,
     dynamic_panel,
     normalise_pre_adoption,
 )
+from ctssw.estimators.results import Estimate
 from ctssw.simulate import simulate_panel
 
 from .panels import linear_ar1_panel
@@ -160,7 +160,7 @@ def test_fe_long_run_coverage_over_seeds():
 def test_impact_dynamic_pipeline(panel):
     import json
 
-    from ctssw.estimators.dynamic import impact_dynamic
+    from ctssw.pipeline import impact_dynamic
 
     out = impact_dynamic(panel, method="all", costs={"license_per_seat_month": 19.0})
     json.dumps(out)

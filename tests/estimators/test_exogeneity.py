@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ctssw.errors import ConfigError
-from ctssw.estimators.exogeneity import checks
+from ctssw.estimators.dynamic.exogeneity import checks
 
 
 def _panel(feedback: float = 0.0, mediator: float = 0.0, anticipation: float = 0.0, seed: int = 0) -> pd.DataFrame:

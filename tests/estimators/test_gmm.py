@@ -11,7 +11,7 @@ import pytest
 
 from ctssw.errors import ConfigError, EstimationError
 from ctssw.estimators.dynamic import dynamic_panel, normalise_pre_adoption
-from ctssw.estimators.gmm import gmm, parse_formula
+from ctssw.estimators.dynamic.gmm import gmm, parse_formula
 from ctssw.simulate import simulate_panel
 
 from .panels import linear_ar1_panel

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from ctssw.errors import ConfigError, EstimationError, SingularFitWarning
-from ctssw.estimators import _lmm_core as core
-from ctssw.estimators._lmm_formula import parse_formula
 from ctssw.estimators.lmm import LMMResult, fit_lmm_file, lmm
+from ctssw.estimators.lmm import _core as core
+from ctssw.estimators.lmm._formula import parse_formula
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 
@@ -64,7 +64,7 @@ def test_parse_formula_rejects(formula):
 @pytest.mark.parametrize("reml", [True, False])
 @pytest.mark.parametrize("correlated", [True, False])
 def test_analytic_gradient_matches_finite_differences(unbalanced, reml, correlated):
-    from ctssw.estimators._lmm_data import build_design, stats_single
+    from ctssw.estimators.lmm._data import build_design, stats_single
 
     bar = "|" if correlated else "||"
     design = build_design(parse_formula(f"y ~ x1 + log(x2) + C(f) + (1 + x1 {bar} team)"), unbalanced)

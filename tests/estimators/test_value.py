@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ctssw.errors import ConfigError, EstimationError
-from ctssw.estimators._results import Estimate
+from ctssw.estimators.results import Estimate
 from ctssw.estimators.value import translate
 
 

@@ -44,9 +44,8 @@ def test_privacy_floor_never_below_three(store_path):
 
 
 def test_dora_report_section_applies_floor(store_path):
-    from ctssw.metrics import period_metrics, team_week_metrics
-    from ctssw.metrics._api import clear_cache
-    from ctssw.report._dora import dora_sections
+    from ctssw.metrics import clear_cache, period_metrics, team_week_metrics
+    from ctssw.report import dora_sections
     from ctssw.store import Store
 
     with Store(store_path, read_only=True) as s:

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from ctssw.errors import ConfigError, DataWarning, SchemaError
-from ctssw.sources import github, gitlab
+from ctssw.sources.forges import github, gitlab
 from ctssw.store import load_github, load_gitlab
 
 from .conftest import FIX, by_table

@@ -14,7 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctssw.errors import CtsswError
-from ctssw.sources import copilot, devlake, git, github, gitlab, pagerduty, qdev, roster
+from ctssw.sources import devlake, git, roster
+from ctssw.sources.ai import copilot, qdev
+from ctssw.sources.forges import github, gitlab
+from ctssw.sources.ops import pagerduty
 from ctssw.store import LOADERS, Store, load_roster
 
 from .conftest import FIX

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ctssw.errors import ConfigError
-from ctssw.sources import pagerduty
+from ctssw.sources.ops import pagerduty
 from ctssw.store import load_pagerduty
 
 from .conftest import FIX, by_table

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ctssw.errors import DataWarning, SchemaError
-from ctssw.sources import qdev
+from ctssw.sources.ai import qdev
 from ctssw.store import load_copilot, load_qdev
 
 from .conftest import FIX, by_table

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,19 +19,6 @@ from ..errors import CtsswError
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 KOpt = Annotated[int, typer.Option("--k", help="Privacy floor: team-weeks with fewer builders are left out of the fit (at least 3).")]
-
-
-def drivers_from_store(db: Path, *, k: int = 5, unit: str = "deployment", level: float = 0.95):
-    """Build the panel from the store at ``db`` and run the sensitivity analysis."""
-    from ..estimators.drivers import sensitivity
-    from ..panel import panel
-    from ..store import Store
-
-    with Store(db, read_only=True) as store:
-        df = panel(store.ibis(), unit=unit)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # they are in res.warnings and res.notes, printed by the command
-        return sensitivity(df, k=k, level=level)
 
 
 def _f(x: Any, spec: str = "+.1f") -> str:
@@ -55,6 +41,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rank the drivers of CTS-SW: % change per +1 SD and per +10% of each, from a mixed model."""
         try:
+            from ..pipeline import drivers_from_store
+
             res = drivers_from_store(db, k=k, unit=unit, level=level)
         except CtsswError as e:
             _fail(e)
@@ -98,7 +86,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Fit a Gaussian linear mixed model (lme4 syntax) to a data file."""
-        from ..estimators.lmm import fit_lmm_file
+        from ..estimators import fit_lmm_file
 
         try:
             res = fit_lmm_file(data, formula, ml=ml)

@@ -46,31 +46,18 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     ) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
-        from ..estimators.did import render_impact_text
-        from ..panel import panel, read_panel
-        from ..pipeline import impact as run
-        from ..store import Store
+        from ..pipeline import impact_from_store, render_impact_text
 
         try:
             dyn, did = _families(method)
-            if panel_file is not None:
-                p = read_panel(panel_file)
-            else:
-                with Store(db, read_only=True) as store:
-                    p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
-            if p.empty:
-                raise ConfigError(f"the store {db} holds no team-weeks")
-            if p["ai_active"].sum() == 0:
-                raise ConfigError(f"no usage of tool {tool!r} in the store")
-            res = run(
-                p, tool=tool, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
+            res = impact_from_store(
+                db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
                 loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
             )
         except CtsswError as e:
             _fail(e)
         if report_file is not None:
-            from ..report import write_report
-            from ..report._impact import impact_sections
+            from ..report import impact_sections, write_report
 
             write_report(
                 report_file, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.",

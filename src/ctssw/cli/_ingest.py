@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..errors import CtsswError, DataWarning
-from . import _app as A
+from . import _common as A
 
 Paths = Annotated[list[Path], typer.Argument(help="Export files or folders.", show_default=False)]
 TeamOpt = Annotated[str | None, typer.Option("--team", help="Team id owning everything in these files.")]

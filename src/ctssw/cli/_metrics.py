@@ -68,9 +68,8 @@ def metrics_table(
     unit: str = "deployment", incident_window_hours: float | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The rows ``ctssw metrics`` prints, after the privacy floor, and how many were suppressed."""
-    from ..metrics import period_metrics
-    from ..metrics._api import clear_cache
-    from ..panel._backend import connect
+    from ..metrics import clear_cache, period_metrics
+    from ..panel.backend import connect
     from ..report import suppress_small_groups
 
     kw = dict(since=_date(since, "--since"), until=_date(until, "--until"), incident_window_hours=incident_window_hours)
@@ -219,10 +218,9 @@ def _pick(t: dict[str, pd.DataFrame], *names: str) -> pd.DataFrame:
 
 
 def _pr_metrics(out_file, devlake_compatible, from_devlake, project, db, k):
-    from ..metrics import change_links, team_week_metrics
+    from ..metrics import change_links, clear_cache, team_week_metrics
     from ..metrics import devlake_compat as dl
-    from ..metrics._api import clear_cache
-    from ..panel._backend import connect
+    from ..panel.backend import connect
     from ..report import suppress_small_groups
 
     if from_devlake is not None:
@@ -258,10 +256,9 @@ def _pr_metrics(out_file, devlake_compatible, from_devlake, project, db, k):
 
 
 def _incidents(out_file, devlake_compatible, from_devlake, project, db, k, window):
+    from ..metrics import clear_cache, incident_links
     from ..metrics import devlake_compat as dl
-    from ..metrics import incident_links
-    from ..metrics._api import clear_cache
-    from ..panel._backend import connect
+    from ..panel.backend import connect
 
     if from_devlake is not None:
         if not devlake_compatible:

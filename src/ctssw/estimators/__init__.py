@@ -2,25 +2,33 @@
 
 Every result has ``params``, ``std_errors``, ``conf_int()``, ``pvalues``,
 ``tidy()``, ``summary()`` and ``to_dict()``.
+
+Families, one subpackage each:
+
+``lmm/``      linear mixed models and the drivers sensitivity analysis
+``dynamic/``  the article's dynamic panel model: within, jackknife, GMM, exogeneity checks
+``did/``      staggered difference-in-differences and its robustness checks
+``value``     effect → CTS-SW change → engineering-years → dollars
+``adoption``  adoption cohorts from usage shares or rollout dates
+``results``   the result contract shared by every family
 """
 
 from __future__ import annotations
 
-from ._results import Estimate, Result
 from .adoption import adoption_cohorts, rollout_cohorts
-from .did import DidAggregate, DidResult, event_study_frame, impact_did, staggered_did
-from .drivers import DriversResult, sensitivity
+from .did import DidAggregate, DidResult, event_study_frame, staggered_did
 from .dynamic import (
     DynamicResult,
+    ExogeneityChecks,
+    GMMResult,
     compare,
     dynamic_panel,
-    impact_dynamic,
+    gmm,
     normalise_pre_adoption,
 )
-from .exogeneity import ExogeneityChecks
-from .exogeneity import checks as exogeneity_checks
-from .gmm import GMMResult, gmm
-from .lmm import LMMResult, fit_lmm_file, lmm
+from .dynamic import checks as exogeneity_checks
+from .lmm import DriversResult, LMMResult, fit_lmm_file, lmm, sensitivity
+from .results import Estimate, Result
 from .value import ValueSettings, ValueTranslation, translate
 
 __all__ = [
@@ -42,8 +50,6 @@ __all__ = [
     "exogeneity_checks",
     "fit_lmm_file",
     "gmm",
-    "impact_did",
-    "impact_dynamic",
     "lmm",
     "normalise_pre_adoption",
     "rollout_cohorts",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, EstimationError
-from ._results import Estimate, _jsonable
+from .results import Estimate, jsonable
 
 __all__ = ["ValueSettings", "ValueTranslation", "translate"]
 
@@ -91,7 +91,7 @@ class ValueTranslation:
             "engineering_years": self.engineering_years.to_dict(),
             "gross_dollars": self.gross_dollars.to_dict(),
             "net_dollars": self.net_dollars.to_dict(),
-            "settings": _jsonable(dict(self.settings.__dict__)),
+            "settings": jsonable(dict(self.settings.__dict__)),
             "interval_method": "effect interval mapped through monotone transforms; std_error by the delta method",
             "warnings": list(self.warnings),
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._api import (
     change_links,
+    clear_cache,
     deployment_links,
     incident_links,
     period_metrics,
@@ -22,6 +23,7 @@ __all__ = [
     "WEEKLY_COLUMNS",
     "DoraConfig",
     "change_links",
+    "clear_cache",
     "cts_change",
     "deployment_links",
     "dora_config",

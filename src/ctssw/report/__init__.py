@@ -1,8 +1,32 @@
-"""Reports: self-contained HTML and JSON from result objects (no fitting here)."""
+"""Reports: self-contained HTML and JSON from result objects (no fitting here).
+
+``_html``     the page, its sections and tables
+``charts``    inline SVG charts (matplotlib, no scripts)
+``_dora``     DORA trend section
+``_impact``   impact section (estimators side by side, event study, value)
+``_drivers``  drivers section (forest plot and table)
+The privacy floor itself is :mod:`ctssw.privacy` (re-exported here).
+"""
 
 from __future__ import annotations
 
+from ..privacy import DEFAULT_K, MIN_K, suppress_small_groups
+from . import charts
+from ._dora import dora_sections
+from ._drivers import drivers_section
 from ._html import Section, render_html, table_html, write_report
-from ._privacy import DEFAULT_K, MIN_K, suppress_small_groups
+from ._impact import impact_sections
 
-__all__ = ["DEFAULT_K", "MIN_K", "Section", "render_html", "suppress_small_groups", "table_html", "write_report"]
+__all__ = [
+    "DEFAULT_K",
+    "MIN_K",
+    "Section",
+    "charts",
+    "dora_sections",
+    "drivers_section",
+    "impact_sections",
+    "render_html",
+    "suppress_small_groups",
+    "table_html",
+    "write_report",
+]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._charts import line_chart
+from ..privacy import DEFAULT_K, suppress_small_groups
 from ._html import Section, table_html
-from ._privacy import DEFAULT_K, suppress_small_groups
+from .charts import line_chart
 
 
 def dora_org_weekly(weekly: pd.DataFrame) -> pd.DataFrame:

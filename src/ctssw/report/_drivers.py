@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import _charts
+from . import charts as _charts
 from ._html import Section, table_html
 
 _LABELS = {

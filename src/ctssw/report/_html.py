@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from ._privacy import DEFAULT_K
+from ..privacy import DEFAULT_K
 
 
 @dataclass

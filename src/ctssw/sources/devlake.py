@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ConfigError, DataError, SchemaError
-from ._common import (
+from .common import (
     Progress,
     Tables,
     day,

@@ -38,7 +38,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import ConfigError, DataError
-from ._common import (
+from .common import (
     Progress,
     Tables,
     note,
@@ -432,6 +432,6 @@ def read(
 
 
 def _read_rules(path: Path) -> OwnerRules:
-    from ._common import read_text
+    from .common import read_text
 
     return OwnerRules.parse(read_text(path, "a CODEOWNERS-style file of 'pattern team' lines"), str(path))

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import SchemaError
-from ._common import (
+from .common import (
     Progress,
     Tables,
     day,

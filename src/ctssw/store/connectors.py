@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..sources import copilot, devlake, git, github, gitlab, pagerduty, qdev, roster
-from ..sources._common import (
+from ..sources import devlake, git, roster
+from ..sources.ai import copilot, qdev
+from ..sources.common import (
     Progress,
     Tables,
     blank_unknown_teams,
@@ -27,6 +28,8 @@ from ..sources._common import (
     paths_of,
     source_name,
 )
+from ..sources.forges import github, gitlab
+from ..sources.ops import pagerduty
 from ._db import LoadCounts, Store
 from ._schema import TABLES
 from .ingest import ingest_tables
@@ -140,7 +143,7 @@ def load_github(
     team: str | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
-    """Read GitHub REST JSON (see :func:`ctssw.sources.github.read`) and load it in one transaction."""
+    """Read GitHub REST JSON (see :func:`ctssw.sources.forges.github.read`) and load it in one transaction."""
     ps = paths_of(paths)
     tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, progress=progress)
     drop_unknown_teams(store, tables, "github")
@@ -156,7 +159,7 @@ def load_gitlab(
     team: str | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
-    """Read GitLab REST JSON (see :func:`ctssw.sources.gitlab.read`) and load it in one transaction."""
+    """Read GitLab REST JSON (see :func:`ctssw.sources.forges.gitlab.read`) and load it in one transaction."""
     ps = paths_of(paths)
     tables = gitlab.read(ps, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=progress)
     drop_unknown_teams(store, tables, "gitlab")
@@ -172,7 +175,7 @@ def load_pagerduty(
     workday: tuple[int, int] = (9, 18),
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
-    """Read PagerDuty exports (see :func:`ctssw.sources.pagerduty.read`) and load them in one
+    """Read PagerDuty exports (see :func:`ctssw.sources.ops.pagerduty.read`) and load them in one
     transaction; pages without a mapped team take the paged person's team from the roster in the store."""
     ps = paths_of(paths)
     tables = pagerduty.read(ps, team_map=team_map, tz=tz, workday=workday, progress=progress)
@@ -182,13 +185,13 @@ def load_pagerduty(
 
 
 def load_copilot(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read Copilot usage exports (see :func:`ctssw.sources.copilot.read`) and load them in one transaction."""
+    """Read Copilot usage exports (see :func:`ctssw.sources.ai.copilot.read`) and load them in one transaction."""
     ps = paths_of(paths)
     return load_tables(store, copilot.read(ps, progress=progress), source_name("copilot", ps), progress)
 
 
 def load_qdev(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read Q Developer user activity CSVs (see :func:`ctssw.sources.qdev.read`) and load them in one transaction."""
+    """Read Q Developer user activity CSVs (see :func:`ctssw.sources.ai.qdev.read`) and load them in one transaction."""
     ps = paths_of(paths)
     return load_tables(store, qdev.read(ps, progress=progress), source_name("qdev", ps), progress)
 
@@ -214,6 +217,18 @@ def load_devlake(
     drop_unknown_teams(store, tables, "devlake")
     return load_tables(store, tables, devlake.source_label(items), progress)
 
+
+# The parser module behind each connector (each has ``read``).
+SOURCE_MODULES: dict[str, str] = {
+    "copilot": "ctssw.sources.ai.copilot",
+    "devlake": "ctssw.sources.devlake",
+    "git": "ctssw.sources.git",
+    "github": "ctssw.sources.forges.github",
+    "gitlab": "ctssw.sources.forges.gitlab",
+    "pagerduty": "ctssw.sources.ops.pagerduty",
+    "qdev": "ctssw.sources.ai.qdev",
+    "roster": "ctssw.sources.roster",
+}
 
 LOADERS: dict[str, Callable[..., list[LoadCounts]]] = {
     "copilot": load_copilot,

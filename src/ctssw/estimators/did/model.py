@@ -1,0 +1,403 @@
+"""Staggered-adoption difference-in-differences (DESIGN §4).
+
+``staggered_did`` fits group-time effects ATT(g,t) by one of four methods:
+
+``"cs"``
+    Callaway and Sant'Anna (2021), never- or not-yet-treated controls,
+    outcome-regression / IPW / doubly-robust 2x2 fits with covariates.
+``"sun-abraham"``
+    Sun and Abraham (2021): the saturated cohort x relative-period regression.
+    Without covariates on a balanced panel its coefficients are the cohort
+    differences against the never-treated (or last-treated) cohort relative to
+    period g-1, which is how they are computed here.
+``"imputation"``
+    Borusyak, Jaravel and Spiess (2024), with their conservative variance.
+``"twfe"``
+    The naive static two-way fixed-effects coefficient, for contrast only.
+
+``DidResult.aggregate`` gives simple, dynamic (event-study), group and calendar
+effects with influence-function standard errors and multiplier-bootstrap uniform
+bands; ``DidResult.pretest`` is the joint Wald test on pre-period estimates.
+
+Examples
+--------
+>>> from ctssw.simulate import simulate_panel
+>>> from ctssw.estimators.adoption import adoption_cohorts
+>>> panel, truth = simulate_panel(teams=200, weeks=60, seed=1)
+>>> panel = panel.merge(adoption_cohorts(panel), on="team_id")
+>>> res = staggered_did(panel, y="deploys_per_builder", unit="team_id", time="week",
+...                     cohort="adoption_week", bootstrap=0)
+>>> es = res.aggregate("dynamic")
+>>> round(es.overall.estimate, 2) > -1
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ...errors import ConfigError, EstimationError
+from ..results import Estimate, Result, jsonable
+from ._agg import (
+    AGGREGATIONS,
+    Aggregation,
+    aggregate_cells,
+    build_weights,
+    overall_weights,
+    se_from_inf,
+    uniform_band,
+    wald,
+)
+from ._cs import CellSet, combine
+from ._data import NEVER, DidPanel, prepare_panel
+from ._fit import CONTROLS, EST_METHODS, METHODS, DidConfig, _config, fit_panel
+from ._imputation import ImputationFit, imputation_inf
+from ._twfe import TwfeFit
+
+__all__ = [
+    "AGGREGATIONS",
+    "CONTROLS",
+    "EST_METHODS",
+    "METHODS",
+    "DidAggregate",
+    "DidConfig",
+    "DidResult",
+    "event_study_frame",
+    "staggered_did",
+]
+
+# -- results ---------------------------------------------------------------------
+
+
+@dataclass
+class DidAggregate(Result):
+    """Aggregated DiD effects.
+
+    ``params`` / ``std_errors`` hold the components (event times, cohorts or
+    periods; a single ``ATT`` for "simple"); ``overall`` the summary effect;
+    ``table`` adds pointwise intervals and the uniform band (``band_low``,
+    ``band_high``, critical value ``band_crit``); ``pretest`` (dynamic only)
+    is the joint Wald test that all pre-period event-time effects are zero.
+    """
+
+    kind: str = "simple"
+    overall: Estimate | None = None
+    table: pd.DataFrame | None = None
+    band_crit: float = float("nan")
+    pretest: dict | None = None
+    influence: np.ndarray | None = field(default=None, repr=False)
+
+    def _extra_lines(self) -> list[str]:
+        o = self.overall
+        lines = [f"Overall ({self.kind}): {o.estimate:.6g} (SE {o.std_error:.6g}, {int(o.level * 100)}% CI {o.ci_low:.6g} to {o.ci_high:.6g})"]
+        if np.isfinite(self.band_crit):
+            lines.append(f"Uniform band critical value: {self.band_crit:.4g}")
+        if self.pretest:
+            p = self.pretest
+            lines.append(f"Pre-trend Wald test: chi2({p['df']}) = {p['statistic']:.4g}, p = {p['p_value']:.4g}")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["kind"] = self.kind
+        out["overall"] = self.overall.to_dict() if self.overall else None
+        out["table"] = [{k: jsonable(v) for k, v in r.items()} for r in self.table.to_dict(orient="records")]
+        out["band_crit"] = jsonable(self.band_crit)
+        out["pretest"] = jsonable(self.pretest) if self.pretest else None
+        return out
+
+
+@dataclass
+class DidResult(Result):
+    """Group-time effects of a staggered-adoption design.
+
+    ``att_gt`` has one row per (group, time) cell: ``group``, ``time`` (period
+    labels), ``event`` (periods since adoption), ``att``, ``se``, ``post``,
+    ``n_treated``, ``n_control``. ``params`` holds the same estimates labelled
+    ``ATT(g,t)``. For ``method="twfe"`` there are no cells and ``params`` holds
+    the single coefficient.
+    """
+
+    att_gt: pd.DataFrame | None = None
+    config: DidConfig | None = None
+    panel: DidPanel | None = field(default=None, repr=False)
+    fit: Any = field(default=None, repr=False)
+    pre_fit: Any = field(default=None, repr=False)
+
+    def aggregate(self, kind: str = "simple", *, min_e: float | None = None, max_e: float | None = None) -> DidAggregate:
+        """Aggregate the cells: ``"simple"``, ``"dynamic"``, ``"group"`` or ``"calendar"``."""
+        if kind not in AGGREGATIONS:
+            raise ConfigError(f"kind must be one of {AGGREGATIONS}, got {kind!r}")
+        cfg = self.config
+        lo = -np.inf if min_e is None else float(min_e)
+        hi = np.inf if max_e is None else float(max_e)
+        if cfg.method == "twfe":
+            if kind != "simple":
+                raise ConfigError("method='twfe' gives one static coefficient: only kind='simple' is available")
+            f: TwfeFit = self.fit
+            agg = Aggregation("simple", np.array(["ATT"]), np.array([f.beta]), np.array([f.se]), f.beta, f.se, f.inf[:, None], f.inf, f.n)
+        elif cfg.method == "imputation":
+            agg = _aggregate_imputation(self.fit, self.pre_fit, kind, lo, hi)
+        else:
+            agg = aggregate_cells(self.fit, kind, min_e=lo, max_e=hi)
+        return _make_aggregate(agg, self, kind)
+
+    def pretest(self) -> dict:
+        """Joint Wald test that every pre-period estimate is zero.
+
+        CS and Sun-Abraham test the pre-period ATT(g,t) cells (as R ``did``
+        does); imputation tests its pre-period event-time estimates from the
+        leave-out fit (BJS section 4.1).
+        """
+        m = self.config.method
+        if m == "twfe":
+            raise ConfigError("method='twfe' has no pre-period estimates to test; use 'cs', 'sun-abraham' or 'imputation'")
+        if m == "imputation":
+            if self.pre_fit is None:
+                raise EstimationError("no pre-period estimate (pre_periods=0 or too few periods before adoption)")
+            agg = _imputation_pre(self.pre_fit, self.config.anticipation)
+            W, df, p = wald(agg.att, agg.inf, agg.n)
+            return {"statistic": W, "df": df, "p_value": p, "tested": "pre-period event-time effects"}
+        cells: CellSet = self.fit
+        pre = (~cells.post) & np.isfinite(cells.att)
+        if not pre.any():
+            raise EstimationError("no pre-period cell to test")
+        inf = combine(cells, np.eye(cells.K)[:, pre])
+        W, df, p = wald(cells.att[pre], inf, cells.n)
+        return {"statistic": W, "df": df, "p_value": p, "tested": "pre-period ATT(g,t) cells"}
+
+
+def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate:
+    cfg = res.config
+    z = float(stats.norm.ppf(0.5 + cfg.level / 2))
+    if kind == "simple":
+        labels = ["ATT"]
+        keys = np.array(["ATT"])
+    else:
+        keys = agg.labels
+        if kind == "dynamic":
+            labels = [f"e={int(e)}" for e in keys]
+        else:
+            labels = [f"{kind[0]}={res.panel.cohort_label(int(v))}" for v in keys]
+    crit = z
+    if kind != "simple" and cfg.bootstrap > 0 and len(keys) > 1:
+        crit = uniform_band(agg.inf, agg.se, agg.n, level=cfg.level, reps=cfg.bootstrap, seed=cfg.seed)
+    tab = pd.DataFrame(
+        {
+            "label": labels,
+            "att": agg.att,
+            "se": agg.se,
+            "ci_low": agg.att - z * agg.se,
+            "ci_high": agg.att + z * agg.se,
+            "band_low": agg.att - crit * agg.se,
+            "band_high": agg.att + crit * agg.se,
+        }
+    )
+    if kind == "dynamic":
+        tab.insert(0, "event_time", keys.astype(int))
+    elif kind in ("group", "calendar"):
+        tab.insert(0, kind if kind == "group" else "time", [res.panel.cohort_label(int(v)) for v in keys])
+    pretest = None
+    if kind == "dynamic":
+        pre = keys < -cfg.anticipation if cfg.method != "sun-abraham" else keys < -1 - cfg.anticipation
+        if pre.any():
+            W, df, p = wald(agg.att[pre], agg.inf[:, pre], agg.n)
+            pretest = {"statistic": W, "df": df, "p_value": p, "tested": "pre-period event-time effects"}
+    o = Estimate(agg.overall_att, agg.overall_se, agg.overall_att - z * agg.overall_se, agg.overall_att + z * agg.overall_se, cfg.level)
+    return DidAggregate(
+        params=pd.Series(agg.att, index=labels, name="estimate"),
+        std_errors=pd.Series(agg.se, index=labels, name="std_error"),
+        nobs=res.nobs,
+        formula=res.formula,
+        settings={**res.settings, "aggregation": kind},
+        warnings=list(res.warnings),
+        title=f"Staggered DiD ({cfg.method}): {kind} aggregation",
+        kind=kind,
+        overall=o,
+        table=tab,
+        band_crit=crit if kind != "simple" else float("nan"),
+        pretest=pretest,
+        influence=agg.inf,
+    )
+
+
+# -- imputation aggregation ---------------------------------------------------------
+
+
+def _aggregate_imputation(fit: ImputationFit, pre_fit: ImputationFit | None, kind: str, lo: float, hi: float) -> Aggregation:
+    n = fit.n
+    cnt = np.array([np.sum(fit.cohort == c) for c in fit.g], dtype=float)
+    ok = np.isfinite(fit.att)
+    post = fit.t >= fit.g
+    labels, _, W = build_weights(fit.g, fit.t, post, ok, fit.n_treated / n, kind, min_e=max(lo, 0), max_e=hi)
+    est = fit.att @ W
+    inf = imputation_inf(fit, W)
+    gshare = None
+    if kind == "group":
+        gshare = np.array([np.sum(fit.cohort == g) for g in labels], dtype=float)
+    ow = overall_weights(kind, labels, gshare)
+    o_inf = inf @ ow
+    o_att = float(est @ ow)
+    if kind == "dynamic" and pre_fit is not None and lo < 0:
+        pre = _imputation_pre(pre_fit, None)
+        keep = pre.labels >= lo
+        labels = np.r_[pre.labels[keep], labels]
+        est = np.r_[pre.att[keep], est]
+        inf = np.column_stack([pre.inf[:, keep], inf])
+    del cnt
+    return Aggregation(kind, labels, est, se_from_inf(inf, n), o_att, float(se_from_inf(o_inf[:, None], n)[0]), inf, o_inf, n)
+
+
+def _imputation_pre(pre_fit: ImputationFit, anticipation: int | None) -> Aggregation:
+    """Pre-period event-time estimates from the leave-out fit (cells before g - anticipation)."""
+    cut = 0 if anticipation is None else anticipation
+    ev = pre_fit.event
+    pre = ev < -cut
+    ok = np.isfinite(pre_fit.att) & pre
+    es = np.unique(ev[ok])
+    keep = ok[:, None] & (ev[:, None] == es[None, :])
+    W = keep * pre_fit.n_treated[:, None]
+    W = W / W.sum(axis=0)
+    est = pre_fit.att @ W
+    inf = imputation_inf(pre_fit, W)
+    return Aggregation("dynamic", es, est, se_from_inf(inf, pre_fit.n), float("nan"), float("nan"), inf, np.zeros(pre_fit.n), pre_fit.n)
+
+
+# -- fitting -----------------------------------------------------------------------
+
+
+def staggered_did(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    method: str = "cs",
+    control: str | None = None,
+    est_method: str = "dr",
+    covariates: str | list[str] | tuple[str, ...] | None = None,
+    anticipation: int = 0,
+    bootstrap: int = 999,
+    level: float = 0.95,
+    seed: int | None = 0,
+    pre_periods: int = 5,
+) -> DidResult:
+    """Group-time average treatment effects under staggered adoption.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel, one row per unit and period.
+    y, unit, time : str
+        Outcome, unit and period columns. Periods may be numbers or dates and are
+        assumed evenly spaced.
+    cohort : str
+        First treated period of the unit (same units as ``time``); missing,
+        infinite, 0 or negative means never treated.
+    method : {"cs", "sun-abraham", "imputation", "twfe"}
+    control : {"notyet", "never"}, optional
+        Comparison units. Default: "notyet" for cs and imputation, "never" for
+        sun-abraham (which falls back to the last-treated cohort).
+    est_method : {"dr", "reg", "ipw"}
+        2x2 estimator for cs with covariates; without covariates they coincide.
+    covariates : str or list of str, optional
+        Covariates (cs only), taken at each cell's base period.
+    anticipation : int
+        Periods before adoption in which the treatment may already act.
+    bootstrap : int
+        Multiplier-bootstrap replications for uniform bands (0: pointwise only).
+    level : float
+        Confidence level.
+    seed : int, optional
+        Seed of the multiplier bootstrap.
+    pre_periods : int
+        Imputation only: pre-period event times estimated by the leave-out fit.
+
+    Returns
+    -------
+    DidResult
+    """
+    cfg = _config(
+        y=y, unit=unit, time=time, cohort=cohort, method=method, control=control, est_method=est_method,
+        covariates=covariates, anticipation=anticipation, bootstrap=bootstrap, level=level, seed=seed,
+        pre_periods=pre_periods,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel = prepare_panel(data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cfg.cohort, covariates=cfg.covariates)
+        fit, pre_fit, notes = fit_panel(panel, cfg)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return build_result(panel, cfg, fit, pre_fit, [str(w.message) for w in caught] + notes)
+
+
+def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes: list[str]) -> DidResult:
+    settings = {
+        "method": cfg.method,
+        "control": cfg.control if cfg.method != "twfe" else "-",
+        "est_method": cfg.est_method if cfg.covariates else "none (no covariates)",
+        "covariates": ", ".join(cfg.covariates) or "none",
+        "anticipation": cfg.anticipation,
+        "units": panel.n,
+        "periods": panel.T,
+        "cohorts": len(panel.groups),
+        "never_treated": int((panel.cohort == NEVER).sum()),
+    }
+    formula = f"{cfg.y} ~ ATT(g,t) | {cfg.unit} + {cfg.time}; cohort = {cfg.cohort}"
+    if cfg.method == "twfe":
+        params = pd.Series([fit.beta], index=["D"], name="estimate")
+        ses = pd.Series([fit.se], index=["D"], name="std_error")
+        att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control"])
+        formula = f"{cfg.y} ~ D | {cfg.unit} + {cfg.time}"
+    else:
+        if cfg.method == "imputation":
+            g, t, att = fit.g, fit.t, fit.att
+            inf = imputation_inf(fit, np.eye(len(g)))
+            se = se_from_inf(inf, fit.n)
+            n1, n0, post = fit.n_treated, np.full(len(g), np.nan), t >= g
+        else:
+            g, t, att, se, post, n1, n0 = fit.g, fit.t, fit.att, fit.se, fit.post, fit.n_treated, fit.n_control
+        times = panel.times if cfg.method != "sun-abraham" else panel.times[: fit.yc.shape[1]]
+        gl = [panel.cohort_label(int(v)) for v in g]
+        tl = [panel.cohort_label(int(v)) if v < len(times) else None for v in t]
+        att_gt = pd.DataFrame({"group": gl, "time": tl, "event": (t - g).astype(int), "att": att, "se": se, "post": post, "n_treated": n1, "n_control": n0})
+        labels = [f"ATT({a},{b})" for a, b in zip(gl, tl)]
+        params = pd.Series(att, index=labels, name="estimate")
+        ses = pd.Series(se, index=labels, name="std_error")
+    return DidResult(
+        params=params,
+        std_errors=ses,
+        nobs=int(panel.n * panel.T),
+        formula=formula,
+        settings=settings,
+        warnings=notes,
+        title=f"Staggered DiD: {cfg.method}",
+        att_gt=att_gt,
+        config=cfg,
+        panel=panel,
+        fit=fit,
+        pre_fit=pre_fit,
+    )
+
+
+def event_study_frame(result: DidResult | DidAggregate, *, min_e: int | None = None, max_e: int | None = None) -> pd.DataFrame:
+    """Event-study data ready to plot.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``event_time``, ``att``, ``se``, ``ci_low``, ``ci_high``,
+        ``band_low``, ``band_high`` (uniform band), one row per event time.
+    """
+    agg = result if isinstance(result, DidAggregate) else result.aggregate("dynamic", min_e=min_e, max_e=max_e)
+    if agg.kind != "dynamic":
+        raise ConfigError(f"an event study needs the 'dynamic' aggregation, got {agg.kind!r}")
+    return agg.table[["event_time", "att", "se", "ci_low", "ci_high", "band_low", "band_high"]].reset_index(drop=True)
+

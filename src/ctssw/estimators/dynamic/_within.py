@@ -1,0 +1,285 @@
+"""Panel indexing, within-unit lags, exact two-way demeaning and clustered OLS.
+
+Pure array functions shared by the dynamic panel estimators. A panel is
+described by integer codes: ``unit`` in ``0..n_units-1`` and ``time`` in
+``0..n_times-1``, the position of the row's period among all distinct periods
+in order. Consecutive periods are consecutive positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ...errors import ConfigError, EstimationError
+
+# Above this many levels in the smaller factor, the dense solve gives way to
+# alternating projections.
+_DENSE_LEVELS = 3000
+
+
+@dataclass(frozen=True)
+class PanelIndex:
+    """Integer codes of a panel's rows.
+
+    Attributes
+    ----------
+    unit, time : ndarray of int64, shape (n,)
+        Unit code and period position of each row.
+    unit_labels, time_labels : ndarray, shapes (n_units,), (n_times,)
+        The original values behind the codes, time in ascending order.
+    """
+
+    unit: np.ndarray
+    time: np.ndarray
+    unit_labels: np.ndarray
+    time_labels: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_labels)
+
+    @property
+    def n_times(self) -> int:
+        return len(self.time_labels)
+
+
+def index_panel(unit: pd.Series | np.ndarray, time: pd.Series | np.ndarray) -> PanelIndex:
+    """Code units and periods; raises :class:`ConfigError` on duplicate (unit, time) rows."""
+    u_codes, u_labels = pd.factorize(np.asarray(unit), sort=True)
+    t_codes, t_labels = pd.factorize(np.asarray(time), sort=True)
+    if (u_codes < 0).any() or (t_codes < 0).any():
+        raise ConfigError("unit and time must not contain missing values")
+    u_codes = u_codes.astype(np.int64)
+    t_codes = t_codes.astype(np.int64)
+    key = u_codes * len(t_labels) + t_codes
+    if len(u_labels) * len(t_labels) <= 50_000_000:
+        dup = key.size and np.bincount(key).max() > 1
+    else:
+        sk = np.sort(key)
+        dup = bool((sk[1:] == sk[:-1]).any())
+    if dup:
+        raise ConfigError("the panel has more than one row for some (unit, time) pair")
+    return PanelIndex(u_codes, t_codes, np.asarray(u_labels), np.asarray(t_labels))
+
+
+def row_lookup(idx: PanelIndex) -> callable:
+    """Return ``find(unit, time) -> row`` (``-1`` where the unit has no such period)."""
+    T = idx.n_times
+    key = idx.unit * T + idx.time
+    if idx.n_units * T <= 50_000_000:
+        pos = np.full(idx.n_units * T, -1, dtype=np.int64)
+        pos[key] = np.arange(key.size)
+
+        def find(u: np.ndarray, t: np.ndarray) -> np.ndarray:
+            ok = (t >= 0) & (t < T)
+            out = np.full(u.shape, -1, dtype=np.int64)
+            out[ok] = pos[u[ok] * T + t[ok]]
+            return out
+
+        return find
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+
+    def find(u: np.ndarray, t: np.ndarray) -> np.ndarray:
+        ok = (t >= 0) & (t < T)
+        k = u * T + t
+        j = np.clip(np.searchsorted(skey, k), 0, skey.size - 1)
+        hit = ok & (skey[j] == k)
+        return np.where(hit, order[j], -1)
+
+    return find
+
+
+def shift(values: np.ndarray, idx: PanelIndex, lag: int, find=None) -> np.ndarray:
+    """Value of the same unit ``lag`` periods earlier (negative: later); NaN where absent.
+
+    ``values`` has shape (n,) or (n, p); the result has the same shape, as float.
+    """
+    find = find or row_lookup(idx)
+    rows = find(idx.unit, idx.time - lag)
+    v = np.asarray(values, dtype=float)
+    out = np.full(v.shape, np.nan)
+    ok = rows >= 0
+    out[ok] = v[rows[ok]]
+    return out
+
+
+def dense_codes(g: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber non-negative integer codes to ``0..G-1`` keeping their order; returns (codes, G)."""
+    g = np.asarray(g, dtype=np.int64)
+    if g.size == 0:
+        return g, 0
+    present = np.bincount(g) > 0
+    remap = np.cumsum(present) - 1
+    return remap[g], int(present.sum())
+
+
+def n_levels(g: np.ndarray) -> int:
+    """Number of distinct values among non-negative integer codes."""
+    return int((np.bincount(g) > 0).sum()) if len(g) else 0
+
+
+def drop_singletons(unit: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Boolean mask of rows kept after repeatedly removing units or periods seen once."""
+    keep = np.ones(unit.size, dtype=bool)
+    while True:
+        cu = np.bincount(unit[keep], minlength=unit.max() + 1 if unit.size else 0)
+        ct = np.bincount(time[keep], minlength=time.max() + 1 if time.size else 0)
+        bad = keep & ((cu[unit] == 1) | (ct[time] == 1))
+        if not bad.any():
+            return keep
+        keep &= ~bad
+
+
+def _group_means(Zt: np.ndarray, g: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Group means of the rows of ``Zt`` (p, n); shape (p, G)."""
+    out = np.empty((Zt.shape[0], counts.size))
+    for j in range(Zt.shape[0]):
+        out[j] = np.bincount(g, weights=Zt[j], minlength=counts.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return out / counts
+
+
+def demean_twoway(Z: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, tol: float = 1e-12, maxiter: int = 10_000) -> np.ndarray:
+    """Residuals of each column of ``Z`` on two sets of fixed effects.
+
+    Exact for any (unbalanced) panel: the factor with more levels is swept out by
+    group means, and the other is solved for densely through its
+    ``n2 x n2`` normal equations (a graph Laplacian, so a pseudo-inverse handles
+    the one redundant level per connected component). When both factors have
+    more than a few thousand levels it falls back to alternating projections.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (n, p)
+    g1, g2 : ndarray of int, shape (n,)
+        Codes of the two factors (need not be dense).
+
+    Returns
+    -------
+    ndarray, shape (n, p)
+    """
+    Z = np.asarray(Z, dtype=float)
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    # work on (p, n): every column contiguous for bincount and take
+    Zt = np.ascontiguousarray(Z.T)
+    g1, n1 = dense_codes(g1)
+    g2, n2 = dense_codes(g2)
+    if n1 < n2:
+        g1, g2, n1, n2 = g2, g1, n2, n1
+    c1 = np.bincount(g1, minlength=n1).astype(float)
+    c2 = np.bincount(g2, minlength=n2).astype(float)
+    if n2 > _DENSE_LEVELS:
+        return _alternating(Zt, g1, g2, c1, c2, tol, maxiter).T
+    m1 = _group_means(Zt, g1, c1)
+    for j in range(Zt.shape[0]):
+        Zt[j] -= m1[j].take(g1)
+    if n1 * n2 <= 50_000_000:
+        C = np.bincount(g1 * n2 + g2, minlength=n1 * n2).reshape(n1, n2).astype(float)
+        A = np.diag(c2) - (C.T / c1) @ C
+    else:
+        from scipy import sparse
+
+        C = sparse.csr_matrix((np.ones(g1.size), (g1, g2)), shape=(n1, n2))
+        A = np.diag(c2) - np.asarray((C.T @ sparse.diags(1 / c1) @ C).todense())
+    S = np.empty((Zt.shape[0], n2))
+    for j in range(Zt.shape[0]):
+        S[j] = np.bincount(g2, weights=Zt[j], minlength=n2)
+    w, V = np.linalg.eigh(A)
+    keep = w > max(w.max(), 1.0) * 1e-10
+    delta = ((V[:, keep] / w[keep]) @ (V[:, keep].T @ S.T)).T  # (p, n2)
+    back = np.asarray(C @ delta.T).T / c1  # (p, n1)
+    for j in range(Zt.shape[0]):
+        Zt[j] -= delta[j].take(g2)
+        Zt[j] += back[j].take(g1)
+    return Zt.T
+
+
+def _alternating(Zt, g1, g2, c1, c2, tol, maxiter):
+    out = Zt.copy()
+    scale = max(np.abs(Zt).max(), 1.0)
+    for _ in range(maxiter):
+        out -= _group_means(out, g1, c1)[:, g1]
+        m2 = _group_means(out, g2, c2)
+        out -= m2[:, g2]
+        if np.abs(m2).max() < tol * scale:
+            return out
+    import warnings
+
+    from ...errors import ConvergenceWarning
+
+    warnings.warn("two-way demeaning stopped before converging", ConvergenceWarning, stacklevel=3)
+    return out
+
+@dataclass(frozen=True)
+class ClusteredOLS:
+    """An OLS fit with its team-clustered sandwich.
+
+    Attributes
+    ----------
+    params : ndarray, shape (k,)
+    vcov : ndarray, shape (k, k)
+        CR1: ``G/(G-1) * (n-1)/(n-k)`` times the sandwich.
+    resid : ndarray, shape (n,)
+    influence : ndarray, shape (G, k)
+        Per-cluster ``(X'X)^-1 X_g' e_g``; ``influence.T @ influence`` is the
+        unadjusted sandwich.
+    n, k, G : int
+    """
+
+    params: np.ndarray
+    vcov: np.ndarray
+    resid: np.ndarray
+    influence: np.ndarray
+    n: int
+    k: int
+    G: int
+
+    @property
+    def ssc(self) -> float:
+        return cr1_factor(self.n, self.k, self.G)
+
+
+def cr1_factor(n: int, k: int, G: int) -> float:
+    """Small-sample factor ``G/(G-1) * (n-1)/(n-k)``."""
+    return G / (G - 1) * (n - 1) / (n - k)
+
+
+def cluster_sums(M: np.ndarray, cluster: np.ndarray, G: int) -> np.ndarray:
+    """Column sums of ``M`` (n, k) within each cluster code, shape (G, k)."""
+    Mt = np.ascontiguousarray(M.T)
+    out = np.empty((G, M.shape[1]))
+    for j in range(M.shape[1]):
+        out[:, j] = np.bincount(cluster, weights=Mt[j], minlength=G)
+    return out
+
+
+def clustered_ols(y: np.ndarray, X: np.ndarray, cluster: np.ndarray) -> ClusteredOLS:
+    """OLS of ``y`` on ``X`` (already demeaned) with CR1 covariance by ``cluster``.
+
+    ``cluster`` holds non-negative integer codes; the rows of ``influence``
+    follow their sorted distinct values.
+    """
+    n, k = X.shape
+    if n <= k:
+        raise EstimationError(f"{n} usable observations for {k} regressors")
+    XtX = X.T @ X
+    try:
+        L = np.linalg.cholesky(XtX)
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError("regressors are collinear after removing the fixed effects") from exc
+    bread = np.linalg.inv(L).T @ np.linalg.inv(L)
+    if np.linalg.cond(XtX) > 1e12:
+        raise EstimationError("regressors are (nearly) collinear after removing the fixed effects")
+    beta = bread @ (X.T @ y)
+    e = y - X @ beta
+    cl, G = dense_codes(cluster)
+    if G < 2:
+        raise EstimationError("clustered standard errors need at least two clusters")
+    infl = cluster_sums(X * e[:, None], cl, G) @ bread
+    vcov = cr1_factor(n, k, G) * (infl.T @ infl)
+    return ClusteredOLS(beta, vcov, e, infl, n, k, G)

@@ -1,0 +1,1 @@
+"""AI-assistant and agent usage exports: GitHub Copilot (``copilot``), Amazon Q Developer (``qdev``)."""

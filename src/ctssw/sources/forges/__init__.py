@@ -1,0 +1,1 @@
+"""Code-forge exports: GitHub (``github``) and GitLab (``gitlab``)."""

@@ -1,0 +1,1 @@
+"""Operations exports: incidents and pages (``pagerduty``)."""
