@@ -14,6 +14,7 @@ from ..errors import CtsswError, DataWarning
 from . import _common as A
 
 Paths = Annotated[list[Path], typer.Argument(help="Export files or folders.", show_default=False)]
+AgentRulesOpt = Annotated[Path | None, typer.Option("--agent-rules", help="CSV of extra AI agent detection rules: tool,kind,pattern.")]
 TeamOpt = Annotated[str | None, typer.Option("--team", help="Team id owning everything in these files.")]
 
 
@@ -86,14 +87,18 @@ def register(ingest_app: typer.Typer) -> None:
         job: Annotated[str | None, typer.Option(help="Regex on job names: a run deploys through its matching job.")] = None,
         environment: Annotated[str, typer.Option(help="Environment of deployments counted from Actions runs.")] = "production",
         team: TeamOpt = None,
+        bot: Annotated[list[str] | None, typer.Option("--bot", help="Login of an automation account that is not marked as a bot (repeatable).")] = None,
+        production_env: Annotated[str | None, typer.Option("--production-env", help="Regex for production environment names (default: prod, production, live and their -suffixed forms).")] = None,
+        agent_rules: AgentRulesOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
-        """GitHub REST JSON: pulls, reviews, comments, deployments, statuses, workflow runs."""
+        """GitHub REST JSON: pulls, reviews, comments, commits, deployments, statuses, workflow runs."""
         from ..store import load_github
 
         _run("github", db, as_json, lambda s, tick: load_github(
-            s, paths, workflow=workflow, job=job, environment=environment, team=team, progress=tick))
+            s, paths, workflow=workflow, job=job, environment=environment, team=team, bots=bot or (),
+            production_env=production_env, agent_rules=agent_rules, progress=tick))
 
     @ingest_app.command("gitlab")
     def gitlab_cmd(

@@ -38,7 +38,7 @@ def _dep_teams(con) -> ir.Table:
     d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
     return d.select(
         "deployment_id", "service_id", "environment", "started_at", "finished_at", "result",
-        "is_rollback", "manual_interventions", "sha",
+        "is_rollback", "manual_interventions", "sha", "is_production",
         repo_id=ibis.coalesce(d.repo_id, d.svc_repo),
         target=ibis.coalesce(d.service_id, d.repo_id, "team:" + d.team_id),
         team_id=ibis.coalesce(d.team_id, d.svc_team, d.repo_team),
@@ -54,7 +54,9 @@ def deployments(con, environment: str | None = None) -> ir.Table:
     """
     d = _dep_teams(con)
     if environment is not None:
-        d = d.filter(d.environment == environment)
+        # production: the connector's is_production decides (flag or name pattern), else the name
+        prod = d.is_production.fill_null(d.environment == environment) if environment == "production" else None
+        d = d.filter(prod if prod is not None else d.environment == environment)
     succ = d.filter(d.result == "success")
     w = ibis.window(group_by=[succ.target, succ.environment], order_by=[succ.finished_at, succ.deployment_id])
     prev = succ.select(

@@ -107,7 +107,7 @@ def _deployments(con, cfg: PanelConfig) -> ir.Table:
     d = con.table("deployments")
     s = con.table("services").select(svc_id="service_id", svc_team="team_id")
     r = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
-    d = d.filter(d.environment == cfg.environment)
+    d = d.filter(_in_environment(d, cfg.environment))
     d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
     return d.select(
         "deployment_id",
@@ -117,6 +117,14 @@ def _deployments(con, cfg: PanelConfig) -> ir.Table:
         team_id=ibis.coalesce(d.team_id, d.svc_team, d.repo_team),
         week=_week(d.finished_at),
     )
+
+
+def _in_environment(d: ir.Table, environment: str) -> ir.Value:
+    """Deployments to ``environment``; for production, the connector's ``is_production`` decides
+    (a flag or a name pattern such as ``prod-eu``) and the name only where it is unknown."""
+    if environment == "production":
+        return d.is_production.fill_null(d.environment == environment)
+    return d.environment == environment
 
 
 def build_panel(con, cfg: PanelConfig) -> ir.Table:

@@ -38,16 +38,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "changes": (
         "change_id", "repo_id", "author", "created_at", "merged_at", "closed_at", "merge_sha", "first_commit_at",
-        "first_review_at", "additions", "deletions", "team_id",
+        "first_review_at", "additions", "deletions", "team_id", "agent", "review_agent",
     ),
     "deployments": (
         "deployment_id", "service_id", "repo_id", "environment", "started_at", "finished_at", "result", "is_rollback",
-        "manual_interventions", "sha", "team_id",
+        "manual_interventions", "sha", "team_id", "is_production",
     ),
     "deployment_commits": ("deployment_id", "sha", "repo_id"),
     "incidents": ("incident_id", "team_id", "service_id", "created_at", "resolved_at", "severity", "deployment_id"),
     "pages": ("page_id", "team_id", "builder", "triggered_at", "incident_id", "off_hours"),
-    "tool_usage": ("builder", "tool", "day", "active", "events", "accepted_lines"),
+    "tool_usage": (
+        "builder", "tool", "day", "active", "events", "accepted_lines", "feature", "agent_requests", "cost", "credits",
+    ),
     "costs": ("scope", "scope_id", "kind", "period_start", "amount", "currency", "tool"),
 }
 

@@ -102,6 +102,9 @@ class Store:
         )
         for t in TABLES.values():
             c.execute(_ddl(t))
+            # columns added to the schema since a store was created (additive only)
+            for col in t.columns:
+                c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN IF NOT EXISTS {_q(t.stored_name(col))} {col.type}")
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
         c.execute(
             """CREATE TABLE IF NOT EXISTS quarantine (

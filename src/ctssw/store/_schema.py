@@ -143,6 +143,8 @@ TABLES: dict[str, Table] = {
                 _c("additions", "BIGINT"),
                 _c("deletions", "BIGINT"),
                 _c("team_id", "VARCHAR"),
+                _c("agent", "VARCHAR"),  # the AI agent that authored or co-authored the change
+                _c("review_agent", "VARCHAR"),  # the AI agent that reviewed it
             ),
             checks=(
                 ("merged_at >= created_at", "negative duration: merged before created"),
@@ -166,6 +168,7 @@ TABLES: dict[str, Table] = {
                 _c("manual_interventions", "INTEGER", default="0"),
                 _c("sha", "VARCHAR"),
                 _c("team_id", "VARCHAR"),
+                _c("is_production", "BOOLEAN"),  # NULL: decided by the environment's name
             ),
             checks=(
                 ("finished_at >= started_at", "negative duration: finished before started"),
@@ -214,7 +217,7 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "tool_usage",
-            ("builder", "tool", "day"),
+            ("builder", "tool", "feature", "day"),
             (
                 _c("builder", "VARCHAR", required=True, person=True),
                 _c("tool", "VARCHAR", required=True),
@@ -222,8 +225,16 @@ TABLES: dict[str, Table] = {
                 _c("active", "BOOLEAN", default="true"),
                 _c("events", "BIGINT"),
                 _c("accepted_lines", "BIGINT"),
+                _c("feature", "VARCHAR", default="'all'"),  # all = not broken down by feature
+                _c("agent_requests", "BIGINT"),
+                _c("cost", "DOUBLE"),  # USD
+                _c("credits", "DOUBLE"),
             ),
-            checks=(("events >= 0 AND accepted_lines >= 0", "negative usage count"),),
+            checks=(
+                ("events >= 0 AND accepted_lines >= 0", "negative usage count"),
+                ("agent_requests >= 0 AND cost >= 0 AND credits >= 0", "negative usage count"),
+            ),
+            allowed={"feature": ("all", "completion", "chat", "agent", "cli", "review")},
         ),
         Table(
             "costs",

@@ -141,11 +141,15 @@ def load_github(
     job: str | None = None,
     environment: str = "production",
     team: str | None = None,
+    bots: Iterable[str] = (),
+    production_env: str | None = None,
+    agent_rules: str | Path | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read GitHub REST JSON (see :func:`ctssw.sources.forges.github.read`) and load it in one transaction."""
     ps = paths_of(paths)
-    tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, progress=progress)
+    tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, bots=bots,
+                         production_env=production_env, agent_rules=agent_rules, progress=progress)
     drop_unknown_teams(store, tables, "github")
     return load_tables(store, tables, source_name("github", ps), progress)
 

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import ConfigError, SchemaError
+from ..agents import Rules, is_bot, rules
 from ..common import (
     Progress,
     Tables,
@@ -56,6 +57,11 @@ __all__ = ["read"]
 
 EXPECTED = "GitHub REST API JSON (pulls, reviews, comments, deployments, statuses, workflow runs)"
 WRAPPERS = ("workflow_runs", "jobs", "deployments", "statuses", "items", "pull_requests", "data")
+KINDS = ("pull", "review", "review_comment", "issue_comment", "status", "run", "job", "deployment", "gql_deployment", "commit")
+PR_COMMITS_FILE = re.compile(r"pulls?[-_.]?(\d+)[-_.]commits", re.IGNORECASE)
+TERMINAL = ("success", "failure", "error")
+# environments that count as production unless a deployment's production_environment flag says otherwise
+PRODUCTION_ENV = r"(prod|production|live)([-_. ].*)?"
 REPO_URL = re.compile(r"/repos/([^/]+/[^/]+)")
 PR_URL = re.compile(r"/repos/([^/]+/[^/]+)/(?:pulls|issues)/(\d+)")
 STATE = {"success": "success", "failure": "failure", "error": "failure", "inactive": "success",
@@ -70,6 +76,12 @@ class _Config:
     job: re.Pattern | None
     environment: str
     team: str | None
+    bots: tuple[str, ...] = ()
+    production: re.Pattern | None = None
+    rules: Rules = field(default_factory=rules)
+
+    def is_production(self, env: str | None) -> bool | None:
+        return None if env is None or self.production is None else bool(self.production.fullmatch(env))
 
 
 def _kind(r: object) -> str | None:
@@ -91,6 +103,11 @@ def _kind(r: object) -> str | None:
         return "job"
     if "environment" in r and "sha" in r and "/deployments/" in str(r.get("url", "")):
         return "deployment"
+    low = {k.lower() for k in r}
+    if {"commitoid", "environment"} <= low and ("statuses" in low or "lateststatus" in low):
+        return "gql_deployment"
+    if "sha" in r and isinstance(r.get("commit"), dict) and "parents" in r:
+        return "commit"
     return None
 
 
@@ -120,12 +137,14 @@ def _earliest(times: Iterable[object]) -> str | None:
 
 
 def _collect(paths: list[Path], progress: Progress | None) -> dict[str, list]:
-    kinds: dict[str, list] = {k: [] for k in ("pull", "review", "review_comment", "issue_comment", "status", "run", "job", "deployment", None)}
+    kinds: dict[str, list] = {k: [] for k in (*KINDS, None)}
     files = list(expand(paths, (".json", ".ndjson", ".jsonl")))
+    skipped: list[str] = []
     for i, p in enumerate(files):
         if progress:
             progress(f"reading {p}", i, len(files))
         doc = read_json(p, EXPECTED)
+        pr_no = PR_COMMITS_FILE.search(p.name)
         flat = []
         for r in records(doc, p, EXPECTED, WRAPPERS):
             flat += r if isinstance(r, list) else [r]  # NDJSON of pages
@@ -141,81 +160,167 @@ def _collect(paths: list[Path], progress: Progress | None) -> dict[str, list]:
                 continue
             kd = _kind(x)
             known += kd is not None
+            if kd == "commit":
+                x = {**x, "_pull_number": int(pr_no.group(1)) if pr_no else None}
             kinds[kd].append(x)
         if flat and not known:
-            raise SchemaError(f"{p}: no GitHub records recognised; expected {EXPECTED}")
+            skipped.append(p.name)
+    if skipped and not any(kinds[k] for k in KINDS):
+        raise SchemaError(f"{files[0] if len(files) == 1 else paths[0]}: no GitHub records recognised; expected {EXPECTED}")
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (" …" if len(skipped) > 5 else "")
+        note(f"github: {len(skipped)} file(s) hold no GitHub records ctssw reads and were skipped: {shown}")
+    unattached = sum(1 for c in kinds["commit"] if c["_pull_number"] is None)
+    if unattached:
+        note(f"github: {unattached} commit record(s) not attached to a pull request: name a /pulls/N/commits "
+             "page pulls_N_commits.json so its commits fill first_commit_at")
     if kinds[None]:
         note(f"github: {len(kinds[None])} record(s) of no known kind were skipped (not pulls, reviews, comments, deployments, statuses, runs or jobs)")
     return kinds
 
 
+def _person(x: object) -> tuple[object, object]:
+    return get(x, "user", "login"), get(x, "user", "type")
+
+
 def _changes(k: dict[str, list], cfg: _Config) -> list[dict]:
-    reviews: dict[str, list[tuple[str | None, object]]] = {}
-    for kind, when in (("review", "submitted_at"), ("review_comment", "created_at"), ("issue_comment", "created_at")):
+    # (login, user type, time) per pull request; reviews (with their comments) apart from issue comments
+    reviews: dict[str, list[tuple]] = {}
+    comments: dict[str, list[tuple]] = {}
+    for kind, when, into in (("review", "submitted_at", reviews), ("review_comment", "created_at", reviews),
+                             ("issue_comment", "created_at", comments)):
         for r in k[kind]:
             key = _pr_key(r)
             if key:
-                reviews.setdefault(key, []).append((get(r, "user", "login"), r.get(when)))
-    rows = []
+                into.setdefault(key, []).append((*_person(r), r.get(when)))
+    commits: dict[tuple[str | None, int], list[dict]] = {}
+    for c in k["commit"]:
+        if c["_pull_number"] is not None:
+            commits.setdefault((_repo_of(c), c["_pull_number"]), []).append(c)
+    rows, no_lines, bot_first = [], 0, set()
     for pr in k["pull"]:
         repo = _repo_of(pr)
         key = f"{repo}#{pr.get('number')}"
         author = get(pr, "user", "login")
-        seen = list(reviews.get(key, []))
-        for emb, when in (("reviews", "submitted_at"), ("review_comments", "created_at"), ("comments", "created_at")):
+        rv, cm = list(reviews.get(key, [])), list(comments.get(key, []))
+        for emb, when, into in (("reviews", "submitted_at", rv), ("review_comments", "created_at", rv),
+                                ("comments", "created_at", cm)):
             if isinstance(pr.get(emb), list):
-                seen += [(get(x, "user", "login"), get(x, when)) for x in pr[emb] if isinstance(x, dict)]
-        first_review = _earliest(t for who, t in seen if who and who != author)
-        commits = pr.get("commits") if isinstance(pr.get("commits"), list) else []
-        first_commit = _earliest(get(c, "commit", "author", "date") for c in commits)
+                into += [(*_person(x), get(x, when)) for x in pr[emb] if isinstance(x, dict)]
+
+        def human(seen: list[tuple]) -> list:
+            return [t for who, typ, t in seen if who and who != author and not is_bot(who, typ, cfg.bots)]
+
+        first_review = _earliest(human(rv)) or _earliest(human(cm))
+        others = sorted((parse_ts(t), is_bot(who, typ, cfg.bots)) for who, typ, t in rv + cm
+                        if who and who != author and parse_ts(t) is not None)
+        if others and others[0][1]:
+            bot_first.add(key)
+        review_agent = next((r.tool for r in (cfg.rules.match("reviewer", w) for w, _t, _x in sorted(
+            rv, key=lambda x: str(x[2] or ""))) if r is not None), None)
+        embedded = pr.get("commits") if isinstance(pr.get("commits"), list) else []
+        pcs = embedded + commits.get((repo, pr.get("number")), [])
+        first_commit = _earliest(get(c, "commit", "author", "date") for c in pcs)
+        adds, dels = pr.get("additions"), pr.get("deletions")
+        if adds is None and pcs and all(isinstance(get(c, "stats", "additions"), int) for c in pcs):
+            adds = sum(get(c, "stats", "additions") for c in pcs)
+            dels = sum(get(c, "stats", "deletions") or 0 for c in pcs)
+        no_lines += adds is None
+        agent = cfg.rules.match("bot", author)
+        if agent is None:  # an agent's commits on a person's pull request (co-authored or generated)
+            agent = next((r for c in pcs for r in cfg.rules.message(str(get(c, "commit", "message") or ""))), None)
         rows.append({
             "change_id": key if repo and pr.get("number") is not None else None,
             "repo_id": repo, "author": author, "created_at": utc(pr.get("created_at")),
             "merged_at": utc(pr.get("merged_at")), "closed_at": utc(pr.get("closed_at")),
             "merge_sha": pr.get("merge_commit_sha") if pr.get("merged_at") else None,
             "first_commit_at": first_commit, "first_review_at": first_review,
-            "additions": pr.get("additions"), "deletions": pr.get("deletions"), "team_id": cfg.team,
+            "additions": adds, "deletions": dels, "team_id": cfg.team,
+            "agent": agent.tool if agent else None, "review_agent": review_agent,
         })
+    if no_lines:
+        note(f"github: {no_lines} pull request(s) without additions/deletions (list pages do not carry them): "
+             "left empty; export /pulls/N details, or commits with stats, to fill them")
+    if bot_first:
+        note(f"github: on {len(bot_first)} pull request(s) a bot commented first; first_review_at is the first "
+             "person's review or comment instead (bots never count as reviewers)")
     return rows
 
 
-def _latest(statuses: list[dict]) -> dict | None:
-    best, key = None, None
+def _finish(statuses: list[dict]) -> tuple[str | None, object]:
+    """(result, finished_at) from a deployment's statuses: the first terminal status (success,
+    failure, error) by time; GitHub appends ``inactive`` when a later deployment replaces this
+    one, which is not when it finished. With no terminal status, the latest one (running)."""
+    timed = []
     for s in statuses:
-        t = parse_ts(s.get("updated_at") or s.get("created_at"))
-        k = (t.timestamp() if t else float("-inf"), s.get("id") if isinstance(s.get("id"), int) else 0)
-        if key is None or k > key:
-            best, key = s, k
-    return best
+        when = s.get("updated_at") or s.get("created_at") or s.get("updatedAt") or s.get("createdAt")
+        t = parse_ts(when)
+        timed.append((t.timestamp() if t else float("-inf"), s.get("id") if isinstance(s.get("id"), int) else 0,
+                      str(s.get("state") or "").lower(), when))
+    timed.sort(key=lambda x: (x[0], x[1]))
+    for _t, _i, state, when in timed:
+        if state in TERMINAL:
+            return STATE[state], when
+    if timed:
+        state, when = timed[-1][2], timed[-1][3]
+        return (STATE.get(state, state) or None), when
+    return None, None
+
+
+def _gql(d: dict) -> dict:
+    """A GraphQL deployment node as GitHub returns it or as DevLake stores it (capitalised keys)."""
+    low = {k[:1].lower() + k[1:]: v for k, v in d.items()}
+    nodes = get(low, "statuses", "nodes") or get(low, "statuses", "Nodes") or []
+    repo = get(low, "repository", "nameWithOwner")
+    url = get(low, "repository", "url") or get(low, "repository", "Url")
+    if not repo and url:
+        m = re.search(r"github\.com/([^/]+/[^/]+?)/?$", str(url))
+        repo = m.group(1) if m else None
+    return {"id": low.get("databaseId") or low.get("id"), "repo": repo, "environment": low.get("environment"),
+            "sha": low.get("commitOid"), "created_at": low.get("createdAt"),
+            "statuses": [{"state": get(n, "state") or get(n, "State"),
+                          "updated_at": get(n, "updatedAt") or get(n, "UpdatedAt")} for n in nodes if isinstance(n, dict)]}
 
 
 def _deployments(k: dict[str, list], cfg: _Config) -> list[dict]:
     by_dep: dict[str, list[dict]] = {}
     for s in k["status"]:
         by_dep.setdefault(str(s.get("deployment_url")), []).append(s)
-    rows = []
+    found = []
     for d in k["deployment"]:
         sts = by_dep.get(str(d.get("url")), []) + [x for x in (d.get("statuses") or []) if isinstance(x, dict)]
-        last = _latest(sts)
-        state = str(last.get("state")).lower() if last else None
-        repo = _repo_of(d)
+        flag = d.get("production_environment")
+        found.append((_repo_of(d), d.get("id"), d.get("environment"), d.get("sha"), d.get("created_at"), sts,
+                      flag if isinstance(flag, bool) else None))
+    for d in k["gql_deployment"]:
+        g = _gql(d)
+        found.append((g["repo"], g["id"], g["environment"], g["sha"], g["created_at"], g["statuses"], None))
+    rows, waiting = [], 0
+    for repo, did, env, sha, created, sts, flag in found:
+        result, finished = _finish(sts)
+        if result is None:  # no status yet: it has been created and is waiting to run
+            result, finished, waiting = "running", created, waiting + 1
+        env_name = str(env).lower() if text(env) else None
         rows.append({
-            "deployment_id": f"{repo}:deployment:{d.get('id')}" if repo and d.get("id") is not None else None,
-            "repo_id": repo, "environment": text(d.get("environment")) and str(d.get("environment")).lower(),
-            "started_at": utc(d.get("created_at")),
-            "finished_at": utc((last.get("updated_at") or last.get("created_at")) if last else None),
-            "result": STATE.get(state, state) if state else None, "sha": d.get("sha"), "team_id": cfg.team,
+            "deployment_id": f"{repo}:deployment:{did}" if repo and did is not None else None,
+            "repo_id": repo, "environment": env_name, "started_at": utc(created), "finished_at": utc(finished),
+            "result": result, "sha": sha, "team_id": cfg.team,
+            "is_production": flag if flag is not None else cfg.is_production(env_name),
         })
+    if waiting:
+        note(f"github: {waiting} deployment(s) have no status yet: loaded as running (finished_at = created_at)")
     if cfg.workflow is None and cfg.job is None:
         return rows
     jobs: dict[str, list[dict]] = {}
     for j in k["job"]:
         jobs.setdefault(str(j.get("run_id")), []).append(j)
+    job_hits = 0
     for r in k["run"]:
         repo = _repo_of(r)
         names = " ".join(str(r.get(x) or "") for x in ("name", "path", "display_title"))
         if cfg.job is not None:
             hits = [j for j in jobs.get(str(r.get("id")), []) if cfg.job.search(str(j.get("name") or ""))]
+            job_hits += bool(hits)
             if not hits or (cfg.workflow is not None and not cfg.workflow.search(names)):
                 continue
             j = hits[-1]
@@ -235,11 +340,17 @@ def _deployments(k: dict[str, list], cfg: _Config) -> list[dict]:
             "deployment_id": rid if repo and r.get("id") is not None else None, "repo_id": repo,
             "environment": cfg.environment, "started_at": utc(started), "finished_at": utc(finished),
             "result": result, "sha": r.get("head_sha"), "team_id": cfg.team,
+            "is_production": cfg.is_production(cfg.environment),
         })
+    if cfg.job is not None and not job_hits:
+        n_jobs = sum(len(v) for v in jobs.values())
+        note(f"github: --job {cfg.job.pattern!r} matched no job of {len(k['run'])} run(s) and {n_jobs} job(s): "
+             "no deployments counted from workflow runs" + ("" if n_jobs else " (export /actions/runs/ID/jobs too)"))
     return rows
 
 
-def _config(workflow: str | None, job: str | None, environment: str, team: str | None) -> _Config:
+def _config(workflow: str | None, job: str | None, environment: str, team: str | None,
+            bots: Iterable[str] = (), production_env: str | None = None, agent_rules: object = None) -> _Config:
     def comp(p: str | None, what: str) -> re.Pattern | None:
         if p is None:
             return None
@@ -250,7 +361,9 @@ def _config(workflow: str | None, job: str | None, environment: str, team: str |
 
     if not environment:
         raise ConfigError("environment must be a non-empty name such as production")
-    return _Config(comp(workflow, "workflow"), comp(job, "job"), environment.lower(), team)
+    prod = comp(production_env if production_env is not None else PRODUCTION_ENV, "production_env")
+    return _Config(comp(workflow, "workflow"), comp(job, "job"), environment.lower(), team,
+                   tuple(bots), prod, rules(agent_rules))  # type: ignore[arg-type]
 
 
 def read(
@@ -260,6 +373,9 @@ def read(
     job: str | None = None,
     environment: str = "production",
     team: str | None = None,
+    bots: Iterable[str] = (),
+    production_env: str | None = None,
+    agent_rules: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Tables:
     """Read GitHub REST JSON files (or folders of them); see the module docstring.
@@ -274,8 +390,16 @@ def read(
         The environment a counted workflow run deployed to.
     team : str, optional
         The team owning these repositories.
+    bots : iterable of str
+        Logins of automation accounts that GitHub lists as ``type: User`` (``golangcibot``);
+        ``type: Bot`` accounts and ``[bot]`` logins never count as reviewers anyway.
+    production_env : str, optional
+        Regular expression (whole name, any case) for production environment names; default
+        ``(prod|production|live)([-_. ].*)?``. A deployment's ``production_environment`` flag wins.
+    agent_rules : str or Path, optional
+        A CSV of extra agent detection rules (see :mod:`ctssw.sources.agents`).
     """
-    cfg = _config(workflow, job, environment, team)
+    cfg = _config(workflow, job, environment, team, bots, production_env, agent_rules)
     k = _collect(paths_of(paths), progress)
     out: Tables = {}
     if k["pull"]:
@@ -283,4 +407,12 @@ def read(
     deps = _deployments(k, cfg)
     if deps:
         out["deployments"] = table("deployments", deps)
+        left = {}
+        for d in deps:
+            if d["is_production"] is False:
+                left[d["environment"]] = left.get(d["environment"], 0) + 1
+        if left:
+            shown = ", ".join(f"{e} {n}" for e, n in sorted(left.items(), key=lambda x: -x[1])[:6])
+            note(f"github: {sum(left.values())} deployment(s) to non-production environments ({shown}) loaded "
+                 "with is_production false and left out of production counts; --production-env REGEX widens it")
     return out

@@ -4,8 +4,12 @@
 REST JSON: ``GET /incidents`` (``{"incidents": [...]}`` or arrays) with ``id``,
 ``incident_number``, ``created_at``, ``status``, ``urgency``, ``priority``, ``service``,
 ``teams``, ``assignments`` (``at``, ``assignee``), ``resolved_at`` / ``last_status_change_at``;
-and ``GET /log_entries`` (``{"log_entries": [...]}``) whose ``notify_log_entry`` records name the
-``user`` paged, the ``incident`` and the time.
+and ``GET /log_entries`` (``{"log_entries": [...]}``, or embedded in incidents fetched with
+``include[]=log_entries``) whose ``notify_log_entry`` records give the ``incident`` and the time.
+The person paged is the entry's ``user`` when present; current exports carry no ``user`` on
+notify entries, so the name in the ``summary`` ("Notified Keon Amini by email.") is resolved to
+a user id through the user references elsewhere in the export (assignees, agents), else kept
+as the name (map it in the roster).
 
 CSV (the web app's incident export): one row per incident; headers are matched loosely
 (case, spaces): ``id`` / ``incident_id``, ``incident_number``, ``created_on`` / ``created_at``,
@@ -91,9 +95,59 @@ def _list(v: object) -> list:
     return v if isinstance(v, list) else []
 
 
+NOTIFIED = re.compile(r"^\s*Notified\s+(.+?)\s+(?:by|via)\s+\S", re.IGNORECASE)
+
+
+def _people(recs: list, logs: list) -> dict[str, str]:
+    """PagerDuty user names (as in log entry summaries) → user ids, from every user reference seen."""
+    names: dict[str, str] = {}
+
+    def walk(o: object) -> None:
+        if isinstance(o, dict):
+            if o.get("type") in ("user_reference", "user") and o.get("id") and o.get("summary"):
+                names.setdefault(str(o["summary"]).strip().lower(), str(o["id"]))
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(recs)
+    walk(logs)
+    return names
+
+
+def _notified(le: dict, names: dict[str, str]) -> object:
+    """The person a notify log entry paged: its ``user``, the channel's user, the name in its
+    summary ("Notified Keon Amini by email.") resolved to a user id, else the user agent."""
+    who = get(le, "user", "id") or get(le, "user", "email") or get(le, "channel", "user", "id")
+    if who:
+        return who
+    m = NOTIFIED.match(str(le.get("summary") or ""))
+    if m:
+        name = m.group(1).strip()
+        return names.get(name.lower(), name)
+    if get(le, "agent", "type") == "user_reference":
+        return get(le, "agent", "id")
+    return None
+
+
 def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list[dict]]:
     incidents, pages = [], []
     team_of: dict[str, str | None] = {}
+    logs = list(logs)
+    for r in recs:  # log entries embedded in incidents (``include[]=log_entries``)
+        logs += [x for x in _list(r.get("log_entries")) if isinstance(x, dict)]
+    seen_ids: set[str] = set()
+    uniq = []
+    for le in logs:
+        key = str(le.get("id")) if isinstance(le, dict) and le.get("id") is not None else None
+        if key is None or key not in seen_ids:
+            uniq.append(le)
+            if key is not None:
+                seen_ids.add(key)
+    logs = uniq
+    names = _people(recs, logs)
     paged: set[str] = set()
     for le in logs:
         if isinstance(le, dict) and le.get("type") == "notify_log_entry":
@@ -121,17 +175,25 @@ def _json_incidents(recs: list, logs: list, ctx: _Ctx) -> tuple[list[dict], list
                 "page_id": f"pd:{iid}:assignment:{n}", "team_id": team, "builder": who,
                 "triggered_at": utc(at), "incident_id": f"pd:{iid}", "off_hours": ctx.off_hours(at),
             })
+        if not assignments and r.get("status") == "resolved":
+            note(f"pagerduty: resolved incident {iid} has no assignments and no notify log entries: no pages "
+                 "(PagerDuty clears assignments on resolve; export its log entries too)")
+    nobody = 0
     for le in logs:
         if not isinstance(le, dict) or le.get("type") != "notify_log_entry":
             continue
         inc = get(le, "incident", "id")
-        who = get(le, "user", "id") or get(le, "user", "email")
+        who = _notified(le, names)
+        nobody += who is None
         team = team_of.get(str(inc)) or ctx.team(*(get(t, "id") for t in _list(le.get("teams"))), get(le, "service", "id"))
         pages.append({
             "page_id": f"pd:{le.get('id')}" if le.get("id") is not None else None, "team_id": team, "builder": who,
             "triggered_at": utc(le.get("created_at")), "incident_id": f"pd:{inc}" if inc is not None else None,
             "off_hours": ctx.off_hours(le.get("created_at")),
         })
+    if nobody:
+        note(f"pagerduty: {nobody} notify log entr(y/ies) name no person (no user, channel user or 'Notified NAME' "
+             "summary): loaded as pages without a builder")
     return incidents, pages
 
 

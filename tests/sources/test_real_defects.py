@@ -1,0 +1,88 @@
+"""Defects found on real payloads nobody here wrote (tests/fixtures/*/ORIGIN.md says where each is from)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ctssw.errors import DataWarning
+from ctssw.store import load_github, load_pagerduty
+
+from .conftest import by_table
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+
+def test_pagerduty_notified_names_resolve_to_user_ids(rostered):
+    c = by_table(load_pagerduty(rostered, REAL / "pagerduty/devlake_incidents_with_log_entries.json",
+                                team_map=["DevService=payments"]))
+    assert (c["pages"].loaded, c["pages"].quarantined, c["pages"].unmapped) == (15, 0, 2)
+    per_incident = dict(rostered.con.execute("SELECT incident_id, count(*) FROM pages GROUP BY 1").fetchall())
+    assert per_incident == {"pd:Q3YON8WNWTZMRQ": 12, "pd:Q3CZAU7Q4008QD": 1, "pd:Q1OHFWFP3GPXOG": 2}
+    # "Notified Keon Amini by email." is the user PQYACO3 (named as assignee and agent elsewhere)
+    keon = rostered.pseudonymise("PQYACO3")
+    assert rostered.con.execute("SELECT count(*) FROM pages WHERE builder_id = ?", [keon]).fetchall() == [(8,)]
+    assert rostered.con.execute("SELECT count(*) FROM pages WHERE builder_id IS NULL").fetchall() == [(0,)]
+
+
+def test_github_deployment_finishes_at_first_terminal_status(store):
+    # facebook/OpenBIC github-pages (GraphQL, recorded by DevLake): SUCCESS 2026-02-14T00:32:36Z,
+    # then INACTIVE 2026-02-20T00:30:59Z when the next deployment replaced it
+    c = by_table(load_github(store, REAL / "github/graphql_deployments_openbic.json", production_env="github-pages"))
+    assert (c["deployments"].loaded, c["deployments"].quarantined) == (2, 0)
+    got = store.con.execute(
+        "SELECT deployment_id, result, finished_at, is_production FROM deployments ORDER BY started_at").fetchall()
+    assert [(r[0], r[1], r[2].isoformat(), r[3]) for r in got] == [
+        ("facebook/OpenBIC:deployment:3839563910", "success", "2026-02-14T00:32:36+00:00", True),
+        ("facebook/OpenBIC:deployment:3881429895", "success", "2026-02-20T00:30:59+00:00", True),
+    ]
+
+
+def test_github_pages_is_not_production_by_default(store):
+    with pytest.warns(DataWarning, match=r"2 deployment\(s\) to non-production environments \(github-pages 2\)"):
+        load_github(store, REAL / "github/graphql_deployments_openbic.json")
+    assert store.con.execute("SELECT count(*) FROM deployments WHERE NOT is_production").fetchall() == [(2,)]
+
+
+def test_github_production_environment_flag_wins(store, tmp_path):
+    # PyGithub's recorded /deployments: env "production" with production_environment false, env "test"
+    body = json.loads((REAL / "github/deployments_list.json").read_text())["body"]
+    p = tmp_path / "deployments.json"
+    p.write_text(json.dumps(body))
+    with pytest.warns(DataWarning, match="no status yet: loaded as running"):
+        c = by_table(load_github(store, p))
+    assert (c["deployments"].loaded, c["deployments"].quarantined) == (2, 0)
+    got = store.con.execute("SELECT environment, is_production, result FROM deployments ORDER BY 1").fetchall()
+    assert got == [("production", False, "running"), ("test", False, "running")]
+
+
+def _ants(tmp_path, *names):
+    for n in names:
+        shutil.copy(REAL / "github" / n, tmp_path / n)
+    return tmp_path
+
+
+def test_github_bots_never_review(store, tmp_path):
+    # panjf2000/ants pulls (#4 on two list pages) with their issue comments and reviews: codecov[bot]
+    # (type Bot) comments first on 6 of 11
+    d = _ants(tmp_path, "ants_pulls.json", "ants_issue_comments.json", "ants_pull_reviews.json")
+    with pytest.warns(DataWarning, match=r"on 6 pull request\(s\) a bot commented first"):
+        load_github(store, d)
+    got = dict(store.con.execute("SELECT change_id, first_review_at::VARCHAR FROM changes").fetchall())
+    assert got["panjf2000/ants#4"] == "2018-07-25 10:49:44+00"  # not codecov[bot] at 08:25:22
+    assert got["panjf2000/ants#16"] is None  # only codecov[bot] commented
+    assert got["panjf2000/ants#41"] == "2019-08-20 09:19:55+00"  # the first review by someone else
+
+
+def test_github_pull_commits_page_is_read_not_fatal(store, tmp_path):
+    d = _ants(tmp_path, "ants_pulls.json", "ants_pulls_23_commits.json")
+    (tmp_path / "rate_limit.json").write_text(json.dumps({"resources": {"core": {"limit": 5000}}}))
+    with pytest.warns(DataWarning, match=r"1 file\(s\) hold no GitHub records ctssw reads and were skipped: rate_limit\.json"):
+        c = by_table(load_github(store, d))
+    assert c["changes"].loaded == 11
+    got = store.con.execute("SELECT first_commit_at::VARCHAR FROM changes WHERE change_id = 'panjf2000/ants#23'").fetchall()
+    assert got == [("2019-01-21 10:57:23+00",)]
