@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ctssw.errors import DataWarning
-from ctssw.store import load_github, load_pagerduty
+from ctssw.store import load_github, load_gitlab, load_pagerduty
 
 from .conftest import by_table
 
@@ -86,3 +86,26 @@ def test_github_pull_commits_page_is_read_not_fatal(store, tmp_path):
     assert c["changes"].loaded == 11
     got = store.con.execute("SELECT first_commit_at::VARCHAR FROM changes WHERE change_id = 'panjf2000/ants#23'").fetchall()
     assert got == [("2019-01-21 10:57:23+00",)]
+
+
+def test_gitlab_mr_commits_fill_first_commit_at(store, tmp_path):
+    # gitlab-data/snowflake_spend merge requests and their /merge_requests/IID/commits pages (DevLake e2e)
+    for n in ("snowflake_spend_merge_requests.json", "snowflake_spend_merge_requests_1_commits.json",
+              "snowflake_spend_merge_requests_2_commits.json", "snowflake_spend_merge_requests_5_commits.json"):
+        shutil.copy(REAL / "gitlab" / n, tmp_path / n)
+    c = by_table(load_gitlab(store, tmp_path))
+    assert (c["changes"].loaded, c["changes"].quarantined) == (5, 0)
+    got = dict(store.con.execute("SELECT change_id, first_commit_at::VARCHAR FROM changes").fetchall())
+    assert got["gitlab-data/snowflake_spend!1"] == "2019-06-28 05:40:36+00"
+    assert got["gitlab-data/snowflake_spend!3"] is None  # no commits page given
+
+
+def test_gitlab_deployment_starts_when_its_job_starts(store):
+    with pytest.warns(DataWarning, match=r"deployment\(s\) to non-production environments \(staging"):
+        c = by_table(load_gitlab(store, REAL / "gitlab/devlake_deployments.json"))
+    assert c["deployments"].read == 8
+    got = store.con.execute(
+        "SELECT started_at::VARCHAR, is_production FROM deployments WHERE deployment_id LIKE '%:13426753'").fetchall()
+    assert got == [("2019-03-13 14:17:33.559+00", False)]  # the job's start, not the creation at 14:14:24
+    prod = store.con.execute("SELECT count(*) FROM deployments WHERE is_production").fetchall()
+    assert prod == [(3,)]  # canceled 13436532, and "created" 13436763 and "blocked" 13436986 (running)

@@ -106,14 +106,17 @@ def register(ingest_app: typer.Typer) -> None:
         pipeline_ref: Annotated[str | None, typer.Option("--pipeline-ref", help="Regex on pipeline ref: matching pipelines are deployments.")] = None,
         environment: Annotated[str, typer.Option(help="Environment of deployments counted from pipelines.")] = "production",
         team: TeamOpt = None,
+        production_env: Annotated[str | None, typer.Option("--production-env", help="Regex for production environment names (default: prod, production, live and their -suffixed forms).")] = None,
+        agent_rules: AgentRulesOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
-        """GitLab REST JSON: merge requests (with notes), deployments, pipelines."""
+        """GitLab REST JSON: merge requests (with notes and commits), deployments, pipelines."""
         from ..store import load_gitlab
 
         _run("gitlab", db, as_json, lambda s, tick: load_gitlab(
-            s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=tick))
+            s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team,
+            production_env=production_env, agent_rules=agent_rules, progress=tick))
 
     @ingest_app.command("pagerduty")
     def pagerduty_cmd(

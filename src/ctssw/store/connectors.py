@@ -161,11 +161,14 @@ def load_gitlab(
     pipeline_ref: str | None = None,
     environment: str = "production",
     team: str | None = None,
+    production_env: str | None = None,
+    agent_rules: str | Path | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read GitLab REST JSON (see :func:`ctssw.sources.forges.gitlab.read`) and load it in one transaction."""
     ps = paths_of(paths)
-    tables = gitlab.read(ps, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=progress)
+    tables = gitlab.read(ps, pipeline_ref=pipeline_ref, environment=environment, team=team,
+                         production_env=production_env, agent_rules=agent_rules, progress=progress)
     drop_unknown_teams(store, tables, "gitlab")
     return load_tables(store, tables, source_name("gitlab", ps), progress)
 

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ...errors import ConfigError, SchemaError
+from ..agents import rules
 from ..common import (
     Progress,
     Tables,
@@ -54,6 +55,10 @@ STATUS = {"success": "success", "failed": "failure", "canceled": "cancelled", "c
           "skipped": "cancelled", "created": "running", "running": "running", "blocked": "running",
           "pending": "running", "manual": "running", "waiting_for_resource": "running", "preparing": "running",
           "scheduled": "running"}
+MR_COMMITS_FILE = re.compile(r"merge_requests?[-_.]?(\d+)[-_.]commits", re.IGNORECASE)
+COMMIT_PROJECT = re.compile(r"https?://[^/]+/(.+?)/-/commit/")
+# environment names that count as production unless the environment's tier says otherwise
+PRODUCTION_ENV = r"(prod|production|live)([-_. ].*)?"
 PROJECT = re.compile(r"https?://[^/]+/(.+?)/-/(?:merge_requests|pipelines|environments|deployments)")
 
 
@@ -68,6 +73,8 @@ def _kind(r: object) -> str | None:
         return "deployment"
     if "sha" in r and "ref" in r and "status" in r and "environment" not in r:
         return "pipeline"
+    if "short_id" in r and "authored_date" in r and "parent_ids" in r:
+        return "commit"
     return None
 
 
@@ -83,7 +90,7 @@ def _project(r: dict) -> str | None:
 
 
 def _collect(paths: list[Path], progress: Progress | None) -> dict:
-    kinds: dict = {k: [] for k in ("mr", "note", "deployment", "pipeline", None)}
+    kinds: dict = {k: [] for k in ("mr", "note", "deployment", "pipeline", "commit", None)}
     files = list(expand(paths, (".json", ".ndjson", ".jsonl")))
     for i, p in enumerate(files):
         if progress:
@@ -92,14 +99,21 @@ def _collect(paths: list[Path], progress: Progress | None) -> dict:
         for r in records(read_json(p, EXPECTED), p, EXPECTED, ("merge_requests", "deployments", "pipelines", "notes", "data")):
             flat += r if isinstance(r, list) else [r]
         known = 0
+        iid = MR_COMMITS_FILE.search(p.name)
         for x in flat:
             kd = _kind(x)
             known += kd is not None
+            if kd == "commit":
+                x = {**x, "_mr_iid": int(iid.group(1)) if iid else None}
             kinds[kd].append(x)
         if flat and not known:
             raise SchemaError(f"{p}: no GitLab records recognised; expected {EXPECTED}")
     if kinds[None]:
         note(f"gitlab: {len(kinds[None])} record(s) of no known kind were skipped")
+    loose = sum(1 for c in kinds["commit"] if c["_mr_iid"] is None)
+    if loose:
+        note(f"gitlab: {loose} commit record(s) not attached to a merge request: name a "
+             "/merge_requests/IID/commits page merge_requests_IID_commits.json so its commits fill first_commit_at")
     return kinds
 
 
@@ -121,6 +135,8 @@ def read(
     pipeline_ref: str | None = None,
     environment: str = "production",
     team: str | None = None,
+    production_env: str | None = None,
+    agent_rules: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Tables:
     """Read GitLab REST JSON files (or folders of them); see the module docstring.
@@ -133,11 +149,26 @@ def read(
         The environment a counted pipeline deployed to.
     team : str, optional
         The team owning these projects.
+    production_env : str, optional
+        Regular expression (whole name, any case) for production environment names; default
+        ``(prod|production|live)([-_. ].*)?``. An environment's ``tier`` wins where the export has it.
+    agent_rules : str or Path, optional
+        A CSV of extra agent detection rules (see :mod:`ctssw.sources.agents`).
     """
     try:
         ref_rx = re.compile(pipeline_ref) if pipeline_ref is not None else None
     except re.error as e:
         raise ConfigError(f"pipeline_ref pattern {pipeline_ref!r} is not a regular expression ({e})") from None
+    try:
+        prod_rx = re.compile(production_env if production_env is not None else PRODUCTION_ENV, re.IGNORECASE)
+    except re.error as e:
+        raise ConfigError(f"production_env pattern {production_env!r} is not a regular expression ({e})") from None
+    agent_rules_ = rules(agent_rules)
+
+    def is_prod(env: str | None, tier: object = None) -> bool | None:
+        if isinstance(tier, str) and tier:
+            return tier.lower() == "production"
+        return None if env is None else bool(prod_rx.fullmatch(env))
     if not environment:
         raise ConfigError("environment must be a non-empty name such as production")
     k = _collect(paths_of(paths), progress)
@@ -146,6 +177,11 @@ def read(
         if n.get("noteable_type") == "MergeRequest":
             notes_by.setdefault(("id", text(n.get("noteable_id"))), []).append(n)
             notes_by.setdefault(("iid", text(n.get("project_id")), text(n.get("noteable_iid"))), []).append(n)
+    commits: dict[tuple, list[dict]] = {}
+    for c in k["commit"]:
+        if c["_mr_iid"] is not None:
+            m = COMMIT_PROJECT.search(str(c.get("web_url") or ""))
+            commits.setdefault((m.group(1) if m else None, c["_mr_iid"]), []).append(c)
     changes = []
     for mr in k["mr"]:
         proj = _project(mr)
@@ -156,24 +192,44 @@ def read(
         if isinstance(mr.get("notes"), list):
             notes += mr["notes"]
         merged = mr.get("merged_at")
+        mcs = commits.get((proj, mr.get("iid")), [])
+        agent = agent_rules_.match("bot", author)
+        if agent is None:
+            agent = next((r for c in mcs for r in agent_rules_.message(str(c.get("message") or ""))), None)
+        first_commit = None
+        for c in mcs:
+            t = parse_ts(c.get("authored_date"))
+            if t is not None and (first_commit is None or t < parse_ts(first_commit)):
+                first_commit = c.get("authored_date")
         changes.append({
             "change_id": f"{proj}!{mr.get('iid')}" if proj and mr.get("iid") is not None else None,
             "repo_id": proj, "author": author, "created_at": utc(mr.get("created_at")),
             "merged_at": utc(merged), "closed_at": utc(mr.get("closed_at") or merged),
             "merge_sha": (mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if merged else None,
             "first_review_at": _first_review(notes, author), "team_id": team,
+            "first_commit_at": utc(first_commit), "agent": agent.tool if agent else None,
         })
-    deps = []
+    deps, waiting = [], 0
     for d in k["deployment"]:
         proj = _project(d)
         status = str(d.get("status") or "").lower() or None
+        if status is None:
+            waiting += 1
         env = get(d, "environment", "name") if isinstance(d.get("environment"), dict) else d.get("environment")
+        env = str(env).lower() if env else None
+        # the job's start excludes the time queued before it ran; the deployment's creation does not
+        started = get(d, "deployable", "started_at") or d.get("created_at")
         deps.append({
             "deployment_id": f"{proj}:deployment:{d.get('id')}" if proj and d.get("id") is not None else None,
-            "repo_id": proj, "environment": str(env).lower() if env else None,
-            "started_at": utc(d.get("created_at")), "finished_at": utc(d.get("finished_at") or d.get("updated_at")),
-            "result": STATUS.get(status, status) if status else None, "sha": d.get("sha"), "team_id": team,
+            "repo_id": proj, "environment": env,
+            "started_at": utc(started),
+            "finished_at": utc(d.get("finished_at") or get(d, "deployable", "finished_at") or d.get("updated_at")
+                               or d.get("created_at")),
+            "result": STATUS.get(status, status) if status else "running", "sha": d.get("sha"), "team_id": team,
+            "is_production": is_prod(env, get(d, "environment", "tier")),
         })
+    if waiting:
+        note(f"gitlab: {waiting} deployment(s) without a status: loaded as running")
     counted = 0
     for pl in k["pipeline"]:
         if ref_rx is None or not ref_rx.search(str(pl.get("ref") or "")):
@@ -185,7 +241,8 @@ def read(
             "deployment_id": f"{proj}:pipeline:{pl.get('id')}" if proj and pl.get("id") is not None else None,
             "repo_id": proj, "environment": environment.lower(),
             "started_at": utc(pl.get("created_at")), "finished_at": utc(pl.get("finished_at") or pl.get("updated_at")),
-            "result": STATUS.get(status, status) if status else None, "sha": pl.get("sha"), "team_id": team,
+            "result": STATUS.get(status, status) if status else "running", "sha": pl.get("sha"), "team_id": team,
+            "is_production": is_prod(environment.lower()),
         })
     if k["pipeline"] and ref_rx is None:
         note(f"gitlab: {len(k['pipeline'])} pipeline(s) read; none counted as deployments (give pipeline_ref to count them)")
@@ -194,4 +251,12 @@ def read(
         out["changes"] = table("changes", changes)
     if deps:
         out["deployments"] = table("deployments", deps)
+        left: dict[str, int] = {}
+        for d in deps:
+            if d["is_production"] is False:
+                left[d["environment"]] = left.get(d["environment"], 0) + 1
+        if left:
+            shown = ", ".join(f"{e} {n}" for e, n in sorted(left.items(), key=lambda x: -x[1])[:6])
+            note(f"gitlab: {sum(left.values())} deployment(s) to non-production environments ({shown}) loaded "
+                 "with is_production false and left out of production counts; --production-env REGEX widens it")
     return out
