@@ -28,16 +28,17 @@ def test_roster_then_tools_summary_and_rerun(tmp_path):
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
     (c,) = got["counts"]
-    assert (c["read"], c["loaded"], c["quarantined"], c["unmapped identities"]) == (4, 3, 1, 1)
+    # 4 user-days: each a day's total ("all") plus the features it breaks down into
+    assert (c["read"], c["loaded"], c["quarantined"], c["unmapped identities"]) == (8, 7, 1, 1)
     r = _ingest("copilot", str(FIX / "copilot/user_usage.ndjson"), "--db", db, "--json")
     (c,) = json.loads(r.output)["counts"]
-    assert (c["loaded"], c["updated"], c["duplicate"], c["quarantined"]) == (0, 0, 3, 1)
+    assert (c["loaded"], c["updated"], c["duplicate"], c["quarantined"]) == (0, 0, 7, 1)
 
 
 def test_org_level_copilot_says_so(tmp_path):
     r = _ingest("copilot", str(FIX / "copilot/org_metrics.json"), "--db", str(tmp_path / "o.duckdb"))
     assert r.exit_code == 0, r.output
-    assert "nothing loaded" in r.output and "organisation-level Copilot metrics" in r.output
+    assert "tool_totals" in r.output and "nothing can be attributed to a builder" in r.output
 
 
 def test_unreadable_file_is_one_error_line_and_writes_nothing(tmp_path):

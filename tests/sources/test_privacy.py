@@ -52,7 +52,7 @@ def test_no_raw_identity_anywhere(tmp_path):
                     assert v.lower() not in text, (t, v)
             # the roster arriving later re-pointed earlier rows at the person
             alice = s.pseudonymise("alice@corp.example")
-            assert s.con.execute("SELECT count(*) FROM tool_usage WHERE builder_id = ?", [alice]).fetchall()[0][0] == 3
+            assert s.con.execute("SELECT count(*) FROM tool_usage WHERE builder_id = ? AND feature = 'all'", [alice]).fetchall()[0][0] == 3
             assert s.con.execute("SELECT count(*) FROM commits WHERE author_id = ?", [alice]).fetchall()[0][0] == 1
             assert s.con.execute("SELECT count(*) FROM pages WHERE builder_id = ?", [alice]).fetchall()[0][0] >= 2
             ids = {r[0] for r in s.con.execute("SELECT builder_id FROM builders").fetchall()}

@@ -11,9 +11,9 @@ from .conftest import FIX, by_table
 
 def test_copilot_user_report(rostered):
     c = by_table(load_copilot(rostered, FIX / "copilot/user_usage.ndjson"))["tool_usage"]
-    assert (c.read, c.loaded, c.quarantined, c.unmapped) == (4, 3, 1, 1)  # carol is not on the roster
+    assert (c.read, c.loaded, c.quarantined, c.unmapped) == (8, 7, 1, 1)  # carol is not on the roster
     rows = rostered.con.execute(
-        "SELECT builder_id, day::VARCHAR, active, events, accepted_lines FROM tool_usage ORDER BY day, events"
+        "SELECT builder_id, day::VARCHAR, active, events, accepted_lines FROM tool_usage WHERE feature = 'all' ORDER BY day, events"
     ).fetchall()
     alice = rostered.pseudonymise("alice@corp.example")
     assert (alice, "2025-10-01", True, 51, 41) in rows
@@ -21,10 +21,13 @@ def test_copilot_user_report(rostered):
     assert rostered.con.execute("SELECT reason FROM quarantine").fetchall() == [("wrong type in events: expected BIGINT",)]
 
 
-def test_copilot_org_metrics_say_nothing_per_builder(store):
-    with pytest.warns(DataWarning, match="organisation-level Copilot metrics.*nothing can be attributed"):
-        assert load_copilot(store, FIX / "copilot/org_metrics.json") == []
+def test_copilot_org_metrics_are_org_totals(store):
+    with pytest.warns(DataWarning, match="organisation totals.*nothing can be attributed to a builder"):
+        (c,) = load_copilot(store, FIX / "copilot/org_metrics.json")
+    assert (c.table, c.loaded) == ("tool_totals", 1)
     assert store.count("tool_usage") == 0
+    got = store.con.execute("SELECT scope, scope_id, day::VARCHAR, active_users FROM tool_totals").fetchall()
+    assert got == [("org", "all", "2024-06-24", 24)]
 
 
 def test_qdev_parts(rostered, tmp_path):

@@ -50,6 +50,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "tool_usage": (
         "builder", "tool", "day", "active", "events", "accepted_lines", "feature", "agent_requests", "cost", "credits",
     ),
+    "tool_totals": (
+        "scope", "scope_id", "tool", "feature", "day", "active_users", "events", "accepted_lines", "changes_merged",
+        "agent_changes_merged",
+    ),
     "costs": ("scope", "scope_id", "kind", "period_start", "amount", "currency", "tool"),
 }
 

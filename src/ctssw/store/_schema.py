@@ -237,6 +237,26 @@ TABLES: dict[str, Table] = {
             allowed={"feature": ("all", "completion", "chat", "agent", "cli", "review")},
         ),
         Table(
+            # organisation-, enterprise- or team-level AI usage that cannot be attributed to a builder
+            "tool_totals",
+            ("scope", "scope_id", "tool", "feature", "day"),
+            (
+                _c("scope", "VARCHAR", required=True),
+                _c("scope_id", "VARCHAR", required=True),
+                _c("tool", "VARCHAR", required=True),
+                _c("feature", "VARCHAR", default="'all'"),
+                _c("day", "DATE", required=True),
+                _c("active_users", "BIGINT"),
+                _c("events", "BIGINT"),
+                _c("accepted_lines", "BIGINT"),
+                _c("changes_merged", "BIGINT"),
+                _c("agent_changes_merged", "BIGINT"),
+            ),
+            checks=(("active_users >= 0 AND events >= 0 AND accepted_lines >= 0", "negative usage count"),),
+            allowed={"scope": ("org", "enterprise", "team"),
+                     "feature": ("all", "completion", "chat", "agent", "cli", "review")},
+        ),
+        Table(
             "costs",
             ("scope", "scope_id", "kind", "period_start"),
             (
