@@ -32,7 +32,9 @@ def test_sources_import_only_errors_from_the_package():
 
 
 def test_one_loader_per_connector():
-    assert set(LOADERS) == {"copilot", "devlake", "git", "github", "gitlab", "pagerduty", "qdev", "roster"}
+    assert set(LOADERS) == {
+        "claude", "copilot", "cursor", "devlake", "git", "github", "gitlab", "kiro", "otel", "pagerduty", "qdev", "roster",
+    }
     for kind, fn in LOADERS.items():
         assert fn is getattr(ctssw.store, f"load_{kind}")
         params = list(inspect.signature(fn).parameters)

@@ -140,17 +140,26 @@ def register(ingest_app: typer.Typer) -> None:
 
     @ingest_app.command("copilot")
     def copilot_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
-        """GitHub Copilot user-level usage NDJSON → tool_usage (org-level metrics: nothing per builder)."""
+        """GitHub Copilot usage-metrics report NDJSON → tool_usage (organisation reports → tool_totals)."""
         from ..store import load_copilot
 
         _run("copilot", db, as_json, lambda s, tick: load_copilot(s, paths, progress=tick))
 
-    @ingest_app.command("qdev")
-    def qdev_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
-        """Amazon Q Developer user activity report CSVs (single or part_N) → tool_usage."""
-        from ..store import load_qdev
+    def _tool_cmd(kind: str, doc: str) -> None:
+        def cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
+            from .. import store
 
-        _run("qdev", db, as_json, lambda s, tick: load_qdev(s, paths, progress=tick))
+            load = getattr(store, f"load_{kind}")
+            _run(kind, db, as_json, lambda s, tick: load(s, paths, progress=tick))
+
+        cmd.__doc__ = doc
+        ingest_app.command(kind)(cmd)
+
+    _tool_cmd("kiro", "Kiro user_report CSVs (per client type) and by_user_analytic CSVs → tool_usage.")
+    _tool_cmd("qdev", "Amazon Q Developer by_user_analytic CSVs (single or part_N); the same reader as kiro.")
+    _tool_cmd("claude", "Claude Admin API usage_report/claude_code JSON → tool_usage.")
+    _tool_cmd("cursor", "Cursor Admin API daily usage and AI code tracking JSON → tool_usage.")
+    _tool_cmd("otel", "OpenTelemetry metrics of AI coding tools (OTLP JSON files from the collector) → tool_usage.")
 
     @ingest_app.command("roster")
     def roster_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..sources import devlake, git, roster
-from ..sources.ai import copilot, qdev
+from ..sources.ai import claude, copilot, cursor, kiro, otel
 from ..sources.common import (
     Progress,
     Tables,
@@ -36,11 +36,15 @@ from .ingest import ingest_tables
 
 __all__ = [
     "LOADERS",
+    "load_claude",
     "load_copilot",
+    "load_cursor",
     "load_devlake",
     "load_git",
     "load_github",
     "load_gitlab",
+    "load_kiro",
+    "load_otel",
     "load_pagerduty",
     "load_qdev",
     "load_roster",
@@ -197,10 +201,35 @@ def load_copilot(store: Store, paths: str | Path | Iterable[str | Path], *, prog
     return load_tables(store, copilot.read(ps, progress=progress), source_name("copilot", ps), progress)
 
 
-def load_qdev(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read Q Developer user activity CSVs (see :func:`ctssw.sources.ai.qdev.read`) and load them in one transaction."""
+def load_kiro(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
+    """Read Kiro user reports and by_user_analytic CSVs (see :func:`ctssw.sources.ai.kiro.read`) and load them
+    in one transaction."""
     ps = paths_of(paths)
-    return load_tables(store, qdev.read(ps, progress=progress), source_name("qdev", ps), progress)
+    return load_tables(store, kiro.read(ps, progress=progress), source_name("kiro", ps), progress)
+
+
+def load_qdev(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
+    """Amazon Q Developer user activity CSVs: the same reader as :func:`load_kiro` (``qdev`` is its alias)."""
+    ps = paths_of(paths)
+    return load_tables(store, kiro.read(ps, progress=progress), source_name("qdev", ps), progress)
+
+
+def load_claude(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
+    """Read Claude Code usage reports (see :func:`ctssw.sources.ai.claude.read`) and load them in one transaction."""
+    ps = paths_of(paths)
+    return load_tables(store, claude.read(ps, progress=progress), source_name("claude", ps), progress)
+
+
+def load_cursor(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
+    """Read Cursor Admin API exports (see :func:`ctssw.sources.ai.cursor.read`) and load them in one transaction."""
+    ps = paths_of(paths)
+    return load_tables(store, cursor.read(ps, progress=progress), source_name("cursor", ps), progress)
+
+
+def load_otel(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
+    """Read OTLP JSON metric files (see :func:`ctssw.sources.ai.otel.read`) and load them in one transaction."""
+    ps = paths_of(paths)
+    return load_tables(store, otel.read(ps, progress=progress), source_name("otel", ps), progress)
 
 
 def load_roster(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
@@ -227,22 +256,30 @@ def load_devlake(
 
 # The parser module behind each connector (each has ``read``).
 SOURCE_MODULES: dict[str, str] = {
+    "claude": "ctssw.sources.ai.claude",
     "copilot": "ctssw.sources.ai.copilot",
+    "cursor": "ctssw.sources.ai.cursor",
     "devlake": "ctssw.sources.devlake",
     "git": "ctssw.sources.git",
     "github": "ctssw.sources.forges.github",
     "gitlab": "ctssw.sources.forges.gitlab",
+    "kiro": "ctssw.sources.ai.kiro",
+    "otel": "ctssw.sources.ai.otel",
     "pagerduty": "ctssw.sources.ops.pagerduty",
-    "qdev": "ctssw.sources.ai.qdev",
+    "qdev": "ctssw.sources.ai.kiro",
     "roster": "ctssw.sources.roster",
 }
 
 LOADERS: dict[str, Callable[..., list[LoadCounts]]] = {
+    "claude": load_claude,
     "copilot": load_copilot,
+    "cursor": load_cursor,
     "devlake": load_devlake,
     "git": load_git,
     "github": load_github,
     "gitlab": load_gitlab,
+    "kiro": load_kiro,
+    "otel": load_otel,
     "pagerduty": load_pagerduty,
     "qdev": load_qdev,
     "roster": load_roster,

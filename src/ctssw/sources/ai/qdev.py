@@ -20,7 +20,7 @@ Mapping, per row:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ...errors import SchemaError
@@ -57,7 +57,7 @@ def _sum(rec: dict, cols: list[str]) -> object:
     return total if seen else None
 
 
-def _rows(header: list[str], recs: list[dict], path: Path) -> list[dict]:
+def _rows(header: list[str], recs: list[dict], path: Path, tool: str = TOOL) -> list[dict]:
     lower = {h.lower(): h for h in header}
     if "userid" not in lower or "date" not in lower:
         raise SchemaError(f"{path}: no UserId and Date columns (header: {', '.join(header[:6])}); expected {EXPECTED}")
@@ -68,7 +68,7 @@ def _rows(header: list[str], recs: list[dict], path: Path) -> list[dict]:
 
     out = []
     for r in recs:
-        row = {"builder": r.get(uid), "tool": TOOL, "day": day(r.get(date)), "active": True,
+        row = {"builder": r.get(uid), "tool": tool, "day": day(r.get(date)), "active": True,
                "events": _sum(r, ev), "accepted_lines": _sum(r, ln)}
         if "_malformed" in r:
             row["day"] = f"<malformed row: {r['_malformed']}>"
@@ -76,8 +76,12 @@ def _rows(header: list[str], recs: list[dict], path: Path) -> list[dict]:
     return out
 
 
-def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
-    """Read Q Developer user activity CSVs, single files or ``part_N`` splits (or folders of them)."""
+def read(
+    paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None, tool: Callable[[Path], str] | None = None
+) -> Tables:
+    """Read Q Developer user activity CSVs, single files or ``part_N`` splits (or folders of them).
+
+    ``tool`` names the tool of a file (default ``amazon-q``); Kiro writes the same report."""
     files = list(expand(paths_of(paths), (".csv",)))
     headers: dict[str, list[str]] = {}
 
@@ -96,5 +100,5 @@ def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None 
             txt = ",".join(headers[base]) + "\n" + txt
         header, recs = read_csv(p, EXPECTED, text=txt)
         headers.setdefault(base, header)
-        rows += _rows(header, recs, p)
+        rows += _rows(header, recs, p, tool(p) if tool else TOOL)
     return {"tool_usage": table("tool_usage", rows)}

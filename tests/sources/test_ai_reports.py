@@ -1,0 +1,161 @@
+"""The 2025-2026 AI usage formats on their vendors' published examples (tests/fixtures/*/ORIGIN.md)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ctssw.errors import DataWarning
+from ctssw.store import (
+    load_claude,
+    load_copilot,
+    load_cursor,
+    load_kiro,
+    load_otel,
+    load_qdev,
+)
+
+from .conftest import by_table
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _usage(store, tool):
+    return store.con.execute(
+        "SELECT feature, day::VARCHAR, active, events, accepted_lines, agent_requests, cost, credits "
+        "FROM tool_usage WHERE tool = ? ORDER BY day, feature", [tool]).fetchall()
+
+
+def _reload_changes_nothing(load, store, path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        again = load(store, path)
+    assert again and all(c.loaded == c.updated == c.quarantined == 0 and c.duplicate == c.read for c in again)
+
+
+def test_copilot_users_report(store):
+    c = by_table(load_copilot(store, REAL / "copilot/users_report_example.ndjson"))["tool_usage"]
+    assert (c.read, c.loaded, c.quarantined, c.unmapped) == (3, 3, 0, 1)
+    assert _usage(store, "copilot") == [
+        ("all", "2025-10-01", True, 2, 8, None, None, None),
+        ("cli", "2025-10-01", True, 2, None, None, None, None),  # totals_by_cli.request_count
+        ("completion", "2025-10-01", True, 2, 8, None, None, None),
+    ]
+    assert {r[0] for r in store.con.execute("SELECT builder_id FROM tool_usage").fetchall()} == {store.pseudonymise("login1")}
+    _reload_changes_nothing(load_copilot, store, REAL / "copilot/users_report_example.ndjson")
+
+
+def test_copilot_enterprise_report_is_org_totals(store):
+    with pytest.warns(DataWarning, match="kept as organisation totals"):
+        (c,) = load_copilot(store, REAL / "copilot/enterprise_report_example.ndjson")
+    assert (c.table, c.loaded) == ("tool_totals", 4)
+    got = store.con.execute(
+        "SELECT scope, day::VARCHAR, active_users, events, accepted_lines, changes_merged, agent_changes_merged "
+        "FROM tool_totals WHERE feature = 'all' ORDER BY scope_id").fetchall()
+    assert got[0] == ("enterprise", "2025-10-01", 2, 4, 30, 2, 1)
+    assert store.count("tool_usage") == 0
+
+
+def test_copilot_download_links_and_team_report_say_what_they_are(store):
+    with pytest.warns(DataWarning, match="2 download link"):
+        assert load_copilot(store, REAL / "copilot/report_1_day_response.json") == []
+    with pytest.warns(DataWarning, match="3 user-team row"):
+        assert load_copilot(store, REAL / "copilot/user_teams_1_day_example.ndjson") == []
+
+
+def test_claude_code_usage_report(store):
+    c = by_table(load_claude(store, REAL / "claude/usage_report_claude_code.json"))["tool_usage"]
+    assert (c.read, c.loaded, c.unmapped) == (2, 2, 1)
+    # 25+12+5+8 accepted edits, 342 lines added, 15 sessions, (186+42) cents
+    assert _usage(store, "claude") == [
+        ("agent", "2025-08-08", True, 50, 342, 15, 2.28, None),
+        ("all", "2025-08-08", True, 50, 342, 15, 2.28, None),
+    ]
+    _reload_changes_nothing(load_claude, store, REAL / "claude/usage_report_claude_code.json")
+
+
+def test_cursor_daily_usage_and_code_tracking(store):
+    c = by_table(load_cursor(store, REAL / "cursor/teams_daily_usage_data.json"))["tool_usage"]
+    assert (c.read, c.loaded, c.unmapped) == (10, 10, 1)
+    day1 = [r for r in _usage(store, "cursor") if r[1] == "2024-03-18"]
+    # 289 tabs + 73 accepts + 128 chat + 45 composer + 12 agent + 67 cmd-K + 3 bugbot
+    assert day1 == [
+        ("agent", "2024-03-18", True, 57, None, 12, None, None),
+        ("all", "2024-03-18", True, 617, 1102, 12, None, None),
+        ("chat", "2024-03-18", True, 195, None, None, None, None),
+        ("completion", "2024-03-18", True, 289, None, None, None, None),
+        ("review", "2024-03-18", True, 3, None, None, None, None),
+    ]
+    with pytest.warns(DataWarning, match=r"90 of 120 added lines \(75%\) came from Cursor"):
+        load_cursor(store, REAL / "cursor/analytics_ai_code_commits.json")
+    assert _usage(store, "cursor:code") == [
+        ("agent", "2025-07-30", True, None, 40, None, None, None),
+        ("all", "2025-07-30", True, 1, 90, None, None, None),
+        ("completion", "2025-07-30", True, None, 50, None, None, None),
+    ]
+    assert store.pseudonymise("developer@company.com") in {
+        r[0] for r in store.con.execute("SELECT builder_id FROM tool_usage").fetchall()}
+    _reload_changes_nothing(load_cursor, store, REAL / "cursor/teams_daily_usage_data.json")
+
+
+def test_otel_file_without_ai_metrics_says_so(store):
+    with pytest.warns(DataWarning, match=r"metrics ctssw does not take were skipped: my\.counter \(1\)"):
+        assert load_otel(store, REAL / "claude/otlp_json_metrics_example.json") == []
+
+
+def test_otel_claude_code_metrics(store, tmp_path):
+    # the proto repository's example request, its counter renamed to Claude Code's documented
+    # claude_code.lines_of_code.count with the documented attributes type and user.email
+    doc = json.loads((REAL / "claude/otlp_json_metrics_example.json").read_text())
+    m = doc["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]
+    m["name"] = "claude_code.lines_of_code.count"
+    m["sum"]["dataPoints"][0]["attributes"] = [
+        {"key": "type", "value": {"stringValue": "added"}},
+        {"key": "user.email", "value": {"stringValue": "dev@corp.example"}},
+    ]
+    second = json.loads(json.dumps(doc))  # the file exporter's next line: 5 more lines a minute later
+    second["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["sum"]["dataPoints"][0]["timeUnixNano"] += 60 * 10**9
+    p = tmp_path / "metrics.jsonl"
+    p.write_text(json.dumps(doc) + "\n" + json.dumps(second) + "\n")
+    with pytest.warns(DataWarning, match="my.gauge"):
+        c = by_table(load_otel(store, p))["tool_usage"]
+    assert (c.read, c.loaded) == (2, 2)
+    assert _usage(store, "claude") == [
+        ("agent", "2018-12-13", True, None, 10, None, None, None),
+        ("all", "2018-12-13", True, None, 10, None, None, None),
+    ]
+
+
+KIRO_HEADER = ("UserId,Date,Client_Type,Chat_Conversations,Credits_Used,Overage_Cap,Overage_Credits_Used,"
+               "Overage_Enabled,ProfileId,Subscription_Tier,Total_Messages")
+
+
+def test_kiro_user_reports_per_client(store, tmp_path):
+    # no published example rows exist (tests/fixtures/MISSING.md): rows typed here under the documented header
+    d = tmp_path / "KiroLogs" / "user_report" / "us-east-1" / "2026" / "05" / "12" / "00"
+    d.mkdir(parents=True)
+    (d / "KIRO_IDE_111122223333_user_report_1.csv").write_text(
+        KIRO_HEADER + "\nu-1,2026-05-12,KIRO_IDE,3,12.5,0,0,false,p-1,PRO,40\n")
+    (d / "KIRO_CLI_111122223333_user_report_1.csv").write_text(
+        KIRO_HEADER + "\nu-1,2026-05-12,KIRO_CLI,1,2.25,0,0,false,p-1,PRO,6\n")
+    c = by_table(load_kiro(store, tmp_path))["tool_usage"]
+    assert (c.read, c.loaded) == (3, 3)
+    assert _usage(store, "kiro") == [
+        ("agent", "2026-05-12", True, 40, None, 3, None, 12.5),
+        ("all", "2026-05-12", True, 46, None, 4, None, 14.75),
+        ("cli", "2026-05-12", True, 6, None, 1, None, 2.25),
+    ]
+
+
+def test_qdev_stays_an_alias_of_kiro(store):
+    from .conftest import FIX
+
+    parts = sorted((FIX / "qdev").glob("*.csv"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        c = by_table(load_qdev(store, parts))["tool_usage"]
+    assert (c.read, c.loaded) == (4, 3)
+    assert store.con.execute("SELECT DISTINCT tool FROM tool_usage").fetchall() == [("amazon-q",)]
