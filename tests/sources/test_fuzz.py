@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 
 from ctssw.errors import CtsswError
 from ctssw.sources import devlake, git, roster
-from ctssw.sources.ai import copilot, qdev
+from ctssw.sources.ai import claude, copilot, cursor, kiro, otel, qdev
 from ctssw.sources.forges import github, gitlab
 from ctssw.sources.ops import pagerduty
 from ctssw.store import LOADERS, Store, load_roster
 
 from .conftest import FIX
+
+REAL = FIX.parents[1] / "fixtures"
 
 CASES = [
     (copilot, FIX / "copilot/user_usage.ndjson"),
@@ -39,6 +41,17 @@ CASES = [
     (roster, FIX / "roster/identities.csv"),
     (roster, FIX / "roster/costs.csv"),
     (devlake, FIX.parent / "fixtures_devlake_pull_requests.csv"),
+    (kiro, FIX / "qdev/111122223333_by_user_analytic_1747094400000_part_1.csv"),
+    (copilot, REAL / "copilot/users_report_example.ndjson"),
+    (copilot, REAL / "copilot/enterprise_report_example.ndjson"),
+    (claude, REAL / "claude/usage_report_claude_code.json"),
+    (cursor, REAL / "cursor/teams_daily_usage_data.json"),
+    (cursor, REAL / "cursor/analytics_ai_code_commits.json"),
+    (otel, REAL / "claude/otlp_json_metrics_example.json"),
+    (github, REAL / "github/graphql_deployments_openbic.json"),
+    (github, REAL / "github/ants_pulls_23_commits.json"),
+    (gitlab, REAL / "gitlab/devlake_deployments.json"),
+    (pagerduty, REAL / "pagerduty/devlake_incidents_with_log_entries.json"),
 ]
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 

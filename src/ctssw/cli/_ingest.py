@@ -69,6 +69,8 @@ def register(ingest_app: typer.Typer) -> None:
         codeowners: Annotated[bool, typer.Option("--codeowners", help="Use each repository's own CODEOWNERS file.")] = False,
         roster_teams: Annotated[bool, typer.Option("--roster-teams/--no-roster-teams", help="Fall back to the author's team in the roster.")] = True,
         jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes for a large repository (default: up to 4).")] = None,
+        agents: Annotated[bool, typer.Option("--agents/--no-agents", help="Detect AI assistants and agents (trailers, agent authors, footers, config files).")] = True,
+        agent_rules: AgentRulesOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
@@ -78,7 +80,7 @@ def register(ingest_app: typer.Typer) -> None:
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
         _run("git", db, as_json, lambda s, tick: load_git(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
-            roster_teams=roster_teams, jobs=jobs, progress=tick))
+            roster_teams=roster_teams, jobs=jobs, agents=agents, agent_rules=agent_rules, progress=tick))
 
     @ingest_app.command("github")
     def github_cmd(

@@ -50,6 +50,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "tool_usage": (
         "builder", "tool", "day", "active", "events", "accepted_lines", "feature", "agent_requests", "cost", "credits",
     ),
+    "agent_configs": ("repo_id", "tool", "path", "rule", "first_added_at", "sha"),
     "tool_totals": (
         "scope", "scope_id", "tool", "feature", "day", "active_users", "events", "accepted_lines", "changes_merged",
         "agent_changes_merged",

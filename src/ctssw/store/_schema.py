@@ -237,6 +237,19 @@ TABLES: dict[str, Table] = {
             allowed={"feature": ("all", "completion", "chat", "agent", "cli", "review")},
         ),
         Table(
+            # the first time an AI tool's configuration file appeared in a repository (a rollout date)
+            "agent_configs",
+            ("repo_id", "tool", "rule"),
+            (
+                _c("repo_id", "VARCHAR", required=True),
+                _c("tool", "VARCHAR", required=True),
+                _c("path", "VARCHAR"),
+                _c("rule", "VARCHAR", required=True),
+                _c("first_added_at", TS, required=True),
+                _c("sha", "VARCHAR"),
+            ),
+        ),
+        Table(
             # organisation-, enterprise- or team-level AI usage that cannot be attributed to a builder
             "tool_totals",
             ("scope", "scope_id", "tool", "feature", "day"),

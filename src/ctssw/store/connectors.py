@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..sources import devlake, git, roster
+from ..sources import devlake, git, git_agents, roster
 from ..sources.ai import claude, copilot, cursor, kiro, otel
 from ..sources.common import (
     Progress,
@@ -120,17 +120,26 @@ def load_git(
     codeowners: bool = False,
     roster_teams: bool = True,
     jobs: int | None = None,
+    agents: bool = True,
+    agent_rules: str | Path | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read repositories (see :func:`ctssw.sources.git.read`) and load them in one transaction.
 
     With ``roster_teams`` a commit no rule or repository team claims gets its author's team
-    from the memberships already in the store.
+    from the memberships already in the store. With ``agents`` (the default) AI assistants and
+    agents are detected in the history too (see :mod:`ctssw.sources.git_agents`): tool_usage
+    rows ``<tool>:git``, ``agent_configs`` and ``changes.agent``.
     """
     ps = paths_of(repos)
     tables = git.read(
         ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs, progress=progress
     )
+    if agents:
+        ids = dict(zip(map(str, ps), tables["repos"].column("repo_id").to_pylist()))
+        found_tables, found = git_agents.read(ps, repo_ids=ids, all_refs=all_refs, agent_rules=agent_rules, progress=progress)
+        tables["changes"] = git_agents.tag_changes(tables["changes"], found)
+        tables.update(found_tables)
     if roster_teams:
         teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
     drop_unknown_teams(store, tables, "git")
