@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ._build import PANEL_COLUMNS, UNITS, PanelConfig, build_panel, panel_config
+from ._build import tool_shares as _tool_shares
 
-__all__ = ["PANEL_COLUMNS", "UNITS", "PanelConfig", "panel", "panel_expr", "read_panel"]
+__all__ = ["PANEL_COLUMNS", "UNITS", "PanelConfig", "panel", "panel_expr", "read_panel", "tool_shares"]
 
 
 def panel_expr(con, **kw):
@@ -26,6 +27,22 @@ def panel_expr(con, **kw):
 def panel(con, **kw) -> pd.DataFrame:
     """The panel materialised as a pandas DataFrame (the seam to the estimators)."""
     df = panel_expr(con, **kw).to_pandas()
+    df["week"] = pd.to_datetime(df["week"])
+    return df.reset_index(drop=True)
+
+
+def tool_shares(con, **kw) -> pd.DataFrame:
+    """Per team, week, tool and feature: the share of the team's members active with it (ai_share[tool]
+    and per feature), in long form; see :func:`ctssw.panel._build.tool_shares`.
+
+    Parameters
+    ----------
+    con : ibis backend
+        Holds the canonical tables (``Store.ibis()``).
+    **kw
+        :class:`PanelConfig` fields (``start``, ``end``, ...).
+    """
+    df = _tool_shares(con, panel_config(**kw)).to_pandas()
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 

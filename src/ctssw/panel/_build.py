@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 from ..errors import ConfigError
 
 UNITS = ("deployment", "change", "commit", "team")
+FEATURES = ("all", "completion", "chat", "agent", "cli", "review")
 ARCH_UNIT = {"service": "deployment", "monolith": "change", "trunk": "commit"}
 UNIT_COLUMN = {"deployment": "deployments", "change": "changes_merged", "commit": "commits_to_prod"}
 HOURS_PER_WEEK = 40.0
@@ -26,6 +27,7 @@ class PanelConfig:
 
     unit: str = "deployment"
     tool: str | None = None
+    feature: str | None = None
     loaded_annual_cost: float = 200_000.0
     weeks_per_year: float = 52.0
     environment: str = "production"
@@ -40,6 +42,8 @@ class PanelConfig:
 
 def panel_config(**kw) -> PanelConfig:
     cfg = PanelConfig(**kw)
+    if cfg.feature is not None and cfg.feature not in FEATURES:
+        raise ConfigError(f"feature must be one of {', '.join(FEATURES)}; got {cfg.feature!r}")
     if cfg.unit not in UNITS:
         raise ConfigError(f"unit must be one of {', '.join(UNITS)}; got {cfg.unit!r}")
     if cfg.loaded_annual_cost <= 0 or cfg.weeks_per_year <= 0:
@@ -154,9 +158,10 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     ch = con.table("changes")
     rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
     ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
+    by_agent = ch.agent.notnull() if cfg.tool is None else _is_tool(ch.agent, cfg.tool).fill_null(False)
     changes = ch.group_by(
         team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=_week(ch.merged_at)
-    ).aggregate(changes_merged=ch.change_id.count())
+    ).aggregate(changes_merged=ch.change_id.count(), agent_changes=ch.change_id.count(where=by_agent))
 
     dc = con.table("deployment_commits")
     shipped = dep.filter(ok)
@@ -175,7 +180,9 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     tu = con.table("tool_usage")
     tu = tu.filter(tu.active)
     if cfg.tool is not None:
-        tu = tu.filter(tu.tool == cfg.tool)
+        tu = tu.filter(_is_tool(tu.tool, cfg.tool))
+    if cfg.feature is not None:
+        tu = tu.filter(tu.feature == cfg.feature)
     tu = tu.select("builder_id", day=tu.day, week=_week(tu.day.cast("timestamp")))
     m = con.table("memberships")
     tj = tu.join(
@@ -194,7 +201,7 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
         for c in (
             "builders", "builder_weeks", "headcount", "oncall_builders", "new_members",
             "deployments", "rollbacks", "failed_deployments", "interventions", "changes_merged",
-            "commits_to_prod", "pages", "incidents", "ai_active", "license_cost", "infra_cost",
+            "commits_to_prod", "pages", "incidents", "ai_active", "license_cost", "infra_cost", "agent_changes",
         )
     }
     p = p.mutate(**{c: p[c].fill_null(v) for c, v in zero.items()})
@@ -290,6 +297,7 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
         interventions_per_deploy=_ratio(p.interventions, p.deployments),
         pages_per_oncall_builder=_ratio(p.pages, p.oncall_builders),
         ai_share=_ratio(p.ai_active, p.headcount),
+        agent_share=_ratio(p.agent_changes, p.changes_merged),
         new_member_share=_ratio(p.new_members, p.headcount),
     )
     # normalised by the team's own mean before it first used the tool (all weeks if never)
@@ -310,4 +318,37 @@ PANEL_COLUMNS = (
     "changes_merged", "commits_to_prod", "pages", "incidents", "ai_active",
     "velocity", "deploys_per_builder", "deploys_per_builder_norm", "rollback_rate",
     "interventions_per_deploy", "pages_per_oncall_builder", "ai_share", "new_member_share",
+    "agent_changes", "agent_share",
 )
+
+
+def _is_tool(col: ir.Value, tool: str) -> ir.Value:
+    """Rows of ``tool``, its sub-sources included (``claude:git``, ``cursor:code``, ``copilot:<agent>``)."""
+    return (col == tool) | col.startswith(tool + ":")
+
+
+def tool_shares(con, cfg: PanelConfig) -> ir.Table:
+    """Per team, week, tool and feature: builders active with it and their share of the team's members.
+
+    ``tool`` is the tool without its sub-source (``claude:git`` counts as ``claude``); feature
+    ``all`` counts a builder active with any feature. Long form, one row per team-week-tool-feature
+    with any use; a team-week missing for a tool means no member used it (share 0).
+    """
+    cal = _calendar(con, cfg)
+    mw = _members(con, cal, cfg)
+    heads = mw.group_by(["team_id", "week"]).aggregate(headcount=mw.builder_id.nunique())
+    tu = con.table("tool_usage")
+    tu = tu.filter(tu.active)
+    base = tu.tool.split(":")[0]
+    tu = tu.select("builder_id", "day", tool=base, feature=tu.feature, week=_week(tu.day.cast("timestamp")))
+    m = con.table("memberships")
+    j = tu.join(m, [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)])
+    every = j.mutate(feature=ibis.literal("all"))
+    both = j.select("team_id", "week", "tool", "feature", "builder_id").union(
+        every.select("team_id", "week", "tool", "feature", "builder_id"), distinct=True)
+    act = both.group_by(["team_id", "week", "tool", "feature"]).aggregate(active_builders=both.builder_id.nunique())
+    act = act.join(heads, ["team_id", "week"])
+    return act.select(
+        "team_id", "week", "tool", "feature", "active_builders", "headcount",
+        share=_ratio(act.active_builders, act.headcount),
+    ).order_by(["team_id", "week", "tool", "feature"])

@@ -56,10 +56,8 @@ COUNTS = ("user_initiated_interaction_count", "code_generation_activity_count", 
 def _num(v: object) -> int | None:
     if isinstance(v, bool) or v is None:
         return None
-    if isinstance(v, (int, float)):
-        return int(v)
     try:
-        return int(float(str(v)))
+        return int(v) if isinstance(v, (int, float)) else int(float(str(v)))
     except (ValueError, OverflowError):
         return None
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,9 +52,10 @@ def _attrs(lst: object) -> dict[str, object]:
 def _value(p: dict) -> float | None:
     v = p.get("asDouble", p.get("asInt"))
     try:
-        return float(v) if v is not None and not isinstance(v, bool) else None
-    except (TypeError, ValueError):
+        x = float(v) if v is not None and not isinstance(v, bool) else None
+    except (TypeError, ValueError, OverflowError):
         return None
+    return x if x is not None and math.isfinite(x) else None
 
 
 def _measure(name: str, attrs: dict) -> str | None:

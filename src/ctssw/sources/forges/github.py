@@ -193,10 +193,10 @@ def _changes(k: dict[str, list], cfg: _Config) -> list[dict]:
             key = _pr_key(r)
             if key:
                 into.setdefault(key, []).append((*_person(r), r.get(when)))
-    commits: dict[tuple[str | None, int], list[dict]] = {}
+    commits: dict[tuple[str | None, str], list[dict]] = {}
     for c in k["commit"]:
         if c["_pull_number"] is not None:
-            commits.setdefault((_repo_of(c), c["_pull_number"]), []).append(c)
+            commits.setdefault((_repo_of(c), str(c["_pull_number"])), []).append(c)
     rows, no_lines, bot_first = [], 0, set()
     for pr in k["pull"]:
         repo = _repo_of(pr)
@@ -219,7 +219,7 @@ def _changes(k: dict[str, list], cfg: _Config) -> list[dict]:
         review_agent = next((r.tool for r in (cfg.rules.match("reviewer", w) for w, _t, _x in sorted(
             rv, key=lambda x: str(x[2] or ""))) if r is not None), None)
         embedded = pr.get("commits") if isinstance(pr.get("commits"), list) else []
-        pcs = embedded + commits.get((repo, pr.get("number")), [])
+        pcs = embedded + commits.get((repo, text(pr.get("number"))), [])
         first_commit = _earliest(get(c, "commit", "author", "date") for c in pcs)
         adds, dels = pr.get("additions"), pr.get("deletions")
         if adds is None and pcs and all(isinstance(get(c, "stats", "additions"), int) for c in pcs):

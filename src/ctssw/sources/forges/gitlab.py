@@ -181,7 +181,7 @@ def read(
     for c in k["commit"]:
         if c["_mr_iid"] is not None:
             m = COMMIT_PROJECT.search(str(c.get("web_url") or ""))
-            commits.setdefault((m.group(1) if m else None, c["_mr_iid"]), []).append(c)
+            commits.setdefault((m.group(1) if m else None, str(c["_mr_iid"])), []).append(c)
     changes = []
     for mr in k["mr"]:
         proj = _project(mr)
@@ -192,7 +192,7 @@ def read(
         if isinstance(mr.get("notes"), list):
             notes += mr["notes"]
         merged = mr.get("merged_at")
-        mcs = commits.get((proj, mr.get("iid")), [])
+        mcs = commits.get((proj, text(mr.get("iid"))), [])
         agent = agent_rules_.match("bot", author)
         if agent is None:
             agent = next((r for c in mcs for r in agent_rules_.message(str(c.get("message") or ""))), None)
