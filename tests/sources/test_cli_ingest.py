@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+import pytest
 from typer.testing import CliRunner
 
 from ctssw.cli import app
@@ -82,3 +83,20 @@ def test_devlake_and_pagerduty_commands(tmp_path):
     assert r.exit_code == 2 and "--workday" in r.output
     r = _ingest("pagerduty", str(FIX / "pagerduty/incidents.csv"), "--db", db)
     assert r.exit_code == 0 and "quarantined" in r.output
+
+
+@pytest.mark.parametrize(("kind", "path", "table"), [
+    ("copilot", "copilot/users_report_example.ndjson", "tool_usage"),
+    ("copilot", "copilot/enterprise_report_example.ndjson", "tool_totals"),
+    ("claude", "claude/usage_report_claude_code.json", "tool_usage"),
+    ("cursor", "cursor/teams_daily_usage_data.json", "tool_usage"),
+    ("otel", "claude/otlp_json_metrics_example.json", None),
+])
+def test_ai_connectors_from_the_command_line(tmp_path, kind, path, table):
+    real = FIX.parents[1] / "fixtures" / path
+    r = _ingest(kind, str(real), "--db", str(tmp_path / "a.duckdb"), "--json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert [c["table"] for c in got["counts"]] == ([table] if table else [])
+    assert all(c["loaded"] == c["read"] for c in got["counts"])
+    assert table is not None or got["notes"]  # nothing loaded says why
