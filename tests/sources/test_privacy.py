@@ -65,3 +65,38 @@ def test_no_raw_identity_anywhere(tmp_path):
     for v in RAW_IDENTITIES:
         assert v.encode() not in raw, v
         assert v.lower().encode() not in raw, v
+
+
+REAL = FIX.parents[1] / "fixtures"
+REAL_IDENTITIES = (
+    "PQYACO3", "P25K520", "Keon Amini", "Kian Amini", "user@emaildomain.com", "developer@company.com", "login1",
+    "barryz", "choleraehyq", "Cholerae",  # (panjf2000 also owns the repository, whose id is kept) "emilie.burke@gmail.com", "tayloramurphy",
+)
+
+
+def test_real_payloads_pseudonymised_and_reload_changes_nothing(tmp_path):
+    from ctssw.store import load_claude, load_cursor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Store(tmp_path / "r.duckdb") as s:
+            loads = [
+                lambda: load_pagerduty(s, REAL / "pagerduty/devlake_incidents_with_log_entries.json"),
+                lambda: load_github(s, [REAL / "github" / n for n in (
+                    "ants_pulls.json", "ants_issue_comments.json", "ants_pull_reviews.json", "ants_pulls_23_commits.json",
+                    "graphql_deployments_openbic.json")]),
+                lambda: load_gitlab(s, [REAL / "gitlab" / n for n in (
+                    "snowflake_spend_merge_requests.json", "snowflake_spend_merge_requests_1_commits.json",
+                    "devlake_deployments.json")]),
+                lambda: load_copilot(s, REAL / "copilot/users_report_example.ndjson"),
+                lambda: load_claude(s, REAL / "claude/usage_report_claude_code.json"),
+                lambda: load_cursor(s, [REAL / "cursor/teams_daily_usage_data.json", REAL / "cursor/analytics_ai_code_commits.json"]),
+            ]
+            for load in loads:
+                load()
+            for load in loads:
+                assert all(c.loaded == c.updated == 0 for c in load())
+            for t in [r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]:
+                text = s.con.execute(f'SELECT * FROM "{t}"').df().astype(str).to_csv().lower()
+                for v in REAL_IDENTITIES:
+                    assert v.lower() not in text, (t, v)
