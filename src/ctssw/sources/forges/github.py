@@ -6,11 +6,13 @@ by its fields, so one file may mix kinds and the order of files does not matter:
 
 - pull requests (``GET /repos/{o}/{r}/pulls``, ``/pulls/{n}``): ``number``, ``head``, ``base``;
   optional embedded ``reviews``, ``review_comments`` or ``comments`` lists, and ``commits``;
+- pull commits (``/pulls/{n}/commits``): ``sha``, ``commit``, ``parents``;
 - reviews (``/pulls/{n}/reviews``): ``submitted_at`` and ``pull_request_url``;
 - review comments (``/pulls/comments``, ``/pulls/{n}/comments``): ``pull_request_url`` and
   ``diff_hunk``; issue comments (``/issues/comments``): ``issue_url``;
 - deployments (``/deployments``): ``environment``, ``sha``, ``url`` with ``/deployments/``;
-  optional embedded ``statuses``;
+  optional embedded ``statuses``; GraphQL deployment nodes: ``commitOid``, ``environment``,
+  ``statuses.nodes`` (any key case);
 - deployment statuses (``/deployments/{id}/statuses``): ``state`` and ``deployment_url``;
 - Actions workflow runs (``/actions/runs``): ``workflow_id`` and ``run_number``;
   workflow jobs (``/actions/runs/{id}/jobs``): ``run_id`` and ``steps``.
@@ -18,11 +20,17 @@ by its fields, so one file may mix kinds and the order of files does not matter:
 Mapping:
 
 - a pull request → ``changes`` row ``<owner>/<repo>#<number>``: author = ``user.login``;
-  ``first_review_at`` = the earliest review, review comment or issue comment by someone other
-  than the author; ``first_commit_at`` = the earliest embedded commit's author date;
-- a deployment → ``deployments`` row ``<owner>/<repo>:deployment:<id>``; its latest status
-  (by time, then id) gives ``result`` (success; failure/error → failure; inactive → success,
-  it was replaced; queued/pending/in_progress → running) and ``finished_at``;
+  ``first_review_at`` = the earliest review (or review comment) by a person other than the
+  author, else the earliest such issue comment; bots never review (``type: Bot``, ``[bot]``
+  logins, ``bots``); ``first_commit_at`` = the earliest commit's author date (embedded, or
+  from a ``/pulls/N/commits`` page named ``pulls_N_commits.json``); ``agent`` /
+  ``review_agent`` from the rules of :mod:`ctssw.sources.agents`;
+- a deployment (REST, or a GraphQL node) → ``deployments`` row ``<owner>/<repo>:deployment:<id>``;
+  its first terminal status by time (success; failure/error → failure) gives ``result`` and
+  ``finished_at`` (a later ``inactive`` only says a newer deployment replaced it); without one,
+  the latest status (queued/pending/in_progress → running); without any, running at its
+  creation; ``is_production`` = the ``production_environment`` flag, else the name matches
+  ``production_env``;
 - a workflow run counts as a deployment when its workflow name or path matches ``workflow``
   (a regular expression), or, with ``job``, when one of its jobs matches ``job``; it gets
   environment ``environment`` (default production), ``result`` from its conclusion and

@@ -9,7 +9,9 @@ fields:
   ``noteable_iid``, ``author``, ``system``;
 - deployments (``/projects/:id/deployments``): ``iid``, ``environment``, ``deployable`` or ``sha``
   with ``status``;
-- pipelines (``/projects/:id/pipelines``): ``sha``, ``ref``, ``status`` and no ``environment``.
+- pipelines (``/projects/:id/pipelines``): ``sha``, ``ref``, ``status`` and no ``environment``;
+- merge request commits (``/merge_requests/:iid/commits``, a file named
+  ``merge_requests_<iid>_commits.json``): ``short_id``, ``authored_date``, ``parent_ids``.
 
 Mapping:
 
@@ -19,8 +21,11 @@ Mapping:
   first non-system note by someone other than the author;
 - a deployment → ``deployments`` row ``<project>:deployment:<id>``: environment =
   ``environment.name`` (lower case); result from ``status`` (success; failed → failure;
-  canceled/skipped → cancelled; created/running/blocked → running); finished_at =
-  ``finished_at``, else ``updated_at``;
+  canceled/skipped → cancelled; created/running/blocked or none → running); started_at = the
+  job's ``deployable.started_at`` (queue time excluded), else ``created_at``; finished_at =
+  ``finished_at``, else the job's, else ``updated_at``; ``is_production`` = the environment's
+  ``tier`` is production, else its name matches ``production_env``;
+- a merge request's commits give ``first_commit_at`` and, with the author, ``agent``;
 - a pipeline counts as a deployment only when its ``ref`` matches ``pipeline_ref`` (a regular
   expression); it then deploys to ``environment`` (default production).
 """
