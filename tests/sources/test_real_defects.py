@@ -109,3 +109,12 @@ def test_gitlab_deployment_starts_when_its_job_starts(store):
     assert got == [("2019-03-13 14:17:33.559+00", False)]  # the job's start, not the creation at 14:14:24
     prod = store.con.execute("SELECT count(*) FROM deployments WHERE is_production").fetchall()
     assert prod == [(3,)]  # canceled 13436532, and "created" 13436763 and "blocked" 13436986 (running)
+
+
+def test_github_job_matching_nothing_says_so(store, tmp_path):
+    # panjf2000/ants Actions runs (Tests, Lint) and deploy* jobs of other runs, as DevLake recorded them
+    d = _ants(tmp_path, "ants_workflow_runs.json", "ants_workflow_jobs.json")
+    with pytest.warns(DataWarning, match=r"--job 'release': it matched no job of the 6 job\(s\) given"):
+        assert load_github(store, d, job="release") == []
+    with pytest.warns(DataWarning, match=r"--job 'deploy': 6 job\(s\) match but none belongs to one of the 6 run\(s\)"):
+        assert load_github(store, d, job="deploy") == []

@@ -351,9 +351,12 @@ def _deployments(k: dict[str, list], cfg: _Config) -> list[dict]:
             "is_production": cfg.is_production(cfg.environment),
         })
     if cfg.job is not None and not job_hits:
-        n_jobs = sum(len(v) for v in jobs.values())
-        note(f"github: --job {cfg.job.pattern!r} matched no job of {len(k['run'])} run(s) and {n_jobs} job(s): "
-             "no deployments counted from workflow runs" + ("" if n_jobs else " (export /actions/runs/ID/jobs too)"))
+        named = [j for js in jobs.values() for j in js if cfg.job.search(str(j.get("name") or ""))]
+        why = (f"{len(named)} job(s) match but none belongs to one of the {len(k['run'])} run(s) given (export "
+               "/actions/runs for the same runs)" if named else
+               f"it matched no job of the {sum(len(v) for v in jobs.values())} job(s) given"
+               + ("" if jobs else " (export /actions/runs/ID/jobs too)"))
+        note(f"github: --job {cfg.job.pattern!r}: {why}; no deployments counted from workflow runs")
     return rows
 
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ...errors import ConfigError, SchemaError
-from ..agents import rules
+from ..agents import is_bot, rules
 from ..common import (
     Progress,
     Tables,
@@ -122,10 +122,21 @@ def _collect(paths: list[Path], progress: Progress | None) -> dict:
     return kinds
 
 
+GITLAB_BOT = re.compile(r"^(project|group)_\d+_bot(_\w+)?$|^ghost$", re.IGNORECASE)
+
+
+def _is_bot(author: object) -> bool:
+    """GitLab bot users: ``bot: true``, project/group access-token bots, ``[bot]`` names."""
+    if get(author, "bot") is True:
+        return True
+    name = str(get(author, "username") or "")
+    return bool(GITLAB_BOT.match(name)) or is_bot(name)
+
+
 def _first_review(notes: list, author: object) -> str | None:
     best, bt = None, None
     for n in notes:
-        if not isinstance(n, dict) or n.get("system") is True:
+        if not isinstance(n, dict) or n.get("system") is True or _is_bot(n.get("author")):
             continue
         who = get(n, "author", "username")
         t = parse_ts(n.get("created_at"))
@@ -213,6 +224,8 @@ def read(
             "merge_sha": (mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if merged else None,
             "first_review_at": _first_review(notes, author), "team_id": team,
             "first_commit_at": utc(first_commit), "agent": agent.tool if agent else None,
+            "review_agent": next((r.tool for r in (agent_rules_.match("reviewer", get(n, "author", "username"))
+                                                   for n in notes if isinstance(n, dict)) if r), None),
         })
     deps, waiting = [], 0
     for d in k["deployment"]:
