@@ -10,7 +10,7 @@ import pytest
 
 from ctssw.errors import DataWarning
 from ctssw.sources import agents, git_agents
-from ctssw.store import load_git
+from ctssw.store import load_git, load_github
 
 from .conftest import by_table
 
@@ -93,3 +93,17 @@ def test_bots_and_agents():
     assert r.match("bot", "copilot-swe-agent[bot]").tool == "copilot"
     assert r.match("reviewer", "coderabbitai[bot]").tool == "coderabbit"
     assert [x.tool for x in r.message("x\n\nCo-authored-by: Cursor Agent <cursoragent@cursor.com>")] == ["cursor"]
+
+
+def test_forge_record_keeps_the_agent_git_found(store, repo, tmp_path):
+    import json
+
+    with pytest.warns(DataWarning):
+        load_git(store, repo, repo_id="org/svc")
+    pr = json.loads((Path(__file__).resolve().parents[1] / "fixtures/github/ants_pulls.json").read_text())[1]
+    pr["base"]["repo"]["full_name"], pr["number"] = "org/svc", 1  # the forge's record of the same change
+    (tmp_path / "pulls.json").write_text(json.dumps([pr]))
+    with pytest.warns(DataWarning):
+        c = by_table(load_github(store, tmp_path / "pulls.json"))
+    assert c["changes"].updated == 1
+    assert store.con.execute("SELECT agent FROM changes WHERE change_id = 'org/svc#1'").fetchall() == [("claude",)]

@@ -74,6 +74,30 @@ def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
     blank_unknown_teams(tables, known, _TEAM_REQUIRED, origin)
 
 
+def keep_agents(store: Store, tables: Tables) -> None:
+    """Keep the agent flags another connector stored for the same change when this export has
+    none (git finds trailers a forge list page does not show, and the other way round)."""
+    t = tables.get("changes")
+    if t is None or t.num_rows == 0 or "agent" not in t.column_names:
+        return
+    ids = pa.table({"change_id": t.column("change_id")})
+    store.con.register("_chg", ids)
+    try:
+        known = {r[0]: (r[1], r[2]) for r in store.con.execute(
+            """SELECT c.change_id, c.agent, c.review_agent FROM changes c JOIN _chg USING (change_id)
+               WHERE c.agent IS NOT NULL OR c.review_agent IS NOT NULL""").fetchall()}
+    finally:
+        store.con.unregister("_chg")
+    if not known:
+        return
+    cid = t.column("change_id").to_pylist()
+    for i, col in enumerate(("agent", "review_agent")):
+        vals = t.column(col).to_pylist()
+        vals = [v if v is not None or c not in known else known[c][i] for v, c in zip(vals, cid)]
+        t = t.set_column(t.schema.get_field_index(col), col, pa.array(vals, pa.string()))
+    tables["changes"] = t
+
+
 def _membership_spans(store: Store, people: Iterable[str | None]) -> dict[str, list[tuple[str, str, str]]]:
     """Each raw identity's team memberships in the store as ``(start, end, team)``, by start."""
     authors = pa.table({"a": pa.array(sorted({x for x in people if x}), pa.string())})
@@ -140,6 +164,7 @@ def load_git(
         found_tables, found = git_agents.read(ps, repo_ids=ids, all_refs=all_refs, agent_rules=agent_rules, progress=progress)
         tables["changes"] = git_agents.tag_changes(tables["changes"], found)
         tables.update(found_tables)
+    keep_agents(store, tables)
     if roster_teams:
         teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
     drop_unknown_teams(store, tables, "git")
@@ -163,6 +188,7 @@ def load_github(
     ps = paths_of(paths)
     tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, bots=bots,
                          production_env=production_env, agent_rules=agent_rules, progress=progress)
+    keep_agents(store, tables)
     drop_unknown_teams(store, tables, "github")
     return load_tables(store, tables, source_name("github", ps), progress)
 
@@ -182,6 +208,7 @@ def load_gitlab(
     ps = paths_of(paths)
     tables = gitlab.read(ps, pipeline_ref=pipeline_ref, environment=environment, team=team,
                          production_env=production_env, agent_rules=agent_rules, progress=progress)
+    keep_agents(store, tables)
     drop_unknown_teams(store, tables, "gitlab")
     return load_tables(store, tables, source_name("gitlab", ps), progress)
 
