@@ -66,3 +66,16 @@ def test_fill_teams_by_day():
     spans = {"a": [("2024-01-01", "2024-01-31", "web"), ("2024-02-01", "9999-12-31", "pay")]}
     out = _common.fill_teams(t, "author", "at", spans)
     assert out.column("team_id").to_pylist() == ["web", "pay", None, "x"]
+
+
+def test_a_store_from_before_the_new_columns_gets_them(tmp_path):
+    from ctssw.store import Store
+
+    path = tmp_path / "old.duckdb"
+    with Store(path) as s:
+        s.con.execute("ALTER TABLE tool_usage DROP COLUMN feature")
+        s.con.execute("ALTER TABLE deployments DROP COLUMN is_production")
+        s.con.execute("INSERT INTO tool_usage (builder_id, tool, day) VALUES ('b_1', 'copilot', DATE '2026-01-05')")
+    with Store(path) as s:
+        assert s.con.execute("SELECT feature FROM tool_usage").fetchall() == [("all",)]
+        assert "is_production" in [r[0] for r in s.con.execute("DESCRIBE deployments").fetchall()]

@@ -102,9 +102,17 @@ class Store:
         )
         for t in TABLES.values():
             c.execute(_ddl(t))
-            # columns added to the schema since a store was created (additive only)
+            # columns added to the schema since a store was created (additive only); rows stored
+            # before take the column's default (tool_usage.feature 'all': a day's totals)
+            have = {r[0] for r in c.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'", [t.name]
+            ).fetchall()}
             for col in t.columns:
-                c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN IF NOT EXISTS {_q(t.stored_name(col))} {col.type}")
+                name = t.stored_name(col)
+                if name not in have:
+                    c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(name)} {col.type}")
+                    if col.default is not None:
+                        c.execute(f"UPDATE {_q(t.name)} SET {_q(name)} = {col.default}")
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
         c.execute(
             """CREATE TABLE IF NOT EXISTS quarantine (
