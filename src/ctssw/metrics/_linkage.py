@@ -38,7 +38,8 @@ def _dep_teams(con) -> ir.Table:
     d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
     return d.select(
         "deployment_id", "service_id", "environment", "started_at", "finished_at", "result",
-        "is_rollback", "manual_interventions", "sha", "is_production",
+        "is_rollback", "manual_interventions", "sha",
+        is_production=d.is_production if "is_production" in d.columns else ibis.null("boolean"),
         repo_id=ibis.coalesce(d.repo_id, d.svc_repo),
         target=ibis.coalesce(d.service_id, d.repo_id, "team:" + d.team_id),
         team_id=ibis.coalesce(d.team_id, d.svc_team, d.repo_team),

@@ -126,7 +126,7 @@ def _deployments(con, cfg: PanelConfig) -> ir.Table:
 def _in_environment(d: ir.Table, environment: str) -> ir.Value:
     """Deployments to ``environment``; for production, the connector's ``is_production`` decides
     (a flag or a name pattern such as ``prod-eu``) and the name only where it is unknown."""
-    if environment == "production":
+    if environment == "production" and "is_production" in d.columns:  # absent in stores read-only from before it
         return d.is_production.fill_null(d.environment == environment)
     return d.environment == environment
 
@@ -158,7 +158,10 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     ch = con.table("changes")
     rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
     ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
-    by_agent = ch.agent.notnull() if cfg.tool is None else _is_tool(ch.agent, cfg.tool).fill_null(False)
+    if "agent" not in ch.columns:  # a store read-only from before the column
+        by_agent = ibis.literal(False)
+    else:
+        by_agent = ch.agent.notnull() if cfg.tool is None else _is_tool(ch.agent, cfg.tool).fill_null(False)
     changes = ch.group_by(
         team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=_week(ch.merged_at)
     ).aggregate(changes_merged=ch.change_id.count(), agent_changes=ch.change_id.count(where=by_agent))
@@ -181,7 +184,7 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     tu = tu.filter(tu.active)
     if cfg.tool is not None:
         tu = tu.filter(_is_tool(tu.tool, cfg.tool))
-    if cfg.feature is not None:
+    if cfg.feature is not None and "feature" in tu.columns:
         tu = tu.filter(tu.feature == cfg.feature)
     tu = tu.select("builder_id", day=tu.day, week=_week(tu.day.cast("timestamp")))
     m = con.table("memberships")
@@ -340,7 +343,8 @@ def tool_shares(con, cfg: PanelConfig) -> ir.Table:
     tu = con.table("tool_usage")
     tu = tu.filter(tu.active)
     base = tu.tool.split(":")[0]
-    tu = tu.select("builder_id", "day", tool=base, feature=tu.feature, week=_week(tu.day.cast("timestamp")))
+    feature = tu.feature if "feature" in tu.columns else ibis.literal("all")
+    tu = tu.select("builder_id", "day", tool=base, feature=feature, week=_week(tu.day.cast("timestamp")))
     m = con.table("memberships")
     j = tu.join(m, [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)])
     every = j.mutate(feature=ibis.literal("all"))
