@@ -118,3 +118,20 @@ def test_github_job_matching_nothing_says_so(store, tmp_path):
         assert load_github(store, d, job="release") == []
     with pytest.warns(DataWarning, match=r"--job 'deploy': 6 job\(s\) match but none belongs to one of the 6 run\(s\)"):
         assert load_github(store, d, job="deploy") == []
+
+
+def test_github_agent_authored_and_agent_reviewed(store, tmp_path):
+    # no recorded pull request by the Copilot coding agent exists (tests/fixtures/MISSING.md): a real
+    # ants pull request with its author set to the agent's documented login, and a real review
+    # re-attributed to Copilot's review bot, changed here in the test
+    pr = json.loads((REAL / "github/ants_pulls.json").read_text())[2]
+    pr["user"] = {"login": "Copilot", "type": "Bot"}
+    review = json.loads((REAL / "github/ants_pull_reviews.json").read_text())[0]
+    review["user"] = {"login": "copilot-pull-request-reviewer[bot]", "type": "Bot"}
+    review["pull_request_url"] = pr["url"]
+    (tmp_path / "pulls.json").write_text(json.dumps([pr]))
+    (tmp_path / "reviews.json").write_text(json.dumps([review]))
+    with pytest.warns(DataWarning):
+        load_github(store, tmp_path)
+    got = store.con.execute("SELECT agent, review_agent, first_review_at FROM changes").fetchall()
+    assert got == [("copilot", "copilot", None)]  # the review bot is an agent, not a reviewer
