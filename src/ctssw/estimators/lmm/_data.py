@@ -185,6 +185,8 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
         Z = {n: z for ns, zs, _ in pieces for n, z in zip(ns, zs)}
         factors.append(Factor(":".join(key), levels, codes, tuple(names), Z, block))
     for f in factors:
+        if len(f.levels) < 2:
+            raise EstimationError(f"grouping factor {f.name} has a single level; it needs at least two")
         if len(f.levels) >= n:
             raise EstimationError(
                 f"grouping factor {f.name} has {len(f.levels)} levels for {n} observations; it must have fewer"

@@ -74,6 +74,8 @@ def _factor_names(text: str) -> list[tuple[str, ...]]:
         raise ConfigError("a random-effect term needs a grouping factor after '|'")
     if "/" in text:
         parts = [p.strip() for p in text.split("/")]
+        if not all(parts):
+            raise ConfigError(f"nested grouping {text!r} has an empty level; write it as 'a/b' or 'a/b/c'")
         out: list[tuple[str, ...]] = []
         acc: tuple[str, ...] = ()
         for part in parts:

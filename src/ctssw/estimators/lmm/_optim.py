@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import Bounds, minimize
 
 from ...errors import EstimationError
 from ._core import Evaluation
@@ -127,16 +127,11 @@ def _local(crit: _Counted, start: np.ndarray, lower: np.ndarray, analytic: bool)
             options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
         )
     else:
-        k = start.size
-        # an initial simplex on the scale of θ (lme4's relative factors are O(1))
-        simplex = np.tile(start, (k + 1, 1))
-        for i in range(k):
-            step = 0.1 * max(abs(start[i]), 0.5)
-            simplex[i + 1, i] += step if start[i] + step >= lower[i] else -step
+        lb = np.where(np.isfinite(lower), lower, -np.inf)
+        radius = 0.1 * max(1.0, float(np.max(np.abs(start))))
         res = minimize(
-            crit.f, start, method="Nelder-Mead", bounds=bounds,
-            options={"initial_simplex": simplex, "xatol": 1e-10, "fatol": 1e-13,
-                     "maxfev": 4000 * k, "adaptive": k > 2},
+            crit.f, start, method="COBYQA", bounds=Bounds(lb, np.full_like(lb, np.inf)),
+            options={"initial_tr_radius": radius, "final_tr_radius": 1e-9, "maxfev": 500 * start.size},
         )
     x = np.maximum(np.asarray(res.x, dtype=float), lower)
     msg = res.message if isinstance(res.message, str) else str(res.message)
@@ -167,14 +162,16 @@ def _boundary_starts(crit, theta, f0, lower, diag, below) -> list[np.ndarray]:
 
 
 def _fd_grad(crit: _Counted, theta: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:
-    """Central differences with a bounded step, one-sided at a lower bound."""
+    """Central differences with a bounded step; near a lower bound, the second-order one-sided formula."""
     g = np.empty_like(theta)
     for k in range(theta.size):
         h = 1e-5 * max(1.0, abs(theta[k]))
         up = theta.copy()
         up[k] += h
         if theta[k] - h < lower[k]:
-            g[k] = (crit.f(up) - f0) / h
+            up2 = theta.copy()
+            up2[k] += 2 * h
+            g[k] = (4 * crit.f(up) - crit.f(up2) - 3 * f0) / (2 * h)
         else:
             dn = theta.copy()
             dn[k] -= h

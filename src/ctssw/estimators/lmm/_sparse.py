@@ -3,11 +3,15 @@
 The general case of Bates et al. (2015) §3: with ``Z`` the sparse n × q
 random-effects design (each factor's columns, level-major), ``Λθ`` block
 diagonal with one copy of the factor's relative factor ``T`` per level, the
-penalised system is ``A = Λ'Z'ZΛ + I``. Its sparse factorisation (SuperLU in
-symmetric mode with no pivoting off the diagonal, which for a symmetric
-positive-definite ``A`` is the Cholesky factorisation up to a diagonal
-scaling) gives ``log|A|`` and the solves; ``Z'Z``, ``Z'X`` and ``Z'y`` are
-formed once, so an evaluation never touches the rows again.
+penalised system is ``A = Λ'Z'ZΛ + I``. The factor with the most random
+effects is ordered first; its block of ``A`` is block diagonal, so its
+Cholesky factor is a batch of small ones, and the rest of ``A`` is factored
+densely through the Schur complement (the blocked Cholesky of MixedModels.jl).
+When the rest is too large to hold densely, the whole ``A`` goes to a sparse
+factorisation (SuperLU in symmetric mode with no pivoting off the diagonal,
+which for a symmetric positive-definite ``A`` is the Cholesky factorisation up
+to a diagonal scaling). ``Z'Z``, ``Z'X`` and ``Z'y`` are formed once, so an
+evaluation never touches the rows again.
 """
 
 from __future__ import annotations
@@ -15,23 +19,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from scipy.sparse.linalg import splu
 
-from ._core import Evaluation, _finish
+from ._core import (
+    Evaluation,
+    _add_eye,
+    _finish,
+    _logdiag2,
+    chol_batch,
+    fsolve_batch,
+    lc,
+    rc,
+)
+
+#: above this many random effects outside the largest factor, the whole system goes to SuperLU
+MAX_DENSE = 6000
 
 
 @dataclass(frozen=True)
 class SparseStats:
     """Cross-products of the whole random-effects design.
 
-    ``ztz`` is ``Z'Z`` (sparse, q × q); ``ztx (q, p)``; ``zty (q,)``;
-    ``lam_rows``/``lam_cols``/``lam_idx`` give each structural nonzero of
-    ``Λθ`` and the θ entry it takes; ``sizes`` holds ``(levels, q_k)`` per
-    factor in the order of ``u``.
+    The factor with the most random effects comes first ("1", block diagonal:
+    ``G1`` blocks of ``q1 × q1``); the rest ("2", ``m`` effects) is handled
+    densely through its Schur complement when ``m <= MAX_DENSE``. ``z1z1
+    (q1, q1, G1)``; ``z2z1`` sparse ``(m, G1·q1)``; ``z2z2`` sparse ``(m, m)``;
+    ``ztx (q, p)``, ``zty (q,)`` and ``ztz`` (sparse, the whole ``Z'Z``) in
+    that order; ``lam_rows``/``lam_cols``/``lam_idx`` give each structural
+    nonzero of ``Λθ`` and the θ entry it takes; ``sizes`` holds
+    ``(levels, q_k)`` per factor in that order and ``order`` the design's
+    factor index of each.
     """
 
     ztz: sparse.csc_matrix
+    z1z1: np.ndarray
+    z2z1: sparse.csr_matrix
+    z2z2: sparse.csr_matrix
     ztx: np.ndarray
     zty: np.ndarray
     xx: np.ndarray
@@ -41,7 +65,13 @@ class SparseStats:
     lam_rows: np.ndarray
     lam_cols: np.ndarray
     lam_idx: np.ndarray
+    pattern1: np.ndarray
     sizes: tuple[tuple[int, int], ...]
+    order: tuple[int, ...]
+
+    @property
+    def n1(self) -> int:
+        return self.sizes[0][0] * self.sizes[0][1]
 
 
 def build_sparse(
@@ -55,11 +85,13 @@ def build_sparse(
     ``T`` is structurally zero).
     """
     n = y.size
+    order = sorted(range(len(factors)), key=lambda k: -factors[k][1] * len(factors[k][2]))
     rows, cols, vals = [], [], []
     lr, lc, li = [], [], []
     sizes = []
     offset = 0
-    for codes, levels, zcols, pattern in factors:
+    for k in order:
+        codes, levels, zcols, pattern = factors[k]
         qk = len(zcols)
         for j, z in enumerate(zcols):
             rows.append(np.arange(n))
@@ -75,10 +107,19 @@ def build_sparse(
     Z = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, offset)
     )
-    Z.eliminate_zeros()
     ztz = (Z.T @ Z).tocsc()
+    g1, q1 = sizes[0]
+    n1 = g1 * q1
+    I, J = _pairs(q1)
+    base = np.arange(g1) * q1
+    z1z1 = np.asarray(ztz[(base[None, :] + I[:, None]).ravel(), (base[None, :] + J[:, None]).ravel()])
+    z1z1 = z1z1.reshape(q1, q1, g1)
+    rest = ztz[n1:, :].tocsr()
     return SparseStats(
         ztz=ztz,
+        z1z1=z1z1,
+        z2z1=rest[:, :n1].tocsr(),
+        z2z2=rest[:, n1:].tocsr(),
         ztx=np.asarray(Z.T @ X),
         zty=np.asarray(Z.T @ y).ravel(),
         xx=X.T @ X,
@@ -88,12 +129,78 @@ def build_sparse(
         lam_rows=np.concatenate(lr),
         lam_cols=np.concatenate(lc),
         lam_idx=np.concatenate(li),
+        pattern1=factors[order[0]][3],
         sizes=tuple(sizes),
+        order=tuple(order),
     )
+
+
+def _pairs(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every entry of a q × q block, row-major."""
+    return np.repeat(np.arange(q), q), np.tile(np.arange(q), q)
+
+
+def _block_diag(blocks: np.ndarray) -> sparse.csr_matrix:
+    """Sparse block-diagonal matrix from ``(q, q, G)`` blocks."""
+    q, _, g = blocks.shape
+    I, J = _pairs(q)
+    base = np.arange(g) * q
+    rows = (base[None, :] + I[:, None]).ravel()
+    cols = (base[None, :] + J[:, None]).ravel()
+    return sparse.csr_matrix((blocks.reshape(q * q, g).ravel(), (rows, cols)), shape=(g * q, g * q))
+
+
+def _modes(u: np.ndarray, st: SparseStats) -> list[np.ndarray]:
+    """Spherical modes per factor, in the design's factor order."""
+    out: list[np.ndarray | None] = [None] * len(st.sizes)
+    k = 0
+    for (levels, qk), idx in zip(st.sizes, st.order):
+        out[idx] = u[k : k + levels * qk].reshape(levels, qk)
+        k += levels * qk
+    return out
 
 
 def evaluate_sparse(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluation | None:
     """Profiled deviance at θ (no gradient); None where it cannot be evaluated."""
+    q = st.ztz.shape[0]
+    if q - st.n1 > MAX_DENSE:
+        return _evaluate_lu(theta, st, reml)
+    p = st.ztx.shape[1]
+    n1 = st.n1
+    lam = sparse.csr_matrix((theta[st.lam_idx], (st.lam_rows, st.lam_cols)), shape=(q, q))
+    lam1, lam2 = lam[:n1, :n1], lam[n1:, n1:]
+    T1 = np.where(st.pattern1 >= 0, theta[np.maximum(st.pattern1, 0)], 0.0)
+    L11 = chol_batch(_add_eye(lc(T1.T, rc(st.z1z1, T1))))
+    if not np.all(np.isfinite(L11)) or np.any(np.concatenate([L11[i, i] for i in range(T1.shape[0])]) <= 0):
+        return None
+    Linv1 = _block_diag(fsolve_batch(L11, _add_eye(np.zeros_like(L11))))
+    L21 = (lam2.T @ st.z2z1 @ lam1) @ Linv1.T
+    S = (lam2.T @ st.z2z2 @ lam2).toarray() - (L21 @ L21.T).toarray()
+    S[np.diag_indices_from(S)] += 1.0
+    try:
+        L22 = linalg.cholesky(S, lower=True)
+    except linalg.LinAlgError:
+        return None
+    ldL2 = _logdiag2(L11) + 2.0 * float(np.log(np.diag(L22)).sum())
+    B = np.column_stack([st.ztx, st.zty])
+    B1 = lam1.T @ B[:n1]
+    B2 = lam2.T @ B[n1:]
+    c1 = Linv1 @ B1
+    c2 = linalg.solve_triangular(L22, B2 - L21 @ c1, lower=True)
+    C = np.vstack([c1, c2])
+    G = C.T @ C
+    tail = _finish(ldL2, st.xx, st.xy, st.yy, st.n, p, reml, G[:p, :p], G[:p, p], float(G[p, p]))
+    if tail is None:
+        return None
+    dev, beta, r2, ldRX2, RX = tail
+    r = C[:, p] - C[:, :p] @ beta
+    u2 = linalg.solve_triangular(L22.T, r[n1:], lower=False)
+    u1 = Linv1.T @ (r[:n1] - L21.T @ u2)
+    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, _modes(np.concatenate([u1, u2]), st), None)
+
+
+def _evaluate_lu(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluation | None:
+    """The whole system through SuperLU, for designs too large for the dense Schur complement."""
     q = st.ztz.shape[0]
     p = st.ztx.shape[1]
     lam = sparse.csc_matrix((theta[st.lam_idx], (st.lam_rows, st.lam_cols)), shape=(q, q))
@@ -114,9 +221,4 @@ def evaluate_sparse(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluatio
     if tail is None:
         return None
     dev, beta, r2, ldRX2, RX = tail
-    u = wy - Wx @ beta
-    out, k = [], 0
-    for levels, qk in st.sizes:
-        out.append(u[k : k + levels * qk].reshape(levels, qk))
-        k += levels * qk
-    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, out, None)
+    return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, _modes(wy - Wx @ beta, st), None)

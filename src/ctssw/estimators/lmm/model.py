@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from ...errors import (
     ConfigError,
@@ -246,10 +247,12 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, ddf: str = "norm
     parsed = parse_formula(formula)
     design = build_design(parsed, data)
     _check_rank(design)
-    opt, shift, evaluate = _optimise(design, bool(reml))
-    res = _result(formula, design, opt, shift, bool(reml))
-    if ddf == "satterthwaite":
-        _add_satterthwaite(res, design, opt, evaluate)
+    # the dense factorisations are small and many: threaded BLAS only adds contention
+    with threadpool_limits(limits=1, user_api="blas"):
+        opt, shift, evaluate = _optimise(design, bool(reml))
+        res = _result(formula, design, opt, shift, bool(reml))
+        if ddf == "satterthwaite":
+            _add_satterthwaite(res, design, opt, evaluate)
     return res
 
 
