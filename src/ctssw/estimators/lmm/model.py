@@ -41,6 +41,12 @@ __all__ = ["LMMResult", "fit_lmm_file", "lmm"]
 
 #: a diagonal θ below this is a boundary (singular) fit, as lme4's ``isSingular``
 SINGULAR_TOL = 1e-4
+#: how each kind of random-effects structure is fitted
+STRUCTURE = {
+    "single": "one grouping factor (per-group sufficient statistics)",
+    "nested": "two nested factors (per-cell sufficient statistics)",
+    "general": "crossed or more than two factors (sparse blocked Cholesky)",
+}
 #: denominator degrees of freedom for fixed-effect tests and intervals
 DDF = ("normal", "satterthwaite")
 
@@ -367,7 +373,8 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
         formula=formula,
         settings={
             "method": "REML" if reml else "ML",
-            "optimizer": ("L-BFGS-B" if design.kind == "single" else "Nelder-Mead") + ", restarts off the bounds",
+            "random effects": STRUCTURE[design.kind],
+            "optimizer": ("L-BFGS-B" if design.kind == "single" else "COBYQA") + ", restarts off the bounds",
             "inference": "Wald (normal)",
         },
         warnings=msgs,
