@@ -147,7 +147,13 @@ def test_intercept_only_on_request():
 
 
 def test_singular_final_fit_warns():
+    # no between-team variation at all: log CTS-SW and the drivers are centred within each team, so the
+    # team variance's optimum is exactly zero (uncentred data with team_sd=0 still has a positive optimum)
     d = _synthetic(team_sd=0.0, teams=20, weeks=10)
+    for c in ("x1", "x2"):
+        d[c] = d[c] - d.groupby("team_id")[c].transform("mean") + d[c].mean()
+    ly = np.log(d["cts_sw"])
+    d["cts_sw"] = np.exp(ly - ly.groupby(d["team_id"]).transform("mean") + 5)
     with pytest.warns(SingularFitWarning):
         res = sensitivity(d, drivers=("x1", "x2"), random_slope=None)
     assert res.singular and any("singular" in w for w in res.warnings)
