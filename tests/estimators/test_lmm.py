@@ -264,6 +264,27 @@ def test_fit_lmm_file(tmp_path, sleep):
     assert ml["reml"] is False and ml["deviance"] is not None
     with pytest.raises(ConfigError):
         fit_lmm_file(tmp_path / "d.xlsx", "Reaction ~ Days + (1 | Subject)")
+    st = fit_lmm_file(csv, "Reaction ~ Days + (Days | Subject)", ddf="satterthwaite")
+    assert st["ddf"] == "satterthwaite" and set(st["df"]) == {"(Intercept)", "Days"}
+
+
+def test_satterthwaite_inference(sleep):
+    """Per-coefficient t with Satterthwaite df: wider than the normal, and used by pvalues, conf_int and tidy."""
+    from scipy import stats
+
+    z = lmm("Reaction ~ Days + (Days | Subject)", sleep)
+    t = lmm("Reaction ~ Days + (Days | Subject)", sleep, ddf="satterthwaite")
+    assert z.ddf == "normal" and z.df is None
+    np.testing.assert_allclose(t.params, z.params, rtol=0)
+    assert (t.df > 10).all() and (t.df < 180).all()
+    want = 2 * stats.t.sf(np.abs(t.tstats), t.df)
+    np.testing.assert_allclose(t.pvalues, want, rtol=1e-12)
+    assert (t.pvalues > z.pvalues).all()
+    assert ((t.conf_int()["upper"] - t.conf_int()["lower"]) > (z.conf_int()["upper"] - z.conf_int()["lower"])).all()
+    assert "df" in t.tidy().columns and "df" not in z.tidy().columns
+    assert "Satterthwaite" in t.summary()
+    with pytest.raises(ConfigError, match="ddf"):
+        lmm("Reaction ~ Days + (Days | Subject)", sleep, ddf="kenward-roger")
 
 
 # -- statsmodels MixedLM ---------------------------------------------------------

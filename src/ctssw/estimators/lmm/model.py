@@ -399,10 +399,10 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
     )
 
 
-def fit_lmm_file(path: str | Path, formula: str, ml: bool = False) -> dict[str, Any]:
+def fit_lmm_file(path: str | Path, formula: str, ml: bool = False, ddf: str = "normal") -> dict[str, Any]:
     """Read a CSV or Parquet file, fit :func:`lmm` and return JSON-safe output.
 
-    The twin of ``ctssw fit lmm --data FILE --formula ... [--ml] --json``.
+    The twin of ``ctssw fit lmm --data FILE --formula ... [--ml] [--ddf satterthwaite] --json``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -415,5 +415,5 @@ def fit_lmm_file(path: str | Path, formula: str, ml: bool = False) -> dict[str, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = lmm(formula, data, reml=not ml)
+        res = lmm(formula, data, reml=not ml, ddf=ddf)
     return res.to_dict()
