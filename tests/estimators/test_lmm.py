@@ -319,3 +319,39 @@ def test_agrees_with_statsmodels(case):
     np.testing.assert_allclose(res.std_errors[theirs.index].to_numpy(), theirs_se.to_numpy(), rtol=5e-3)
     assert res.sigma2 == pytest.approx(fit.scale, rel=1e-3)
     assert res.loglik == pytest.approx(fit.llf, rel=1e-6)
+
+
+# -- the optimiser's restarts and convergence check ------------------------------------
+def _even_criterion(calls):
+    """(θ² − 1)²: even in θ, so its derivative is zero at the bound θ = 0, which is a maximum."""
+    from ctssw.estimators.lmm._core import Evaluation
+
+    def evaluate(theta, grad):
+        calls.append(float(theta[0]))
+        t = float(theta[0])
+        g = np.array([4 * t * (t * t - 1)]) if grad else None
+        return Evaluation((t * t - 1) ** 2, np.zeros(0), 0.0, 0.0, 0.0, np.eye(0), [], g)
+
+    return evaluate
+
+
+@pytest.mark.parametrize("analytic", [True, False])
+def test_restart_moves_off_a_stationary_bound(analytic):
+    from ctssw.estimators.lmm._optim import minimise
+
+    calls: list[float] = []
+    opt = minimise(_even_criterion(calls), np.zeros(1), np.zeros(1), analytic, columns=[(0, np.zeros(0, int))])
+    assert opt.converged
+    assert opt.theta[0] == pytest.approx(1.0, abs=1e-5)
+    assert opt.evaluation.deviance < 1e-9
+
+
+def test_not_converged_while_restarts_still_improve():
+    from ctssw.estimators.lmm._optim import minimise
+
+    calls: list[float] = []
+    opt = minimise(
+        _even_criterion(calls), np.zeros(1), np.zeros(1), True, columns=[(0, np.zeros(0, int))], max_rounds=1
+    )
+    assert not opt.converged
+    assert "restarts still lowered" in opt.message
