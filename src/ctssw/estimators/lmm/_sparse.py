@@ -177,8 +177,10 @@ def evaluate_sparse(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluatio
     L21 = (lam2.T @ st.z2z1 @ lam1) @ Linv1.T
     S = (lam2.T @ st.z2z2 @ lam2).toarray() - (L21 @ L21.T).toarray()
     S[np.diag_indices_from(S)] += 1.0
+    if not np.all(np.isfinite(S)):
+        return None
     try:
-        L22 = linalg.cholesky(S, lower=True)
+        L22 = linalg.cholesky(S, lower=True, check_finite=False)
     except linalg.LinAlgError:
         return None
     ldL2 = _logdiag2(L11) + 2.0 * float(np.log(np.diag(L22)).sum())
@@ -186,7 +188,7 @@ def evaluate_sparse(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluatio
     B1 = lam1.T @ B[:n1]
     B2 = lam2.T @ B[n1:]
     c1 = Linv1 @ B1
-    c2 = linalg.solve_triangular(L22, B2 - L21 @ c1, lower=True)
+    c2 = linalg.solve_triangular(L22, B2 - L21 @ c1, lower=True, check_finite=False)
     C = np.vstack([c1, c2])
     G = C.T @ C
     tail = _finish(ldL2, st.xx, st.xy, st.yy, st.n, p, reml, G[:p, :p], G[:p, p], float(G[p, p]))
@@ -194,7 +196,7 @@ def evaluate_sparse(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluatio
         return None
     dev, beta, r2, ldRX2, RX = tail
     r = C[:, p] - C[:, :p] @ beta
-    u2 = linalg.solve_triangular(L22.T, r[n1:], lower=False)
+    u2 = linalg.solve_triangular(L22.T, r[n1:], lower=False, check_finite=False)
     u1 = Linv1.T @ (r[:n1] - L21.T @ u2)
     return Evaluation(dev, beta, r2, ldL2, ldRX2, RX, _modes(np.concatenate([u1, u2]), st), None)
 
