@@ -35,6 +35,8 @@ from ._core import (
 
 #: above this many random effects outside the largest factor, the whole system goes to SuperLU
 MAX_DENSE = 6000
+#: the coupling block is multiplied densely when more than this share of its entries are nonzero
+DENSE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class SparseStats:
     The factor with the most random effects comes first ("1", block diagonal:
     ``G1`` blocks of ``q1 × q1``); the rest ("2", ``m`` effects) is handled
     densely through its Schur complement when ``m <= MAX_DENSE``. ``z1z1
-    (q1, q1, G1)``; ``z2z1`` sparse ``(m, G1·q1)``; ``z2z2`` sparse ``(m, m)``;
+    (q1, q1, G1)``; ``z2z1`` ``(m, G1·q1)``, sparse, or dense when most pairs of
+    levels occur together (teams × weeks); ``z2z2`` sparse ``(m, m)``;
     ``ztx (q, p)``, ``zty (q,)`` and ``ztz`` (sparse, the whole ``Z'Z``) in
     that order; ``lam_rows``/``lam_cols``/``lam_idx`` give each structural
     nonzero of ``Λθ`` and the θ entry it takes; ``sizes`` holds
@@ -54,7 +57,7 @@ class SparseStats:
 
     ztz: sparse.csc_matrix
     z1z1: np.ndarray
-    z2z1: sparse.csr_matrix
+    z2z1: sparse.csr_matrix | np.ndarray
     z2z2: sparse.csr_matrix
     ztx: np.ndarray
     zty: np.ndarray
@@ -115,10 +118,13 @@ def build_sparse(
     z1z1 = np.asarray(ztz[(base[None, :] + I[:, None]).ravel(), (base[None, :] + J[:, None]).ravel()])
     z1z1 = z1z1.reshape(q1, q1, g1)
     rest = ztz[n1:, :].tocsr()
+    z2z1 = rest[:, :n1].tocsr()
+    if z2z1.nnz > DENSE_SHARE * z2z1.shape[0] * z2z1.shape[1] and z2z1.shape[0] * z2z1.shape[1] <= 2e7:
+        z2z1 = z2z1.toarray()
     return SparseStats(
         ztz=ztz,
         z1z1=z1z1,
-        z2z1=rest[:, :n1].tocsr(),
+        z2z1=z2z1,
         z2z2=rest[:, n1:].tocsr(),
         ztx=np.asarray(Z.T @ X),
         zty=np.asarray(Z.T @ y).ravel(),
@@ -167,15 +173,26 @@ def evaluate_sparse(theta: np.ndarray, st: SparseStats, reml: bool) -> Evaluatio
         return _evaluate_lu(theta, st, reml)
     p = st.ztx.shape[1]
     n1 = st.n1
-    lam = sparse.csr_matrix((theta[st.lam_idx], (st.lam_rows, st.lam_cols)), shape=(q, q))
-    lam1, lam2 = lam[:n1, :n1], lam[n1:, n1:]
+    first = st.lam_rows < n1
+    vals = theta[st.lam_idx]
+    lam1 = sparse.csr_matrix((vals[first], (st.lam_rows[first], st.lam_cols[first])), shape=(n1, n1))
+    rest = ~first
+    lam2 = sparse.csr_matrix(
+        (vals[rest], (st.lam_rows[rest] - n1, st.lam_cols[rest] - n1)), shape=(q - n1, q - n1)
+    )
     T1 = np.where(st.pattern1 >= 0, theta[np.maximum(st.pattern1, 0)], 0.0)
     L11 = chol_batch(_add_eye(lc(T1.T, rc(st.z1z1, T1))))
     if not np.all(np.isfinite(L11)) or np.any(np.concatenate([L11[i, i] for i in range(T1.shape[0])]) <= 0):
         return None
     Linv1 = _block_diag(fsolve_batch(L11, _add_eye(np.zeros_like(L11))))
     L21 = (lam2.T @ st.z2z1 @ lam1) @ Linv1.T
-    S = (lam2.T @ st.z2z2 @ lam2).toarray() - (L21 @ L21.T).toarray()
+    if not sparse.issparse(L21):
+        # e.g. teams crossed with weeks: nearly every pair occurs, dense products are far faster
+        L21 = np.asarray(L21)
+        LL = L21 @ L21.T
+    else:
+        LL = (L21 @ L21.T).toarray()
+    S = (lam2.T @ st.z2z2 @ lam2).toarray() - LL
     S[np.diag_indices_from(S)] += 1.0
     if not np.all(np.isfinite(S)):
         return None
