@@ -8,7 +8,9 @@ the median of ``--repeats`` runs, slow ones a single run. Estimates are
 checked against ctssw. ``crossed``: lme4's InstEval (73,421 ratings, 2,972
 students crossed with 1,128 lecturers), ``y ~ service + (1 | s) + (1 | d)``
 by REML, ctssw against lme4 (R exports the data, so it needs Debian's
-r-cran-lme4), compared on the REML criterion, θ and the fixed effects.
+r-cran-lme4), and a simulated team × week panel, ``y ~ x + (1 | team) +
+(1 | week)`` with 2,000 teams × 260 weeks, both compared on the REML
+criterion, θ and the fixed effects.
 Writes markdown to stdout and to ``benchmarks/results/lmm.md``; running one
 part keeps the other part's section from the previous run.
 
@@ -134,57 +136,99 @@ def peak_mib(fn, d) -> float:
     return peak / 2**20
 
 
-CROSSED_FORMULA_R = "y ~ service + (1 | s) + (1 | d)"
-CROSSED_FORMULA = "y ~ C(service) + (1 | s) + (1 | d)"
-R_INSTEVAL = r"""
+R_CROSSED = r"""
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
-args <- commandArgs(TRUE)
-data(InstEval, package = "lme4")
-write.csv(InstEval[, c("s", "d", "service", "y")], args[1], row.names = FALSE)
-invisible(lmer(y ~ service + (1 | s) + (1 | d), InstEval[InstEval$s %in% levels(InstEval$s)[1:100], ]))
-t <- system.time(m <- lmer(y ~ service + (1 | s) + (1 | d), InstEval))[["elapsed"]]
+args <- commandArgs(TRUE)  # csv, formula, "insteval" or the grouping columns to make factors
+if (args[3] == "insteval") {
+  data(InstEval, package = "lme4")
+  d <- InstEval
+  write.csv(d[, c("s", "d", "service", "y")], args[1], row.names = FALSE)
+} else {
+  d <- read.csv(args[1])
+  for (g in strsplit(args[3], ",")[[1]]) d[[g]] <- factor(d[[g]])
+}
+f <- as.formula(args[2])
+invisible(lmer(f, d[1:5000, ]))
+t <- system.time(m <- lmer(f, d))[["elapsed"]]
 cat(toJSON(list(seconds = t, criterion = REMLcrit(m), theta = unname(getME(m, "theta")),
                 fixef = unname(fixef(m)), names = names(getME(m, "theta"))), digits = NA, auto_unbox = TRUE))
 """
+# (name, lme4 formula, ctssw formula, R's third argument); the team x week panel is simulated here
+CROSSED = [
+    ("InstEval", "y ~ service + (1 | s) + (1 | d)", "y ~ C(service) + (1 | s) + (1 | d)", "insteval"),
+    ("teams × weeks", "y ~ x + (1 | team) + (1 | week)", "y ~ x + (1 | team) + (1 | week)", "team,week"),
+]
+
+
+def make_team_weeks(teams: int = 2_000, weeks: int = 260, seed: int = 20260102) -> pd.DataFrame:
+    """A team × week panel with team and calendar shocks: y = 1 + 0.5 x + a_team + b_week + e."""
+    rng = np.random.default_rng(seed)
+    team = np.repeat(np.arange(teams), weeks)
+    week = np.tile(np.arange(weeks), teams)
+    x = rng.normal(size=team.size)
+    y = 1 + 0.5 * x + rng.normal(size=teams)[team] + rng.normal(scale=0.3, size=weeks)[week] + rng.normal(size=team.size)
+    return pd.DataFrame({"y": y, "x": x, "team": team, "week": week})
+
+
+def _crossed_row(name: str, formula_r: str, formula: str, how: str, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "data.csv"
+        if how != "insteval":
+            make_team_weeks().to_csv(csv, index=False)
+        script = Path(tmp) / "fit.R"
+        script.write_text(R_CROSSED)
+        out = subprocess.run(["Rscript", str(script), str(csv), formula_r, how], capture_output=True, text=True, check=True)
+        ref = json.loads(out.stdout.strip().splitlines()[-1])
+        d = pd.read_csv(csv)
+    print(f"{len(d):>9} {'lme4 ' + name:20s} {ref['seconds']:8.3f} s", file=sys.stderr, flush=True)
+    lmm(formula, d.iloc[:5000])
+    secs, runs, res = time_py(lambda x: lmm(formula, x), d, repeats)
+    print(f"{len(d):>9} {'ctssw ' + name:20s} {secs:8.3f} s", file=sys.stderr, flush=True)
+    theta = res.theta.rename(lambda k: k.split(".")[0])
+    mine = np.array([theta[n.split(".")[0]] for n in ref["names"]])
+    groups = [c for c in ("s", "d", "team", "week") if c in d.columns]
+    return {
+        "name": name,
+        "formula": formula_r,
+        "rows": len(d),
+        "levels": " × ".join(f"{d[g].nunique():,} {g}" for g in groups),
+        "ctssw": secs,
+        "runs": runs,
+        "lme4": ref["seconds"],
+        "criterion": res.reml_criterion,
+        "lme4_criterion": ref["criterion"],
+        "dcrit": abs(res.reml_criterion - ref["criterion"]) / abs(ref["criterion"]),
+        "dtheta": float(np.max(np.abs(mine - np.asarray(ref["theta"])) / np.asarray(ref["theta"]))),
+        "dfe": float(np.max(np.abs(res.params.to_numpy() - np.asarray(ref["fixef"])) / res.std_errors.to_numpy())),
+        "n_eval": res.n_eval,
+        "converged": res.converged,
+    }
 
 
 def crossed(repeats: int) -> str:
-    """InstEval crossed s × d: ctssw against lme4 on the same data, as a markdown section."""
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "insteval.csv"
-        script = Path(tmp) / "insteval.R"
-        script.write_text(R_INSTEVAL)
-        out = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True, check=True)
-        ref = json.loads(out.stdout.strip().splitlines()[-1])
-        d = pd.read_csv(csv)
-    print(f"{len(d):>9} {'lme4 crossed':12s} {ref['seconds']:8.3f} s", file=sys.stderr, flush=True)
-    lmm(CROSSED_FORMULA, d[d["s"] <= 100])
-    secs, runs, res = time_py(lambda x: lmm(CROSSED_FORMULA, x), d, repeats)
-    print(f"{len(d):>9} {'ctssw crossed':12s} {secs:8.3f} s", file=sys.stderr, flush=True)
-    theta = res.theta.rename(lambda k: k.split(".")[0])
-    mine_theta = np.array([theta[n.split(".")[0]] for n in ref["names"]])
-    dcrit = abs(res.reml_criterion - ref["criterion"]) / abs(ref["criterion"])
-    dtheta = float(np.max(np.abs(mine_theta - np.asarray(ref["theta"])) / np.asarray(ref["theta"])))
-    dfe = float(np.max(np.abs(res.params.to_numpy() - np.asarray(ref["fixef"])) / res.std_errors.to_numpy()))
+    """Crossed random effects: ctssw against lme4 on the same data, as a markdown section."""
+    rows = [_crossed_row(*case, repeats) for case in CROSSED]
     load = os.getloadavg()
-    return "\n".join(
-        [
-            f"## LMM, crossed random effects: InstEval `{CROSSED_FORMULA_R}`, REML",
-            "",
-            f"lme4's InstEval: {len(d):,} ratings, {d['s'].nunique():,} students (s) crossed with "
-            f"{d['d'].nunique():,} lecturers (d). Times are for the fit call alone after a warm-up fit on "
-            f"100 students; ctssw: median of {runs} runs, lme4 (default optimizer): one run. ctssw: "
-            f"{res.n_eval} criterion evaluations, converged {res.converged}. Load average at the end: "
-            f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.",
-            "",
-            "| tool | seconds | × ctssw | REML criterion | rel. diff criterion | max rel. diff θ | max diff β / SE |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            f"| ctssw | {secs:.2f} | 1.0 | {res.reml_criterion:.6f} | | | |",
-            f"| lme4 | {ref['seconds']:.2f} | {ref['seconds'] / secs:.1f} | {ref['criterion']:.6f} | "
-            f"{dcrit:.1e} | {dtheta:.1e} | {dfe:.1e} |",
-            "",
-        ]
-    )
+    lines = [
+        "## LMM, crossed random effects, REML: ctssw against lme4",
+        "",
+        "lme4's InstEval (ratings of lecturers d by students s) and a simulated team × week panel with "
+        "team and calendar shocks (seed 20260102). Times are for the fit call alone after a warm-up "
+        f"fit on the first 5,000 rows; ctssw: median of {repeats} runs, lme4 (default optimizer): one "
+        "run. Differences are ctssw against lme4. Load average at the end: "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.",
+        "",
+        "| data | model | rows | levels | ctssw s | lme4 s | lme4 × ctssw | REML criterion | rel. diff criterion "
+        "| max rel. diff θ | max diff β / SE | ctssw evaluations |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | `{r['formula'].replace('|', chr(92) + '|')}` | {r['rows']:,} | {r['levels']} | {r['ctssw']:.2f} | {r['lme4']:.2f} "
+            f"| {r['lme4'] / r['ctssw']:.1f} | {r['criterion']:.6f} | {r['dcrit']:.1e} | {r['dtheta']:.1e} "
+            f"| {r['dfe']:.1e} | {r['n_eval']}{'' if r['converged'] else ' (not converged)'} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _keep(old: str, heading: str) -> str:
