@@ -355,3 +355,64 @@ def test_not_converged_while_restarts_still_improve():
     )
     assert not opt.converged
     assert "restarts still lowered" in opt.message
+
+
+# -- the general (sparse) path against the other two --------------------------------------
+def _general(design):
+    from dataclasses import replace
+
+    from ctssw.estimators.lmm._data import stats_general
+
+    st, _ = stats_general(replace(design, kind="general"))
+    return st
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_sparse_path_matches_nested_and_single_paths(nested, sleep, reml):
+    """The blocked sparse Cholesky gives the same criterion, β and modes as the fast paths."""
+    from ctssw.estimators.lmm._data import build_design, stats_nested, stats_single
+    from ctssw.estimators.lmm._sparse import evaluate_sparse
+
+    rng = np.random.default_rng(1)
+    d = build_design(parse_formula("y ~ x + (1 + x | org/team)"), nested)
+    stn, _ = stats_nested(d)
+    stg = _general(d)
+    outer, inner = (f.block for f in d.factors)
+    d1 = build_design(parse_formula("Reaction ~ Days + (Days | Subject)"), sleep)
+    st1, _ = stats_single(d1)
+    st1g = _general(d1)
+    for _ in range(3):
+        theta = np.abs(rng.normal(size=6)) + 0.1
+        theta[1], theta[4] = rng.normal(size=2)
+        a = core.evaluate_nested(theta, stn, outer, inner, reml)
+        b = evaluate_sparse(theta, stg, reml)
+        assert b.deviance == pytest.approx(a.deviance, rel=1e-11)
+        np.testing.assert_allclose(b.beta, a.beta, rtol=1e-9, atol=1e-12)
+        for ua, ub in zip(a.u, b.u):
+            np.testing.assert_allclose(ub, ua, rtol=1e-8, atol=1e-10)
+        t1 = theta[:3]
+        c = core.evaluate_single(t1, st1, d1.factors[0].block, reml, False)
+        e = evaluate_sparse(t1, st1g, reml)
+        assert e.deviance == pytest.approx(c.deviance, rel=1e-11)
+
+
+def test_blocked_and_superlu_factorisations_agree(nested, monkeypatch):
+    """Crossed factors with a slope on the larger one: the blocked Cholesky against SuperLU on the whole system."""
+    from ctssw.estimators.lmm import _sparse
+    from ctssw.estimators.lmm._data import build_design
+
+    df = nested.assign(week=np.arange(len(nested)) % 7)
+    design = build_design(parse_formula("y ~ x + (1 + x | team) + (1 | week)"), df)
+    st = _general(design)
+    assert st.sizes[0][1] == 2  # the larger factor, with its slope, is the block-diagonal one
+    rng = np.random.default_rng(2)
+    for reml in (True, False):
+        theta = np.abs(rng.normal(size=4)) + 0.2
+        blocked = _sparse.evaluate_sparse(theta, st, reml)
+        monkeypatch.setattr(_sparse, "MAX_DENSE", 0)
+        lu = _sparse.evaluate_sparse(theta, st, reml)
+        monkeypatch.setattr(_sparse, "MAX_DENSE", 6000)
+        assert lu.deviance == pytest.approx(blocked.deviance, rel=1e-11)
+        np.testing.assert_allclose(lu.beta, blocked.beta, rtol=1e-9)
+        for a, b in zip(lu.u, blocked.u):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
