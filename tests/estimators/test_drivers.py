@@ -291,3 +291,12 @@ def test_cli_fit_lmm(tmp_path):
     assert r.exit_code == 0 and "maximum likelihood" in r.output
     r = runner.invoke(app, ["fit", "lmm", "--data", str(tmp_path / "d.txt"), "--formula", "y ~ x1 + (1 | team_id)"])
     assert r.exit_code == 2
+    r = runner.invoke(
+        app, ["fit", "lmm", "--data", str(f), "--formula", "y ~ x1 + (1 | team_id)", "--ddf", "satterthwaite", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["ddf"] == "satterthwaite" and 0 < out["df"]["x1"] < 200
+    assert "df" in out["coefficients"][1]
+    r = runner.invoke(app, ["fit", "lmm", "--data", str(f), "--formula", "y ~ x1 + (1 | team_id)", "--ddf", "kr"])
+    assert r.exit_code == 2 and "ddf must be one of" in r.output
