@@ -1,12 +1,20 @@
 """Time ctssw's LMM against statsmodels, mixedlm, mixedlm-rs and lme4 on the same data.
 
-Model: ``y ~ x + (x | g)`` by REML. Each size is generated with a fixed seed;
-every tool is warmed up on a small fit first, then timed on the fit call alone
-(data already in memory). Fast tools report the median of ``--repeats`` runs,
-slow ones a single run. Estimates are checked against ctssw. Writes a markdown
-section to stdout and to ``benchmarks/results/lmm.md``.
+Two parts. ``single``: ``y ~ x + (x | g)`` by REML on simulated data (one
+grouping factor, the per-group sufficient-statistics path). Each size is
+generated with a fixed seed; every tool is warmed up on a small fit first,
+then timed on the fit call alone (data already in memory). Fast tools report
+the median of ``--repeats`` runs, slow ones a single run. Estimates are
+checked against ctssw. ``crossed``: lme4's InstEval (73,421 ratings, 2,972
+students crossed with 1,128 lecturers), ``y ~ service + (1 | s) + (1 | d)``
+by REML, ctssw against lme4 (R exports the data, so it needs Debian's
+r-cran-lme4), and a simulated team × week panel, ``y ~ x + (1 | team) +
+(1 | week)`` with 2,000 teams × 260 weeks, both compared on the REML
+criterion, θ and the fixed effects.
+Writes markdown to stdout and to ``benchmarks/results/lmm.md``; running one
+part keeps the other part's section from the previous run.
 
-    python benchmarks/bench_lmm.py [--repeats 3] [--skip-slow]
+    python benchmarks/bench_lmm.py [--repeats 3] [--skip-slow] [--only single|crossed]
 """
 
 from __future__ import annotations
@@ -128,12 +136,137 @@ def peak_mib(fn, d) -> float:
     return peak / 2**20
 
 
+R_CROSSED = r"""
+suppressPackageStartupMessages({library(lme4); library(jsonlite)})
+args <- commandArgs(TRUE)  # csv, formula, "insteval" or the grouping columns to make factors
+if (args[3] == "insteval") {
+  data(InstEval, package = "lme4")
+  d <- InstEval
+  write.csv(d[, c("s", "d", "service", "y")], args[1], row.names = FALSE)
+} else {
+  d <- read.csv(args[1])
+  for (g in strsplit(args[3], ",")[[1]]) d[[g]] <- factor(d[[g]])
+}
+f <- as.formula(args[2])
+invisible(lmer(f, d[1:5000, ]))
+t <- system.time(m <- lmer(f, d))[["elapsed"]]
+cat(toJSON(list(seconds = t, criterion = REMLcrit(m), theta = unname(getME(m, "theta")),
+                fixef = unname(fixef(m)), names = names(getME(m, "theta"))), digits = NA, auto_unbox = TRUE))
+"""
+# (name, lme4 formula, ctssw formula, R's third argument); the team x week panel is simulated here
+CROSSED = [
+    ("InstEval", "y ~ service + (1 | s) + (1 | d)", "y ~ C(service) + (1 | s) + (1 | d)", "insteval"),
+    ("teams × weeks", "y ~ x + (1 | team) + (1 | week)", "y ~ x + (1 | team) + (1 | week)", "team,week"),
+]
+
+
+def make_team_weeks(teams: int = 2_000, weeks: int = 260, seed: int = 20260102) -> pd.DataFrame:
+    """A team × week panel with team and calendar shocks: y = 1 + 0.5 x + a_team + b_week + e."""
+    rng = np.random.default_rng(seed)
+    team = np.repeat(np.arange(teams), weeks)
+    week = np.tile(np.arange(weeks), teams)
+    x = rng.normal(size=team.size)
+    y = 1 + 0.5 * x + rng.normal(size=teams)[team] + rng.normal(scale=0.3, size=weeks)[week] + rng.normal(size=team.size)
+    return pd.DataFrame({"y": y, "x": x, "team": team, "week": week})
+
+
+def _crossed_row(name: str, formula_r: str, formula: str, how: str, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "data.csv"
+        if how != "insteval":
+            make_team_weeks().to_csv(csv, index=False)
+        script = Path(tmp) / "fit.R"
+        script.write_text(R_CROSSED)
+        out = subprocess.run(["Rscript", str(script), str(csv), formula_r, how], capture_output=True, text=True, check=True)
+        ref = json.loads(out.stdout.strip().splitlines()[-1])
+        d = pd.read_csv(csv)
+    print(f"{len(d):>9} {'lme4 ' + name:20s} {ref['seconds']:8.3f} s", file=sys.stderr, flush=True)
+    lmm(formula, d.iloc[:5000])
+    secs, runs, res = time_py(lambda x: lmm(formula, x), d, repeats)
+    print(f"{len(d):>9} {'ctssw ' + name:20s} {secs:8.3f} s", file=sys.stderr, flush=True)
+    theta = res.theta.rename(lambda k: k.split(".")[0])
+    mine = np.array([theta[n.split(".")[0]] for n in ref["names"]])
+    groups = [c for c in ("s", "d", "team", "week") if c in d.columns]
+    return {
+        "name": name,
+        "formula": formula_r,
+        "rows": len(d),
+        "levels": " × ".join(f"{d[g].nunique():,} {g}" for g in groups),
+        "ctssw": secs,
+        "runs": runs,
+        "lme4": ref["seconds"],
+        "criterion": res.reml_criterion,
+        "lme4_criterion": ref["criterion"],
+        "dcrit": abs(res.reml_criterion - ref["criterion"]) / abs(ref["criterion"]),
+        "dtheta": float(np.max(np.abs(mine - np.asarray(ref["theta"])) / np.asarray(ref["theta"]))),
+        "dfe": float(np.max(np.abs(res.params.to_numpy() - np.asarray(ref["fixef"])) / res.std_errors.to_numpy())),
+        "n_eval": res.n_eval,
+        "converged": res.converged,
+    }
+
+
+def crossed(repeats: int) -> str:
+    """Crossed random effects: ctssw against lme4 on the same data, as a markdown section."""
+    rows = [_crossed_row(*case, repeats) for case in CROSSED]
+    load = os.getloadavg()
+    lines = [
+        "## LMM, crossed random effects, REML: ctssw against lme4",
+        "",
+        "lme4's InstEval (ratings of lecturers d by students s) and a simulated team × week panel with "
+        "team and calendar shocks (seed 20260102). Times are for the fit call alone after a warm-up "
+        f"fit on the first 5,000 rows; ctssw: median of {repeats} runs, lme4 (default optimizer): one "
+        "run. Differences are ctssw against lme4. Load average at the end: "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.",
+        "",
+        "| data | model | rows | levels | ctssw s | lme4 s | lme4 × ctssw | REML criterion | rel. diff criterion "
+        "| max rel. diff θ | max diff β / SE | ctssw evaluations |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | `{r['formula'].replace('|', chr(92) + '|')}` | {r['rows']:,} | {r['levels']} | {r['ctssw']:.2f} | {r['lme4']:.2f} "
+            f"| {r['lme4'] / r['ctssw']:.1f} | {r['criterion']:.6f} | {r['dcrit']:.1e} | {r['dtheta']:.1e} "
+            f"| {r['dfe']:.1e} | {r['n_eval']}{'' if r['converged'] else ' (not converged)'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _keep(old: str, heading: str) -> str:
+    """The section of a previous results file that starts with ``heading``."""
+    parts = old.split("\n## ")
+    for i, part in enumerate(parts):
+        text = part if i == 0 else "## " + part
+        if text.startswith(heading):
+            return text.rstrip() + "\n"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-slow", action="store_true", help="skip statsmodels and lme4")
+    ap.add_argument("--only", choices=["single", "crossed"], help="run one part, keep the other's last results")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    have_r = shutil.which("Rscript") is not None
+    if args.only == "crossed":
+        single = _keep(old, "## LMM: `y ~ x + (x | g)`")
+    else:
+        single = run_single(args)
+    if args.only == "single":
+        cross = _keep(old, "## LMM, crossed")
+    elif have_r and not args.skip_slow:
+        cross = crossed(args.repeats)
+    else:
+        cross = ""
+    text = single.rstrip() + "\n" + ("\n" + cross if cross else "")
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+
+
+def run_single(args) -> str:
 
     tools = {k: v for k, v in PY_TOOLS.items() if available(v[1])}
     slow = {"statsmodels"}
@@ -161,10 +294,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{len(d):>9} {'lme4':12s} {secs:8.3f} s", file=sys.stderr, flush=True)
         mine = next(r for r in rows if r["tool"] == "ctssw" and r["rows"] == len(d) and r["groups"] == groups)
         mine["peak_mib"] = peak_mib(fit_ctssw, d)
-    text = render(pd.DataFrame(rows), tools, have_r, args.repeats, os.getloadavg())
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    return render(pd.DataFrame(rows), tools, have_r, args.repeats, os.getloadavg())
 
 
 def _row(d, groups, name, secs, runs, fe, s2, ref):

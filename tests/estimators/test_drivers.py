@@ -28,10 +28,14 @@ def _with_cts(p: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def sims():
+def panels():
+    return [simulate_panel(teams=300, weeks=104, seed=seed) for seed in range(3)]
+
+
+@pytest.fixture(scope="module")
+def sims(panels):
     out = []
-    for seed in range(3):
-        p, truth = simulate_panel(teams=300, weeks=104, seed=seed)
+    for p, truth in panels:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingularFitWarning)
             out.append((sensitivity(_with_cts(p)), truth))
@@ -84,12 +88,29 @@ def test_delivery_health_follows_velocity_with_true_signs(sims):
         assert sig[:3] == ["velocity", "rollback_rate", "interventions_per_deploy"]
 
 
-def test_team_size_has_no_detectable_effect(sims):
-    """builders has no true effect: its interval covers zero, though its wide interval can rank it high."""
-    for res, truth in sims:
+def test_team_size_has_no_effect_on_the_latent_index(panels):
+    """builders has no true effect: on the simulator's latent log deployment index its interval covers zero.
+
+    The truth is a statement about the latent index ``w`` (log CTS-SW = const - w there). On the
+    observed CTS-SW, team size is a between-team driver whose estimate also carries the teams'
+    baseline deployment rates and their count noise, and with the random velocity slope the
+    model's interval for it is too narrow and off centre: over seeds 0-14 its log-scale estimate
+    averaged +0.030 per SD with a spread of 0.039 against a model SE of 0.026, and its interval
+    excluded zero on 4 of the 15 seeds (docs/drivers.md). So the null is checked where the truth
+    defines it.
+    """
+    for p, truth in panels:
+        latent = p.assign(cts_sw=np.exp(-p["w"]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitWarning)
+            res = sensitivity(latent)
+        e = res.effects.set_index("driver")
         for d in truth["drivers"]["null"]:
-            e = res.effects.set_index("driver").loc[d]
-            assert e["pct_per_sd_low"] < 0 < e["pct_per_sd_high"]
+            assert e.loc[d, "pct_per_sd_low"] < 0 < e.loc[d, "pct_per_sd_high"]
+        # and the drivers with a true effect are detected there with their true signs
+        for d, b in truth["drivers"]["elasticity_per_sd"].items():
+            if d in truth["drivers"]["order"][:3]:
+                assert np.sign(e.loc[d, "coef_log"]) == np.sign(b)
 
 
 def test_rollback_rate_sign_matches_truth(sims):
@@ -147,7 +168,13 @@ def test_intercept_only_on_request():
 
 
 def test_singular_final_fit_warns():
+    # no between-team variation at all: log CTS-SW and the drivers are centred within each team, so the
+    # team variance's optimum is exactly zero (uncentred data with team_sd=0 still has a positive optimum)
     d = _synthetic(team_sd=0.0, teams=20, weeks=10)
+    for c in ("x1", "x2"):
+        d[c] = d[c] - d.groupby("team_id")[c].transform("mean") + d[c].mean()
+    ly = np.log(d["cts_sw"])
+    d["cts_sw"] = np.exp(ly - ly.groupby(d["team_id"]).transform("mean") + 5)
     with pytest.warns(SingularFitWarning):
         res = sensitivity(d, drivers=("x1", "x2"), random_slope=None)
     assert res.singular and any("singular" in w for w in res.warnings)
@@ -264,3 +291,12 @@ def test_cli_fit_lmm(tmp_path):
     assert r.exit_code == 0 and "maximum likelihood" in r.output
     r = runner.invoke(app, ["fit", "lmm", "--data", str(tmp_path / "d.txt"), "--formula", "y ~ x1 + (1 | team_id)"])
     assert r.exit_code == 2
+    r = runner.invoke(
+        app, ["fit", "lmm", "--data", str(f), "--formula", "y ~ x1 + (1 | team_id)", "--ddf", "satterthwaite", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["ddf"] == "satterthwaite" and 0 < out["df"]["x1"] < 200
+    assert "df" in out["coefficients"][1]
+    r = runner.invoke(app, ["fit", "lmm", "--data", str(f), "--formula", "y ~ x1 + (1 | team_id)", "--ddf", "kr"])
+    assert r.exit_code == 2 and "ddf must be one of" in r.output

@@ -42,6 +42,7 @@ def nested() -> pd.DataFrame:
         ("y ~ x + (x || g)", "x", [("x", ("g",), False)]),
         ("y ~ (1 | a/b)", "1", [("1", ("a",), True), ("1", ("a", "b"), True)]),
         ("y ~ log(x) + (0 + x | a:b)", "log(x)", [("0 + x", ("a", "b"), True)]),
+        ("y ~ (1 | a/b/c)", "1", [("1", ("a",), True), ("1", ("a", "b"), True), ("1", ("a", "b", "c"), True)]),
     ],
 )
 def test_parse_formula(formula, fixed, terms):
@@ -53,7 +54,7 @@ def test_parse_formula(formula, fixed, terms):
 
 @pytest.mark.parametrize(
     "formula",
-    ["y ~ x", "y ~ x + (1 | )", "y ~ x + (1 | a/b/c)", "y x (1|g)", "y ~ x + (1 | g", "y ~ (1 | log(g))"],
+    ["y ~ x", "y ~ x + (1 | )", "y ~ x + (1 | a//b)", "y x (1|g)", "y ~ x + (1 | g", "y ~ (1 | log(g))"],
 )
 def test_parse_formula_rejects(formula):
     with pytest.raises(ConfigError):
@@ -147,10 +148,28 @@ def test_nested_forms_agree(nested):
     assert c.reml_criterion == pytest.approx(a.reml_criterion, rel=1e-10)
 
 
-def test_crossed_factors_raise(nested):
+def test_crossed_factors_fit(nested):
+    """Crossed factors go through the general sparse path; labels and row order do not matter."""
     df = nested.assign(week=np.arange(len(nested)) % 7)
-    with pytest.raises(ConfigError, match="crossed"):
-        lmm("y ~ x + (1 | org) + (1 | week)", df)
+    res = lmm("y ~ x + (1 | org) + (1 | week)", df)
+    assert res.converged
+    assert res.n_groups == {"week": 7, "org": 8}
+    assert res.ranef("week").shape == (7, 1) and res.ranef("org").shape == (8, 1)
+    shuffled = df.sample(frac=1.0, random_state=3).assign(week=lambda d: "w" + d["week"].astype(str))
+    again = lmm("y ~ x + (1 | week) + (1 | org)", shuffled)
+    assert again.reml_criterion == pytest.approx(res.reml_criterion, rel=1e-9)
+    np.testing.assert_allclose(again.params, res.params, rtol=1e-6)
+
+
+def test_three_factors_fit(nested):
+    """More than two grouping factors (here org/team crossed with a weekday factor)."""
+    df = nested.assign(week=np.arange(len(nested)) % 5)
+    res = lmm("y ~ x + (1 | org/team) + (1 | week)", df)
+    assert set(res.n_groups) == {"org", "org:team", "week"}
+    assert res.converged
+    two = lmm("y ~ x + (1 | org/team)", df)
+    # adding a factor can only lower (or keep) the REML criterion's minimum
+    assert res.reml_criterion <= two.reml_criterion + 1e-8
 
 
 def test_missing_rows_are_dropped(sleep):
@@ -164,7 +183,7 @@ def test_missing_rows_are_dropped(sleep):
     ("formula", "error"),
     [
         ("Reaction ~ Nope + (1 | Subject)", ConfigError),
-        ("Reaction ~ Days + (1 | a) + (1 | b) + (1 | c)", ConfigError),
+        ("Reaction ~ Days + (1 | a) + (1 | b) + (1 | c)", EstimationError),
         ("Reaction ~ Days + Days2 + (1 | Subject)", EstimationError),
         ("Reaction ~ Days + (1 | Subject) + (1 | Subject)", ConfigError),
         ("Reaction ~ Days + (1 | row)", EstimationError),
@@ -200,14 +219,37 @@ def test_location_shift_of_response(sleep):
     assert b.params["Days"] == pytest.approx(a.params["Days"], rel=1e-7)
 
 
-def test_singular_reported(sleep):
+def test_singular_reported():
     rng = np.random.default_rng(5)
     df = pd.DataFrame({"g": np.repeat(np.arange(10), 20), "x": rng.normal(size=200)})
+    df["x"] -= df.groupby("g")["x"].transform("mean")
     df["y"] = df["x"] + rng.normal(size=200)
     df["y"] -= df.groupby("g")["y"].transform("mean")
     with pytest.warns(SingularFitWarning):
         res = lmm("y ~ x + (1 | g)", df)
     assert res.singular and res.cov_re.iloc[0, 0] == 0.0
+    assert res.converged
+
+
+def test_zero_variance_is_not_a_trap():
+    """Group-centred y with uncentred x: zero is not even a local minimum of the criterion.
+
+    A gradient method that lands on θ = 0 sees a zero derivative there (the
+    criterion is even in θ); lme4 1.1.31 stops there too (REML criterion
+    563.1162, singular). The fit must move off the bound to the lower minimum.
+    """
+    from ctssw.estimators.lmm._data import build_design, stats_single
+
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"g": np.repeat(np.arange(10), 20), "x": rng.normal(size=200)})
+    df["y"] = df["x"] + rng.normal(size=200)
+    df["y"] -= df.groupby("g")["y"].transform("mean")
+    res = lmm("y ~ x + (1 | g)", df)
+    design = build_design(parse_formula("y ~ x + (1 | g)"), df)
+    st, _ = stats_single(design)
+    at_zero = core.evaluate_single(np.zeros(1), st, design.factors[0].block, True, False).deviance
+    assert res.reml_criterion < at_zero - 0.2
+    assert res.converged and not res.singular
 
 
 def test_fit_lmm_file(tmp_path, sleep):
@@ -222,6 +264,27 @@ def test_fit_lmm_file(tmp_path, sleep):
     assert ml["reml"] is False and ml["deviance"] is not None
     with pytest.raises(ConfigError):
         fit_lmm_file(tmp_path / "d.xlsx", "Reaction ~ Days + (1 | Subject)")
+    st = fit_lmm_file(csv, "Reaction ~ Days + (Days | Subject)", ddf="satterthwaite")
+    assert st["ddf"] == "satterthwaite" and set(st["df"]) == {"(Intercept)", "Days"}
+
+
+def test_satterthwaite_inference(sleep):
+    """Per-coefficient t with Satterthwaite df: wider than the normal, and used by pvalues, conf_int and tidy."""
+    from scipy import stats
+
+    z = lmm("Reaction ~ Days + (Days | Subject)", sleep)
+    t = lmm("Reaction ~ Days + (Days | Subject)", sleep, ddf="satterthwaite")
+    assert z.ddf == "normal" and z.df is None
+    np.testing.assert_allclose(t.params, z.params, rtol=0)
+    assert (t.df > 10).all() and (t.df < 180).all()
+    want = 2 * stats.t.sf(np.abs(t.tstats), t.df)
+    np.testing.assert_allclose(t.pvalues, want, rtol=1e-12)
+    assert (t.pvalues > z.pvalues).all()
+    assert ((t.conf_int()["upper"] - t.conf_int()["lower"]) > (z.conf_int()["upper"] - z.conf_int()["lower"])).all()
+    assert "df" in t.tidy().columns and "df" not in z.tidy().columns
+    assert "Satterthwaite" in t.summary()
+    with pytest.raises(ConfigError, match="ddf"):
+        lmm("Reaction ~ Days + (Days | Subject)", sleep, ddf="kenward-roger")
 
 
 # -- statsmodels MixedLM ---------------------------------------------------------
@@ -256,3 +319,100 @@ def test_agrees_with_statsmodels(case):
     np.testing.assert_allclose(res.std_errors[theirs.index].to_numpy(), theirs_se.to_numpy(), rtol=5e-3)
     assert res.sigma2 == pytest.approx(fit.scale, rel=1e-3)
     assert res.loglik == pytest.approx(fit.llf, rel=1e-6)
+
+
+# -- the optimiser's restarts and convergence check ------------------------------------
+def _even_criterion(calls):
+    """(θ² − 1)²: even in θ, so its derivative is zero at the bound θ = 0, which is a maximum."""
+    from ctssw.estimators.lmm._core import Evaluation
+
+    def evaluate(theta, grad):
+        calls.append(float(theta[0]))
+        t = float(theta[0])
+        g = np.array([4 * t * (t * t - 1)]) if grad else None
+        return Evaluation((t * t - 1) ** 2, np.zeros(0), 0.0, 0.0, 0.0, np.eye(0), [], g)
+
+    return evaluate
+
+
+@pytest.mark.parametrize("analytic", [True, False])
+def test_restart_moves_off_a_stationary_bound(analytic):
+    from ctssw.estimators.lmm._optim import minimise
+
+    calls: list[float] = []
+    opt = minimise(_even_criterion(calls), np.zeros(1), np.zeros(1), analytic, columns=[(0, np.zeros(0, int))])
+    assert opt.converged
+    assert opt.theta[0] == pytest.approx(1.0, abs=1e-5)
+    assert opt.evaluation.deviance < 1e-9
+
+
+def test_not_converged_while_restarts_still_improve():
+    from ctssw.estimators.lmm._optim import minimise
+
+    calls: list[float] = []
+    opt = minimise(
+        _even_criterion(calls), np.zeros(1), np.zeros(1), True, columns=[(0, np.zeros(0, int))], max_rounds=1
+    )
+    assert not opt.converged
+    assert "restarts still lowered" in opt.message
+
+
+# -- the general (sparse) path against the other two --------------------------------------
+def _general(design):
+    from dataclasses import replace
+
+    from ctssw.estimators.lmm._data import stats_general
+
+    st, _ = stats_general(replace(design, kind="general"))
+    return st
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_sparse_path_matches_nested_and_single_paths(nested, sleep, reml):
+    """The blocked sparse Cholesky gives the same criterion, β and modes as the fast paths."""
+    from ctssw.estimators.lmm._data import build_design, stats_nested, stats_single
+    from ctssw.estimators.lmm._sparse import evaluate_sparse
+
+    rng = np.random.default_rng(1)
+    d = build_design(parse_formula("y ~ x + (1 + x | org/team)"), nested)
+    stn, _ = stats_nested(d)
+    stg = _general(d)
+    outer, inner = (f.block for f in d.factors)
+    d1 = build_design(parse_formula("Reaction ~ Days + (Days | Subject)"), sleep)
+    st1, _ = stats_single(d1)
+    st1g = _general(d1)
+    for _ in range(3):
+        theta = np.abs(rng.normal(size=6)) + 0.1
+        theta[1], theta[4] = rng.normal(size=2)
+        a = core.evaluate_nested(theta, stn, outer, inner, reml)
+        b = evaluate_sparse(theta, stg, reml)
+        assert b.deviance == pytest.approx(a.deviance, rel=1e-11)
+        np.testing.assert_allclose(b.beta, a.beta, rtol=1e-9, atol=1e-12)
+        for ua, ub in zip(a.u, b.u):
+            np.testing.assert_allclose(ub, ua, rtol=1e-8, atol=1e-10)
+        t1 = theta[:3]
+        c = core.evaluate_single(t1, st1, d1.factors[0].block, reml, False)
+        e = evaluate_sparse(t1, st1g, reml)
+        assert e.deviance == pytest.approx(c.deviance, rel=1e-11)
+
+
+def test_blocked_and_superlu_factorisations_agree(nested, monkeypatch):
+    """Crossed factors with a slope on the larger one: the blocked Cholesky against SuperLU on the whole system."""
+    from ctssw.estimators.lmm import _sparse
+    from ctssw.estimators.lmm._data import build_design
+
+    df = nested.assign(week=np.arange(len(nested)) % 7)
+    design = build_design(parse_formula("y ~ x + (1 + x | team) + (1 | week)"), df)
+    st = _general(design)
+    assert st.sizes[0][1] == 2  # the larger factor, with its slope, is the block-diagonal one
+    rng = np.random.default_rng(2)
+    for reml in (True, False):
+        theta = np.abs(rng.normal(size=4)) + 0.2
+        blocked = _sparse.evaluate_sparse(theta, st, reml)
+        monkeypatch.setattr(_sparse, "MAX_DENSE", 0)
+        lu = _sparse.evaluate_sparse(theta, st, reml)
+        monkeypatch.setattr(_sparse, "MAX_DENSE", 6000)
+        assert lu.deviance == pytest.approx(blocked.deviance, rel=1e-11)
+        np.testing.assert_allclose(lu.beta, blocked.beta, rtol=1e-9)
+        for a, b in zip(lu.u, blocked.u):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)

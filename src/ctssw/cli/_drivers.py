@@ -83,13 +83,16 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path, typer.Option("--data", help="CSV or Parquet file, one row per observation.")],
         formula: Annotated[str, typer.Option("--formula", help='lme4 syntax, e.g. "y ~ x + (1 + x | team)".')],
         ml: Annotated[bool, typer.Option("--ml", help="Maximum likelihood instead of REML.")] = False,
+        ddf: Annotated[
+            str, typer.Option("--ddf", help='"normal" (Wald z) or "satterthwaite" (t with lmerTest\'s df).')
+        ] = "normal",
         as_json: JsonOpt = False,
     ) -> None:
         """Fit a Gaussian linear mixed model (lme4 syntax) to a data file."""
         from ..estimators import fit_lmm_file
 
         try:
-            res = fit_lmm_file(data, formula, ml=ml)
+            res = fit_lmm_file(data, formula, ml=ml, ddf=ddf)
         except CtsswError as e:
             _fail(e)
         except (FileNotFoundError, OSError) as e:

@@ -12,6 +12,7 @@ import pandas as pd
 from ...errors import ConfigError, EstimationError
 from ._core import Block, GroupStats, NestedStats, block_pattern
 from ._formula import ParsedFormula
+from ._sparse import SparseStats, build_sparse
 
 
 def _label(name: str) -> str:
@@ -32,13 +33,18 @@ class Factor:
 
 @dataclass(frozen=True)
 class Design:
-    """The model after evaluation on data: fixed design, response, factors (outer first)."""
+    """The model after evaluation on data: fixed design, response, factors (fewest levels first).
+
+    ``kind`` is ``"single"`` (one factor), ``"nested"`` (two factors, the
+    second nested in the first) or ``"general"`` (crossed, or more factors).
+    """
 
     X: np.ndarray
     x_names: tuple[str, ...]
     y: np.ndarray
     factors: tuple[Factor, ...]
     n: int
+    kind: str = "single"
 
 
 def _required(parsed: ParsedFormula) -> list[str]:
@@ -164,10 +170,6 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
         for idx, corr in pieces:
             by_factor.setdefault(term.factor, []).append(([names[i] for i in idx], [zarr[:, i] for i in idx], corr))
 
-    if len(by_factor) > 2:
-        raise ConfigError(
-            f"at most two grouping factors, nested, are supported; got {[':'.join(f) for f in by_factor]}"
-        )
     factors: list[Factor] = []
     offset = 0
     coded = {f: _codes(df, f) for f in by_factor}
@@ -183,6 +185,8 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
         Z = {n: z for ns, zs, _ in pieces for n, z in zip(ns, zs)}
         factors.append(Factor(":".join(key), levels, codes, tuple(names), Z, block))
     for f in factors:
+        if len(f.levels) < 2:
+            raise EstimationError(f"grouping factor {f.name} has a single level; it needs at least two")
         if len(f.levels) >= n:
             raise EstimationError(
                 f"grouping factor {f.name} has {len(f.levels)} levels for {n} observations; it must have fewer"
@@ -190,22 +194,20 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
     n_re = sum(len(f.levels) * len(f.columns) for f in factors)
     if n_re >= n:
         raise EstimationError(f"{n_re} random effects for {n} observations; the model is not identifiable")
+    nested = False
     if len(factors) == 2:
         outer, inner = factors
         parent = np.full(len(inner.levels), -1, dtype=np.int64)
         parent[inner.codes] = outer.codes
-        if np.any(parent[inner.codes] != outer.codes):
-            raise ConfigError(
-                f"grouping factors {outer.name} and {inner.name} are crossed; only nesting "
-                f"(inner levels each inside one outer level, e.g. (1 | {outer.name}/b)) is supported"
-            )
-        if np.any(np.diff(parent) < 0):
+        nested = bool(np.all(parent[inner.codes] == outer.codes))
+        if nested and np.any(np.diff(parent) < 0):
             order = np.argsort(parent, kind="stable")
             rank = np.empty_like(order)
             rank[order] = np.arange(order.size)
             inner = replace(inner, codes=rank[inner.codes], levels=inner.levels[order])
             factors = [outer, inner]
-    return Design(X, x_names, y, tuple(factors), n)
+    kind = "single" if len(factors) == 1 else "nested" if nested else "general"
+    return Design(X, x_names, y, tuple(factors), n, kind)
 
 
 # -- sufficient statistics ---------------------------------------------------------
@@ -311,3 +313,10 @@ def stats_nested(design: Design) -> tuple[NestedStats, float]:
         n=design.n,
     )
     return st, shift
+
+
+def stats_general(design: Design) -> tuple[SparseStats, float]:
+    """Cross-products of the whole sparse random-effects design (crossed or many factors)."""
+    y, shift = _centre(design)
+    parts = [(f.codes, len(f.levels), [f.Z[c] for c in f.columns], f.block.pattern) for f in design.factors]
+    return build_sparse(design.X, y, parts), shift

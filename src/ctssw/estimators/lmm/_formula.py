@@ -68,24 +68,25 @@ def _split_bar(inner: str) -> tuple[str, str, bool] | None:
 
 
 def _factor_names(text: str) -> list[tuple[str, ...]]:
-    """``a`` -> [(a,)]; ``a/b`` -> [(a,), (a, b)]; ``a:b`` -> [(a, b)]."""
+    """``a`` -> [(a,)]; ``a/b`` -> [(a,), (a, b)]; ``a/b/c`` -> [(a,), (a, b), (a, b, c)]; ``a:b`` -> [(a, b)]."""
     text = text.strip()
     if not text:
         raise ConfigError("a random-effect term needs a grouping factor after '|'")
     if "/" in text:
         parts = [p.strip() for p in text.split("/")]
-        if len(parts) != 2:
-            raise ConfigError(
-                f"nested grouping {text!r} is not supported; allowed: 'a', 'a:b', 'a/b' (two levels at most)"
-            )
-        outer = _factor_names(parts[0])[0]
-        inner = _factor_names(parts[1])[0]
-        return [outer, outer + inner]
+        if not all(parts):
+            raise ConfigError(f"nested grouping {text!r} has an empty level; write it as 'a/b' or 'a/b/c'")
+        out: list[tuple[str, ...]] = []
+        acc: tuple[str, ...] = ()
+        for part in parts:
+            acc = acc + _factor_names(part)[0]
+            out.append(acc)
+        return out
     names = tuple(p.strip().strip("`") for p in text.split(":"))
     for raw in text.split(":"):
         if not _NAME.match(raw.strip()):
             raise ConfigError(
-                f"grouping factor {raw.strip()!r} must be a column name; allowed forms: 'a', 'a:b', 'a/b'"
+                f"grouping factor {raw.strip()!r} must be a column name; allowed forms: 'a', 'a:b', 'a/b', 'a/b/c'"
             )
     return [names]
 

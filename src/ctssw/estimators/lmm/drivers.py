@@ -127,7 +127,7 @@ class DriversResult(Result):
     level: float = 0.95
 
     def ranking(self) -> list[str]:
-        """Drivers from the largest to the smallest |% per SD|."""
+        """Drivers from the largest to the smallest effect, by |log change per SD|."""
         return list(self.effects["driver"])
 
     def effects_table(self, digits: int = 1) -> pd.DataFrame:
@@ -401,7 +401,9 @@ def _effects(fit: LMMResult, scale: pd.DataFrame, used: tuple[str, ...], level: 
             }
         )
     eff = pd.DataFrame(rows)
-    eff = eff.reindex(eff["pct_per_sd"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
+    # rank on |log effect|: % changes are asymmetric (+b gives a larger |%| than -b), so ranking on
+    # them would favour drivers that raise CTS-SW over equally strong ones that lower it
+    eff = eff.reindex(eff["coef_log"].abs().sort_values(ascending=False, kind="stable").index).reset_index(drop=True)
     eff.insert(0, "rank", np.arange(1, len(eff) + 1))
     return eff
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from ...errors import (
     ConfigError,
@@ -28,19 +30,25 @@ from ...errors import (
     SingularFitWarning,
 )
 from ..results import Result, jsonable
-from ._core import (
-    Optimum,
-    evaluate_nested,
-    evaluate_single,
-    minimise,
-)
-from ._data import Design, build_design, stats_nested, stats_single
+from ._core import evaluate_nested, evaluate_single
+from ._data import Design, build_design, stats_general, stats_nested, stats_single
 from ._formula import parse_formula
+from ._optim import Optimum, minimise
+from ._satterthwaite import satterthwaite_df
+from ._sparse import evaluate_sparse
 
 __all__ = ["LMMResult", "fit_lmm_file", "lmm"]
 
 #: a diagonal θ below this is a boundary (singular) fit, as lme4's ``isSingular``
 SINGULAR_TOL = 1e-4
+#: how each kind of random-effects structure is fitted
+STRUCTURE = {
+    "single": "one grouping factor (per-group sufficient statistics)",
+    "nested": "two nested factors (per-cell sufficient statistics)",
+    "general": "crossed or more than two factors (sparse blocked Cholesky)",
+}
+#: denominator degrees of freedom for fixed-effect tests and intervals
+DDF = ("normal", "satterthwaite")
 
 
 @dataclass
@@ -50,7 +58,9 @@ class LMMResult(Result):
     Besides the :class:`Result` contract (``params``, ``std_errors``,
     ``conf_int``, ``pvalues``, ``tidy``, ``summary``, ``to_dict``) it holds the
     variance components and the optimiser's report.  Inference on fixed
-    effects is Wald with the normal distribution (``df_resid`` is None).
+    effects is Wald with the normal distribution (``ddf="normal"``) or a
+    t-test with Satterthwaite degrees of freedom per coefficient
+    (``ddf="satterthwaite"``, lmerTest's default); ``df`` holds them.
 
     Attributes
     ----------
@@ -72,6 +82,11 @@ class LMMResult(Result):
         Optimiser report; ``singular`` is True when a variance is at zero.
     n_groups : dict
         Levels of each grouping factor.
+    ddf : str
+        ``"normal"`` or ``"satterthwaite"``: the reference distribution of
+        ``pvalues`` and ``conf_int``.
+    df : pandas.Series or None
+        Satterthwaite denominator df per fixed effect (``ddf="satterthwaite"``).
     """
 
     vcov: pd.DataFrame | None = None
@@ -88,8 +103,29 @@ class LMMResult(Result):
     singular: bool = False
     n_groups: dict[str, int] = field(default_factory=dict)
     reml: bool = True
+    ddf: str = "normal"
+    df: pd.Series | None = None
     _ranef: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _free: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def pvalues(self) -> pd.Series:
+        if self.df is None:
+            return super().pvalues
+        t = np.abs(self.tstats.to_numpy(dtype=float))
+        return pd.Series(2 * stats.t.sf(t, self.df.to_numpy(dtype=float)), index=self.params.index, name="pvalue")
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        if self.df is None:
+            return super().conf_int(level)
+        c = stats.t.ppf(0.5 + level / 2, self.df.to_numpy(dtype=float))
+        return pd.DataFrame({"lower": self.params - c * self.std_errors, "upper": self.params + c * self.std_errors})
+
+    def tidy(self, level: float = 0.95) -> pd.DataFrame:
+        out = super().tidy(level)
+        if self.df is not None:
+            out.insert(4, "df", self.df.to_numpy(dtype=float))
+        return out
 
     def ranef(self, group: str | None = None) -> pd.DataFrame:
         """Conditional modes of the random effects, one row per group level.
@@ -163,28 +199,36 @@ class LMMResult(Result):
                 "n_iter": self.n_iter,
                 "optimizer_message": self.optimizer_message,
                 "singular": self.singular,
+                "ddf": self.ddf,
+                "df": jsonable(self.df) if self.df is not None else None,
             }
         )
         return out
 
 
-def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True) -> LMMResult:
+def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, ddf: str = "normal") -> LMMResult:
     """Fit a Gaussian linear mixed model written in lme4 syntax.
 
     Parameters
     ----------
     formula : str
-        ``response ~ fixed + (expr | factor)``. Supported random parts: one
-        grouping factor with any number of terms (``(1 + x | team)``
-        correlated, ``(1 + x || team)`` uncorrelated, ``(0 + x | team)``), or
-        two nested factors (``(1 | org/team)``, or ``(1 | org) + (1 | team)``
-        when every team lies in one org). The fixed part is a formulaic
+        ``response ~ fixed + (expr | factor)``. Random terms as in lme4: any
+        number of terms per grouping factor (``(1 + x | team)`` correlated,
+        ``(1 + x || team)`` uncorrelated, ``(0 + x | team)``) and any number
+        of grouping factors, nested (``(1 | org/team)``, ``(1 | a/b/c)``) or
+        crossed (``(1 | team) + (1 | week)``). The fixed part is a formulaic
         formula (``C(f)``, ``log(x)``, ``- 1``, ...).
     data : pandas.DataFrame
         One row per observation; rows with missing values in the variables
         used are dropped.
     reml : bool, default True
         Restricted maximum likelihood; False gives maximum likelihood.
+    ddf : {"normal", "satterthwaite"}, default "normal"
+        Reference distribution for p-values and intervals of the fixed
+        effects: the normal (Wald z), or t with Satterthwaite degrees of
+        freedom per coefficient as lmerTest's ``summary(m)``. The default
+        suits panels with many teams, where the df are large; with few
+        groups (tens or fewer) ask for ``"satterthwaite"``.
 
     Returns
     -------
@@ -193,12 +237,14 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True) -> LMMResult:
     Raises
     ------
     ConfigError
-        Malformed formula, unknown columns, crossed factors, more than two factors.
+        Malformed formula, unknown columns, an unknown ``ddf``.
     EstimationError
         Rank-deficient fixed design, too many random effects for the data.
     """
     if not isinstance(reml, (bool, np.bool_)):
         raise ConfigError(f"reml must be True or False; got {reml!r}")
+    if ddf not in DDF:
+        raise ConfigError(f"ddf must be one of {list(DDF)}; got {ddf!r}")
     if not isinstance(data, pd.DataFrame):
         if hasattr(data, "to_pandas"):
             data = data.to_pandas()
@@ -207,8 +253,13 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True) -> LMMResult:
     parsed = parse_formula(formula)
     design = build_design(parsed, data)
     _check_rank(design)
-    opt, shift = _optimise(design, bool(reml))
-    return _result(formula, design, opt, shift, bool(reml))
+    # the dense factorisations are small and many: threaded BLAS only adds contention
+    with threadpool_limits(limits=1, user_api="blas"):
+        opt, shift, evaluate = _optimise(design, bool(reml))
+        res = _result(formula, design, opt, shift, bool(reml))
+        if ddf == "satterthwaite":
+            _add_satterthwaite(res, design, opt, evaluate)
+    return res
 
 
 def _check_rank(design: Design) -> None:
@@ -222,30 +273,47 @@ def _check_rank(design: Design) -> None:
         raise EstimationError(f"the fixed-effect design is rank deficient (columns {list(design.x_names)})")
 
 
-def _optimise(design: Design, reml: bool) -> tuple[Optimum, float]:
+def _optimise(design: Design, reml: bool):
+    """Minimise the criterion; returns the optimum, the y shift and ``evaluate(θ, grad)``."""
     blocks = [f.block for f in design.factors]
     theta0 = np.concatenate([b.start() for b in blocks])
     lower = np.concatenate([b.lower_bounds() for b in blocks])
     columns = [c for b in blocks for c in b.columns()]
-    if len(design.factors) == 1:
+    if design.kind == "single":
         st, shift = stats_single(design)
 
         def evaluate(theta, grad):
-            ev = evaluate_single(theta, st, blocks[0], reml, grad)
-            if ev is None:
-                raise EstimationError("the deviance could not be evaluated (singular fixed-effect system or perfect fit)")
-            return ev
+            return evaluate_single(theta, st, blocks[0], reml, grad)
 
-        return minimise(evaluate, theta0, lower, analytic=True, columns=columns), shift
-    stn, shift = stats_nested(design)
+        analytic = True
+    elif design.kind == "nested":
+        stn, shift = stats_nested(design)
 
-    def evaluate_n(theta, grad):
-        ev = evaluate_nested(theta, stn, blocks[0], blocks[1], reml)
+        def evaluate(theta, grad):
+            return evaluate_nested(theta, stn, blocks[0], blocks[1], reml)
+
+        analytic = False
+    else:
+        sts, shift = stats_general(design)
+
+        def evaluate(theta, grad):
+            return evaluate_sparse(theta, sts, reml)
+
+        analytic = False
+    return minimise(evaluate, theta0, lower, analytic=analytic, columns=columns), shift, evaluate
+
+
+def _add_satterthwaite(res: LMMResult, design: Design, opt: Optimum, evaluate) -> None:
+    def at(theta):
+        ev = evaluate(theta, False)
         if ev is None:
-            raise EstimationError("the deviance could not be evaluated (singular fixed-effect system or perfect fit)")
+            raise EstimationError("the criterion cannot be evaluated near the optimum, so no Satterthwaite df")
         return ev
 
-    return minimise(evaluate_n, theta0, lower, analytic=False, columns=columns), shift
+    df = satterthwaite_df(at, opt.theta, math.sqrt(res.sigma2), design.n, design.X.shape[1], res.reml)
+    res.df = pd.Series(df, index=res.params.index, name="df")
+    res.ddf = "satterthwaite"
+    res.settings["inference"] = "t with Satterthwaite df (lmerTest's method)"
 
 
 def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool) -> LMMResult:
@@ -303,7 +371,12 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
         std_errors=se,
         nobs=design.n,
         formula=formula,
-        settings={"method": "REML" if reml else "ML", "optimizer": "L-BFGS-B", "inference": "Wald (normal)"},
+        settings={
+            "method": "REML" if reml else "ML",
+            "random effects": STRUCTURE[design.kind],
+            "optimizer": ("L-BFGS-B" if design.kind == "single" else "COBYQA") + ", restarts off the bounds",
+            "inference": "Wald (normal)",
+        },
         warnings=msgs,
         df_resid=None,
         title="Linear mixed model fit by " + ("REML" if reml else "maximum likelihood"),
@@ -326,10 +399,10 @@ def _result(formula: str, design: Design, opt: Optimum, shift: float, reml: bool
     )
 
 
-def fit_lmm_file(path: str | Path, formula: str, ml: bool = False) -> dict[str, Any]:
+def fit_lmm_file(path: str | Path, formula: str, ml: bool = False, ddf: str = "normal") -> dict[str, Any]:
     """Read a CSV or Parquet file, fit :func:`lmm` and return JSON-safe output.
 
-    The twin of ``ctssw fit lmm --data FILE --formula ... [--ml] --json``.
+    The twin of ``ctssw fit lmm --data FILE --formula ... [--ml] [--ddf satterthwaite] --json``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -342,5 +415,5 @@ def fit_lmm_file(path: str | Path, formula: str, ml: bool = False) -> dict[str, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = lmm(formula, data, reml=not ml)
+        res = lmm(formula, data, reml=not ml, ddf=ddf)
     return res.to_dict()
