@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[test,bench]"
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode -e ".[test,bench]"
+	$(PY) -m compileall -q src
 	touch $(STAMP)
 
 demo: $(STAMP)
