@@ -1,0 +1,17 @@
+"""Live collectors: pull from the services' APIs into a raw cache, then ingest it with the connectors.
+
+Each ``collect_<service>`` writes the responses in the layouts the connectors read (one file per
+record under ``<cache>/<service>/``), loads them with :data:`ctssw.store.LOADERS`, and saves its
+per-resource watermarks in the store in the same transaction, so a second run fetches only what
+changed and a killed run resumes without gaps or duplicates.
+"""
+
+from __future__ import annotations
+
+from ._base import Result
+from ._http import AuthError, CollectError
+from .github import collect_github
+
+__all__ = ["COLLECTORS", "AuthError", "CollectError", "Result", "collect_github"]
+
+COLLECTORS = {"github": collect_github}
