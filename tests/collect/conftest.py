@@ -9,6 +9,11 @@ from .replay import Replay, github_routes
 TOKEN = "ghp_collectTestSecret0123456789abcdefXYZ"
 
 
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
 @pytest.fixture()
 def replay(httpserver):
     rp = Replay()
@@ -24,7 +29,7 @@ def github(replay, httpserver):
 
 @pytest.fixture()
 def api_url(httpserver) -> str:
-    return httpserver.url_for("/").rstrip("/")
+    return f"http://127.0.0.1:{httpserver.port}"
 
 
 @pytest.fixture()

@@ -389,7 +389,7 @@ def collect_github(
         forge = sorted(p for p in (run.cache.root / "repos").glob("*/*") if p.name in ("pulls", "deployments", "runs"))
         steps.append(("github", forge, {"workflow": workflow, "job": job, "environment": environment}))
         if users:
-            steps.append(("copilot", [users], {}))
+            steps.append(("copilot", sorted(users.glob("*.ndjson")), {}))
         return run.ingest(steps)
     finally:
         run.close()
