@@ -60,6 +60,7 @@ class Replay:
     log: list[dict] = field(default_factory=list)
     not_modified: Reply | None = None
     hit: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     block_after: int | None = None  # requests served before the server stalls (kill tests)
 
     def add(self, path: str, *replies: Reply, page: str = "") -> None:
@@ -78,7 +79,7 @@ class Replay:
         self.log.append(entry)
         if self.block_after is not None and len(self.log) > self.block_after:
             self.hit.set()
-            time.sleep(30)  # the test kills the client meanwhile
+            self.release.wait(60)  # the test kills the client meanwhile
         queue = self.routes.get((request.path, page))
         if not queue:
             entry["status"] = 404

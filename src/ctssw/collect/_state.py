@@ -80,7 +80,7 @@ class Cache:
     """The raw cache folder of one source; counts the files each run writes."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()
         self.written = 0
 
     def write_json(self, rel: Path, obj: object) -> Path:
