@@ -56,7 +56,8 @@ def reply(ex: dict | str, *, body: object = ..., status: int | None = None, **kw
 class Replay:
     """Routes and the request log; install with :meth:`install` on a pytest-httpserver."""
 
-    routes: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
+    # a route is a queue of replies, or one function of the request returning a reply
+    routes: dict[tuple[str, str], list] = field(default_factory=dict)
     log: list[dict] = field(default_factory=list)
     not_modified: Reply | None = None
     hit: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +82,8 @@ class Replay:
             self.hit.set()
             self.release.wait(60)  # the test kills the client meanwhile
         queue = self.routes.get((request.path, page))
+        if queue and callable(queue[0]):
+            queue = [queue[0](request)]
         if not queue:
             entry["status"] = 404
             return Response(json.dumps({"message": "Not Found"}), status=404, content_type="application/json")

@@ -90,3 +90,29 @@ def register(app: typer.Typer) -> None:
             s, org=org, since=since, repos=repo or None, token_env=token_env, token_file=token_file, api_url=api_url,
             cache=cache, teams=teams, copilot=copilot, membership_start=membership_start, workflow=workflow, job=job,
             environment=environment, timeout=timeout, retries=retries, max_wait=max_wait, progress=tick))
+
+    @collect_app.command("gitlab")
+    def gitlab_cmd(
+        group: Annotated[str, typer.Option("--group", help="Group full path or id.")],
+        since: SinceOpt,
+        project: Annotated[list[str] | None, typer.Option("--project", help="Project id or full path (repeatable; default: every project of --group).")] = None,
+        token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the token (read_api).")] = "GITLAB_TOKEN",
+        token_file: TokenFileOpt = None,
+        api_url: Annotated[str, typer.Option("--api-url", help="API root (self-managed: https://HOST/api/v4).")] = "https://gitlab.com/api/v4",
+        cache: CacheOpt = Path("ctssw-cache"),
+        members: Annotated[bool, typer.Option("--members/--no-members", help="Collect the group's members (a roster).")] = True,
+        pipeline_ref: Annotated[str | None, typer.Option("--pipeline-ref", help="Regex on pipeline ref: matching pipelines are deployments.")] = None,
+        environment: Annotated[str, typer.Option(help="Environment of deployments counted from pipelines.")] = "production",
+        timeout: TimeoutOpt = 30.0,
+        retries: RetriesOpt = 5,
+        max_wait: MaxWaitOpt = 900.0,
+        db: A.DbOpt = Path("ctssw.duckdb"),
+        as_json: A.JsonOpt = False,
+    ) -> None:
+        """GitLab: merge requests with notes and commits, deployments, pipelines and jobs, group members."""
+        from ..collect import collect_gitlab
+
+        _run("gitlab", db, as_json, lambda s, tick: collect_gitlab(
+            s, group=group, since=since, projects=project or None, token_env=token_env, token_file=token_file,
+            api_url=api_url, cache=cache, members=members, pipeline_ref=pipeline_ref, environment=environment,
+            timeout=timeout, retries=retries, max_wait=max_wait, progress=tick))

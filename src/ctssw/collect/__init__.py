@@ -11,7 +11,8 @@ from __future__ import annotations
 from ._base import Result
 from ._http import AuthError, CollectError
 from .github import collect_github
+from .gitlab import collect_gitlab
 
-__all__ = ["COLLECTORS", "AuthError", "CollectError", "Result", "collect_github"]
+__all__ = ["COLLECTORS", "AuthError", "CollectError", "Result", "collect_github", "collect_gitlab"]
 
-COLLECTORS = {"github": collect_github}
+COLLECTORS = {"github": collect_github, "gitlab": collect_gitlab}

@@ -86,6 +86,13 @@ def _links(value: str | None) -> dict[str, str]:
     return {rel: url for url, rel in LINK.findall(value or "")}
 
 
+def _limit(h: httpx.Headers) -> tuple[str | None, str | None]:
+    """(remaining, reset epoch) from GitHub's ``X-RateLimit-*`` or GitLab's ``RateLimit-*`` headers."""
+    rem = h.get("x-ratelimit-remaining") or h.get("ratelimit-remaining")
+    reset = h.get("x-ratelimit-reset") or h.get("ratelimit-reset")
+    return rem, reset if reset and reset.isdigit() else None
+
+
 class Client:
     """A small HTTP client for one API.
 
@@ -175,17 +182,24 @@ class Client:
         return self._send("GET", url, headers={"Accept": "*/*"}, raw=True, signed=True)
 
     def pages(self, path: str, *, params: dict | None = None, etag: str | None = None) -> Iterator[Page]:
-        """Follow ``Link: rel="next"`` from ``path``; a 304 on the first page ends the walk."""
+        """Follow ``Link: rel="next"`` (else GitLab's ``X-Next-Page``) from ``path``; a 304 on the
+        first page ends the walk."""
         url: str | None = path
-        first = True
+        query, first = params, True
         while url:
-            page = self.get(url, params=params if first else None, etag=etag if first else None)
+            page = self.get(url, params=query, etag=etag if first else None)
+            first = False
             yield page
             if page.not_modified:
                 return
             nxt = page.links.get("next")
-            url = self.url(nxt) if nxt else None
-            first = False
+            np = (page.headers.get("x-next-page") or "").strip()
+            if nxt:
+                url, query = self.url(nxt), None
+            elif np.isdigit() and np != (page.headers.get("x-page") or "").strip():
+                url, query = path, {**(params or {}), "page": np}
+            else:
+                url = None
 
     def _wait(self, seconds: float, why: str, where: str) -> None:
         seconds = max(0.0, seconds)
@@ -208,9 +222,10 @@ class Client:
     def _rate_wait(self, r: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait if ``r`` is a rate-limit refusal, else None."""
         h = r.headers
+        rem, reset = _limit(h)
         body = r.text[:2000].lower() if r.status_code in (403, 429) else ""
         limited = r.status_code == 429 or (
-            r.status_code == 403 and ("retry-after" in h or h.get("x-ratelimit-remaining") == "0" or any(w in body for w in RATE_WORDS))
+            r.status_code == 403 and ("retry-after" in h or rem == "0" or any(w in body for w in RATE_WORDS))
         )
         if not limited:
             return None
@@ -221,8 +236,8 @@ class Client:
             when = email.utils.parsedate_to_datetime(ra) if ra else None
             if when is not None:
                 return when.timestamp() - self.clock()
-        if h.get("x-ratelimit-remaining") == "0" and (h.get("x-ratelimit-reset") or "").isdigit():
-            return int(h["x-ratelimit-reset"]) - self.clock() + 1
+        if rem == "0" and reset:
+            return int(reset) - self.clock() + 1
         # GitHub: without a reset time, wait at least a minute, then back off exponentially
         return max(60.0, self._backoff(attempt)) if r.status_code == 403 else self._backoff(attempt)
 
@@ -273,8 +288,9 @@ class Client:
                     attempt += 1
                     continue
             self.fetched += 1
-            if not signed and r.headers.get("x-ratelimit-remaining") == "0" and (r.headers.get("x-ratelimit-reset") or "").isdigit():
-                self._wait(int(r.headers["x-ratelimit-reset"]) - self.clock() + 1, "rate limit used up", where)
+            rem, reset = _limit(r.headers)
+            if not signed and rem == "0" and reset:
+                self._wait(int(reset) - self.clock() + 1, "rate limit used up", where)
             return page
 
     def _refused(self, r: httpx.Response, where: str, signed: bool) -> CollectError:
