@@ -116,3 +116,74 @@ def register(app: typer.Typer) -> None:
             s, group=group, since=since, projects=project or None, token_env=token_env, token_file=token_file,
             api_url=api_url, cache=cache, members=members, pipeline_ref=pipeline_ref, environment=environment,
             timeout=timeout, retries=retries, max_wait=max_wait, progress=tick))
+
+    @collect_app.command("pagerduty")
+    def pagerduty_cmd(
+        since: SinceOpt,
+        token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the REST API key.")] = "PAGERDUTY_TOKEN",
+        token_file: TokenFileOpt = None,
+        api_url: Annotated[str, typer.Option("--api-url", help="API root (EU: https://api.eu.pagerduty.com).")] = "https://api.pagerduty.com",
+        cache: CacheOpt = Path("ctssw-cache"),
+        oncalls: Annotated[bool, typer.Option("--oncalls/--no-oncalls", help="Collect on-call shifts too.")] = True,
+        team_map: Annotated[list[str] | None, typer.Option("--team-map", help="PD_TEAM_OR_SERVICE=TEAM (repeatable).")] = None,
+        tz: Annotated[str, typer.Option("--tz", help="Time zone for off-hours pages.")] = "UTC",
+        workday: Annotated[str, typer.Option(help="Working hours START-END for off-hours pages.")] = "9-18",
+        timeout: TimeoutOpt = 30.0,
+        retries: RetriesOpt = 5,
+        max_wait: MaxWaitOpt = 900.0,
+        db: A.DbOpt = Path("ctssw.duckdb"),
+        as_json: A.JsonOpt = False,
+    ) -> None:
+        """PagerDuty: incidents with their log entries, on-call shifts."""
+        from ..collect import collect_pagerduty
+        from ..errors import ConfigError
+
+        try:
+            a, b = (int(x) for x in workday.split("-"))
+        except ValueError:
+            A._fail(ConfigError(f"--workday {workday!r}: expected START-END hours such as 9-18"))
+        _run("pagerduty", db, as_json, lambda s, tick: collect_pagerduty(
+            s, since=since, token_env=token_env, token_file=token_file, api_url=api_url, cache=cache, oncalls=oncalls,
+            team_map=team_map or None, tz=tz, workday=(a, b), timeout=timeout, retries=retries, max_wait=max_wait,
+            progress=tick))
+
+    @collect_app.command("claude")
+    def claude_cmd(
+        since: SinceOpt,
+        token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the Admin API key.")] = "ANTHROPIC_ADMIN_KEY",
+        token_file: TokenFileOpt = None,
+        api_url: Annotated[str, typer.Option("--api-url", help="API root.")] = "https://api.anthropic.com",
+        cache: CacheOpt = Path("ctssw-cache"),
+        timeout: TimeoutOpt = 30.0,
+        retries: RetriesOpt = 5,
+        max_wait: MaxWaitOpt = 900.0,
+        db: A.DbOpt = Path("ctssw.duckdb"),
+        as_json: A.JsonOpt = False,
+    ) -> None:
+        """Claude Code usage report (Admin API), one file per day."""
+        from ..collect import collect_claude
+
+        _run("claude", db, as_json, lambda s, tick: collect_claude(
+            s, since=since, token_env=token_env, token_file=token_file, api_url=api_url, cache=cache,
+            timeout=timeout, retries=retries, max_wait=max_wait, progress=tick))
+
+    @collect_app.command("cursor")
+    def cursor_cmd(
+        since: SinceOpt,
+        token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the Admin API key.")] = "CURSOR_API_KEY",
+        token_file: TokenFileOpt = None,
+        api_url: Annotated[str, typer.Option("--api-url", help="API root.")] = "https://api.cursor.com",
+        cache: CacheOpt = Path("ctssw-cache"),
+        commits: Annotated[bool, typer.Option("--commits/--no-commits", help="Collect AI code tracking commits (Enterprise).")] = True,
+        timeout: TimeoutOpt = 30.0,
+        retries: RetriesOpt = 5,
+        max_wait: MaxWaitOpt = 900.0,
+        db: A.DbOpt = Path("ctssw.duckdb"),
+        as_json: A.JsonOpt = False,
+    ) -> None:
+        """Cursor: daily usage data and AI code tracking commits (Admin API)."""
+        from ..collect import collect_cursor
+
+        _run("cursor", db, as_json, lambda s, tick: collect_cursor(
+            s, since=since, token_env=token_env, token_file=token_file, api_url=api_url, cache=cache, commits=commits,
+            timeout=timeout, retries=retries, max_wait=max_wait, progress=tick))

@@ -10,9 +10,27 @@ from __future__ import annotations
 
 from ._base import Result
 from ._http import AuthError, CollectError
+from .ai import collect_claude, collect_cursor
 from .github import collect_github
 from .gitlab import collect_gitlab
+from .pagerduty import collect_pagerduty
 
-__all__ = ["COLLECTORS", "AuthError", "CollectError", "Result", "collect_github", "collect_gitlab"]
+__all__ = [
+    "COLLECTORS",
+    "AuthError",
+    "CollectError",
+    "Result",
+    "collect_claude",
+    "collect_cursor",
+    "collect_github",
+    "collect_gitlab",
+    "collect_pagerduty",
+]
 
-COLLECTORS = {"github": collect_github, "gitlab": collect_gitlab}
+COLLECTORS = {
+    "claude": collect_claude,
+    "cursor": collect_cursor,
+    "github": collect_github,
+    "gitlab": collect_gitlab,
+    "pagerduty": collect_pagerduty,
+}
