@@ -131,3 +131,15 @@ def test_signed_downloads_carry_no_credentials_and_hide_the_signature(replay, ap
         c.download(f"{api_url}/blob/report.ndjson?sv=2020-06-12&se=2020-07-09&sig=SECRETSIG")
     assert replay.log[0]["auth"] is None
     assert "SECRETSIG" not in str(e.value) and "signed link may have expired" in str(e.value)
+
+
+def test_public_names_are_pinned():
+    import ctssw.collect as c
+    from ctssw.errors import CtsswError
+
+    assert c.__all__ == sorted(c.__all__)
+    assert set(c.__all__) == {"AuthError", "COLLECTORS", "CollectError", "Result", "collect_claude", "collect_cursor",
+                              "collect_github", "collect_gitlab", "collect_pagerduty"}
+    assert sorted(c.COLLECTORS) == ["claude", "cursor", "github", "gitlab", "pagerduty"]
+    assert issubclass(c.AuthError, c.CollectError) and issubclass(c.CollectError, CtsswError)
+    assert issubclass(c.CollectError, RuntimeError)

@@ -16,8 +16,8 @@ from .gitlab import collect_gitlab
 from .pagerduty import collect_pagerduty
 
 __all__ = [
-    "COLLECTORS",
     "AuthError",
+    "COLLECTORS",
     "CollectError",
     "Result",
     "collect_claude",
