@@ -174,3 +174,22 @@ def test_bad_arguments_are_one_clear_error(replay, api_url, token, tmp_path):
         with pytest.raises(AuthError):
             replay.set(f"{REPO}/pulls", reply("github/error_401_bad_credentials.json"))
             run(s, api_url, tmp_path / "cache")
+
+
+def test_a_response_of_the_wrong_shape_is_one_error_line(github, api_url, token, tmp_path):
+    # the recorded deployment statuses body where the pull listing should be: records without `number`
+    github.set(f"{REPO}/pulls", reply("github/deployment_263877258_statuses.json"))
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(Exception) as e:
+        run(s, api_url, tmp_path / "cache")
+    msg = str(e.value)
+    assert msg.startswith(f"github: unexpected response from {api_url}{REPO}/pulls") and "\n" not in msg
+    assert "nothing was ingested" in msg
+
+
+def test_a_bad_workflow_pattern_stays_a_usage_error(github, api_url, token, tmp_path):
+    from ctssw.errors import ConfigError
+
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(ConfigError, match=r"github: --workflow '\(' is not a regular expression"):
+        collect_github(s, org=ORG, repos=["PyGithub/PyGithub"], since="2012-01-01", cache=tmp_path / "c", api_url=api_url,
+                       copilot=False, workflow="(", _client={"sleep": lambda x: None})
+    assert github.log == []  # checked before any request

@@ -153,8 +153,25 @@ class Run:
         r.files_written = self.cache.written
         return r
 
+    def shape_error(self, e: Exception) -> CollectError:
+        """One error line for a response that lacks what the API documents (a field, a type)."""
+        last = self.client.last or self.opts.api_url
+        return CollectError(f"{self.source}: unexpected response from {last} ({type(e).__name__}: {str(e)[:120]}); "
+                            "nothing was ingested, and the next run starts from the same watermarks")
+
     def close(self) -> None:
         self.client.close()
+
+
+def check_patterns(service: str, **patterns: str | None) -> None:
+    """Each given regular expression compiles, or one error naming its option."""
+    for name, pat in patterns.items():
+        if pat is None:
+            continue
+        try:
+            re.compile(pat)
+        except re.error as e:
+            raise ConfigError(f"{service}: --{name.replace('_', '-')} {pat!r} is not a regular expression ({e})") from None
 
 
 def check_common(service: str, *, since: str, cache: Path | str, api_url: str, timeout: float, retries: int,

@@ -144,6 +144,7 @@ class Client:
         self.fetched = 0  # 200 responses with a body
         self.not_modified = 0
         self.waited = 0.0
+        self.last: str | None = None  # the last URL asked, without its query string
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
 
     def close(self) -> None:
@@ -243,6 +244,7 @@ class Client:
 
     def _send(self, method: str, url: str, *, params=None, headers=None, json_body=None, raw=False, signed=False) -> Page:
         where = redact(url)
+        self.last = where
         attempt = 0
         limited = 0
         while True:

@@ -23,6 +23,7 @@ import base64
 import datetime as dt
 from pathlib import Path
 
+from ..errors import CtsswError
 from ..store import Store
 from ._base import Result, Run, Tick, check_common, token_from
 from ._http import CollectError
@@ -85,6 +86,10 @@ def collect_claude(
             run.tick("days")
         files = sorted(folder.glob("*.json")) if folder.exists() else []
         return run.ingest([("claude", files, {})] if files else [])
+    except CtsswError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise run.shape_error(e) from None
     finally:
         run.close()
 
@@ -151,5 +156,9 @@ def collect_cursor(
             run.tick("days", len(window))
         files = sorted(run.cache.root.glob("*/*.json"))
         return run.ingest([("cursor", files, {})] if files else [])
+    except CtsswError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise run.shape_error(e) from None
     finally:
         run.close()

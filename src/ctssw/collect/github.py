@@ -31,9 +31,18 @@ import io
 import re
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, CtsswError
 from ..store import Store
-from ._base import Options, Result, Run, Tick, check_common, iso_day, token_from
+from ._base import (
+    Options,
+    Result,
+    Run,
+    Tick,
+    check_common,
+    check_patterns,
+    iso_day,
+    token_from,
+)
 from ._http import CollectError
 
 __all__ = ["collect_github"]
@@ -365,6 +374,7 @@ def collect_github(
         raise ConfigError(f"github: --repo {bad[0]!r}: expected owner/name")
     opts: Options = check_common("github", since=since, cache=cache, api_url=api_url, timeout=timeout, retries=retries, max_wait=max_wait)
     start = iso_day(membership_start, "--membership-start") if membership_start else None
+    check_patterns("github", workflow=workflow, job=job)
     token = token_from("github", token_env, token_file)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
                "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "ctssw-collect"}
@@ -391,5 +401,9 @@ def collect_github(
         if users:
             steps.append(("copilot", sorted(users.glob("*.ndjson")), {}))
         return run.ingest(steps)
+    except CtsswError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise run.shape_error(e) from None
     finally:
         run.close()

@@ -25,9 +25,9 @@ import io
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import ConfigError
+from ..errors import ConfigError, CtsswError
 from ..store import Store
-from ._base import Result, Run, Tick, check_common, token_from
+from ._base import Result, Run, Tick, check_common, check_patterns, token_from
 
 __all__ = ["collect_gitlab"]
 
@@ -150,6 +150,7 @@ def collect_gitlab(
     if not isinstance(group, str) or not group.strip():
         raise ConfigError("gitlab: --group is empty: give the group's full path or id")
     opts = check_common("gitlab", since=since, cache=cache, api_url=api_url, timeout=timeout, retries=retries, max_wait=max_wait)
+    check_patterns("gitlab", pipeline_ref=pipeline_ref)
     token = token_from("gitlab", token_env, token_file)
     run = Run("gitlab", store, opts, {"PRIVATE-TOKEN": token, "User-Agent": "ctssw-collect"}, progress, _client)
     try:
@@ -166,5 +167,9 @@ def collect_gitlab(
             steps.append(("roster", [roster / "teams.csv", roster / "memberships.csv"], {}))
         steps.append(("gitlab", forge, {"pipeline_ref": pipeline_ref, "environment": environment}))
         return run.ingest(steps)
+    except CtsswError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise run.shape_error(e) from None
     finally:
         run.close()

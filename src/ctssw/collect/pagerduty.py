@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import CtsswError
 from ..store import Store
 from ._base import Result, Run, Tick, check_common, token_from
 from ._http import CollectError
@@ -137,5 +138,9 @@ def collect_pagerduty(
             if log_dir.exists() else []
         kw = {"team_map": team_map or None, "tz": tz, "workday": workday}
         return run.ingest([("pagerduty", files, kw)] if files else [])
+    except CtsswError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise run.shape_error(e) from None
     finally:
         run.close()
