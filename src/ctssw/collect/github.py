@@ -224,7 +224,14 @@ class _GitHub:
         run = self.run
         run.start("teams")
         folder = run.cache.root / "teams"
-        for t in run.items(f"/orgs/{self.org}/teams", params={"per_page": 100}):
+        teams, first_etag = [], None
+        for page in run.client.pages(f"/orgs/{self.org}/teams", params={"per_page": 100}, etag=run.state.etag(self.org, "teams")):
+            if page.not_modified:  # the same teams as last time: their members may still have changed
+                teams = [d["team"] for p in sorted(folder.glob("*.json")) if isinstance(d := run.cache.read_json(p), dict)]
+                break
+            first_etag = first_etag or page.etag
+            teams += [t for t in page.data if isinstance(t, dict)] if isinstance(page.data, list) else []
+        for t in teams:
             slug = _slug(t)
             path, scope = folder / f"{slug}.json", f"{self.org}/{slug}"
             cached = run.cache.read_json(path)
@@ -239,7 +246,7 @@ class _GitHub:
                 run.state.advance(scope, "members", None, page.etag)
             run.tick("teams")
         start = run.state.watermark(self.org, "teams") or (self.membership_start or run.opts.since).isoformat()
-        run.state.advance(self.org, "teams", start, None)
+        run.state.advance(self.org, "teams", start, first_etag)
         return self._roster(folder, start)
 
     def _roster(self, folder: Path, start: str) -> Path | None:
