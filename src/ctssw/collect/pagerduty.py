@@ -2,7 +2,7 @@
 
 - Incidents created since the watermark (``GET /incidents?since=&until=``, in windows of at most
   179 days, PagerDuty's limit), plus every cached incident not yet resolved, each cached with its
-  log entries as ``incidents/<id>.json`` (``{"incidents": [...]}``) and
+  log entries as ``incidents/<id>.json`` (``{"incidents": [...]}``) and, when it has any,
   ``log_entries/<id>.json`` (``{"log_entries": [...]}``), the layouts the pagerduty connector reads.
 - On-call shifts (``GET /oncalls?since=&until=``) for the same windows, cached as
   ``oncalls/<from>.json`` (the pagerduty connector does not read them).
@@ -112,10 +112,11 @@ def collect_pagerduty(
                     todo[str(old["id"])] = page.data["incident"]
         for iid, inc in todo.items():
             cached = run.cache.read_json(inc_dir / f"{iid}.json")
-            if isinstance(cached, dict) and cached.get("incidents") == [inc] and (log_dir / f"{iid}.json").exists():
-                continue  # cached whole by an earlier (interrupted) run
+            if isinstance(cached, dict) and cached.get("incidents") == [inc]:
+                continue  # cached whole (log entries first, then the incident) by an earlier run
             logs = list(_offset_pages(run, f"/incidents/{iid}/log_entries", "log_entries", {"time_zone": "UTC"}))
-            run.cache.write_json(log_dir / f"{iid}.json", {"log_entries": logs})
+            if logs:  # the connector reads no empty log file
+                run.cache.write_json(log_dir / f"{iid}.json", {"log_entries": logs})
             run.cache.write_json(inc_dir / f"{iid}.json", {"incidents": [inc]})
             run.tick("incidents")
         run.state.advance("account", "incidents", newest, None)
@@ -132,12 +133,10 @@ def collect_pagerduty(
             last = max((a for a, _ in _windows(ostart, now)), default=None)
             run.state.advance("account", "oncalls", last, None)
             run.note("pagerduty: on-call shifts are kept in the cache (oncalls/); the pagerduty connector does not read them")
-        files = sorted(inc_dir.glob("*.json")) if inc_dir.exists() else []
-        # an incident without log entries has an empty file: kept for resuming, not given to the connector
-        files += [p for p in sorted(log_dir.glob("*.json")) if (run.cache.read_json(p) or {}).get("log_entries")] \
-            if log_dir.exists() else []
+        # folders, not files: the store's source label (and its quarantine's) stays the same run after run
+        folders = [d for d in (inc_dir, log_dir) if d.exists() and any(d.glob("*.json"))]
         kw = {"team_map": team_map or None, "tz": tz, "workday": workday}
-        return run.ingest([("pagerduty", files, kw)] if files else [])
+        return run.ingest([("pagerduty", folders, kw)] if folders else [])
     except CtsswError:
         raise
     except (KeyError, TypeError, AttributeError, ValueError) as e:
