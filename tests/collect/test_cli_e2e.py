@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ctssw.collect import collect_github
 from ctssw.store import TABLES, Store
 
 from .conftest import TOKEN
@@ -47,15 +48,21 @@ def _leaks(tmp: Path, *texts: str) -> list[str]:
     return bad + [t[:80] for t in texts if TOKEN in t]
 
 
-def test_killed_collect_resumes_to_exactly_the_uninterrupted_rows(github, api_url, tmp_path):
+def _collect(api_url: str, tmp: Path, name: str) -> None:
+    """The same collect as the command line's, in this process."""
+    with Store(tmp / f"{name}.duckdb") as s:
+        collect_github(s, org="BeaverSoftware", repos=["PyGithub/PyGithub"], since="2012-01-01", api_url=api_url,
+                       workflow="ci.yml", copilot=False, cache=tmp / f"{name}-cache")
+
+
+def test_killed_collect_resumes_to_exactly_the_uninterrupted_rows(github, api_url, tmp_path, token):
     # every store starts as a copy of one empty store, so they share its identity key (same pseudonyms)
     Store(tmp_path / "whole.duckdb").close()
     for kill_after in (4, 16):  # inside pull #32's parts; among the release pages
         shutil.copy(tmp_path / "whole.duckdb", tmp_path / f"killed{kill_after}.duckdb")
-    whole = subprocess.run(CLI + _args(api_url, tmp_path, "whole"), env=_env(), capture_output=True, text=True, timeout=120)
-    assert whole.returncode == 0, whole.stderr
+    _collect(api_url, tmp_path, "whole")
     expected, n_whole = _rows(tmp_path / "whole.duckdb"), len(github.log)
-    outputs = [whole.stdout, whole.stderr]
+    outputs = []
     for kill_after in (4, 16):
         name = f"killed{kill_after}"
         github.log.clear()
@@ -65,21 +72,20 @@ def test_killed_collect_resumes_to_exactly_the_uninterrupted_rows(github, api_ur
         proc = subprocess.Popen(CLI + _args(api_url, tmp_path, name), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert github.hit.wait(60), "the collect never reached the stalled request"
         proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        out, err = proc.communicate(timeout=30)
         github.block_after = None
         github.release.set()
         assert proc.returncode == -signal.SIGKILL
+        outputs += [out.decode(), err.decode()]
         with Store(tmp_path / f"{name}.duckdb", read_only=True) as s:
             assert s.count("changes") == 0  # nothing was ingested before the kill
 
         github.log.clear()
-        resumed = subprocess.run(CLI + _args(api_url, tmp_path, name), env=_env(), capture_output=True, text=True, timeout=120)
-        assert resumed.returncode == 0, resumed.stderr
+        _collect(api_url, tmp_path, name)  # the next run, to completion
         assert _rows(tmp_path / f"{name}.duckdb") == expected
         # records cached whole before the kill are not asked again: killed among the release pages,
         # both pulls were cached with their parts, so their 10 part requests are skipped
         assert len(github.log) == {4: n_whole, 16: n_whole - 10}[kill_after]
-        outputs += [resumed.stdout, resumed.stderr]
     assert not _leaks(tmp_path, *outputs)
 
 
