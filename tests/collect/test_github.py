@@ -193,3 +193,18 @@ def test_a_bad_workflow_pattern_stays_a_usage_error(github, api_url, token, tmp_
         collect_github(s, org=ORG, repos=["PyGithub/PyGithub"], since="2012-01-01", cache=tmp_path / "c", api_url=api_url,
                        copilot=False, workflow="(", _client={"sleep": lambda x: None})
     assert github.log == []  # checked before any request
+
+
+def test_without_repo_every_repository_of_the_organisation_is_collected(replay, api_url, token, tmp_path):
+    replay.set(f"/orgs/{ORG}/repos", reply("github/org_repos.json"))
+    empty = reply("github/empty_list.json")
+    for name in ("FatherBeaver", "TestPyGithub"):
+        for res in ("pulls", "deployments", "releases"):
+            replay.set(f"/repos/{ORG}/{name}/{res}", empty)
+        replay.set(f"/repos/{ORG}/{name}/actions/runs", reply("github/runs_created_list.json", body={"total_count": 0, "workflow_runs": []}))
+    with Store(tmp_path / "s.duckdb") as s:
+        res = collect_github(s, org=ORG, since="2024-01-01", cache=tmp_path / "c", api_url=api_url, teams=False, copilot=False)
+        scopes = s.con.execute("SELECT DISTINCT scope FROM collect_state ORDER BY 1").fetchall()
+    assert res.items["repositories"] == 2
+    assert [e["path"] for e in replay.log][:2] == [f"/orgs/{ORG}/repos", f"/repos/{ORG}/FatherBeaver/pulls"]
+    assert scopes == [(f"{ORG}/FatherBeaver",), (f"{ORG}/TestPyGithub",)]
