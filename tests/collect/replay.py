@@ -37,6 +37,7 @@ class Reply:
     body: bytes
     delay: float = 0.0
     truncate: bool = False
+    cut_short: bool = False  # announce the whole body's Content-Length, send half, close
 
     @property
     def etag(self) -> str | None:
@@ -97,7 +98,11 @@ class Replay:
             hs = [(k, v) for k, v in nm.headers if k.lower() != "etag"] + [("ETag", r.etag)]
             return Response(b"", status=304, headers=hs)
         entry["status"] = r.status
-        body = r.body[: len(r.body) // 2] if r.truncate else r.body
+        body = r.body[: len(r.body) // 2] if r.truncate or r.cut_short else r.body
+        if r.cut_short:
+            resp = Response(body, status=r.status, headers=r.headers)
+            resp.headers["Content-Length"] = str(len(r.body))
+            return resp
         return Response(body, status=r.status, headers=r.headers)
 
     def install(self, httpserver) -> None:

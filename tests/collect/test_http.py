@@ -88,10 +88,22 @@ def test_truncated_body_is_fetched_again(replay, api_url, sleeps):
     ok = reply("github/pulls_closed.json")
     cut = reply("github/pulls_closed.json", truncate=True)
     replay.add("/repos/PyGithub/PyGithub/pulls", cut, ok)
-    with client(api_url, sleeps) as c:
+    waits: list[str] = []
+    with client(api_url, sleeps, waits=waits) as c:
         page = c.get("/repos/PyGithub/PyGithub/pulls")
     assert [p["number"] for p in page.data] == [39, 32, 31]
     assert len(replay.log) == 2 and len(sleeps) == 1
+    assert any(w.startswith("truncated body, retry 1/5") for w in waits)
+
+
+def test_body_cut_short_of_its_content_length_is_fetched_again(replay, api_url, sleeps):
+    replay.add("/repos/PyGithub/PyGithub/pulls", reply("github/pulls_closed.json", cut_short=True), reply("github/pulls_closed.json"))
+    waits: list[str] = []
+    with client(api_url, sleeps, timeout=5, waits=waits) as c:
+        page = c.get("/repos/PyGithub/PyGithub/pulls")
+    assert [p["number"] for p in page.data] == [39, 32, 31]
+    assert len(replay.log) == 2 and len(sleeps) == 1
+    assert any(w.startswith("RemoteProtocolError, retry 1/5") for w in waits)
 
 
 def test_connection_errors_are_retried_then_reported(sleeps):

@@ -234,9 +234,10 @@ class Client:
             ra = h["retry-after"].strip()
             if ra.isdigit():
                 return float(ra)
-            when = email.utils.parsedate_to_datetime(ra) if ra else None
-            if when is not None:
-                return when.timestamp() - self.clock()
+            try:
+                return email.utils.parsedate_to_datetime(ra).timestamp() - self.clock()
+            except (TypeError, ValueError):
+                pass  # not a date either: fall through to the reset time or a backoff
         if rem == "0" and reset:
             return int(reset) - self.clock() + 1
         # GitHub: without a reset time, wait at least a minute, then back off exponentially
