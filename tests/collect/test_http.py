@@ -155,3 +155,21 @@ def test_public_names_are_pinned():
     assert sorted(c.COLLECTORS) == ["claude", "cursor", "github", "gitlab", "pagerduty"]
     assert issubclass(c.AuthError, c.CollectError) and issubclass(c.CollectError, CtsswError)
     assert issubclass(c.CollectError, RuntimeError)
+
+
+def test_redirects_keep_credentials_on_the_same_host_only(replay, api_url, sleeps, httpserver):
+    from .replay import Reply
+
+    moved = Reply(301, [("Location", f"{api_url}/repositories/3544490/pulls")], b"")
+    replay.add("/repos/PyGithub/OldName/pulls", moved)
+    replay.add("/repositories/3544490/pulls", reply("github/pulls_open.json"))
+    # a link to another origin (here: the same server by its other name) gets no credentials
+    other = f"http://localhost:{httpserver.port}/blob/x"
+    replay.add("/blob/go", Reply(302, [("Location", other)], b""))
+    replay.add("/blob/x", reply("github/pulls_open.json"))
+    with client(api_url, sleeps) as c:
+        assert c.get("/repos/PyGithub/OldName/pulls").data[0]["number"] == 32
+        c.get("/blob/go")
+    auth = {e["path"]: e["auth"] for e in replay.log}
+    assert auth["/repositories/3544490/pulls"] == f"Bearer {TOKEN}" and auth["/blob/go"] == f"Bearer {TOKEN}"
+    assert auth["/blob/x"] is None

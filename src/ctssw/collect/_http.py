@@ -14,6 +14,7 @@ Rules every collector gets from :class:`Client`:
 - **Retries** on 5xx, connection errors, timeouts and truncated bodies, with exponential backoff
   and jitter, at most ``retries`` times.
 - **Conditional requests**: ``etag`` sends ``If-None-Match``; a 304 comes back as ``not_modified``.
+- **Redirects** are followed (at most 5), with credentials only when they stay on the same origin.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class Client:
         self.not_modified = 0
         self.waited = 0.0
         self.last: str | None = None  # the last URL asked, without its query string
+        self._hops = 0  # redirects followed for the current request
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
 
     def close(self) -> None:
@@ -276,6 +278,20 @@ class Client:
             if status == 304:
                 self.not_modified += 1
                 return Page(url, status, r.headers)
+            if status in (301, 302, 303, 307, 308) and r.headers.get("location"):
+                # follow a redirect ourselves: credentials go along only to the same origin
+                hops = self._hops + 1
+                if hops > 5:
+                    raise CollectError(f"{self.service}: {where}: more than 5 redirects")
+                target = str(r.url.join(r.headers["location"]))
+                same = urlsplit(target)[:2] == urlsplit(url)[:2]
+                self._hops = hops
+                try:
+                    return self._send("GET" if status == 303 else method, target, params=None,
+                                      headers=headers if same else {"Accept": "*/*"}, json_body=json_body,
+                                      raw=raw, signed=signed or not same)
+                finally:
+                    self._hops = 0
             if status >= 400:
                 raise self._refused(r, where, signed)
             text = content.decode(r.encoding or "utf-8", errors="replace")
