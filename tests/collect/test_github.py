@@ -208,3 +208,16 @@ def test_without_repo_every_repository_of_the_organisation_is_collected(replay, 
     assert res.items["repositories"] == 2
     assert [e["path"] for e in replay.log][:2] == [f"/orgs/{ORG}/repos", f"/repos/{ORG}/FatherBeaver/pulls"]
     assert scopes == [(f"{ORG}/FatherBeaver",), (f"{ORG}/TestPyGithub",)]
+
+
+def test_a_new_cache_folder_is_filled_whole_again(github, api_url, token, tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        run(s, api_url, tmp_path / "cache")
+        before = s.counts()
+        res = run(s, api_url, tmp_path / "other-cache")  # same store, empty cache: watermarks and ETags not used
+        after = s.counts()
+    assert (res.requests, res.fetched, res.not_modified) == (22, 22, 0)
+    # the quarantine keys rows by their source (here: another folder), so it holds the two bad deployments twice
+    before.pop("quarantine"), after.pop("quarantine")
+    assert before == after and sum(c.loaded for c in res.counts) == 0
+    assert sorted(p.name for p in (tmp_path / "other-cache" / "github" / "repos" / "PyGithub__PyGithub" / "pulls").iterdir()) == ["31.json", "32.json"]

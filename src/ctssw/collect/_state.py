@@ -29,6 +29,10 @@ DDL = """CREATE TABLE IF NOT EXISTS collect_state (
     updated_at TIMESTAMPTZ, PRIMARY KEY (source, scope, resource))"""
 
 
+def _gone(folder: Path | None) -> bool:
+    return folder is not None and not (folder.is_dir() and any(folder.iterdir()))
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -49,11 +53,14 @@ class State:
         ).fetchall()
         return cls(source, {(s, r): (w, e) for s, r, w, e in rows})
 
-    def watermark(self, scope: str, resource: str) -> str | None:
-        return self.old.get((scope, resource), (None, None))[0]
+    def watermark(self, scope: str, resource: str, cached: Path | None = None) -> str | None:
+        """The saved watermark; None when ``cached`` (the resource's cache folder) is gone or empty,
+        so that a fresh cache is filled whole again."""
+        return None if _gone(cached) else self.old.get((scope, resource), (None, None))[0]
 
-    def etag(self, scope: str, resource: str) -> str | None:
-        return self.old.get((scope, resource), (None, None))[1]
+    def etag(self, scope: str, resource: str, cached: Path | None = None) -> str | None:
+        """The saved ETag of the listing's first page (None as for :meth:`watermark`)."""
+        return None if _gone(cached) else self.old.get((scope, resource), (None, None))[1]
 
     def advance(self, scope: str, resource: str, watermark: str | None, etag: str | None) -> None:
         """Remember the new watermark (kept if None) and ETag; written by :meth:`save`."""

@@ -31,8 +31,8 @@ from ._http import CollectError
 __all__ = ["collect_claude", "collect_cursor"]
 
 
-def _days(run: Run, scope: str, resource: str, today: dt.date) -> list[dt.date]:
-    mark = run.state.watermark(scope, resource)
+def _days(run: Run, scope: str, resource: str, today: dt.date, folder: Path) -> list[dt.date]:
+    mark = run.state.watermark(scope, resource, folder)
     first = dt.date.fromisoformat(mark) + dt.timedelta(days=1) if mark else run.opts.since
     return [first + dt.timedelta(days=i) for i in range((today - first).days)]
 
@@ -70,7 +70,7 @@ def collect_claude(
     try:
         run.start("days")
         folder = run.cache.root / "usage_report"
-        for day in _days(run, "organization", "claude_code", _today or dt.datetime.now(dt.UTC).date()):
+        for day in _days(run, "organization", "claude_code", _today or dt.datetime.now(dt.UTC).date(), folder):
             records, cursor = [], None
             while True:
                 params = {"starting_at": day.isoformat(), "limit": 1000, **({"page": cursor} if cursor else {})}
@@ -129,7 +129,7 @@ def collect_cursor(
     run = Run("cursor", store, opts, {"Authorization": f"Basic {basic}", "User-Agent": "ctssw-collect"}, progress, _client)
     try:
         run.start("days")
-        days = _days(run, "team", "daily-usage", _today or dt.datetime.now(dt.UTC).date())
+        days = _days(run, "team", "daily-usage", _today or dt.datetime.now(dt.UTC).date(), run.cache.root / "daily-usage-data")
         for i in range(0, len(days), 30):
             window = days[i:i + 30]
             start = dt.datetime.combine(window[0], dt.time(), dt.UTC)

@@ -91,11 +91,11 @@ class _GitHub:
     def pulls(self, repo: str) -> None:
         run, res = self.run, "pulls"
         run.start(res)
-        mark = run.state.watermark(repo, res) or self.since
-        newest, first_etag = None, None
         folder = run.cache.root / "repos" / _safe(repo) / "pulls"
+        mark = run.state.watermark(repo, res, folder) or self.since
+        newest, first_etag = None, None
         params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100}
-        for page in run.client.pages(f"/repos/{repo}/pulls", params=params, etag=run.state.etag(repo, res)):
+        for page in run.client.pages(f"/repos/{repo}/pulls", params=params, etag=run.state.etag(repo, res, folder)):
             if page.not_modified:
                 break
             first_etag = first_etag or page.etag
@@ -126,10 +126,10 @@ class _GitHub:
     def deployments(self, repo: str) -> None:
         run, res = self.run, "deployments"
         run.start(res)
-        mark = run.state.watermark(repo, res) or self.since
         folder = run.cache.root / "repos" / _safe(repo) / "deployments"
+        mark = run.state.watermark(repo, res, folder) or self.since
         newest, first_etag, seen = None, None, set()
-        for page in run.client.pages(f"/repos/{repo}/deployments", params={"per_page": 100}, etag=run.state.etag(repo, res)):
+        for page in run.client.pages(f"/repos/{repo}/deployments", params={"per_page": 100}, etag=run.state.etag(repo, res, folder)):
             if page.not_modified:
                 break
             first_etag = first_etag or page.etag
@@ -172,10 +172,10 @@ class _GitHub:
     def releases(self, repo: str) -> None:
         run, res = self.run, "releases"
         run.start(res)
-        mark = run.state.watermark(repo, res) or self.since
         folder = run.cache.root / "repos" / _safe(repo) / "releases"
+        mark = run.state.watermark(repo, res, folder) or self.since
         newest, first_etag = None, None
-        for page in run.client.pages(f"/repos/{repo}/releases", params={"per_page": 100}, etag=run.state.etag(repo, res)):
+        for page in run.client.pages(f"/repos/{repo}/releases", params={"per_page": 100}, etag=run.state.etag(repo, res, folder)):
             if page.not_modified:
                 break
             first_etag = first_etag or page.etag
@@ -196,14 +196,14 @@ class _GitHub:
         run, res = self.run, "workflow runs"
         run.start(res)
         folder = run.cache.root / "repos" / _safe(repo) / "runs"
-        floor = run.state.watermark(repo, "runs") or self.since
+        floor = run.state.watermark(repo, "runs", folder) or self.since
         for p in sorted(folder.glob("*.json")) if folder.exists() else []:
             r0 = _first(run.cache.read_json(p))
             if r0 and r0.get("status") != "completed":
                 floor = min(floor, str(r0.get("created_at") or floor))
         newest, first_etag = None, None
         params = {"per_page": 100, "created": f">={floor[:10]}"}
-        for page in run.client.pages(f"/repos/{repo}/actions/runs", params=params, etag=run.state.etag(repo, "runs")):
+        for page in run.client.pages(f"/repos/{repo}/actions/runs", params=params, etag=run.state.etag(repo, "runs", folder)):
             if page.not_modified:
                 break
             first_etag = first_etag or page.etag
@@ -225,7 +225,7 @@ class _GitHub:
         run.start("teams")
         folder = run.cache.root / "teams"
         teams, first_etag = [], None
-        for page in run.client.pages(f"/orgs/{self.org}/teams", params={"per_page": 100}, etag=run.state.etag(self.org, "teams")):
+        for page in run.client.pages(f"/orgs/{self.org}/teams", params={"per_page": 100}, etag=run.state.etag(self.org, "teams", folder)):
             if page.not_modified:  # the same teams as last time: their members may still have changed
                 teams = [d["team"] for p in sorted(folder.glob("*.json")) if isinstance(d := run.cache.read_json(p), dict)]
                 break
@@ -274,7 +274,7 @@ class _GitHub:
         run = self.run
         run.start("copilot reports")
         today = dt.datetime.now(dt.UTC).date()
-        mark = run.state.watermark(self.org, "copilot")
+        mark = run.state.watermark(self.org, "copilot", run.cache.root / "copilot")
         first = max(run.opts.since, COPILOT_FIRST_DAY, today - dt.timedelta(days=365))
         if mark:
             first = max(first, dt.date.fromisoformat(mark) + dt.timedelta(days=1))
@@ -298,7 +298,8 @@ class _GitHub:
             meta = run.client.get(path, params={"day": day.isoformat()}).data
         except CollectError as e:
             if e.status == 404:
-                run.note(f"copilot: no usage-metrics report for {self.org} ({e}); enable the Copilot usage metrics policy to collect it")
+                run.note(f"copilot: no {report} report for {self.org} on {day} (HTTP 404): it is not ready yet, or the "
+                         "Copilot usage metrics policy is off; the next run asks again from this day")
                 return False
             raise
         links = (meta or {}).get("download_links") if isinstance(meta, dict) else None

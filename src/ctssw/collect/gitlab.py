@@ -51,7 +51,7 @@ class _GitLab:
         """Walk ``path`` (updated after the watermark, newest first), caching each new or changed record."""
         run = self.run
         run.start(resource)
-        mark = run.state.watermark(pid, resource) or self.since
+        mark = run.state.watermark(pid, resource, folder) or self.since
         newest = None
         params = {"updated_after": mark, "order_by": "updated_at", "sort": "desc", "per_page": 100}
         if resource == "merge requests":

@@ -90,7 +90,7 @@ def collect_pagerduty(
     run = Run("pagerduty", store, opts, headers, progress, _client)
     try:
         now = _now or dt.datetime.now(dt.UTC)
-        mark = run.state.watermark("account", "incidents")
+        mark = run.state.watermark("account", "incidents", run.cache.root / "incidents")
         start = dt.datetime.fromisoformat(mark.replace("Z", "+00:00")) if mark else \
             dt.datetime.combine(opts.since, dt.time(), dt.UTC)
         inc_dir, log_dir = run.cache.root / "incidents", run.cache.root / "log_entries"
@@ -122,7 +122,7 @@ def collect_pagerduty(
         run.state.advance("account", "incidents", newest, None)
         if oncalls:
             run.start("on-call shifts")
-            omark = run.state.watermark("account", "oncalls")
+            omark = run.state.watermark("account", "oncalls", run.cache.root / "oncalls")
             ostart = dt.datetime.fromisoformat(omark.replace("Z", "+00:00")) if omark else \
                 dt.datetime.combine(opts.since, dt.time(), dt.UTC)
             for a, b in _windows(ostart, now):
