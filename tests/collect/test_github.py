@@ -221,3 +221,17 @@ def test_a_new_cache_folder_is_filled_whole_again(github, api_url, token, tmp_pa
     before.pop("quarantine"), after.pop("quarantine")
     assert before == after and sum(c.loaded for c in res.counts) == 0
     assert sorted(p.name for p in (tmp_path / "other-cache" / "github" / "repos" / "PyGithub__PyGithub" / "pulls").iterdir()) == ["31.json", "32.json"]
+
+
+def test_copilot_days_without_a_report_are_passed_over_until_the_recent_ones(replay, api_url, token, tmp_path):
+    replay.set(f"/orgs/{ORG}/copilot/metrics/reports/users-1-day", reply("github/error_404_not_found.json"))
+    replay.set(f"/orgs/{ORG}/copilot/metrics/reports/user-teams-1-day", reply("github/error_404_not_found.json"))
+    today = dt.datetime.now(dt.UTC).date()
+    since = (today - dt.timedelta(days=5)).isoformat()
+    with Store(tmp_path / "s.duckdb") as s:
+        res = collect_github(s, org=ORG, repos=[], since=since, cache=tmp_path / "c", api_url=api_url, teams=False)
+        mark = s.con.execute("SELECT watermark FROM collect_state WHERE resource = 'copilot'").fetchall()
+    # five and four days ago are long due: passed over; three days ago may still come: asked again next run
+    assert mark == [((today - dt.timedelta(days=4)).isoformat(),)]
+    assert len([e for e in replay.log if "users-1-day" in e["path"]]) == 3
+    assert any("policy was off" in n for n in res.notes) and any("next run asks again" in n for n in res.notes)

@@ -50,6 +50,7 @@ __all__ = ["collect_github"]
 FINAL = {"success", "failure", "error", "inactive"}
 COPILOT_REPORTS = ("users-1-day", "user-teams-1-day")
 COPILOT_FIRST_DAY = dt.date(2025, 10, 10)  # the reports API has nothing earlier
+READY_DAYS = dt.timedelta(days=3)  # a missing report this recent may still be in the making
 
 
 def _slug(team: dict) -> str:
@@ -278,11 +279,16 @@ class _GitHub:
         first = max(run.opts.since, COPILOT_FIRST_DAY, today - dt.timedelta(days=365))
         if mark:
             first = max(first, dt.date.fromisoformat(mark) + dt.timedelta(days=1))
-        day = first
+        day, skipped = first, None
         while day < today:
-            for report in COPILOT_REPORTS:
-                if not self._report(report, day):
-                    return self._copilot_paths()
+            found = [self._report(report, day) for report in COPILOT_REPORTS]
+            if not all(found) and today - day <= READY_DAYS:
+                run.note(f"copilot: no report for {self.org} on {day} yet (HTTP 404); the next run asks again from this day")
+                break
+            if not all(found) and skipped is None:
+                skipped = day
+                run.note(f"copilot: no report for {self.org} on some days (HTTP 404, first {day}): the Copilot usage "
+                         "metrics policy was off, or Copilot was not in use")
             run.state.advance(self.org, "copilot", day.isoformat(), None)
             day += dt.timedelta(days=1)
         return self._copilot_paths()
@@ -298,8 +304,6 @@ class _GitHub:
             meta = run.client.get(path, params={"day": day.isoformat()}).data
         except CollectError as e:
             if e.status == 404:
-                run.note(f"copilot: no {report} report for {self.org} on {day} (HTTP 404): it is not ready yet, or the "
-                         "Copilot usage metrics policy is off; the next run asks again from this day")
                 return False
             raise
         links = (meta or {}).get("download_links") if isinstance(meta, dict) else None
@@ -407,7 +411,10 @@ def collect_github(
         forge = sorted(p for p in (run.cache.root / "repos").glob("*/*") if p.name in ("pulls", "deployments", "runs"))
         steps.append(("github", forge, {"workflow": workflow, "job": job, "environment": environment}))
         if users:
-            steps.append(("copilot", sorted(users.glob("*.ndjson")), {}))
+            # a day without active users downloads empty: nothing to load, and the connector refuses empty files
+            files = [p for p in sorted(users.glob("*.ndjson")) if p.read_text(encoding="utf-8").strip()]
+            if files:
+                steps.append(("copilot", files, {}))
         return run.ingest(steps)
     except CtsswError:
         raise
