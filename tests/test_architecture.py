@@ -11,12 +11,13 @@ import ctssw
 
 ROOT = Path(ctssw.__file__).parent
 
-# sources → store → panel → metrics → estimators → report, simulate beside pipeline and cli on top.
+# sources → store → collect → panel → metrics → estimators → report, simulate beside pipeline and cli on top.
 RANK = {
     "errors": 0,
     "privacy": 0.5,
     "sources": 1,
     "store": 2,
+    "collect": 2.5,
     "panel": 3,
     "metrics": 4,
     "estimators": 5,

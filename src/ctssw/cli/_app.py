@@ -145,6 +145,10 @@ from ._impact import register as _register_impact
 
 _register_impact(app)
 
+from ._collect import register as _register_collect
+
+_register_collect(app)
+
 
 def main() -> None:
     try:
