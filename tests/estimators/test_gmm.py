@@ -111,3 +111,19 @@ def test_linear_ar1_recovered_by_gmm():
         assert abs(fit.params["L1.y"] - beta) < 4 * fit.std_errors["L1.y"] + 0.02
         assert abs(fit.params["x"] - gamma) < 4 * fit.std_errors["x"] + 0.02
         assert fit.diagnostics["AR(2)"]["p_value"] > 0.001
+
+
+def test_individual_system_gmm_intercept_is_an_explicit_option():
+    """plm's effect='individual' has no constant in the level equations; intercept=True adds one."""
+    ref = json.loads((REF / "plm_emplUK_sys_individual" / "reference.json").read_text())
+    data = pd.read_csv(REF / "plm_emplUK_sys_individual" / "emplUK.csv")
+    kw = dict(unit="firm", time="year", effect="individual", model="twostep", transformation="ld", collapse=True)
+    with_const = gmm(ref["formula"], data, intercept=True, **kw)
+    assert list(with_const.params.index) == [*ref["names"], "(Intercept)"]
+    assert with_const.settings["intercept"] is True
+    assert with_const.n_instruments == ref["n_instruments"] + 1
+    assert np.max(np.abs(with_const.params.to_numpy()[:-1] - ref["coef"])) > 1e-3
+    with pytest.raises(ConfigError, match="intercept"):
+        gmm(ref["formula"], data, intercept=True, **{**kw, "effect": "twoways"})
+    with pytest.raises(ConfigError, match="intercept"):
+        gmm(ref["formula"], data, intercept=1, **kw)

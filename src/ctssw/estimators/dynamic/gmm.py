@@ -1,8 +1,9 @@
 """Arellano–Bond and Blundell–Bond GMM for dynamic panels.
 
 :func:`gmm` takes R plm::pgmm's formula syntax and reproduces its estimates,
-standard errors and tests (checked against plm 2.6 on the Arellano–Bond EmplUK
-data)::
+standard errors and tests, for difference and system GMM, one- and two-step,
+``effect="twoways"`` and ``"individual"`` (checked against plm 2.6 on the
+Arellano–Bond EmplUK data)::
 
     gmm("n ~ lag(n, 1:2) + lag(w, 0:1) + k + lag(ys, 0:1) | lag(n, 2:99)",
         data, unit="firm", time="year", model="twostep")
@@ -140,7 +141,7 @@ def _terms(part: str) -> list[tuple[str, list[int], str]]:
     return out
 
 
-def parse_formula(formula: str, *, effect: str = "twoways", transformation: str = "d", collapse: bool = False) -> GMMModel:
+def parse_formula(formula: str, *, effect: str = "twoways", transformation: str = "d", collapse: bool = False, intercept: bool = False) -> GMMModel:
     """Read a plm::pgmm formula into a :class:`GMMModel`.
 
     Regressor names follow plm: ``lag(n, 1:2)1``, ``lag(n, 1:2)2`` for a term
@@ -171,7 +172,7 @@ def parse_formula(formula: str, *, effect: str = "twoways", transformation: str 
         normal = [(v, l) for v, l, _ in regressors if v not in gvars and v != response]
     if not isinstance(collapse, bool):
         raise ConfigError(f"collapse must be True or False, got {collapse!r}")
-    return GMMModel(response, tuple(regressors), tuple(gmm_terms), tuple(normal), effect, transformation, collapse)
+    return GMMModel(response, tuple(regressors), tuple(gmm_terms), tuple(normal), effect, transformation, collapse, intercept)
 
 
 # -- estimation ---------------------------------------------------------------
@@ -219,6 +220,7 @@ def gmm(
     model: str = "onestep",
     transformation: str = "d",
     collapse: bool = False,
+    intercept: bool = False,
 ) -> GMMResult:
     """Dynamic panel GMM with plm::pgmm's formula and defaults.
 
@@ -231,13 +233,19 @@ def gmm(
         ``time`` and a unit missing a period has a gap there.
     unit, time : str
     effect : {"twoways", "individual"}
-        ``"twoways"`` adds period effects.
+        ``"twoways"`` adds period effects (and, in system GMM, a constant in
+        the level equations), as plm does. ``"individual"`` has neither, as
+        plm: the level equations of system GMM have no constant.
     model : {"onestep", "twostep"}
         ``"twosteps"`` (plm's spelling) is accepted.
     transformation : {"d", "ld"}
         ``"d"``: difference GMM; ``"ld"``: system GMM (differences and levels).
     collapse : bool
         One instrument column per lag instead of per period and lag.
+    intercept : bool, default False
+        System GMM with ``effect="individual"`` only: add a constant to the
+        level equations, instrumented by itself, named ``"(Intercept)"``.
+        plm::pgmm has no such option; the default matches it.
 
     Returns
     -------
@@ -253,10 +261,14 @@ def gmm(
         raise ConfigError(f"effect must be one of {list(EFFECTS)}, got {effect!r}")
     if transformation not in TRANSFORMATIONS:
         raise ConfigError(f"transformation must be one of {sorted(TRANSFORMATIONS)}, got {transformation!r}")
-    spec = parse_formula(formula, effect=effect, transformation=transformation, collapse=collapse)
+    if not isinstance(intercept, bool):
+        raise ConfigError(f"intercept must be True or False, got {intercept!r}")
+    if intercept and (effect != "individual" or transformation != "ld"):
+        raise ConfigError("intercept=True applies to system GMM (transformation='ld') with effect='individual' only; effect='twoways' has its own constant")
+    spec = parse_formula(formula, effect=effect, transformation=transformation, collapse=collapse, intercept=intercept)
     steps = 1 if model == "onestep" else 2
     fit, names, tnames = fit_model(spec, data, unit, time, steps)
-    return _result(fit, names, tnames, formula, {"model": model, "effect": effect, "transformation": transformation, "collapse": collapse}, TRANSFORMATIONS[transformation])
+    return _result(fit, names, tnames, formula, {"model": model, "effect": effect, "transformation": transformation, "collapse": collapse, **({"intercept": True} if intercept else {})}, TRANSFORMATIONS[transformation])
 
 
 def _result(fit: GMMFit, names: list[str], tnames: list[str], formula: str, settings: dict, title: str) -> GMMResult:
@@ -301,6 +313,9 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
     (``time_effects``): ``"demean"`` (default) subtracts each period's mean from
     the outcome and regressors, which keeps the instrument count low when there
     are many periods; ``"dummies"`` adds period dummies as plm does; ``"none"``.
+    System GMM with ``"demean"`` or ``"none"`` keeps a constant in the level
+    equations (``gmm(..., intercept=True)``); plm's ``effect="individual"``
+    has none.
     """
 
     steps = spec.option("steps", 2)
@@ -332,7 +347,7 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
     gmm_terms = [(spec.y, int(min_lag), last)] + [(e, int(min_lag), last) for e in endogenous]
     gmm_terms += [(e, int(min_lag) - 1, max(last - 1, int(min_lag) - 1)) for e in predetermined]
     normal = [(x, 0) for x in spec.x if x not in endogenous and x not in predetermined]
-    model = GMMModel(spec.y, tuple(regs), tuple(gmm_terms), tuple(normal), effect, transformation, bool(collapse))
+    model = GMMModel(spec.y, tuple(regs), tuple(gmm_terms), tuple(normal), effect, transformation, bool(collapse), intercept=True)
     _check(data, [spec.y, *spec.x], spec.unit, spec.time)
     if time_effects == "demean":
         data = _demean_periods(data, [spec.y, *spec.x], spec.time)
