@@ -23,7 +23,7 @@ def mpdta() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fit(mpdta):
-    return staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method="reg", bootstrap=0)
+    return staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method="reg", bootstrap=0, inference="analytic")
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_analytic_se_match_diff_diff(fit):
 @pytest.mark.parametrize("est_method", ["reg", "ipw", "dr"])
 def test_covariates_match_moderndid(mpdta, est_method):
     md = pytest.importorskip("moderndid")
-    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method=est_method, covariates="lpop", bootstrap=0)
+    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method=est_method, covariates="lpop", bootstrap=0, inference="analytic")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = md.att_gt(data=mpdta, yname="lemp", tname="year", idname="countyreal", gname="first.treat", xformla="~lpop", est_method=est_method, control_group="nevertreated", boot=False)
@@ -108,7 +108,7 @@ def test_covariates_match_moderndid(mpdta, est_method):
 
 def test_not_yet_treated_matches_moderndid(mpdta):
     md = pytest.importorskip("moderndid")
-    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="notyet", bootstrap=0)
+    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="notyet", bootstrap=0, inference="analytic")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = md.att_gt(data=mpdta, yname="lemp", tname="year", idname="countyreal", gname="first.treat", est_method="reg", control_group="notyettreated", boot=False)
@@ -122,7 +122,7 @@ def test_imputation_matches_did2s():
     pf = pytest.importorskip("pyfixest")
     ref = json.loads((REF / "did_df_het" / "did2s.json").read_text())
     df = pd.read_csv(str(ir.files(pf) / "did/data/df_het.csv"))
-    res = staggered_did(df, y="dep_var", unit="unit", time="year", cohort="g", method="imputation", bootstrap=0, pre_periods=0)
+    res = staggered_did(df, y="dep_var", unit="unit", time="year", cohort="g", method="imputation", bootstrap=0, pre_periods=0, inference="analytic")
     s = res.aggregate("simple")
     assert abs(s.overall.estimate - ref["static_att"]) < ref["tolerance"]["point"]
     assert abs(s.overall.std_error - ref["bjs_overall_se_unit_cluster"]) < ref["tolerance"]["se"]

@@ -11,6 +11,7 @@ from ...errors import ConfigError, EstimationError
 from ._cs import cells_covariates, cells_linear
 from ._data import NEVER, DidPanel
 from ._imputation import fit_imputation
+from ._inference import INFERENCES
 from ._twfe import fit_twfe
 
 __all__ = ["CONTROLS", "EST_METHODS", "METHODS", "DidConfig", "fit_panel"]
@@ -38,6 +39,7 @@ class DidConfig:
     level: float = 0.95
     seed: int | None = 0
     pre_periods: int = 5
+    inference: str = "auto"
 
 
 def _config(**kw: Any) -> DidConfig:
@@ -71,7 +73,11 @@ def _config(**kw: Any) -> DidConfig:
     pp = kw["pre_periods"]
     if not isinstance(pp, (int, np.integer)) or pp < 0:
         raise ConfigError(f"pre_periods must be a non-negative integer, got {pp!r}")
+    inf = kw.get("inference", "auto")
+    if inf not in INFERENCES:
+        raise ConfigError(f"inference must be one of {INFERENCES}, got {inf!r}")
     return DidConfig(
+        inference=inf,
         y=kw["y"], unit=kw["unit"], time=kw["time"], cohort=kw["cohort"], method=method, control=control,
         est_method=kw["est_method"], covariates=cov, anticipation=int(a), bootstrap=int(b), level=float(lv),
         seed=kw["seed"], pre_periods=int(pp),

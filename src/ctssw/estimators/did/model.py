@@ -58,6 +58,7 @@ from ._cs import CellSet, combine
 from ._data import NEVER, DidPanel, prepare_panel
 from ._fit import CONTROLS, EST_METHODS, METHODS, DidConfig, _config, fit_panel
 from ._imputation import ImputationFit, imputation_inf
+from ._inference import Inference, PerTermT, choose, critical, small_sample
 from ._twfe import TwfeFit
 
 __all__ = [
@@ -76,7 +77,7 @@ __all__ = [
 
 
 @dataclass
-class DidAggregate(Result):
+class DidAggregate(PerTermT, Result):
     """Aggregated DiD effects.
 
     ``params`` / ``std_errors`` hold the components (event times, cohorts or
@@ -84,6 +85,8 @@ class DidAggregate(Result):
     ``table`` adds pointwise intervals and the uniform band (``band_low``,
     ``band_high``, critical value ``band_crit``); ``pretest`` (dynamic only)
     is the joint Wald test that all pre-period event-time effects are zero.
+    ``dfs`` holds each component's degrees of freedom (``inf``: normal) under
+    the fit's interval choice (``settings["inference"]``).
     """
 
     kind: str = "simple"
@@ -92,10 +95,13 @@ class DidAggregate(Result):
     band_crit: float = float("nan")
     pretest: dict | None = None
     influence: np.ndarray | None = field(default=None, repr=False)
+    dfs: pd.Series | None = None
+    overall_df: float = float("inf")
 
     def _extra_lines(self) -> list[str]:
         o = self.overall
-        lines = [f"Overall ({self.kind}): {o.estimate:.6g} (SE {o.std_error:.6g}, {int(o.level * 100)}% CI {o.ci_low:.6g} to {o.ci_high:.6g})"]
+        tdf = f", t with {self.overall_df:.1f} df" if np.isfinite(self.overall_df) else ""
+        lines = [f"Overall ({self.kind}): {o.estimate:.6g} (SE {o.std_error:.6g}, {int(o.level * 100)}% CI {o.ci_low:.6g} to {o.ci_high:.6g}{tdf})"]
         if np.isfinite(self.band_crit):
             lines.append(f"Uniform band critical value: {self.band_crit:.4g}")
         if self.pretest:
@@ -114,14 +120,15 @@ class DidAggregate(Result):
 
 
 @dataclass
-class DidResult(Result):
+class DidResult(PerTermT, Result):
     """Group-time effects of a staggered-adoption design.
 
     ``att_gt`` has one row per (group, time) cell: ``group``, ``time`` (period
     labels), ``event`` (periods since adoption), ``att``, ``se``, ``post``,
     ``n_treated``, ``n_control``. ``params`` holds the same estimates labelled
     ``ATT(g,t)``. For ``method="twfe"`` there are no cells and ``params`` holds
-    the single coefficient.
+    the single coefficient. ``inference`` is the interval choice (analytic or
+    small-sample, and why); ``dfs`` the degrees of freedom of each term.
     """
 
     att_gt: pd.DataFrame | None = None
@@ -129,6 +136,8 @@ class DidResult(Result):
     panel: DidPanel | None = field(default=None, repr=False)
     fit: Any = field(default=None, repr=False)
     pre_fit: Any = field(default=None, repr=False)
+    inference: Inference | None = field(default=None, repr=False)
+    dfs: pd.Series | None = None
 
     def aggregate(self, kind: str = "simple", *, min_e: float | None = None, max_e: float | None = None) -> DidAggregate:
         """Aggregate the cells: ``"simple"``, ``"dynamic"``, ``"group"`` or ``"calendar"``."""
@@ -185,18 +194,30 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
             labels = [f"e={int(e)}" for e in keys]
         else:
             labels = [f"{kind[0]}={res.panel.cohort_label(int(v))}" for v in keys]
+    se, df = agg.se, np.full(len(agg.att), np.inf)
+    o_se, o_df = agg.overall_se, np.inf
+    small = res.inference is not None and res.inference.kind == "small-sample"
+    if small:
+        se, df = small_sample(agg.inf, res.inference.strata, agg.n)
+        if np.isfinite(agg.overall_att):
+            o_se_a, o_df_a = small_sample(agg.overall_inf[:, None], res.inference.strata, agg.n)
+            o_se, o_df = float(o_se_a[0]), float(o_df_a[0])
+    zc = critical(cfg.level, df)
     crit = z
     if kind != "simple" and cfg.bootstrap > 0 and len(keys) > 1:
-        crit = uniform_band(agg.inf, agg.se, agg.n, level=cfg.level, reps=cfg.bootstrap, seed=cfg.seed)
+        crit = uniform_band(agg.inf, se, agg.n, level=cfg.level, reps=cfg.bootstrap, seed=cfg.seed)
+        if small:  # the sup-t quantile, widened as the pointwise t is over the normal
+            crit = float(crit * np.max(zc) / z)
     tab = pd.DataFrame(
         {
             "label": labels,
             "att": agg.att,
-            "se": agg.se,
-            "ci_low": agg.att - z * agg.se,
-            "ci_high": agg.att + z * agg.se,
-            "band_low": agg.att - crit * agg.se,
-            "band_high": agg.att + crit * agg.se,
+            "se": se,
+            "ci_low": agg.att - zc * se,
+            "ci_high": agg.att + zc * se,
+            "band_low": agg.att - crit * se,
+            "band_high": agg.att + crit * se,
+            "df": df,
         }
     )
     if kind == "dynamic":
@@ -209,10 +230,12 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
         if pre.any():
             W, df, p = wald(agg.att[pre], agg.inf[:, pre], agg.n)
             pretest = {"statistic": W, "df": df, "p_value": p, "tested": "pre-period event-time effects"}
-    o = Estimate(agg.overall_att, agg.overall_se, agg.overall_att - z * agg.overall_se, agg.overall_att + z * agg.overall_se, cfg.level)
+    oz = float(critical(cfg.level, o_df))
+    o = Estimate(agg.overall_att, o_se, agg.overall_att - oz * o_se, agg.overall_att + oz * o_se, cfg.level)
     return DidAggregate(
         params=pd.Series(agg.att, index=labels, name="estimate"),
-        std_errors=pd.Series(agg.se, index=labels, name="std_error"),
+        std_errors=pd.Series(se, index=labels, name="std_error"),
+        dfs=pd.Series(df, index=labels, name="df"),
         nobs=res.nobs,
         formula=res.formula,
         settings={**res.settings, "aggregation": kind},
@@ -224,6 +247,7 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
         band_crit=crit if kind != "simple" else float("nan"),
         pretest=pretest,
         influence=agg.inf,
+        overall_df=float(o_df),
     )
 
 
@@ -288,6 +312,7 @@ def staggered_did(
     level: float = 0.95,
     seed: int | None = 0,
     pre_periods: int = 5,
+    inference: str = "auto",
 ) -> DidResult:
     """Group-time average treatment effects under staggered adoption.
 
@@ -319,6 +344,16 @@ def staggered_did(
         Seed of the multiplier bootstrap.
     pre_periods : int
         Imputation only: pre-period event times estimated by the leave-out fit.
+    inference : {"auto", "analytic", "small-sample"}
+        Standard errors and intervals. ``"analytic"``: the influence-function
+        variance with a normal critical value (R ``did``'s analytic
+        standard errors). ``"small-sample"``: per-cohort ``n/(n-1)``
+        variance with a Welch-Satterthwaite t critical value, which keeps
+        95% intervals at their level with few never-treated or few units
+        per cohort. ``"auto"`` picks ``"small-sample"`` when any cohort or
+        the never-treated group has fewer than 50 units. The choice and
+        its reason are in ``settings["inference"]`` and
+        ``settings["inference_choice"]``.
 
     Returns
     -------
@@ -327,7 +362,7 @@ def staggered_did(
     cfg = _config(
         y=y, unit=unit, time=time, cohort=cohort, method=method, control=control, est_method=est_method,
         covariates=covariates, anticipation=anticipation, bootstrap=bootstrap, level=level, seed=seed,
-        pre_periods=pre_periods,
+        pre_periods=pre_periods, inference=inference,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -350,27 +385,41 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         "cohorts": len(panel.groups),
         "never_treated": int((panel.cohort == NEVER).sum()),
     }
+    inference = choose(cfg.inference, panel.cohort)
+    settings["inference"] = inference.label
+    settings["inference_choice"] = inference.reason
     formula = f"{cfg.y} ~ ATT(g,t) | {cfg.unit} + {cfg.time}; cohort = {cfg.cohort}"
     if cfg.method == "twfe":
         params = pd.Series([fit.beta], index=["D"], name="estimate")
         ses = pd.Series([fit.se], index=["D"], name="std_error")
-        att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control"])
+        dfs = pd.Series([np.inf], index=["D"], name="df")
+        if inference.kind == "small-sample":
+            se_s, df_s = small_sample(fit.inf[:, None], inference.strata, fit.n)
+            ses[:] = se_s
+            dfs[:] = df_s
+        att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control", "df"])
         formula = f"{cfg.y} ~ D | {cfg.unit} + {cfg.time}"
     else:
+        df = np.full(len(fit.g), np.inf)
         if cfg.method == "imputation":
             g, t, att = fit.g, fit.t, fit.att
             inf = imputation_inf(fit, np.eye(len(g)))
             se = se_from_inf(inf, fit.n)
+            if inference.kind == "small-sample":
+                se, df = small_sample(inf, inference.strata, fit.n)
             n1, n0, post = fit.n_treated, np.full(len(g), np.nan), t >= g
         else:
             g, t, att, se, post, n1, n0 = fit.g, fit.t, fit.att, fit.se, fit.post, fit.n_treated, fit.n_control
+            if inference.kind == "small-sample":
+                se, df = _cells_small_sample(fit, inference)
         times = panel.times if cfg.method != "sun-abraham" else panel.times[: fit.yc.shape[1]]
         gl = [panel.cohort_label(int(v)) for v in g]
         tl = [panel.cohort_label(int(v)) if v < len(times) else None for v in t]
-        att_gt = pd.DataFrame({"group": gl, "time": tl, "event": (t - g).astype(int), "att": att, "se": se, "post": post, "n_treated": n1, "n_control": n0})
+        att_gt = pd.DataFrame({"group": gl, "time": tl, "event": (t - g).astype(int), "att": att, "se": se, "post": post, "n_treated": n1, "n_control": n0, "df": df})
         labels = [f"ATT({a},{b})" for a, b in zip(gl, tl)]
         params = pd.Series(att, index=labels, name="estimate")
         ses = pd.Series(se, index=labels, name="std_error")
+        dfs = pd.Series(df, index=labels, name="df")
     return DidResult(
         params=params,
         std_errors=ses,
@@ -384,7 +433,23 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         panel=panel,
         fit=fit,
         pre_fit=pre_fit,
+        inference=inference,
+        dfs=dfs,
     )
+
+
+def _cells_small_sample(cells: CellSet, inference: Inference) -> tuple[np.ndarray, np.ndarray]:
+    """Small-sample standard errors and degrees of freedom of every cell, in blocks of cells."""
+    se = np.full(cells.K, np.nan)
+    df = np.full(cells.K, np.inf)
+    ok = np.flatnonzero(np.isfinite(cells.att))
+    step = max(1, 4_000_000 // max(cells.n, 1))
+    for lo in range(0, ok.size, step):
+        cols = ok[lo : lo + step]
+        W = np.zeros((cells.K, cols.size))
+        W[cols, np.arange(cols.size)] = 1.0
+        se[cols], df[cols] = small_sample(combine(cells, W), inference.strata, cells.n)
+    return se, df
 
 
 def event_study_frame(result: DidResult | DidAggregate, *, min_e: int | None = None, max_e: int | None = None) -> pd.DataFrame:
