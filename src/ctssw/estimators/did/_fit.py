@@ -40,6 +40,7 @@ class DidConfig:
     seed: int | None = 0
     pre_periods: int = 5
     inference: str = "auto"
+    treatment: str | None = None
 
 
 def _config(**kw: Any) -> DidConfig:
@@ -53,8 +54,13 @@ def _config(**kw: Any) -> DidConfig:
         raise ConfigError(f"est_method must be one of {EST_METHODS}, got {kw['est_method']!r}")
     cov = kw["covariates"]
     cov = () if cov is None else ((cov,) if isinstance(cov, str) else tuple(cov))
-    if cov and method != "cs":
-        raise ConfigError(f"covariates are supported by method='cs' only, not {method!r}")
+    if cov and method == "sun-abraham":
+        raise ConfigError("covariates are supported by methods 'cs', 'imputation' and 'twfe', not 'sun-abraham'")
+    treatment = kw.get("treatment")
+    if treatment is not None and (method != "twfe" or not isinstance(treatment, str)):
+        raise ConfigError("treatment (a column name) is for method='twfe': the other methods define treatment by the cohort")
+    if kw["cohort"] is None and treatment is None:
+        raise ConfigError("cohort is required (the first treated period of each unit); only method='twfe' with treatment= can do without")
     if method == "sun-abraham" and control != "never":
         raise ConfigError("method='sun-abraham' compares with the never-treated (or last-treated) cohort: control must be 'never'")
     if method == "imputation" and control != "notyet":
@@ -78,6 +84,7 @@ def _config(**kw: Any) -> DidConfig:
         raise ConfigError(f"inference must be one of {INFERENCES}, got {inf!r}")
     return DidConfig(
         inference=inf,
+        treatment=treatment,
         y=kw["y"], unit=kw["unit"], time=kw["time"], cohort=kw["cohort"], method=method, control=control,
         est_method=kw["est_method"], covariates=cov, anticipation=int(a), bootstrap=int(b), level=float(lv),
         seed=kw["seed"], pre_periods=int(pp),
@@ -104,7 +111,7 @@ def fit_panel(panel: DidPanel, cfg: DidConfig) -> tuple[Any, Any, list[str]]:
     """Fit ``cfg.method`` on a prepared panel; returns (fit, pre-period fit, notes)."""
     notes: list[str] = []
     if cfg.method == "twfe":
-        return fit_twfe(panel), None, notes
+        return fit_twfe(panel, treatment=panel.dose if cfg.treatment else None), None, notes
     if cfg.method == "imputation":
         fit = fit_imputation(panel, anticipation=cfg.anticipation)
         pre = None

@@ -48,6 +48,8 @@ class Inference:
     def label(self) -> str:
         if self.kind == "analytic":
             return "analytic (influence function, normal critical value)"
+        if self.kind == "cr1":
+            return "CR1 clustered by unit, t with G-1 df (as pyfixest)"
         return "small-sample (per-cohort n/(n-1) variance, Welch-Satterthwaite t critical value)"
 
 

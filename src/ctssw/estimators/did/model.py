@@ -197,6 +197,8 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
     se, df = agg.se, np.full(len(agg.att), np.inf)
     o_se, o_df = agg.overall_se, np.inf
     small = res.inference is not None and res.inference.kind == "small-sample"
+    if res.inference is not None and res.inference.kind == "cr1":
+        df, o_df = np.full(len(agg.att), float(agg.n - 1)), float(agg.n - 1)
     if small:
         se, df = small_sample(agg.inf, res.inference.strata, agg.n)
         if np.isfinite(agg.overall_att):
@@ -302,7 +304,7 @@ def staggered_did(
     y: str,
     unit: str,
     time: str,
-    cohort: str,
+    cohort: str | None,
     method: str = "cs",
     control: str | None = None,
     est_method: str = "dr",
@@ -313,6 +315,7 @@ def staggered_did(
     seed: int | None = 0,
     pre_periods: int = 5,
     inference: str = "auto",
+    treatment: str | None = None,
 ) -> DidResult:
     """Group-time average treatment effects under staggered adoption.
 
@@ -321,11 +324,16 @@ def staggered_did(
     data : DataFrame
         Long panel, one row per unit and period.
     y, unit, time : str
-        Outcome, unit and period columns. Periods may be numbers or dates and are
-        assumed evenly spaced.
-    cohort : str
+        Outcome, unit and period columns. Periods may be numbers, dates or date
+        strings ('2024-03', '2024-03-01') and are assumed evenly spaced.
+        Callaway-Sant'Anna and Sun-Abraham use the units observed in every
+        period (the others are dropped with a warning that counts them, also
+        in ``settings["units_dropped"]``); imputation and TWFE use every
+        observation of an unbalanced panel.
+    cohort : str or None
         First treated period of the unit (same units as ``time``); missing,
-        infinite, 0 or negative means never treated.
+        infinite, 0 or negative means never treated. ``None`` only for
+        ``method="twfe"`` with ``treatment``.
     method : {"cs", "sun-abraham", "imputation", "twfe"}
     control : {"notyet", "never"}, optional
         Comparison units. Default: "notyet" for cs and imputation, "never" for
@@ -333,7 +341,10 @@ def staggered_did(
     est_method : {"dr", "reg", "ipw"}
         2x2 estimator for cs with covariates; without covariates they coincide.
     covariates : str or list of str, optional
-        Covariates (cs only), taken at each cell's base period.
+        Covariates. cs: taken at each cell's base period in each 2x2 fit;
+        imputation: in the first stage on untreated observations
+        (``y = a_i + l_t + x' beta``); twfe: as regressors. Not for
+        sun-abraham.
     anticipation : int
         Periods before adoption in which the treatment may already act.
     bootstrap : int
@@ -353,7 +364,11 @@ def staggered_did(
         per cohort. ``"auto"`` picks ``"small-sample"`` when any cohort or
         the never-treated group has fewer than 50 units. The choice and
         its reason are in ``settings["inference"]`` and
-        ``settings["inference_choice"]``.
+        ``settings["inference_choice"]``. TWFE always reports CR1 errors
+        clustered by unit with t(G - 1) intervals, as pyfixest.
+    treatment : str, optional
+        ``method="twfe"`` only: a treatment column to use instead of
+        ``1{t >= cohort}``; it may switch on and off or be an intensity.
 
     Returns
     -------
@@ -362,11 +377,17 @@ def staggered_did(
     cfg = _config(
         y=y, unit=unit, time=time, cohort=cohort, method=method, control=control, est_method=est_method,
         covariates=covariates, anticipation=anticipation, bootstrap=bootstrap, level=level, seed=seed,
-        pre_periods=pre_periods, inference=inference,
+        pre_periods=pre_periods, inference=inference, treatment=treatment,
     )
+    if cohort is None:  # twfe with a given treatment: no cohorts
+        cohort = "(no cohort)"
+        data = data.assign(**{cohort: np.nan})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        panel = prepare_panel(data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cfg.cohort, covariates=cfg.covariates)
+        panel = prepare_panel(
+            data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cohort, covariates=cfg.covariates,
+            dose=cfg.treatment, balance=cfg.method in ("cs", "sun-abraham"),
+        )
         fit, pre_fit, notes = fit_panel(panel, cfg)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -384,21 +405,24 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         "periods": panel.T,
         "cohorts": len(panel.groups),
         "never_treated": int((panel.cohort == NEVER).sum()),
+        "units_dropped": int(panel.n_input_units - panel.n),
+        "balanced": panel.balanced,
     }
     inference = choose(cfg.inference, panel.cohort)
+    if cfg.method == "twfe":
+        inference = Inference("cr1", "TWFE", panel.cohort)
     settings["inference"] = inference.label
     settings["inference_choice"] = inference.reason
-    formula = f"{cfg.y} ~ ATT(g,t) | {cfg.unit} + {cfg.time}; cohort = {cfg.cohort}"
+    cov = "".join(f" + {c}" for c in cfg.covariates)
+    formula = f"{cfg.y} ~ ATT(g,t){cov} | {cfg.unit} + {cfg.time}; cohort = {cfg.cohort}"
     if cfg.method == "twfe":
-        params = pd.Series([fit.beta], index=["D"], name="estimate")
-        ses = pd.Series([fit.se], index=["D"], name="std_error")
-        dfs = pd.Series([np.inf], index=["D"], name="df")
-        if inference.kind == "small-sample":
-            se_s, df_s = small_sample(fit.inf[:, None], inference.strata, fit.n)
-            ses[:] = se_s
-            dfs[:] = df_s
+        names = ["D", *cfg.covariates]
+        params = pd.Series([fit.beta, *fit.delta], index=names, name="estimate")
+        ses = pd.Series([fit.se, *fit.delta_se], index=names, name="std_error")
+        dfs = pd.Series(float(fit.n - 1), index=names, name="df")
         att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control", "df"])
-        formula = f"{cfg.y} ~ D | {cfg.unit} + {cfg.time}"
+        d = cfg.treatment or f"1{{{cfg.time} >= {cfg.cohort}}}"
+        formula = f"{cfg.y} ~ D{cov} | {cfg.unit} + {cfg.time}; D = {d}"
     else:
         df = np.full(len(fit.g), np.inf)
         if cfg.method == "imputation":
@@ -423,7 +447,7 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
     return DidResult(
         params=params,
         std_errors=ses,
-        nobs=int(panel.n * panel.T),
+        nobs=int(panel.observed.sum()) if cfg.method in ("imputation", "twfe") else int(panel.n * panel.T),
         formula=formula,
         settings=settings,
         warnings=notes,
