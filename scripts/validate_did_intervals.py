@@ -1,6 +1,6 @@
 """Monte Carlo of staggered-DiD intervals with few never-treated units.
 
-    .venv/bin/python scripts/validate_did_intervals.py --reps 2000 --large-reps 1000 --out /tmp/did_intervals.md
+    .venv/bin/python scripts/validate_did_intervals.py --reps 1000 --large-reps 500 --out /tmp/did_intervals.md
 
 Data come from diff-diff's own generator, ``diff_diff.prep_dgp.generate_staggered_data``
 (unit effects, a common trend, iid noise, cohorts first treated in periods 3, 5 and 7,
@@ -60,8 +60,13 @@ def replicate(n_units: int, effect: float, seed: int) -> list[dict]:
         for name, spec in FITS.items():
             truth_fit = staggered_did(d.assign(outcome=d["true_effect"]), **kw, **spec, inference="analytic")
             truth = {t: truth_fit.aggregate(t).overall.estimate for t in TARGETS}
+            fits = {"auto": staggered_did(d, **kw, **spec, inference="auto")}
+            chosen = fits["auto"].settings["inference"].split(" ")[0]
+            fits[chosen] = fits["auto"]
+            other = "analytic" if chosen == "small-sample" else "small-sample"
+            fits[other] = staggered_did(d, **kw, **spec, inference=other)
             for inf in INFERENCES:
-                fit = staggered_did(d, **kw, **spec, inference=inf)
+                fit = fits[inf]
                 for t in TARGETS:
                     o = fit.aggregate(t).overall
                     rows.append(
@@ -105,8 +110,8 @@ def table(df: pd.DataFrame, null: bool) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=2000, help="replications of the small design (100 units)")
-    ap.add_argument("--large-reps", type=int, default=1000, help="replications of the large design (1,000 units)")
+    ap.add_argument("--reps", type=int, default=1000, help="replications of the small design (100 units)")
+    ap.add_argument("--large-reps", type=int, default=500, help="replications of the large design (1,000 units)")
     ap.add_argument("--out", type=Path, default=None, help="write the Markdown tables here")
     a = ap.parse_args()
     parts = []

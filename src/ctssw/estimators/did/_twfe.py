@@ -6,6 +6,8 @@ indicator or an intensity the user gives). Balanced or not, the unit and
 period effects are removed exactly on the observed cells; errors are clustered
 by unit with pyfixest's CR1 factor ``G/(G-1) * (N-1)/(N-k)``, ``k`` counting the
 slopes and the period effects (the unit effects are nested in the clusters).
+Singletons (a unit or period with one observed cell) are dropped first, as
+pyfixest does.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ class TwfeFit:
     nobs: int = 0
 
 
+def _drop_singletons(mask: np.ndarray) -> np.ndarray:
+    """Remove cells of units or periods left with one cell, repeatedly (as pyfixest and
+    fixest with singleton removal: such a cell is fitted exactly and only inflates N)."""
+    mask = mask.copy()
+    while True:
+        bad = mask & ((mask.sum(axis=1) == 1)[:, None] | (mask.sum(axis=0) == 1)[None, :])
+        if not bad.any():
+            return mask
+        mask &= ~bad
+
+
 def fit_twfe(panel: DidPanel, *, treatment: np.ndarray | None = None) -> TwfeFit:
     """Static TWFE with D_it = 1{t >= g_i}, or a given (n, T) treatment array."""
     n, T = panel.y.shape
@@ -42,7 +55,7 @@ def fit_twfe(panel: DidPanel, *, treatment: np.ndarray | None = None) -> TwfeFit
         tt = np.arange(T)[None, :]
         treatment = ((panel.cohort[:, None] != NEVER) & (tt >= panel.cohort[:, None])).astype(float)
     D = np.asarray(treatment, dtype=float)
-    mask = panel.observed & np.isfinite(D)
+    mask = _drop_singletons(panel.observed & np.isfinite(D))
     cols = [np.where(mask, D, 0.0)[:, :, None]]
     if panel.x is not None and panel.x.shape[2]:
         cols.append(np.where(mask[:, :, None], panel.x, 0.0))

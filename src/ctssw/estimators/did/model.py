@@ -447,7 +447,7 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
     return DidResult(
         params=params,
         std_errors=ses,
-        nobs=int(panel.observed.sum()) if cfg.method in ("imputation", "twfe") else int(panel.n * panel.T),
+        nobs=int(fit.nobs) if cfg.method == "twfe" else int(panel.observed.sum()) if cfg.method == "imputation" else int(panel.n * panel.T),
         formula=formula,
         settings=settings,
         warnings=notes,
