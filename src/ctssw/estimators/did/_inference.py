@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._cs import CellSet, combine
+
 INFERENCES = ("auto", "analytic", "small-sample")
 AUTO_MIN_UNITS = 50
 
@@ -143,3 +145,18 @@ class PerTermT:
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         c = critical(level, self._df_array())
         return pd.DataFrame({"lower": self.params - c * self.std_errors, "upper": self.params + c * self.std_errors})
+
+
+def cells_small_sample(cells: CellSet, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Small-sample standard errors and degrees of freedom of every cell of a
+    Callaway-Sant'Anna / Sun-Abraham fit, built in blocks of cells."""
+    se = np.full(cells.K, np.nan)
+    df = np.full(cells.K, np.inf)
+    ok = np.flatnonzero(np.isfinite(cells.att))
+    step = max(1, 4_000_000 // max(cells.n, 1))
+    for lo in range(0, ok.size, step):
+        cols = ok[lo : lo + step]
+        W = np.zeros((cells.K, cols.size))
+        W[cols, np.arange(cols.size)] = 1.0
+        se[cols], df[cols] = small_sample(combine(cells, W), strata, cells.n)
+    return se, df

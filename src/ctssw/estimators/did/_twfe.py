@@ -25,8 +25,9 @@ from ._fe import cr1, n_fixed_effects, twoway
 class TwfeFit:
     """beta (the treatment coefficient), its clustered standard error, the unit
     scores (n,) scaled like an influence function (``se = sqrt(sum IF^2) / n``),
-    the number of units, and the covariate coefficients ``delta`` with their
-    standard errors (empty without covariates)."""
+    the number of units, the covariate coefficients ``delta`` with their
+    standard errors (empty without covariates), the observations used and the
+    number of clusters ``G`` (units with observations)."""
 
     beta: float
     se: float
@@ -35,6 +36,7 @@ class TwfeFit:
     delta: np.ndarray
     delta_se: np.ndarray
     nobs: int = 0
+    G: int = 0
 
 
 def _drop_singletons(mask: np.ndarray) -> np.ndarray:
@@ -86,4 +88,4 @@ def fit_twfe(panel: DidPanel, *, treatment: np.ndarray | None = None) -> TwfeFit
         psi[:, j] = np.bincount(unit, weights=X[:, j] * e, minlength=n)
     u = psi @ bread[:, 0]
     s = u * np.sqrt(V[0, 0] / max(float(u @ u), 1e-300))
-    return TwfeFit(float(coef[0]), float(se[0]), s * n, n, coef[1:], se[1:], int(N))
+    return TwfeFit(float(coef[0]), float(se[0]), s * n, n, coef[1:], se[1:], int(N), int(G))

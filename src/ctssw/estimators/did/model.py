@@ -48,8 +48,6 @@ from ._agg import (
     AGGREGATIONS,
     Aggregation,
     aggregate_cells,
-    build_weights,
-    overall_weights,
     se_from_inf,
     uniform_band,
     wald,
@@ -57,8 +55,16 @@ from ._agg import (
 from ._cs import CellSet, combine
 from ._data import NEVER, DidPanel, prepare_panel
 from ._fit import CONTROLS, EST_METHODS, METHODS, DidConfig, _config, fit_panel
-from ._imputation import ImputationFit, imputation_inf
-from ._inference import Inference, PerTermT, choose, critical, small_sample
+from ._imputation import imputation_inf
+from ._inference import (
+    Inference,
+    PerTermT,
+    cells_small_sample,
+    choose,
+    critical,
+    small_sample,
+)
+from ._pretrends import aggregate_imputation, imputation_pre, leads_test
 from ._twfe import TwfeFit
 
 __all__ = [
@@ -152,25 +158,39 @@ class DidResult(PerTermT, Result):
             f: TwfeFit = self.fit
             agg = Aggregation("simple", np.array(["ATT"]), np.array([f.beta]), np.array([f.se]), f.beta, f.se, f.inf[:, None], f.inf, f.n)
         elif cfg.method == "imputation":
-            agg = _aggregate_imputation(self.fit, self.pre_fit, kind, lo, hi)
+            agg = aggregate_imputation(self.fit, self.pre_fit, kind, lo, hi)
         else:
             agg = aggregate_cells(self.fit, kind, min_e=lo, max_e=hi)
         return _make_aggregate(agg, self, kind)
 
-    def pretest(self) -> dict:
-        """Joint Wald test that every pre-period estimate is zero.
+    def pretest(self, test: str = "wald", *, leads: int | None = None) -> dict:
+        """Pre-trend test.
 
-        CS and Sun-Abraham test the pre-period ATT(g,t) cells (as R ``did``
-        does); imputation tests its pre-period event-time estimates from the
-        leave-out fit (BJS section 4.1).
+        ``test="wald"``: joint Wald test that every pre-period estimate is
+        zero. CS and Sun-Abraham test the pre-period ATT(g,t) cells (as R
+        ``did`` does); imputation tests its pre-period event-time estimates
+        from the leave-out fit (BJS section 4.1).
+
+        ``test="leads"`` (imputation only): the leads regression on the
+        untreated observations (BJS test 1, R ``didimputation``'s
+        ``pretrends``), an F test over the ``leads`` event times closest to
+        adoption (default all); its per-lead estimates are in ``"leads"``.
         """
         m = self.config.method
+        if test not in ("wald", "leads"):
+            raise ConfigError(f"test must be 'wald' or 'leads', got {test!r}")
+        if test == "leads":
+            if m != "imputation":
+                raise ConfigError(f"the leads regression test is for method='imputation', not {m!r}")
+            if leads is not None and (isinstance(leads, bool) or not isinstance(leads, (int, np.integer)) or leads < 1):
+                raise ConfigError(f"leads must be a positive integer or None, got {leads!r}")
+            return leads_test(self.panel, self.fit, anticipation=self.config.anticipation, leads=leads)
         if m == "twfe":
             raise ConfigError("method='twfe' has no pre-period estimates to test; use 'cs', 'sun-abraham' or 'imputation'")
         if m == "imputation":
             if self.pre_fit is None:
                 raise EstimationError("no pre-period estimate (pre_periods=0 or too few periods before adoption)")
-            agg = _imputation_pre(self.pre_fit, self.config.anticipation)
+            agg = imputation_pre(self.pre_fit, self.config.anticipation)
             W, df, p = wald(agg.att, agg.inf, agg.n)
             return {"statistic": W, "df": df, "p_value": p, "tested": "pre-period event-time effects"}
         cells: CellSet = self.fit
@@ -198,7 +218,7 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
     o_se, o_df = agg.overall_se, np.inf
     small = res.inference is not None and res.inference.kind == "small-sample"
     if res.inference is not None and res.inference.kind == "cr1":
-        df, o_df = np.full(len(agg.att), float(agg.n - 1)), float(agg.n - 1)
+        df, o_df = np.full(len(agg.att), float(res.fit.G - 1)), float(res.fit.G - 1)
     if small:
         se, df = small_sample(agg.inf, res.inference.strata, agg.n)
         if np.isfinite(agg.overall_att):
@@ -251,48 +271,6 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
         influence=agg.inf,
         overall_df=float(o_df),
     )
-
-
-# -- imputation aggregation ---------------------------------------------------------
-
-
-def _aggregate_imputation(fit: ImputationFit, pre_fit: ImputationFit | None, kind: str, lo: float, hi: float) -> Aggregation:
-    n = fit.n
-    cnt = np.array([np.sum(fit.cohort == c) for c in fit.g], dtype=float)
-    ok = np.isfinite(fit.att)
-    post = fit.t >= fit.g
-    labels, _, W = build_weights(fit.g, fit.t, post, ok, fit.n_treated / n, kind, min_e=max(lo, 0), max_e=hi)
-    est = fit.att @ W
-    inf = imputation_inf(fit, W)
-    gshare = None
-    if kind == "group":
-        gshare = np.array([np.sum(fit.cohort == g) for g in labels], dtype=float)
-    ow = overall_weights(kind, labels, gshare)
-    o_inf = inf @ ow
-    o_att = float(est @ ow)
-    if kind == "dynamic" and pre_fit is not None and lo < 0:
-        pre = _imputation_pre(pre_fit, None)
-        keep = pre.labels >= lo
-        labels = np.r_[pre.labels[keep], labels]
-        est = np.r_[pre.att[keep], est]
-        inf = np.column_stack([pre.inf[:, keep], inf])
-    del cnt
-    return Aggregation(kind, labels, est, se_from_inf(inf, n), o_att, float(se_from_inf(o_inf[:, None], n)[0]), inf, o_inf, n)
-
-
-def _imputation_pre(pre_fit: ImputationFit, anticipation: int | None) -> Aggregation:
-    """Pre-period event-time estimates from the leave-out fit (cells before g - anticipation)."""
-    cut = 0 if anticipation is None else anticipation
-    ev = pre_fit.event
-    pre = ev < -cut
-    ok = np.isfinite(pre_fit.att) & pre
-    es = np.unique(ev[ok])
-    keep = ok[:, None] & (ev[:, None] == es[None, :])
-    W = keep * pre_fit.n_treated[:, None]
-    W = W / W.sum(axis=0)
-    est = pre_fit.att @ W
-    inf = imputation_inf(pre_fit, W)
-    return Aggregation("dynamic", es, est, se_from_inf(inf, pre_fit.n), float("nan"), float("nan"), inf, np.zeros(pre_fit.n), pre_fit.n)
 
 
 # -- fitting -----------------------------------------------------------------------
@@ -419,7 +397,7 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         names = ["D", *cfg.covariates]
         params = pd.Series([fit.beta, *fit.delta], index=names, name="estimate")
         ses = pd.Series([fit.se, *fit.delta_se], index=names, name="std_error")
-        dfs = pd.Series(float(fit.n - 1), index=names, name="df")
+        dfs = pd.Series(float(fit.G - 1), index=names, name="df")
         att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control", "df"])
         d = cfg.treatment or f"1{{{cfg.time} >= {cfg.cohort}}}"
         formula = f"{cfg.y} ~ D{cov} | {cfg.unit} + {cfg.time}; D = {d}"
@@ -435,7 +413,7 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         else:
             g, t, att, se, post, n1, n0 = fit.g, fit.t, fit.att, fit.se, fit.post, fit.n_treated, fit.n_control
             if inference.kind == "small-sample":
-                se, df = _cells_small_sample(fit, inference)
+                se, df = cells_small_sample(fit, inference.strata)
         times = panel.times if cfg.method != "sun-abraham" else panel.times[: fit.yc.shape[1]]
         gl = [panel.cohort_label(int(v)) for v in g]
         tl = [panel.cohort_label(int(v)) if v < len(times) else None for v in t]
@@ -460,20 +438,6 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         inference=inference,
         dfs=dfs,
     )
-
-
-def _cells_small_sample(cells: CellSet, inference: Inference) -> tuple[np.ndarray, np.ndarray]:
-    """Small-sample standard errors and degrees of freedom of every cell, in blocks of cells."""
-    se = np.full(cells.K, np.nan)
-    df = np.full(cells.K, np.inf)
-    ok = np.flatnonzero(np.isfinite(cells.att))
-    step = max(1, 4_000_000 // max(cells.n, 1))
-    for lo in range(0, ok.size, step):
-        cols = ok[lo : lo + step]
-        W = np.zeros((cells.K, cols.size))
-        W[cols, np.arange(cols.size)] = 1.0
-        se[cols], df[cols] = small_sample(combine(cells, W), inference.strata, cells.n)
-    return se, df
 
 
 def event_study_frame(result: DidResult | DidAggregate, *, min_e: int | None = None, max_e: int | None = None) -> pd.DataFrame:

@@ -1,0 +1,103 @@
+"""Staggered DiD on an unbalanced panel with a time-varying covariate (Favara-Imbs
+county panel, tests/reference/did_favara_imbs) against diff-diff and pyfixest."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ctssw.errors import ConfigError, DataWarning, EstimationError
+from ctssw.estimators.did import staggered_did
+
+CASE = Path(__file__).parents[1] / "reference" / "did_favara_imbs"
+KW = dict(y="Dl_vloans_b", unit="county", time="year", bootstrap=0)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return pd.read_csv(CASE / "favara_imbs.csv")
+
+
+@pytest.fixture(scope="module")
+def peers() -> dict:
+    return json.loads((CASE / "peers.json").read_text())
+
+
+def _imputation(data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return staggered_did(data, **KW, cohort="g", method="imputation", inference="analytic", **kw)
+
+
+@pytest.mark.parametrize(("case", "cov"), [("imputation", None), ("imputation_cov", "Dl_hpi")])
+def test_imputation_unbalanced_matches_diff_diff(data, peers, case, cov):
+    fit = _imputation(data, covariates=cov, pre_periods=0)
+    assert not fit.settings["balanced"]
+    o = fit.aggregate("simple").overall
+    assert o.estimate == pytest.approx(peers[case]["att"], rel=1e-9)
+    assert o.std_error == pytest.approx(peers[case]["se"], rel=1e-9)
+
+
+def test_date_string_and_datetime_periods_give_the_same_fit(data, peers):
+    as_text = data.assign(year=data["year"].astype(str) + "-01", g=np.where(data["g"] > 0, data["g"].astype(str) + "-01", "0"))
+    as_dates = as_text.assign(year=pd.to_datetime(as_text["year"]))
+    for d in (as_text, as_dates):
+        o = _imputation(d, covariates="Dl_hpi", pre_periods=0).aggregate("simple").overall
+        assert o.estimate == pytest.approx(peers["imputation_cov"]["att"], rel=1e-9)
+    bad = data.assign(year="FY" + data["year"].astype(str))
+    with pytest.raises(Exception, match="numbers or dates; 'FY1994' is neither"):
+        _imputation(bad)
+
+
+@pytest.mark.parametrize(("leads", "key"), [(None, "pretrend_leads_all"), (3, "pretrend_leads_3")])
+def test_leads_regression_matches_diff_diff(data, peers, leads, key):
+    ref = peers[key]
+    res = _imputation(data, covariates="Dl_hpi", pre_periods=0).pretest("leads", leads=leads)
+    assert res["statistic"] == pytest.approx(ref["f_stat"], rel=1e-8)
+    assert res["p_value"] == pytest.approx(ref["p_value"], rel=1e-8)
+    assert res["df"][0] == ref["df"]
+    got = {str(r["event_time"]): r["estimate"] for r in res["leads"]}
+    assert got.keys() == ref["coefficients"].keys()
+    for h, v in ref["coefficients"].items():
+        assert got[h] == pytest.approx(v, rel=1e-8)
+
+
+def test_pre_period_event_study_on_imputation(data):
+    fit = _imputation(data, covariates="Dl_hpi", pre_periods=6)
+    es = fit.aggregate("dynamic", min_e=-6, max_e=-1)
+    assert list(es.table["event_time"]) == [-6, -5, -4, -3, -2, -1]
+    assert np.isfinite(es.table["se"]).all()
+    assert np.isnan(es.overall.estimate)
+    with pytest.raises(EstimationError, match="raise pre_periods"):
+        _imputation(data, pre_periods=2).aggregate("dynamic", min_e=-6, max_e=-4)
+    twfe = staggered_did(data.dropna(subset=["Dl_vloans_b"]), **KW, cohort="g", method="twfe")
+    with pytest.raises(ConfigError, match="leads"):
+        twfe.pretest("leads")
+
+
+@pytest.mark.parametrize("case", ["twfe_absorbing", "twfe_intensity"])
+def test_twfe_covariates_unbalanced_matches_pyfixest(data, peers, case):
+    ref = peers[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        if case == "twfe_absorbing":
+            fit = staggered_did(data, **KW, cohort="g", method="twfe", covariates="Dl_hpi")
+        else:
+            fit = staggered_did(data, **KW, cohort=None, method="twfe", treatment="inter_bra", covariates="Dl_hpi")
+    assert fit.nobs == ref["nobs"]
+    np.testing.assert_allclose(fit.params.to_numpy(), ref["coef"], rtol=1e-7)
+    np.testing.assert_allclose(fit.std_errors.to_numpy(), ref["se"], rtol=1e-7)
+    np.testing.assert_allclose(fit.pvalues.to_numpy(), ref["pvalue"], atol=1e-9)
+    assert fit.aggregate("simple").overall.std_error == pytest.approx(ref["se"][0], rel=1e-7)
+
+
+def test_cs_says_how_many_units_it_drops(data):
+    with pytest.warns(DataWarning, match=r"dropped \d+ of 1048 unit\(s\): not observed in every period"):
+        fit = staggered_did(data, **KW, cohort="g", method="cs")
+    assert fit.settings["units_dropped"] > 0
+    assert fit.settings["units"] + fit.settings["units_dropped"] == 1048
