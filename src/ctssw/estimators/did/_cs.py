@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ...errors import DataWarning, EstimationError
 from ._data import NEVER, DidPanel
@@ -160,6 +161,8 @@ def cells_linear(panel: DidPanel, *, control: str, anticipation: int, base: str)
 
 def _ols_control(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = D == 0
+    if np.linalg.cond(X[c].T @ X[c]) > 1 / np.finfo(float).eps:
+        raise CellSkipped("not enough control units to run the outcome regression")
     beta, *_ = np.linalg.lstsq(X[c], dy[c], rcond=None)
     fitted = X @ beta
     n = len(dy)
@@ -169,22 +172,56 @@ def _ols_control(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[np.ndarr
     return fitted, lin_rep
 
 
-def _logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+TRIM_LEVEL = 0.995  # controls with a propensity score at or above this get no weight (R DRDID)
+OVERLAP_MAX = 0.999  # a cell whose largest propensity score reaches this is left out (R did)
+
+
+class CellSkipped(Exception):
+    """A (g,t) cell that cannot be estimated; the message says why."""
+
+
+def _propensity(D: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Logit fitted values by Newton-Raphson; :class:`CellSkipped` when the fit
+    fails or the overlap condition is violated (as R did / moderndid)."""
     beta = np.zeros(X.shape[1])
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(X @ beta)))
+        p = special.expit(X @ beta)
         W = p * (1 - p)
         H = X.T @ (W[:, None] * X)
-        step = np.linalg.solve(H, X.T @ (D - p))
+        try:
+            step = np.linalg.solve(H, X.T @ (D - p))
+        except np.linalg.LinAlgError as exc:
+            raise CellSkipped("the propensity-score logit is singular (too few treated units for the covariates)") from exc
+        if not np.all(np.isfinite(step)):
+            raise CellSkipped("the propensity-score logit did not converge")
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             break
-    p = 1 / (1 + np.exp(-(X @ beta)))
-    p = np.minimum(p, 1 - 1e-6)
+    p = special.expit(X @ beta)
+    if p.max() >= OVERLAP_MAX:
+        raise CellSkipped(f"overlap violated (a propensity score of {p.max():.4f})")
+    return p
+
+
+def _logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.clip(_propensity(D, X), 1e-6, 1 - 1e-6)
     W = p * (1 - p)
-    hess_inv_n = np.linalg.inv(X.T @ (W[:, None] * X)) * len(D)
+    try:
+        hess_inv_n = np.linalg.inv(X.T @ (W[:, None] * X)) * len(D)
+    except np.linalg.LinAlgError as exc:
+        raise CellSkipped("the propensity-score logit is singular") from exc
     lin_rep = ((D - p)[:, None] * X) @ hess_inv_n
     return p, lin_rep
+
+
+def _trimmed(D: np.ndarray, ps: np.ndarray) -> np.ndarray:
+    """1 for treated units and for controls with ``ps < TRIM_LEVEL``, else 0."""
+    keep = np.ones_like(D)
+    c = D == 0
+    keep[c] = (ps[c] < TRIM_LEVEL).astype(float)
+    if not (keep * (1 - D)).any():
+        raise CellSkipped("no control unit left after propensity trimming")
+    return keep
 
 
 def did_reg(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
@@ -202,8 +239,9 @@ def did_reg(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.nda
 
 def did_ipw(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
     ps, lin_ps = _logit(D, X)
-    w_t = D
-    w_c = ps * (1 - D) / (1 - ps)
+    trim = _trimmed(D, ps)
+    w_t = trim * D
+    w_c = trim * ps * (1 - D) / (1 - ps)
     eta_t = np.mean(w_t * dy) / np.mean(w_t)
     eta_c = np.mean(w_c * dy) / np.mean(w_c)
     inf_t = (w_t * dy - w_t * eta_t) / np.mean(w_t)
@@ -216,8 +254,9 @@ def did_ipw(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.nda
 def did_dr(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
     ps, lin_ps = _logit(D, X)
     fitted, lin_ols = _ols_control(dy, D, X)
-    w_t = D
-    w_c = ps * (1 - D) / (1 - ps)
+    trim = _trimmed(D, ps)
+    w_t = trim * D
+    w_c = trim * ps * (1 - D) / (1 - ps)
     r = dy - fitted
     eta_t = np.mean(w_t * r) / np.mean(w_t)
     eta_c = np.mean(w_c * r) / np.mean(w_c)
@@ -241,6 +280,7 @@ def cells_covariates(panel: DidPanel, *, control: str, anticipation: int, base: 
     order = np.argsort(codes)
     ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
     fit = TWO_BY_TWO[est_method]
+    skipped: list[str] = []
     att = np.full(K, np.nan)
     inf = np.zeros((n, K))
     n1 = np.zeros(K)
@@ -255,8 +295,15 @@ def cells_covariates(panel: DidPanel, *, control: str, anticipation: int, base: 
         dy = panel.y[sub, t[k]] - panel.y[sub, b[k]]
         X = np.column_stack([np.ones(sub.sum()), panel.x[sub, b[k], :]])
         D = treated[sub].astype(float)
-        att[k], phi = fit(dy, D, X)
+        try:
+            att[k], phi = fit(dy, D, X)
+        except CellSkipped as why:
+            skipped.append(f"(g={panel.cohort_label(int(g[k]))}, t={panel.cohort_label(int(t[k]))}): {why}")
+            continue
         inf[sub, k] = phi * n / sub.sum()
+    if skipped:
+        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"{len(skipped)} (g,t) cell(s) left out, as R did does: {shown}", DataWarning, stacklevel=4)
     if (n0 == 0).any():
         warnings.warn(f"{int((n0 == 0).sum())} (g,t) cell(s) have no control units; they are left out", DataWarning, stacklevel=4)
     se = np.sqrt((inf**2).sum(axis=0)) / n
