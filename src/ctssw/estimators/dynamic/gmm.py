@@ -13,6 +13,9 @@ instruments (``lag(v, a:b)``: levels of ``v`` lagged ``a`` to ``b`` periods,
 one column per period and lag unless collapsed); and optionally the IV-style
 ("normal") instruments. Without a third part, every regressor whose variable
 has no GMM-style instruments is its own IV-style instrument, as in plm.
+Variables may be transformed as in R (``log(emp)``, ``log(capital + 1)``,
+``lag(log(output + 1), 0:1)``; see :mod:`._formula`), and coefficients are
+named as plm names them.
 
 ``dynamic_panel(..., method="diff-gmm" | "sys-gmm")`` builds the same models
 from column names, with collapsed instruments by default.
@@ -29,6 +32,7 @@ import pandas as pd
 
 from ...errors import ConfigError
 from ..results import Result, jsonable
+from ._formula import columns_of, deparse, evaluate, parse_expression, split_top
 from ._gmm_build import GMMModel, build_system
 from ._gmm_core import GMMFit, fit_gmm
 from ._result import finish
@@ -103,7 +107,7 @@ class GMMResult(Result):
 
 # -- formula -----------------------------------------------------------------
 
-_LAG = re.compile(r"^lag\(\s*([A-Za-z_.][\w.]*)\s*,\s*(.+?)\s*\)$")
+_LAG = re.compile(r"^lag\(\s*(.+)\s*,\s*([^,()]+|c\([^()]*\))\s*\)$")
 _NAME = re.compile(r"^[A-Za-z_.][\w.]*$")
 
 
@@ -123,21 +127,27 @@ def _lags(spec: str, term: str) -> list[int]:
     raise ConfigError(f"cannot read the lags in {term!r}; use lag(v, k), lag(v, a:b) or lag(v, c(a, b))")
 
 
+def _variable(text: str) -> str:
+    """A column name, or a transformed column (``log(x + 1)``) spelled as R prints it."""
+    t = text.strip()
+    if _NAME.match(t):
+        return t
+    return deparse(parse_expression(t))
+
+
 def _terms(part: str) -> list[tuple[str, list[int], str]]:
     """``(variable, lags, plm label)`` for each ``+``-separated term."""
     out = []
-    for raw in part.split("+"):
+    for raw in split_top(part, "+"):
         t = raw.strip()
         if not t:
             raise ConfigError(f"empty term in {part!r}")
         m = _LAG.match(t)
         if m:
-            var, spec = m.group(1), m.group(2)
+            var, spec = _variable(m.group(1)), m.group(2)
             out.append((var, _lags(spec, t), f"lag({var}, {spec.replace(' ', '').replace(',', ', ')})"))
-        elif _NAME.match(t):
-            out.append((t, [0], t))
         else:
-            raise ConfigError(f"cannot read term {t!r}; terms are variable names or lag(variable, lags)")
+            out.append((_variable(t), [0], _variable(t)))
     return out
 
 
@@ -150,10 +160,8 @@ def parse_formula(formula: str, *, effect: str = "twoways", transformation: str 
     if not isinstance(formula, str) or "~" not in formula:
         raise ConfigError("formula must be a string 'y ~ terms | gmm instruments [| iv instruments]'")
     lhs, rhs = formula.split("~", 1)
-    response = lhs.strip()
-    if not _NAME.match(response):
-        raise ConfigError(f"the response must be a column name, got {response!r}")
-    parts = rhs.split("|")
+    response = _variable(lhs)
+    parts = split_top(rhs, "|")
     if len(parts) not in (2, 3):
         raise ConfigError("the formula needs 2 or 3 parts separated by '|': model | GMM instruments [| IV instruments]")
     regressors = []
@@ -204,7 +212,11 @@ def _check(data: pd.DataFrame, columns: list[str], unit: str, time: str) -> None
 def fit_model(model: GMMModel, data: pd.DataFrame, unit: str, time: str, steps: int) -> tuple[GMMFit, list[str], list[str]]:
     """Fit ``model`` on ``data``; returns the numbers, parameter names and period-effect names."""
     cols = list(dict.fromkeys([model.response, *(v for v, _, _ in model.regressors), *(v for v, _, _ in model.gmm), *(v for v, _ in model.normal)]))
-    _check(data, cols, unit, time)
+    derived = {c: parse_expression(c) for c in cols if not _NAME.match(c)}
+    base = [c for c in cols if c not in derived] + [b for e in derived.values() for b in columns_of(e)]
+    _check(data, list(dict.fromkeys(base)), unit, time)
+    if derived:
+        data = data.assign(**{c: evaluate(e, data) for c, e in derived.items()})
     grid, labels = _grid(data, unit, time, cols)
     built = build_system(model, grid, labels)
     return fit_gmm(built.system, steps=steps), built.names, built.time_names
