@@ -78,3 +78,17 @@ def test_small_design_monte_carlo_reduced():
     assert fpr["small-sample"] <= 0.07
     assert cov["small-sample"] >= cov["analytic"]
     assert fpr["small-sample"] <= fpr["analytic"]
+
+
+def test_interval_study_script_runs(tmp_path):
+    """scripts/validate_did_intervals.py (the study in docs/validation.md) at one replication."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "scripts" / "validate_did_intervals.py"
+    out = tmp_path / "intervals.md"
+    subprocess.run([sys.executable, str(script), "--reps", "1", "--large-reps", "1", "--out", str(out)], check=True, capture_output=True)
+    text = out.read_text()
+    assert text.count("| cs (not-yet) | simple | auto |") == 4
+    assert "false-positive rate" in text and "coverage" in text
