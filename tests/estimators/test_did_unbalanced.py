@@ -73,8 +73,9 @@ def test_pre_period_event_study_on_imputation(data):
     assert list(es.table["event_time"]) == [-6, -5, -4, -3, -2, -1]
     assert np.isfinite(es.table["se"]).all()
     assert np.isnan(es.overall.estimate)
-    with pytest.raises(EstimationError, match="raise pre_periods"):
-        _imputation(data, pre_periods=2).aggregate("dynamic", min_e=-6, max_e=-4)
+    short = _imputation(data, pre_periods=2)
+    with pytest.warns(DataWarning, match="fit with pre_periods=6 for min_e=-6"), pytest.raises(EstimationError, match="raise pre_periods"):
+        short.aggregate("dynamic", min_e=-6, max_e=-4)
     twfe = staggered_did(data.dropna(subset=["Dl_vloans_b"]), **KW, cohort="g", method="twfe")
     with pytest.raises(ConfigError, match="leads"):
         twfe.pretest("leads")

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...errors import ConfigError, EstimationError
+from ...errors import ConfigError, DataWarning, EstimationError
 from ..results import Estimate, Result, jsonable
 from ._agg import (
     AGGREGATIONS,
@@ -158,6 +158,13 @@ class DidResult(PerTermT, Result):
             f: TwfeFit = self.fit
             agg = Aggregation("simple", np.array(["ATT"]), np.array([f.beta]), np.array([f.se]), f.beta, f.se, f.inf[:, None], f.inf, f.n)
         elif cfg.method == "imputation":
+            if kind == "dynamic" and lo < -cfg.pre_periods - cfg.anticipation:
+                warnings.warn(
+                    f"event times before {-cfg.pre_periods - cfg.anticipation} are not estimated (pre_periods={cfg.pre_periods}); "
+                    f"fit with pre_periods={int(-lo - cfg.anticipation)} for min_e={lo:g}",
+                    DataWarning,
+                    stacklevel=2,
+                )
             agg = aggregate_imputation(self.fit, self.pre_fit, kind, lo, hi)
         else:
             agg = aggregate_cells(self.fit, kind, min_e=lo, max_e=hi)
