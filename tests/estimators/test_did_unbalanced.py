@@ -97,8 +97,47 @@ def test_twfe_covariates_unbalanced_matches_pyfixest(data, peers, case):
     assert fit.aggregate("simple").overall.std_error == pytest.approx(ref["se"][0], rel=1e-7)
 
 
-def test_cs_says_how_many_units_it_drops(data):
+def test_cs_with_covariates_says_how_many_units_it_drops(data):
     with pytest.warns(DataWarning, match=r"dropped \d+ of 1048 unit\(s\): not observed in every period"):
-        fit = staggered_did(data, **KW, cohort="g", method="cs")
+        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="reg")
     assert fit.settings["units_dropped"] > 0
     assert fit.settings["units"] + fit.settings["units_dropped"] == 1048
+
+
+@pytest.mark.parametrize(("control", "key"), [("never", "cs_unbalanced_nevertreated"), ("notyet", "cs_unbalanced_notyettreated")])
+def test_cs_unbalanced_matches_moderndid(data, peers, control, key):
+    """Without covariates CS keeps every unit of an unbalanced panel, as R did's
+    allow_unbalanced_panel path (through moderndid): cells to 1e-10."""
+    ref = peers[key]
+    with pytest.warns(DataWarning, match=r"dropped 2 of 1048 unit\(s\): no period"):
+        fit = staggered_did(data, **KW, cohort="g", method="cs", control=control, inference="analytic")
+    assert fit.settings["units"] == 1046 and not fit.settings["balanced"]
+    r = pd.DataFrame({"group": ref["group"], "time": ref["time"], "att_r": ref["att"], "se_r": ref["se"]})
+    j = fit.att_gt.merge(r, on=["group", "time"], how="outer")
+    assert len(j) == len(r) == len(fit.att_gt)
+    np.testing.assert_allclose(j["att"], j["att_r"], atol=1e-10)
+    np.testing.assert_allclose(j["se"], j["se_r"], atol=1e-10)
+    for kind in ("simple", "dynamic"):
+        assert fit.aggregate(kind).overall.estimate == pytest.approx(ref[kind], abs=1e-10)
+
+
+def test_cs_unbalanced_path_equals_balanced_path_on_a_balanced_panel(data):
+    """The aggregation of the unbalanced path (influence functions per unit, weight
+    influence by cohort) is the balanced path's when nothing is missing."""
+    from ctssw.estimators.did import DidPanel
+    from ctssw.estimators.did._agg import aggregate_cells
+    from ctssw.estimators.did._cs import cells_linear, cells_unbalanced
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="reg")
+    panel: DidPanel = fit.panel
+    assert panel.balanced
+    a = cells_linear(panel, control="notyet", anticipation=0, base="varying")
+    b = cells_unbalanced(panel, control="notyet", anticipation=0, base="varying")
+    np.testing.assert_allclose(a.att, b.att, atol=1e-12)
+    np.testing.assert_allclose(a.se, b.se, atol=1e-12)
+    for kind in ("simple", "dynamic", "group", "calendar"):
+        x, y = aggregate_cells(a, kind), aggregate_cells(b, kind)
+        assert x.overall_att == pytest.approx(y.overall_att, abs=1e-12)
+        assert x.overall_se == pytest.approx(y.overall_se, abs=1e-12)

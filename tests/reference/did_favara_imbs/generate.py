@@ -10,6 +10,9 @@ Run from this folder: ``python generate.py`` (writes favara_imbs.csv and peers.j
 * Imputation: diff-diff ``ImputationDiD`` (BJS, conservative variance, unit
   clusters) with and without the covariate, simple ATT, and its
   ``pretrend_test`` (leads regression) with all leads and with 3.
+* Callaway-Sant'Anna without covariates: moderndid ``att_gt`` with
+  ``allow_unbalanced_panel=True`` (R did's repeated-cross-section path for
+  unbalanced panels), never- and not-yet-treated controls.
 * TWFE: pyfixest ``feols`` with county and year effects, CRV1 by county, for
   the absorbing indicator ``1{year >= g}`` and for the deregulation index
   ``inter_bra`` itself (an intensity that is not absorbing), both with the
@@ -26,6 +29,7 @@ import json
 import warnings
 
 import diff_diff
+import moderndid
 import numpy as np
 import pyfixest as pf
 from moderndid import load_favara_imbs
@@ -61,7 +65,22 @@ for name, data, fml in (
 ):
     f = pf.feols(fml, data=data, vcov={"CRV1": "county"})
     out[name] = {"formula": fml, "nobs": int(f._N), "coef": f.coef().tolist(), "se": f.se().tolist(), "pvalue": f.pvalue().tolist()}
+# Callaway-Sant'Anna on the unbalanced panel, R did's path (allow_unbalanced_panel=TRUE):
+# ATT(g,t) cells and the aggregates' point estimates. moderndid 0.2.0 attaches its unit-level
+# cohort vector (sorted by cohort) to influence-function rows sorted by unit id on this path,
+# so its aggregate standard errors are not used as a reference.
+for cg in ("nevertreated", "notyettreated"):
+    r = moderndid.att_gt(data=d.dropna(subset=["Dl_vloans_b"]), yname="Dl_vloans_b", tname="year", idname="county", gname="g",
+                         control_group=cg, boot=False, allow_unbalanced_panel=True, panel=False)
+    out[f"cs_unbalanced_{cg}"] = {
+        "group": np.asarray(r.groups).tolist(), "time": np.asarray(r.times).tolist(),
+        "att": np.asarray(r.att_gt).tolist(), "se": np.asarray(r.se_gt).tolist(),
+        "simple": moderndid.aggte(r, type="simple", boot=False).overall_att,
+        "dynamic": moderndid.aggte(r, type="dynamic", boot=False).overall_att,
+    }
+out["moderndid"] = moderndid.__version__
 out["tolerance"] = {
+    "cs_unbalanced": "1e-10 absolute on cells and aggregate estimates (closed forms on both sides)",
     "imputation": "1e-9 relative (direct solves on both sides)",
     "pretrend": "1e-8 relative (diff-diff demeans iteratively to 1e-10)",
     "twfe": "1e-7 relative on coefficients and standard errors (pyfixest demeans iteratively), 1e-9 absolute on p-values",

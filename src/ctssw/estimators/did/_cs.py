@@ -344,3 +344,50 @@ def combine(cells: CellSet, W: np.ndarray) -> np.ndarray:
         const = -(cells.a[c] * cells.m[c]) @ W
         out[rows] = cells.yc[rows] @ Bc + const
     return out
+
+
+def cells_unbalanced(panel: DidPanel, *, control: str, anticipation: int, base: str) -> CellSet:
+    """All cells without covariates on an unbalanced panel, as R ``did`` with
+    ``allow_unbalanced_panel=TRUE`` (and moderndid) compute them.
+
+    Each cell is the repeated-cross-section 2x2 estimator on the observations
+    of its two periods: ``(mean_t - mean_b)`` over the treated cohort's
+    observed units minus the same over the controls'. A unit's influence is
+    the sum over its observations, ``n * (y_is - mean_s) / n_s`` with the sign
+    of its group and period, so on a balanced panel this is the panel estimator.
+    """
+    g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
+    n, K = panel.n, len(g)
+    order = np.argsort(codes)
+    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
+    obs = np.isfinite(panel.y)
+    y0 = np.where(obs, panel.y, 0.0)
+    att = np.full(K, np.nan)
+    inf = np.zeros((n, K))
+    n1 = np.zeros(K)
+    n0 = np.zeros(K)
+    empty = 0
+    for k in range(K):
+        groups = ((panel.cohort == g[k]), ctrl[k][ucode])
+        n1[k], n0[k] = groups[0].sum(), groups[1].sum()
+        means, parts = [], []
+        for sign, members in zip((1.0, -1.0), groups, strict=True):
+            for s, ps in ((t[k], 1.0), (b[k], -1.0)):
+                seen = members & obs[:, s]
+                cnt = seen.sum()
+                if cnt == 0:
+                    break
+                m = y0[seen, s].mean()
+                means.append(sign * ps * m)
+                parts.append((seen, s, m, cnt, sign * ps))
+        if len(parts) < 4:
+            empty += 1
+            continue
+        att[k] = sum(means)
+        for seen, s, m, cnt, w in parts:
+            inf[seen, k] += w * n * (y0[seen, s] - m) / cnt
+    if empty:
+        warnings.warn(f"{empty} (g,t) cell(s) have no observed treated or control unit in one of their periods; they are left out", DataWarning, stacklevel=4)
+    se = np.sqrt((inf**2).sum(axis=0)) / n
+    se[np.isnan(att)] = np.nan
+    return CellSet(g, t, b, post, att, se, n1, n0, n, codes, ucode, ctrl, inf=inf)

@@ -1,6 +1,6 @@
 """Turn a long team-week table into the unit x period arrays the DiD
-estimators work on (balanced for Callaway-Sant'Anna and Sun-Abraham; with
-unobserved cells, NaN, for imputation and TWFE).
+estimators work on (balanced for Sun-Abraham and Callaway-Sant'Anna with
+covariates; otherwise unobserved cells are NaN).
 
 Periods are recoded to 0..T-1 in sorted order (the R ``did`` package does the
 same), so event time is counted in periods; the panel is assumed regular.
@@ -174,9 +174,9 @@ def prepare_panel(
 ) -> DidPanel:
     """Pivot ``data`` to a units x periods panel.
 
-    With ``balance`` (Callaway-Sant'Anna, Sun-Abraham), units with a missing
-    outcome or covariate in any period are dropped; without it (imputation,
-    TWFE) they are kept and the missing cells are NaN, and only units with no
+    With ``balance`` (Sun-Abraham, Callaway-Sant'Anna with covariates), units
+    with a missing outcome or covariate in any period are dropped; without it
+    they are kept and the missing cells are NaN, and only units with no
     observed cell are dropped. Units treated in the first period (no
     pre-period to compare with) are dropped. Every drop is a
     :class:`DataWarning` that says how many of how many units.
@@ -227,8 +227,8 @@ def prepare_panel(
     if (~ok).any():
         if balance:
             why = (
-                "not observed in every period (Callaway-Sant'Anna and Sun-Abraham use a balanced panel; "
-                "method='imputation' and 'twfe' use every observation)"
+                "not observed in every period (Sun-Abraham and Callaway-Sant'Anna with covariates use a balanced panel; "
+                "'imputation', 'twfe' and 'cs' without covariates use every observation)"
             )
         else:
             why = "no period with the outcome and covariates observed"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, EstimationError
-from ._cs import cells_covariates, cells_linear
+from ._cs import cells_covariates, cells_linear, cells_unbalanced
 from ._data import NEVER, DidPanel
 from ._imputation import fit_imputation
 from ._inference import INFERENCES
@@ -128,4 +128,6 @@ def fit_panel(panel: DidPanel, cfg: DidConfig) -> tuple[Any, Any, list[str]]:
         raise EstimationError("control='never' but no unit is never treated; use control='notyet'")
     if cfg.covariates:
         return cells_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying", est_method=cfg.est_method), None, notes
+    if not panel.balanced:
+        return cells_unbalanced(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes
     return cells_linear(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes

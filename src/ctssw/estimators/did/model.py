@@ -311,10 +311,13 @@ def staggered_did(
     y, unit, time : str
         Outcome, unit and period columns. Periods may be numbers, dates or date
         strings ('2024-03', '2024-03-01') and are assumed evenly spaced.
-        Callaway-Sant'Anna and Sun-Abraham use the units observed in every
-        period (the others are dropped with a warning that counts them, also
-        in ``settings["units_dropped"]``); imputation and TWFE use every
-        observation of an unbalanced panel.
+        On an unbalanced panel, imputation, TWFE and Callaway-Sant'Anna
+        without covariates use every observation (CS through the
+        repeated-cross-section estimator with unit-clustered influence
+        functions, as R ``did`` with ``allow_unbalanced_panel=TRUE``);
+        Sun-Abraham and CS with covariates use the units observed in every
+        period, and the others are dropped with a warning that counts them
+        (also in ``settings["units_dropped"]``).
     cohort : str or None
         First treated period of the unit (same units as ``time``); missing,
         infinite, 0 or negative means never treated. ``None`` only for
@@ -371,7 +374,7 @@ def staggered_did(
         warnings.simplefilter("always")
         panel = prepare_panel(
             data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cohort, covariates=cfg.covariates,
-            dose=cfg.treatment, balance=cfg.method in ("cs", "sun-abraham"),
+            dose=cfg.treatment, balance=cfg.method == "sun-abraham" or (cfg.method == "cs" and bool(cfg.covariates)),
         )
         fit, pre_fit, notes = fit_panel(panel, cfg)
     for w in caught:
