@@ -158,7 +158,7 @@ class DidResult(PerTermT, Result):
             f: TwfeFit = self.fit
             agg = Aggregation("simple", np.array(["ATT"]), np.array([f.beta]), np.array([f.se]), f.beta, f.se, f.inf[:, None], f.inf, f.n)
         elif cfg.method == "imputation":
-            if kind == "dynamic" and lo < -cfg.pre_periods - cfg.anticipation:
+            if kind == "dynamic" and np.isfinite(lo) and lo < -cfg.pre_periods - cfg.anticipation:
                 warnings.warn(
                     f"event times before {-cfg.pre_periods - cfg.anticipation} are not estimated (pre_periods={cfg.pre_periods}); "
                     f"fit with pre_periods={int(-lo - cfg.anticipation)} for min_e={lo:g}",
