@@ -1,15 +1,18 @@
 """Imputation estimator (Borusyak, Jaravel and Spiess 2024).
 
-Unit and period effects are fitted on untreated observations only; treated
-outcomes minus their imputed untreated outcomes are averaged into ATT(g,t)
-cells. The fixed-effect normal equations are solved through the Schur
-complement on the period block (T x T), so the fit and every variance weight
-cost O(n T) plus one small dense solve.
+Unit and period effects (and covariate slopes, when given) are fitted on
+untreated observations only; treated outcomes minus their imputed untreated
+outcomes are averaged into ATT(g,t) cells. The fixed-effect normal equations
+are solved through the Schur complement on the period block (T x T), see
+:mod:`._fe`, so the fit and every variance weight cost O(n T) plus one small
+dense solve, on balanced and unbalanced panels alike.
 
 Written here: diff-diff's ImputationDiD and pyfixest's did2s fit a long-format
-regression; on a balanced units x periods matrix the closed form is shorter and
-gives the BJS conservative variance (their Theorem 3, with the cohort x period
-cell means as the auxiliary tau-bar) for any set of cell weights at once.
+regression; on a units x periods grid the closed form is shorter and gives the
+BJS conservative variance (their Theorem 3, with the cohort x period cell
+means as the auxiliary tau-bar) for any set of cell weights at once. With
+covariates the untreated-observation weights gain the covariate part by
+Frisch-Waugh-Lovell (checked against diff-diff on the Favara-Imbs panel).
 """
 
 from __future__ import annotations
