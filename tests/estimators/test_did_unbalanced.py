@@ -99,19 +99,28 @@ def test_twfe_covariates_unbalanced_matches_pyfixest(data, peers, case):
 
 def test_cs_with_covariates_says_how_many_units_it_drops(data):
     with pytest.warns(DataWarning, match=r"dropped \d+ of 1048 unit\(s\): not observed in every period"):
-        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="reg")
+        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="dr")
     assert fit.settings["units_dropped"] > 0
     assert fit.settings["units"] + fit.settings["units_dropped"] == 1048
 
 
-@pytest.mark.parametrize(("control", "key"), [("never", "cs_unbalanced_nevertreated"), ("notyet", "cs_unbalanced_notyettreated")])
-def test_cs_unbalanced_matches_moderndid(data, peers, control, key):
-    """Without covariates CS keeps every unit of an unbalanced panel, as R did's
-    allow_unbalanced_panel path (through moderndid): cells to 1e-10."""
+@pytest.mark.parametrize(
+    ("control", "cov", "key"),
+    [
+        ("never", None, "cs_unbalanced_nevertreated"),
+        ("notyet", None, "cs_unbalanced_notyettreated"),
+        ("never", "Dl_hpi", "cs_unbalanced_nevertreated_reg_cov"),
+        ("notyet", "Dl_hpi", "cs_unbalanced_notyettreated_reg_cov"),
+    ],
+)
+def test_cs_unbalanced_matches_moderndid(data, peers, control, cov, key):
+    """Without covariates, or with them by outcome regression, CS keeps every unit of
+    an unbalanced panel, as R did's allow_unbalanced_panel path (through moderndid)."""
     ref = peers[key]
-    with pytest.warns(DataWarning, match=r"dropped 2 of 1048 unit\(s\): no period"):
-        fit = staggered_did(data, **KW, cohort="g", method="cs", control=control, inference="analytic")
-    assert fit.settings["units"] == 1046 and not fit.settings["balanced"]
+    units = 1019 if cov else 1046
+    with pytest.warns(DataWarning, match=rf"dropped {1048 - units} of 1048 unit\(s\): no period"):
+        fit = staggered_did(data, **KW, cohort="g", method="cs", control=control, covariates=cov, est_method="reg", inference="analytic")
+    assert fit.settings["units"] == units and not fit.settings["balanced"]
     r = pd.DataFrame({"group": ref["group"], "time": ref["time"], "att_r": ref["att"], "se_r": ref["se"]})
     j = fit.att_gt.merge(r, on=["group", "time"], how="outer")
     assert len(j) == len(r) == len(fit.att_gt)
@@ -130,7 +139,7 @@ def test_cs_unbalanced_path_equals_balanced_path_on_a_balanced_panel(data):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="reg")
+        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="dr")
     panel: DidPanel = fit.panel
     assert panel.balanced
     a = cells_linear(panel, control="notyet", anticipation=0, base="varying")

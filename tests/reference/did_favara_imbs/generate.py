@@ -10,9 +10,10 @@ Run from this folder: ``python generate.py`` (writes favara_imbs.csv and peers.j
 * Imputation: diff-diff ``ImputationDiD`` (BJS, conservative variance, unit
   clusters) with and without the covariate, simple ATT, and its
   ``pretrend_test`` (leads regression) with all leads and with 3.
-* Callaway-Sant'Anna without covariates: moderndid ``att_gt`` with
-  ``allow_unbalanced_panel=True`` (R did's repeated-cross-section path for
-  unbalanced panels), never- and not-yet-treated controls.
+* Callaway-Sant'Anna without covariates, and with the covariate by outcome
+  regression: moderndid ``att_gt`` with ``allow_unbalanced_panel=True`` (R
+  did's repeated-cross-section path for unbalanced panels), never- and
+  not-yet-treated controls.
 * TWFE: pyfixest ``feols`` with county and year effects, CRV1 by county, for
   the absorbing indicator ``1{year >= g}`` and for the deregulation index
   ``inter_bra`` itself (an intensity that is not absorbing), both with the
@@ -69,10 +70,11 @@ for name, data, fml in (
 # ATT(g,t) cells and the aggregates' point estimates. moderndid 0.2.0 attaches its unit-level
 # cohort vector (sorted by cohort) to influence-function rows sorted by unit id on this path,
 # so its aggregate standard errors are not used as a reference.
-for cg in ("nevertreated", "notyettreated"):
-    r = moderndid.att_gt(data=d.dropna(subset=["Dl_vloans_b"]), yname="Dl_vloans_b", tname="year", idname="county", gname="g",
-                         control_group=cg, boot=False, allow_unbalanced_panel=True, panel=False)
-    out[f"cs_unbalanced_{cg}"] = {
+for cg, cov in (("nevertreated", None), ("notyettreated", None), ("nevertreated", "Dl_hpi"), ("notyettreated", "Dl_hpi")):
+    extra = {"xformla": f"~{cov}", "est_method": "reg"} if cov else {}
+    r = moderndid.att_gt(data=d.dropna(subset=["Dl_vloans_b", *([cov] if cov else [])]), yname="Dl_vloans_b", tname="year",
+                         idname="county", gname="g", control_group=cg, boot=False, allow_unbalanced_panel=True, panel=False, **extra)
+    out[f"cs_unbalanced_{cg}" + ("_reg_cov" if cov else "")] = {
         "group": np.asarray(r.groups).tolist(), "time": np.asarray(r.times).tolist(),
         "att": np.asarray(r.att_gt).tolist(), "se": np.asarray(r.se_gt).tolist(),
         "simple": moderndid.aggte(r, type="simple", boot=False).overall_att,

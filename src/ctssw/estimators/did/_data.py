@@ -227,8 +227,8 @@ def prepare_panel(
     if (~ok).any():
         if balance:
             why = (
-                "not observed in every period (Sun-Abraham and Callaway-Sant'Anna with covariates use a balanced panel; "
-                "'imputation', 'twfe' and 'cs' without covariates use every observation)"
+                "not observed in every period (Sun-Abraham and Callaway-Sant'Anna with covariates by 'dr' or 'ipw' use a balanced panel; "
+                "'imputation', 'twfe' and 'cs' without covariates or with est_method='reg' use every observation)"
             )
         else:
             why = "no period with the outcome and covariates observed"

@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, EstimationError
-from ._cs import cells_covariates, cells_linear, cells_unbalanced
+from ._cs import (
+    cells_covariates,
+    cells_linear,
+    cells_unbalanced,
+    cells_unbalanced_covariates,
+)
 from ._data import NEVER, DidPanel
 from ._imputation import fit_imputation
 from ._inference import INFERENCES
@@ -126,6 +131,8 @@ def fit_panel(panel: DidPanel, cfg: DidConfig) -> tuple[Any, Any, list[str]]:
         return cells_linear(p, control="never", anticipation=cfg.anticipation, base="universal"), None, notes
     if cfg.control == "never" and not (panel.cohort == NEVER).any():
         raise EstimationError("control='never' but no unit is never treated; use control='notyet'")
+    if cfg.covariates and not panel.balanced:
+        return cells_unbalanced_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes
     if cfg.covariates:
         return cells_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying", est_method=cfg.est_method), None, notes
     if not panel.balanced:
