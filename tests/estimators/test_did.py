@@ -40,7 +40,8 @@ def scenario():
         {"est_method": "ols"},
         {"method": "sun-abraham", "control": "notyet"},
         {"method": "imputation", "control": "never"},
-        {"method": "twfe", "covariates": "lpop"},
+        {"method": "sun-abraham", "covariates": "lpop"},
+        {"method": "cs", "treatment": "treat"},
         {"anticipation": -1},
         {"bootstrap": -5},
     ],
@@ -88,7 +89,7 @@ def test_sun_abraham_matches_saturated_regression(mpdta):
 
 def test_result_contract(mpdta):
     r = staggered_did(mpdta, **KW, bootstrap=199, seed=1)
-    assert list(r.att_gt.columns) == ["group", "time", "event", "att", "se", "post", "n_treated", "n_control"]
+    assert list(r.att_gt.columns) == ["group", "time", "event", "att", "se", "post", "n_treated", "n_control", "df"]
     assert "ATT(2004,2005)" in r.params.index
     json.dumps(r.to_dict())
     es = r.aggregate("dynamic")

@@ -23,7 +23,7 @@ def mpdta() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fit(mpdta):
-    return staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method="reg", bootstrap=0)
+    return staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method="reg", bootstrap=0, inference="analytic")
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_analytic_se_match_diff_diff(fit):
 @pytest.mark.parametrize("est_method", ["reg", "ipw", "dr"])
 def test_covariates_match_moderndid(mpdta, est_method):
     md = pytest.importorskip("moderndid")
-    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method=est_method, covariates="lpop", bootstrap=0)
+    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method=est_method, covariates="lpop", bootstrap=0, inference="analytic")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = md.att_gt(data=mpdta, yname="lemp", tname="year", idname="countyreal", gname="first.treat", xformla="~lpop", est_method=est_method, control_group="nevertreated", boot=False)
@@ -108,7 +108,7 @@ def test_covariates_match_moderndid(mpdta, est_method):
 
 def test_not_yet_treated_matches_moderndid(mpdta):
     md = pytest.importorskip("moderndid")
-    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="notyet", bootstrap=0)
+    ours = staggered_did(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="notyet", bootstrap=0, inference="analytic")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = md.att_gt(data=mpdta, yname="lemp", tname="year", idname="countyreal", gname="first.treat", est_method="reg", control_group="notyettreated", boot=False)
@@ -122,10 +122,36 @@ def test_imputation_matches_did2s():
     pf = pytest.importorskip("pyfixest")
     ref = json.loads((REF / "did_df_het" / "did2s.json").read_text())
     df = pd.read_csv(str(ir.files(pf) / "did/data/df_het.csv"))
-    res = staggered_did(df, y="dep_var", unit="unit", time="year", cohort="g", method="imputation", bootstrap=0, pre_periods=0)
+    res = staggered_did(df, y="dep_var", unit="unit", time="year", cohort="g", method="imputation", bootstrap=0, pre_periods=0, inference="analytic")
     s = res.aggregate("simple")
     assert abs(s.overall.estimate - ref["static_att"]) < ref["tolerance"]["point"]
     assert abs(s.overall.std_error - ref["bjs_overall_se_unit_cluster"]) < ref["tolerance"]["se"]
     tab = res.aggregate("dynamic").table.set_index("event_time")
     for e, v in ref["event_study"].items():
         assert abs(tab.loc[int(e), "att"] - v) < ref["tolerance"]["point"]
+
+
+@pytest.mark.parametrize("est_method", ["dr", "ipw", "reg"])
+def test_covariates_with_a_two_unit_cohort_warn_and_continue_as_moderndid(mpdta, est_method):
+    """A cohort of two counties, separated from the controls on the covariate: the
+    propensity logit fails, R did / moderndid leave those cells out with a warning
+    and keep the rest; so do we (no linear-algebra error)."""
+    md = pytest.importorskip("moderndid")
+    c04 = sorted(mpdta.loc[mpdta["first.treat"] == 2004, "countyreal"].unique())[:2]
+    d = mpdta[(mpdta["first.treat"] != 2004) | mpdta["countyreal"].isin(c04)].copy()
+    d.loc[d["countyreal"].isin(c04), "lpop"] = d["lpop"].max() + 3
+    kw = dict(y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method=est_method, covariates="lpop", bootstrap=0, inference="analytic")
+    if est_method == "reg":
+        ours = staggered_did(d, **kw)
+    else:
+        with pytest.warns(Warning, match=r"4 \(g,t\) cell\(s\) left out.*\(g=2004, t=2004\): the propensity-score logit"):
+            ours = staggered_did(d, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = md.att_gt(data=d, yname="lemp", tname="year", idname="countyreal", gname="first.treat", xformla="~lpop", est_method=est_method, control_group="nevertreated", boot=False)
+    r = pd.DataFrame({"group": np.asarray(ref.groups), "time": np.asarray(ref.times), "att_r": ref.att_gt, "se_r": ref.se_gt})
+    j = ours.att_gt.merge(r, on=["group", "time"], how="left")
+    assert np.array_equal(np.isnan(j["att"].to_numpy(float)), np.isnan(j["att_r"].to_numpy(float)))
+    ok = j["att"].notna()
+    np.testing.assert_allclose(j.loc[ok, "att"], j.loc[ok, "att_r"], atol=1e-10)
+    np.testing.assert_allclose(j.loc[ok, "se"], j.loc[ok, "se_r"], atol=1e-10)

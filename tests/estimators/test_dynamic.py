@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +194,20 @@ def test_jackknife_odd_periods_and_gmm_options(panel):
         dynamic_panel(p, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="diff-gmm", max_lag=1)
     with pytest.raises(ConfigError, match="time_effects"):
         dynamic_panel(p, y="deploys_per_builder_norm", x=X, unit="team_id", time="week", method="diff-gmm", time_effects="yes")
+
+
+NESTING = Path(__file__).resolve().parents[1] / "reference" / "fe_cluster_nesting"
+
+
+@pytest.mark.parametrize("case", range(5), ids=["grunfeld-firm", "grunfeld-year", "emplUK-firm", "emplUK-year", "emplUK-sector"])
+def test_fe_cluster_nesting_matches_pyfixest(case):
+    """CR1 counts a fixed effect in k unless the cluster nests it (pyfixest's k_fixef='nonnested')."""
+    ref = json.loads((NESTING / "pyfixest.json").read_text())
+    c = ref["cases"][case]
+    tol = ref["tolerance"]
+    data = pd.read_csv(NESTING / c["input"])
+    fit = dynamic_panel(data, y=c["y"], x=c["x"], unit="firm", time="year", cluster=c["cluster"])
+    assert fit.nobs == c["nobs"]
+    np.testing.assert_allclose(fit.params.to_numpy(), c["coef"], rtol=tol["coef"])
+    np.testing.assert_allclose(fit.std_errors.to_numpy(), c["se"], rtol=tol["se"])
+    np.testing.assert_allclose(fit.pvalues.to_numpy(), c["pvalue"], atol=tol["pvalue"], rtol=0)

@@ -24,7 +24,7 @@ KINDS = ("simple", "dynamic", "group", "calendar")
 def ours(df: pd.DataFrame) -> dict:
     from ctssw.estimators.did import staggered_did
 
-    r = staggered_did(df, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method="reg", bootstrap=0)
+    r = staggered_did(df, y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method="reg", bootstrap=0, inference="analytic")
     out = {"att_gt": r.att_gt[["group", "time", "att", "se"]].to_dict(orient="records"), "pretest": r.pretest()}
     for k in KINDS:
         a = r.aggregate(k)

@@ -2,11 +2,14 @@
 
 ``model``       ``staggered_did``, ``DidResult``, aggregation and the event study
 ``_fit``        settings (``DidConfig``) and the dispatch to one estimator
-``_data``       the balanced unit × period arrays every estimator works on
-``_cs``         Callaway–Sant'Anna 2x2 cells (regression, IPW, doubly robust)
-``_imputation`` Borusyak–Jaravel–Spiess
-``_twfe``       the naive static TWFE coefficient, for contrast
+``_data``       the unit × period arrays (balanced for CS and Sun-Abraham)
+``_cs``         Callaway–Sant'Anna 2x2 cells (regression, IPW, doubly robust, trimming)
+``_fe``         unit and period effects on any subset of the grid (unbalanced panels)
+``_imputation`` Borusyak–Jaravel–Spiess, with covariates in the first stage
+``_pretrends``  imputation event-study windows and the leads-regression test
+``_twfe``       static TWFE with covariates or a user-given treatment
 ``_agg``        simple / dynamic / group / calendar aggregation, bootstrap bands
+``_inference``  analytic or small-sample intervals and the automatic choice
 ``robust``      placebo permutation, leave-one-cohort-out, honest bounds, subgroups
 ``continuous``  de Chaisemartin–D'Haultfœuille for a continuous dose
 """

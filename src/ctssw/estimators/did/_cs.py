@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ...errors import DataWarning, EstimationError
 from ._data import NEVER, DidPanel
@@ -160,6 +161,8 @@ def cells_linear(panel: DidPanel, *, control: str, anticipation: int, base: str)
 
 def _ols_control(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = D == 0
+    if np.linalg.cond(X[c].T @ X[c]) > 1 / np.finfo(float).eps:
+        raise CellSkipped("not enough control units to run the outcome regression")
     beta, *_ = np.linalg.lstsq(X[c], dy[c], rcond=None)
     fitted = X @ beta
     n = len(dy)
@@ -169,22 +172,56 @@ def _ols_control(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[np.ndarr
     return fitted, lin_rep
 
 
-def _logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+TRIM_LEVEL = 0.995  # controls with a propensity score at or above this get no weight (R DRDID)
+OVERLAP_MAX = 0.999  # a cell whose largest propensity score reaches this is left out (R did)
+
+
+class CellSkipped(Exception):
+    """A (g,t) cell that cannot be estimated; the message says why."""
+
+
+def _propensity(D: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Logit fitted values by Newton-Raphson; :class:`CellSkipped` when the fit
+    fails or the overlap condition is violated (as R did / moderndid)."""
     beta = np.zeros(X.shape[1])
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(X @ beta)))
+        p = special.expit(X @ beta)
         W = p * (1 - p)
         H = X.T @ (W[:, None] * X)
-        step = np.linalg.solve(H, X.T @ (D - p))
+        try:
+            step = np.linalg.solve(H, X.T @ (D - p))
+        except np.linalg.LinAlgError as exc:
+            raise CellSkipped("the propensity-score logit is singular (too few treated units for the covariates)") from exc
+        if not np.all(np.isfinite(step)):
+            raise CellSkipped("the propensity-score logit did not converge")
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             break
-    p = 1 / (1 + np.exp(-(X @ beta)))
-    p = np.minimum(p, 1 - 1e-6)
+    p = special.expit(X @ beta)
+    if p.max() >= OVERLAP_MAX:
+        raise CellSkipped(f"overlap violated (a propensity score of {p.max():.4f})")
+    return p
+
+
+def _logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.clip(_propensity(D, X), 1e-6, 1 - 1e-6)
     W = p * (1 - p)
-    hess_inv_n = np.linalg.inv(X.T @ (W[:, None] * X)) * len(D)
+    try:
+        hess_inv_n = np.linalg.inv(X.T @ (W[:, None] * X)) * len(D)
+    except np.linalg.LinAlgError as exc:
+        raise CellSkipped("the propensity-score logit is singular") from exc
     lin_rep = ((D - p)[:, None] * X) @ hess_inv_n
     return p, lin_rep
+
+
+def _trimmed(D: np.ndarray, ps: np.ndarray) -> np.ndarray:
+    """1 for treated units and for controls with ``ps < TRIM_LEVEL``, else 0."""
+    keep = np.ones_like(D)
+    c = D == 0
+    keep[c] = (ps[c] < TRIM_LEVEL).astype(float)
+    if not (keep * (1 - D)).any():
+        raise CellSkipped("no control unit left after propensity trimming")
+    return keep
 
 
 def did_reg(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
@@ -202,8 +239,9 @@ def did_reg(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.nda
 
 def did_ipw(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
     ps, lin_ps = _logit(D, X)
-    w_t = D
-    w_c = ps * (1 - D) / (1 - ps)
+    trim = _trimmed(D, ps)
+    w_t = trim * D
+    w_c = trim * ps * (1 - D) / (1 - ps)
     eta_t = np.mean(w_t * dy) / np.mean(w_t)
     eta_c = np.mean(w_c * dy) / np.mean(w_c)
     inf_t = (w_t * dy - w_t * eta_t) / np.mean(w_t)
@@ -216,8 +254,9 @@ def did_ipw(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.nda
 def did_dr(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
     ps, lin_ps = _logit(D, X)
     fitted, lin_ols = _ols_control(dy, D, X)
-    w_t = D
-    w_c = ps * (1 - D) / (1 - ps)
+    trim = _trimmed(D, ps)
+    w_t = trim * D
+    w_c = trim * ps * (1 - D) / (1 - ps)
     r = dy - fitted
     eta_t = np.mean(w_t * r) / np.mean(w_t)
     eta_c = np.mean(w_c * r) / np.mean(w_c)
@@ -241,6 +280,7 @@ def cells_covariates(panel: DidPanel, *, control: str, anticipation: int, base: 
     order = np.argsort(codes)
     ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
     fit = TWO_BY_TWO[est_method]
+    skipped: list[str] = []
     att = np.full(K, np.nan)
     inf = np.zeros((n, K))
     n1 = np.zeros(K)
@@ -255,8 +295,15 @@ def cells_covariates(panel: DidPanel, *, control: str, anticipation: int, base: 
         dy = panel.y[sub, t[k]] - panel.y[sub, b[k]]
         X = np.column_stack([np.ones(sub.sum()), panel.x[sub, b[k], :]])
         D = treated[sub].astype(float)
-        att[k], phi = fit(dy, D, X)
+        try:
+            att[k], phi = fit(dy, D, X)
+        except CellSkipped as why:
+            skipped.append(f"(g={panel.cohort_label(int(g[k]))}, t={panel.cohort_label(int(t[k]))}): {why}")
+            continue
         inf[sub, k] = phi * n / sub.sum()
+    if skipped:
+        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"{len(skipped)} (g,t) cell(s) left out, as R did does: {shown}", DataWarning, stacklevel=4)
     if (n0 == 0).any():
         warnings.warn(f"{int((n0 == 0).sum())} (g,t) cell(s) have no control units; they are left out", DataWarning, stacklevel=4)
     se = np.sqrt((inf**2).sum(axis=0)) / n
@@ -297,3 +344,125 @@ def combine(cells: CellSet, W: np.ndarray) -> np.ndarray:
         const = -(cells.a[c] * cells.m[c]) @ W
         out[rows] = cells.yc[rows] @ Bc + const
     return out
+
+
+def cells_unbalanced(panel: DidPanel, *, control: str, anticipation: int, base: str) -> CellSet:
+    """All cells without covariates on an unbalanced panel, as R ``did`` with
+    ``allow_unbalanced_panel=TRUE`` (and moderndid) compute them.
+
+    Each cell is the repeated-cross-section 2x2 estimator on the observations
+    of its two periods: ``(mean_t - mean_b)`` over the treated cohort's
+    observed units minus the same over the controls'. A unit's influence is
+    the sum over its observations, ``n * (y_is - mean_s) / n_s`` with the sign
+    of its group and period, so on a balanced panel this is the panel estimator.
+    """
+    g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
+    n, K = panel.n, len(g)
+    order = np.argsort(codes)
+    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
+    obs = np.isfinite(panel.y)
+    y0 = np.where(obs, panel.y, 0.0)
+    att = np.full(K, np.nan)
+    inf = np.zeros((n, K))
+    n1 = np.zeros(K)
+    n0 = np.zeros(K)
+    empty = 0
+    for k in range(K):
+        groups = ((panel.cohort == g[k]), ctrl[k][ucode])
+        n1[k], n0[k] = groups[0].sum(), groups[1].sum()
+        means, parts = [], []
+        for sign, members in zip((1.0, -1.0), groups, strict=True):
+            for s, ps in ((t[k], 1.0), (b[k], -1.0)):
+                seen = members & obs[:, s]
+                cnt = seen.sum()
+                if cnt == 0:
+                    break
+                m = y0[seen, s].mean()
+                means.append(sign * ps * m)
+                parts.append((seen, s, m, cnt, sign * ps))
+        if len(parts) < 4:
+            empty += 1
+            continue
+        att[k] = sum(means)
+        for seen, s, m, cnt, w in parts:
+            inf[seen, k] += w * n * (y0[seen, s] - m) / cnt
+    if empty:
+        warnings.warn(f"{empty} (g,t) cell(s) have no observed treated or control unit in one of their periods; they are left out", DataWarning, stacklevel=4)
+    se = np.sqrt((inf**2).sum(axis=0)) / n
+    se[np.isnan(att)] = np.nan
+    return CellSet(g, t, b, post, att, se, n1, n0, n, codes, ucode, ctrl, inf=inf)
+
+
+def reg_did_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+    """Outcome-regression DiD for repeated cross sections (R DRDID ``reg_did_rc``):
+    ATT and its influence function per observation."""
+    n = len(y)
+
+    def ols(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Xm = X[mask]
+        if mask.sum() <= X.shape[1] or np.linalg.cond(Xm.T @ Xm) > 1 / np.finfo(float).eps:
+            raise CellSkipped("not enough control observations to run the outcome regression")
+        beta = np.linalg.lstsq(Xm, y[mask], rcond=None)[0]
+        fitted = X @ beta
+        w = mask.astype(float)
+        xpx_inv = np.linalg.inv((w[:, None] * X).T @ X / n)
+        return fitted, (w * (y - fitted))[:, None] * X @ xpx_inv
+
+    out_pre, lin_pre = ols((D == 0) & (post == 0))
+    out_post, lin_post = ols((D == 0) & (post == 1))
+    w_tpre, w_tpost, w_c = D * (1 - post), D * post, D
+    if w_tpre.sum() == 0 or w_tpost.sum() == 0:
+        raise CellSkipped("no treated observation in one of the two periods")
+    eta_tpre = np.mean(w_tpre * y) / np.mean(w_tpre)
+    eta_tpost = np.mean(w_tpost * y) / np.mean(w_tpost)
+    reg_c = w_c * (out_post - out_pre)
+    eta_c = np.mean(reg_c) / np.mean(w_c)
+    inf_tpre = (w_tpre * y - w_tpre * eta_tpre) / np.mean(w_tpre)
+    inf_tpost = (w_tpost * y - w_tpost * eta_tpost) / np.mean(w_tpost)
+    M1 = np.mean(w_c[:, None] * X, axis=0)
+    inf_c = (reg_c - w_c * eta_c + lin_post @ M1 - lin_pre @ M1) / np.mean(w_c)
+    return float((eta_tpost - eta_tpre) - eta_c), (inf_tpost - inf_tpre) - inf_c
+
+
+def cells_unbalanced_covariates(panel: DidPanel, *, control: str, anticipation: int, base: str) -> CellSet:
+    """Cells with covariates on an unbalanced panel by the repeated-cross-section
+    outcome regression, as R ``did`` with ``allow_unbalanced_panel=TRUE`` and
+    ``est_method="reg"``: each observation carries its own period's covariates;
+    influence functions are scaled by ``n_units / n_obs`` and summed by unit."""
+    g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
+    n, K = panel.n, len(g)
+    order = np.argsort(codes)
+    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
+    obs = panel.observed
+    att = np.full(K, np.nan)
+    inf = np.zeros((n, K))
+    n1 = np.zeros(K)
+    n0 = np.zeros(K)
+    skipped: list[str] = []
+    for k in range(K):
+        treated = panel.cohort == g[k]
+        members = treated | ctrl[k][ucode]
+        n1[k], n0[k] = treated.sum(), ctrl[k][ucode].sum()
+        rows, periods = [], []
+        for s, p in ((b[k], 0.0), (t[k], 1.0)):
+            u = np.flatnonzero(members & obs[:, s])
+            rows.append(u)
+            periods.append(np.full(u.size, p))
+        u = np.concatenate(rows)
+        s_idx = np.concatenate([np.full(rows[0].size, b[k]), np.full(rows[1].size, t[k])])
+        pst = np.concatenate(periods)
+        y = panel.y[u, s_idx]
+        X = np.column_stack([np.ones(u.size), panel.x[u, s_idx, :]])
+        D = treated[u].astype(float)
+        try:
+            att[k], phi = reg_did_rc(y, pst, D, X)
+        except CellSkipped as why:
+            skipped.append(f"(g={panel.cohort_label(int(g[k]))}, t={panel.cohort_label(int(t[k]))}): {why}")
+            continue
+        inf[:, k] = np.bincount(u, weights=phi * n / u.size, minlength=n)
+    if skipped:
+        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"{len(skipped)} (g,t) cell(s) left out, as R did does: {shown}", DataWarning, stacklevel=4)
+    se = np.sqrt((inf**2).sum(axis=0)) / n
+    se[np.isnan(att)] = np.nan
+    return CellSet(g, t, b, post, att, se, n1, n0, n, codes, ucode, ctrl, inf=inf)

@@ -1,5 +1,6 @@
-"""Turn a long team-week table into the balanced unit x period arrays the DiD
-estimators work on.
+"""Turn a long team-week table into the unit x period arrays the DiD
+estimators work on (balanced for Sun-Abraham and Callaway-Sant'Anna with
+covariates; otherwise unobserved cells are NaN).
 
 Periods are recoded to 0..T-1 in sorted order (the R ``did`` package does the
 same), so event time is counted in periods; the panel is assumed regular.
@@ -48,9 +49,23 @@ class DidPanel:
     covariates: tuple[str, ...] = ()
     dose: np.ndarray | None = None
 
+    n_input_units: int = 0
+
     @property
     def n(self) -> int:
         return self.y.shape[0]
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Cells (n, T) with the outcome and every covariate observed."""
+        ok = np.isfinite(self.y)
+        if self.x is not None and self.x.shape[2]:
+            ok &= np.isfinite(self.x).all(axis=2)
+        return ok
+
+    @property
+    def balanced(self) -> bool:
+        return bool(self.observed.all())
 
     @property
     def T(self) -> int:
@@ -75,13 +90,14 @@ class DidPanel:
             x=None if self.x is None else self.x[keep],
             covariates=self.covariates,
             dose=None if self.dose is None else self.dose[keep],
+            n_input_units=self.n_input_units,
         )
 
     def with_cohort(self, cohort: np.ndarray) -> DidPanel:
-        return DidPanel(self.y, np.asarray(cohort, dtype=np.int64), self.times, self.units, self.x, self.covariates, self.dose)
+        return DidPanel(self.y, np.asarray(cohort, dtype=np.int64), self.times, self.units, self.x, self.covariates, self.dose, self.n_input_units)
 
     def with_y(self, y: np.ndarray) -> DidPanel:
-        return DidPanel(np.asarray(y, dtype=float), self.cohort, self.times, self.units, self.x, self.covariates, self.dose)
+        return DidPanel(np.asarray(y, dtype=float), self.cohort, self.times, self.units, self.x, self.covariates, self.dose, self.n_input_units)
 
 
 def _label(v: object) -> object:
@@ -106,7 +122,9 @@ def _cohort_index(values: pd.Series, times: np.ndarray) -> np.ndarray:
     """
     T = len(times)
     if np.issubdtype(times.dtype, np.datetime64):
-        v = pd.to_datetime(values)
+        num = pd.to_numeric(values, errors="coerce")
+        coded_never = num.notna() & ~(num > 0)  # 0 or negative: never treated, as with numeric periods
+        v = _parse_dates(values.where(~coded_never), "cohort")
         never = v.isna().to_numpy()
         vv = v.to_numpy(dtype="datetime64[ns]")
         idx = np.searchsorted(times.astype("datetime64[ns]"), np.where(never, times[0], vv), side="left")
@@ -118,6 +136,31 @@ def _cohort_index(values: pd.Series, times: np.ndarray) -> np.ndarray:
     return idx.astype(np.int64)
 
 
+def _parse_dates(values: pd.Series, what: str) -> pd.Series:
+    """Dates from datetime values or date strings ('2024-03', '2024-03-01'); missing stays NaT."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.Series(values, copy=False).dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+    text = values.dropna().astype(str)
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    bad = parsed.isna()
+    if bad.any():
+        raise SchemaError(f"{what} values must be numbers or dates; {text[bad].iloc[0]!r} is neither")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    out[parsed.index] = parsed.astype("datetime64[ns]")
+    return out
+
+
+def _periods(col: pd.Series, name: str) -> pd.Series:
+    """The period column as numbers or datetimes: date strings ('YYYY-MM', ISO dates) are parsed."""
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
+        if pd.api.types.is_datetime64_any_dtype(col):
+            return _parse_dates(col, f"period column {name!r}").astype("datetime64[ns]")
+        return col
+    if col.isna().any():
+        raise SchemaError(f"period column {name!r} has missing values")
+    return _parse_dates(col, f"period column {name!r}")
+
+
 def prepare_panel(
     data: pd.DataFrame,
     *,
@@ -127,18 +170,23 @@ def prepare_panel(
     cohort: str,
     covariates: tuple[str, ...] = (),
     dose: str | None = None,
+    balance: bool = True,
 ) -> DidPanel:
-    """Pivot ``data`` to a balanced panel.
+    """Pivot ``data`` to a units x periods panel.
 
-    Units with a missing outcome or covariate in any period are dropped with a
-    :class:`DataWarning`, as are units treated in the first period (no
-    pre-period to compare with).
+    With ``balance`` (Sun-Abraham, Callaway-Sant'Anna with covariates), units
+    with a missing outcome or covariate in any period are dropped; without it
+    they are kept and the missing cells are NaN, and only units with no
+    observed cell are dropped. Units treated in the first period (no
+    pre-period to compare with) are dropped. Every drop is a
+    :class:`DataWarning` that says how many of how many units.
     """
     cols = [unit, time, y, cohort, *covariates] + ([dose] if dose else [])
     missing = [c for c in dict.fromkeys(cols) if c not in data.columns]
     if missing:
         raise SchemaError(f"data lacks column(s) {missing}; it has {list(data.columns)}")
-    d = data[list(dict.fromkeys(cols))]
+    d = data[list(dict.fromkeys(cols))].copy()
+    d[time] = _periods(d[time], time)
     if d.duplicated([unit, time]).any():
         raise SchemaError(f"more than one row per ({unit}, {time})")
     times = np.sort(d[time].unique())
@@ -159,14 +207,15 @@ def prepare_panel(
         return m
 
     Y = grid(y)
-    ok = np.isfinite(Y).all(axis=1)
+    cell = np.isfinite(Y)
     X = None
     if covariates:
         X = np.stack([grid(c) for c in covariates], axis=2)
-        ok &= np.isfinite(X).all(axis=(1, 2))
+        cell &= np.isfinite(X).all(axis=2)
     D = grid(dose) if dose else None
     if D is not None:
-        ok &= np.isfinite(D).all(axis=1)
+        cell &= np.isfinite(D)
+    ok = cell.all(axis=1) if balance else cell.any(axis=1)
     # one cohort per unit
     first = d.groupby(uidx, sort=True)[cohort]
     if (first.nunique(dropna=False) > 1).any():
@@ -174,13 +223,16 @@ def prepare_panel(
     c = _cohort_index(first.first().reindex(range(n)), times)
     always = c == 0
     if always.any():
-        warnings.warn(f"dropped {int(always.sum())} unit(s) treated in the first period", DataWarning, stacklevel=3)
+        warnings.warn(f"dropped {int(always.sum())} of {n} unit(s): treated in the first period", DataWarning, stacklevel=3)
     if (~ok).any():
-        warnings.warn(
-            f"dropped {int((~ok).sum())} unit(s) with missing values (the estimators need a balanced panel)",
-            DataWarning,
-            stacklevel=3,
-        )
+        if balance:
+            why = (
+                "not observed in every period (Sun-Abraham and Callaway-Sant'Anna with covariates by 'dr' or 'ipw' use a balanced panel; "
+                "'imputation', 'twfe' and 'cs' without covariates or with est_method='reg' use every observation)"
+            )
+        else:
+            why = "no period with the outcome and covariates observed"
+        warnings.warn(f"dropped {int((~ok).sum())} of {n} unit(s): {why}", DataWarning, stacklevel=3)
     keep = ok & ~always
     if keep.sum() < 2:
         raise EstimationError("fewer than two usable units")
@@ -192,4 +244,5 @@ def prepare_panel(
         x=None if X is None else X[keep],
         covariates=tuple(covariates),
         dose=None if D is None else D[keep],
+        n_input_units=n,
     )

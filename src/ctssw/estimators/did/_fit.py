@@ -8,9 +8,15 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, EstimationError
-from ._cs import cells_covariates, cells_linear
+from ._cs import (
+    cells_covariates,
+    cells_linear,
+    cells_unbalanced,
+    cells_unbalanced_covariates,
+)
 from ._data import NEVER, DidPanel
 from ._imputation import fit_imputation
+from ._inference import INFERENCES
 from ._twfe import fit_twfe
 
 __all__ = ["CONTROLS", "EST_METHODS", "METHODS", "DidConfig", "fit_panel"]
@@ -38,6 +44,8 @@ class DidConfig:
     level: float = 0.95
     seed: int | None = 0
     pre_periods: int = 5
+    inference: str = "auto"
+    treatment: str | None = None
 
 
 def _config(**kw: Any) -> DidConfig:
@@ -51,8 +59,13 @@ def _config(**kw: Any) -> DidConfig:
         raise ConfigError(f"est_method must be one of {EST_METHODS}, got {kw['est_method']!r}")
     cov = kw["covariates"]
     cov = () if cov is None else ((cov,) if isinstance(cov, str) else tuple(cov))
-    if cov and method != "cs":
-        raise ConfigError(f"covariates are supported by method='cs' only, not {method!r}")
+    if cov and method == "sun-abraham":
+        raise ConfigError("covariates are supported by methods 'cs', 'imputation' and 'twfe', not 'sun-abraham'")
+    treatment = kw.get("treatment")
+    if treatment is not None and (method != "twfe" or not isinstance(treatment, str)):
+        raise ConfigError("treatment (a column name) is for method='twfe': the other methods define treatment by the cohort")
+    if kw["cohort"] is None and treatment is None:
+        raise ConfigError("cohort is required (the first treated period of each unit); only method='twfe' with treatment= can do without")
     if method == "sun-abraham" and control != "never":
         raise ConfigError("method='sun-abraham' compares with the never-treated (or last-treated) cohort: control must be 'never'")
     if method == "imputation" and control != "notyet":
@@ -71,7 +84,12 @@ def _config(**kw: Any) -> DidConfig:
     pp = kw["pre_periods"]
     if not isinstance(pp, (int, np.integer)) or pp < 0:
         raise ConfigError(f"pre_periods must be a non-negative integer, got {pp!r}")
+    inf = kw.get("inference", "auto")
+    if inf not in INFERENCES:
+        raise ConfigError(f"inference must be one of {INFERENCES}, got {inf!r}")
     return DidConfig(
+        inference=inf,
+        treatment=treatment,
         y=kw["y"], unit=kw["unit"], time=kw["time"], cohort=kw["cohort"], method=method, control=control,
         est_method=kw["est_method"], covariates=cov, anticipation=int(a), bootstrap=int(b), level=float(lv),
         seed=kw["seed"], pre_periods=int(pp),
@@ -98,7 +116,7 @@ def fit_panel(panel: DidPanel, cfg: DidConfig) -> tuple[Any, Any, list[str]]:
     """Fit ``cfg.method`` on a prepared panel; returns (fit, pre-period fit, notes)."""
     notes: list[str] = []
     if cfg.method == "twfe":
-        return fit_twfe(panel), None, notes
+        return fit_twfe(panel, treatment=panel.dose if cfg.treatment else None), None, notes
     if cfg.method == "imputation":
         fit = fit_imputation(panel, anticipation=cfg.anticipation)
         pre = None
@@ -113,6 +131,10 @@ def fit_panel(panel: DidPanel, cfg: DidConfig) -> tuple[Any, Any, list[str]]:
         return cells_linear(p, control="never", anticipation=cfg.anticipation, base="universal"), None, notes
     if cfg.control == "never" and not (panel.cohort == NEVER).any():
         raise EstimationError("control='never' but no unit is never treated; use control='notyet'")
+    if cfg.covariates and not panel.balanced:
+        return cells_unbalanced_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes
     if cfg.covariates:
         return cells_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying", est_method=cfg.est_method), None, notes
+    if not panel.balanced:
+        return cells_unbalanced(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes
     return cells_linear(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes

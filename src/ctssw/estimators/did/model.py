@@ -42,14 +42,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...errors import ConfigError, EstimationError
+from ...errors import ConfigError, DataWarning, EstimationError
 from ..results import Estimate, Result, jsonable
 from ._agg import (
     AGGREGATIONS,
     Aggregation,
     aggregate_cells,
-    build_weights,
-    overall_weights,
     se_from_inf,
     uniform_band,
     wald,
@@ -57,7 +55,16 @@ from ._agg import (
 from ._cs import CellSet, combine
 from ._data import NEVER, DidPanel, prepare_panel
 from ._fit import CONTROLS, EST_METHODS, METHODS, DidConfig, _config, fit_panel
-from ._imputation import ImputationFit, imputation_inf
+from ._imputation import imputation_inf
+from ._inference import (
+    Inference,
+    PerTermT,
+    cells_small_sample,
+    choose,
+    critical,
+    small_sample,
+)
+from ._pretrends import aggregate_imputation, imputation_pre, leads_test
 from ._twfe import TwfeFit
 
 __all__ = [
@@ -76,7 +83,7 @@ __all__ = [
 
 
 @dataclass
-class DidAggregate(Result):
+class DidAggregate(PerTermT, Result):
     """Aggregated DiD effects.
 
     ``params`` / ``std_errors`` hold the components (event times, cohorts or
@@ -84,6 +91,8 @@ class DidAggregate(Result):
     ``table`` adds pointwise intervals and the uniform band (``band_low``,
     ``band_high``, critical value ``band_crit``); ``pretest`` (dynamic only)
     is the joint Wald test that all pre-period event-time effects are zero.
+    ``dfs`` holds each component's degrees of freedom (``inf``: normal) under
+    the fit's interval choice (``settings["inference"]``).
     """
 
     kind: str = "simple"
@@ -92,10 +101,13 @@ class DidAggregate(Result):
     band_crit: float = float("nan")
     pretest: dict | None = None
     influence: np.ndarray | None = field(default=None, repr=False)
+    dfs: pd.Series | None = None
+    overall_df: float = float("inf")
 
     def _extra_lines(self) -> list[str]:
         o = self.overall
-        lines = [f"Overall ({self.kind}): {o.estimate:.6g} (SE {o.std_error:.6g}, {int(o.level * 100)}% CI {o.ci_low:.6g} to {o.ci_high:.6g})"]
+        tdf = f", t with {self.overall_df:.1f} df" if np.isfinite(self.overall_df) else ""
+        lines = [f"Overall ({self.kind}): {o.estimate:.6g} (SE {o.std_error:.6g}, {int(o.level * 100)}% CI {o.ci_low:.6g} to {o.ci_high:.6g}{tdf})"]
         if np.isfinite(self.band_crit):
             lines.append(f"Uniform band critical value: {self.band_crit:.4g}")
         if self.pretest:
@@ -114,14 +126,15 @@ class DidAggregate(Result):
 
 
 @dataclass
-class DidResult(Result):
+class DidResult(PerTermT, Result):
     """Group-time effects of a staggered-adoption design.
 
     ``att_gt`` has one row per (group, time) cell: ``group``, ``time`` (period
     labels), ``event`` (periods since adoption), ``att``, ``se``, ``post``,
     ``n_treated``, ``n_control``. ``params`` holds the same estimates labelled
     ``ATT(g,t)``. For ``method="twfe"`` there are no cells and ``params`` holds
-    the single coefficient.
+    the single coefficient. ``inference`` is the interval choice (analytic or
+    small-sample, and why); ``dfs`` the degrees of freedom of each term.
     """
 
     att_gt: pd.DataFrame | None = None
@@ -129,6 +142,8 @@ class DidResult(Result):
     panel: DidPanel | None = field(default=None, repr=False)
     fit: Any = field(default=None, repr=False)
     pre_fit: Any = field(default=None, repr=False)
+    inference: Inference | None = field(default=None, repr=False)
+    dfs: pd.Series | None = None
 
     def aggregate(self, kind: str = "simple", *, min_e: float | None = None, max_e: float | None = None) -> DidAggregate:
         """Aggregate the cells: ``"simple"``, ``"dynamic"``, ``"group"`` or ``"calendar"``."""
@@ -143,25 +158,46 @@ class DidResult(Result):
             f: TwfeFit = self.fit
             agg = Aggregation("simple", np.array(["ATT"]), np.array([f.beta]), np.array([f.se]), f.beta, f.se, f.inf[:, None], f.inf, f.n)
         elif cfg.method == "imputation":
-            agg = _aggregate_imputation(self.fit, self.pre_fit, kind, lo, hi)
+            if kind == "dynamic" and np.isfinite(lo) and lo < -cfg.pre_periods - cfg.anticipation:
+                warnings.warn(
+                    f"event times before {-cfg.pre_periods - cfg.anticipation} are not estimated (pre_periods={cfg.pre_periods}); "
+                    f"fit with pre_periods={int(-lo - cfg.anticipation)} for min_e={lo:g}",
+                    DataWarning,
+                    stacklevel=2,
+                )
+            agg = aggregate_imputation(self.fit, self.pre_fit, kind, lo, hi)
         else:
             agg = aggregate_cells(self.fit, kind, min_e=lo, max_e=hi)
         return _make_aggregate(agg, self, kind)
 
-    def pretest(self) -> dict:
-        """Joint Wald test that every pre-period estimate is zero.
+    def pretest(self, test: str = "wald", *, leads: int | None = None) -> dict:
+        """Pre-trend test.
 
-        CS and Sun-Abraham test the pre-period ATT(g,t) cells (as R ``did``
-        does); imputation tests its pre-period event-time estimates from the
-        leave-out fit (BJS section 4.1).
+        ``test="wald"``: joint Wald test that every pre-period estimate is
+        zero. CS and Sun-Abraham test the pre-period ATT(g,t) cells (as R
+        ``did`` does); imputation tests its pre-period event-time estimates
+        from the leave-out fit (BJS section 4.1).
+
+        ``test="leads"`` (imputation only): the leads regression on the
+        untreated observations (BJS test 1, R ``didimputation``'s
+        ``pretrends``), an F test over the ``leads`` event times closest to
+        adoption (default all); its per-lead estimates are in ``"leads"``.
         """
         m = self.config.method
+        if test not in ("wald", "leads"):
+            raise ConfigError(f"test must be 'wald' or 'leads', got {test!r}")
+        if test == "leads":
+            if m != "imputation":
+                raise ConfigError(f"the leads regression test is for method='imputation', not {m!r}")
+            if leads is not None and (isinstance(leads, bool) or not isinstance(leads, (int, np.integer)) or leads < 1):
+                raise ConfigError(f"leads must be a positive integer or None, got {leads!r}")
+            return leads_test(self.panel, self.fit, anticipation=self.config.anticipation, leads=leads)
         if m == "twfe":
             raise ConfigError("method='twfe' has no pre-period estimates to test; use 'cs', 'sun-abraham' or 'imputation'")
         if m == "imputation":
             if self.pre_fit is None:
                 raise EstimationError("no pre-period estimate (pre_periods=0 or too few periods before adoption)")
-            agg = _imputation_pre(self.pre_fit, self.config.anticipation)
+            agg = imputation_pre(self.pre_fit, self.config.anticipation)
             W, df, p = wald(agg.att, agg.inf, agg.n)
             return {"statistic": W, "df": df, "p_value": p, "tested": "pre-period event-time effects"}
         cells: CellSet = self.fit
@@ -185,18 +221,32 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
             labels = [f"e={int(e)}" for e in keys]
         else:
             labels = [f"{kind[0]}={res.panel.cohort_label(int(v))}" for v in keys]
+    se, df = agg.se, np.full(len(agg.att), np.inf)
+    o_se, o_df = agg.overall_se, np.inf
+    small = res.inference is not None and res.inference.kind == "small-sample"
+    if res.inference is not None and res.inference.kind == "cr1":
+        df, o_df = np.full(len(agg.att), float(res.fit.G - 1)), float(res.fit.G - 1)
+    if small:
+        se, df = small_sample(agg.inf, res.inference.strata, agg.n)
+        if np.isfinite(agg.overall_att):
+            o_se_a, o_df_a = small_sample(agg.overall_inf[:, None], res.inference.strata, agg.n)
+            o_se, o_df = float(o_se_a[0]), float(o_df_a[0])
+    zc = critical(cfg.level, df)
     crit = z
     if kind != "simple" and cfg.bootstrap > 0 and len(keys) > 1:
-        crit = uniform_band(agg.inf, agg.se, agg.n, level=cfg.level, reps=cfg.bootstrap, seed=cfg.seed)
+        crit = uniform_band(agg.inf, se, agg.n, level=cfg.level, reps=cfg.bootstrap, seed=cfg.seed)
+        if small:  # the sup-t quantile, widened as the pointwise t is over the normal
+            crit = float(crit * np.max(zc) / z)
     tab = pd.DataFrame(
         {
             "label": labels,
             "att": agg.att,
-            "se": agg.se,
-            "ci_low": agg.att - z * agg.se,
-            "ci_high": agg.att + z * agg.se,
-            "band_low": agg.att - crit * agg.se,
-            "band_high": agg.att + crit * agg.se,
+            "se": se,
+            "ci_low": agg.att - zc * se,
+            "ci_high": agg.att + zc * se,
+            "band_low": agg.att - crit * se,
+            "band_high": agg.att + crit * se,
+            "df": df,
         }
     )
     if kind == "dynamic":
@@ -209,10 +259,12 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
         if pre.any():
             W, df, p = wald(agg.att[pre], agg.inf[:, pre], agg.n)
             pretest = {"statistic": W, "df": df, "p_value": p, "tested": "pre-period event-time effects"}
-    o = Estimate(agg.overall_att, agg.overall_se, agg.overall_att - z * agg.overall_se, agg.overall_att + z * agg.overall_se, cfg.level)
+    oz = float(critical(cfg.level, o_df))
+    o = Estimate(agg.overall_att, o_se, agg.overall_att - oz * o_se, agg.overall_att + oz * o_se, cfg.level)
     return DidAggregate(
         params=pd.Series(agg.att, index=labels, name="estimate"),
-        std_errors=pd.Series(agg.se, index=labels, name="std_error"),
+        std_errors=pd.Series(se, index=labels, name="std_error"),
+        dfs=pd.Series(df, index=labels, name="df"),
         nobs=res.nobs,
         formula=res.formula,
         settings={**res.settings, "aggregation": kind},
@@ -224,49 +276,8 @@ def _make_aggregate(agg: Aggregation, res: DidResult, kind: str) -> DidAggregate
         band_crit=crit if kind != "simple" else float("nan"),
         pretest=pretest,
         influence=agg.inf,
+        overall_df=float(o_df),
     )
-
-
-# -- imputation aggregation ---------------------------------------------------------
-
-
-def _aggregate_imputation(fit: ImputationFit, pre_fit: ImputationFit | None, kind: str, lo: float, hi: float) -> Aggregation:
-    n = fit.n
-    cnt = np.array([np.sum(fit.cohort == c) for c in fit.g], dtype=float)
-    ok = np.isfinite(fit.att)
-    post = fit.t >= fit.g
-    labels, _, W = build_weights(fit.g, fit.t, post, ok, fit.n_treated / n, kind, min_e=max(lo, 0), max_e=hi)
-    est = fit.att @ W
-    inf = imputation_inf(fit, W)
-    gshare = None
-    if kind == "group":
-        gshare = np.array([np.sum(fit.cohort == g) for g in labels], dtype=float)
-    ow = overall_weights(kind, labels, gshare)
-    o_inf = inf @ ow
-    o_att = float(est @ ow)
-    if kind == "dynamic" and pre_fit is not None and lo < 0:
-        pre = _imputation_pre(pre_fit, None)
-        keep = pre.labels >= lo
-        labels = np.r_[pre.labels[keep], labels]
-        est = np.r_[pre.att[keep], est]
-        inf = np.column_stack([pre.inf[:, keep], inf])
-    del cnt
-    return Aggregation(kind, labels, est, se_from_inf(inf, n), o_att, float(se_from_inf(o_inf[:, None], n)[0]), inf, o_inf, n)
-
-
-def _imputation_pre(pre_fit: ImputationFit, anticipation: int | None) -> Aggregation:
-    """Pre-period event-time estimates from the leave-out fit (cells before g - anticipation)."""
-    cut = 0 if anticipation is None else anticipation
-    ev = pre_fit.event
-    pre = ev < -cut
-    ok = np.isfinite(pre_fit.att) & pre
-    es = np.unique(ev[ok])
-    keep = ok[:, None] & (ev[:, None] == es[None, :])
-    W = keep * pre_fit.n_treated[:, None]
-    W = W / W.sum(axis=0)
-    est = pre_fit.att @ W
-    inf = imputation_inf(pre_fit, W)
-    return Aggregation("dynamic", es, est, se_from_inf(inf, pre_fit.n), float("nan"), float("nan"), inf, np.zeros(pre_fit.n), pre_fit.n)
 
 
 # -- fitting -----------------------------------------------------------------------
@@ -278,7 +289,7 @@ def staggered_did(
     y: str,
     unit: str,
     time: str,
-    cohort: str,
+    cohort: str | None,
     method: str = "cs",
     control: str | None = None,
     est_method: str = "dr",
@@ -288,6 +299,8 @@ def staggered_did(
     level: float = 0.95,
     seed: int | None = 0,
     pre_periods: int = 5,
+    inference: str = "auto",
+    treatment: str | None = None,
 ) -> DidResult:
     """Group-time average treatment effects under staggered adoption.
 
@@ -296,11 +309,21 @@ def staggered_did(
     data : DataFrame
         Long panel, one row per unit and period.
     y, unit, time : str
-        Outcome, unit and period columns. Periods may be numbers or dates and are
-        assumed evenly spaced.
-    cohort : str
+        Outcome, unit and period columns. Periods may be numbers, dates or date
+        strings ('2024-03', '2024-03-01') and are assumed evenly spaced.
+        On an unbalanced panel, imputation, TWFE and Callaway-Sant'Anna
+        without covariates or with ``est_method="reg"`` use every
+        observation (CS through the repeated-cross-section estimators with
+        unit-clustered influence functions, as R ``did`` with
+        ``allow_unbalanced_panel=TRUE``; each observation then carries its
+        own period's covariates). Sun-Abraham and CS with ``"dr"`` or
+        ``"ipw"`` use the units observed in every period, and the others are
+        dropped with a warning that counts them (also in
+        ``settings["units_dropped"]``).
+    cohort : str or None
         First treated period of the unit (same units as ``time``); missing,
-        infinite, 0 or negative means never treated.
+        infinite, 0 or negative means never treated. ``None`` only for
+        ``method="twfe"`` with ``treatment``.
     method : {"cs", "sun-abraham", "imputation", "twfe"}
     control : {"notyet", "never"}, optional
         Comparison units. Default: "notyet" for cs and imputation, "never" for
@@ -308,7 +331,10 @@ def staggered_did(
     est_method : {"dr", "reg", "ipw"}
         2x2 estimator for cs with covariates; without covariates they coincide.
     covariates : str or list of str, optional
-        Covariates (cs only), taken at each cell's base period.
+        Covariates. cs: taken at each cell's base period in each 2x2 fit;
+        imputation: in the first stage on untreated observations
+        (``y = a_i + l_t + x' beta``); twfe: as regressors. Not for
+        sun-abraham.
     anticipation : int
         Periods before adoption in which the treatment may already act.
     bootstrap : int
@@ -319,6 +345,20 @@ def staggered_did(
         Seed of the multiplier bootstrap.
     pre_periods : int
         Imputation only: pre-period event times estimated by the leave-out fit.
+    inference : {"auto", "analytic", "small-sample"}
+        Standard errors and intervals. ``"analytic"``: the influence-function
+        variance with a normal critical value (R ``did``'s analytic
+        standard errors). ``"small-sample"``: per-cohort ``n/(n-1)``
+        variance with a Welch-Satterthwaite t critical value, which keeps
+        95% intervals at their level with few never-treated or few units
+        per cohort. ``"auto"`` picks ``"small-sample"`` when any cohort or
+        the never-treated group has fewer than 50 units. The choice and
+        its reason are in ``settings["inference"]`` and
+        ``settings["inference_choice"]``. TWFE always reports CR1 errors
+        clustered by unit with t(G - 1) intervals, as pyfixest.
+    treatment : str, optional
+        ``method="twfe"`` only: a treatment column to use instead of
+        ``1{t >= cohort}``; it may switch on and off or be an intensity.
 
     Returns
     -------
@@ -327,11 +367,17 @@ def staggered_did(
     cfg = _config(
         y=y, unit=unit, time=time, cohort=cohort, method=method, control=control, est_method=est_method,
         covariates=covariates, anticipation=anticipation, bootstrap=bootstrap, level=level, seed=seed,
-        pre_periods=pre_periods,
+        pre_periods=pre_periods, inference=inference, treatment=treatment,
     )
+    if cohort is None:  # twfe with a given treatment: no cohorts
+        cohort = "(no cohort)"
+        data = data.assign(**{cohort: np.nan})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        panel = prepare_panel(data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cfg.cohort, covariates=cfg.covariates)
+        panel = prepare_panel(
+            data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cohort, covariates=cfg.covariates,
+            dose=cfg.treatment, balance=cfg.method == "sun-abraham" or (cfg.method == "cs" and bool(cfg.covariates) and cfg.est_method != "reg"),
+        )
         fit, pre_fit, notes = fit_panel(panel, cfg)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -349,32 +395,49 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         "periods": panel.T,
         "cohorts": len(panel.groups),
         "never_treated": int((panel.cohort == NEVER).sum()),
+        "units_dropped": int(panel.n_input_units - panel.n),
+        "balanced": panel.balanced,
     }
-    formula = f"{cfg.y} ~ ATT(g,t) | {cfg.unit} + {cfg.time}; cohort = {cfg.cohort}"
+    inference = choose(cfg.inference, panel.cohort)
     if cfg.method == "twfe":
-        params = pd.Series([fit.beta], index=["D"], name="estimate")
-        ses = pd.Series([fit.se], index=["D"], name="std_error")
-        att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control"])
-        formula = f"{cfg.y} ~ D | {cfg.unit} + {cfg.time}"
+        inference = Inference("cr1", "TWFE", panel.cohort)
+    settings["inference"] = inference.label
+    settings["inference_choice"] = inference.reason
+    cov = "".join(f" + {c}" for c in cfg.covariates)
+    formula = f"{cfg.y} ~ ATT(g,t){cov} | {cfg.unit} + {cfg.time}; cohort = {cfg.cohort}"
+    if cfg.method == "twfe":
+        names = ["D", *cfg.covariates]
+        params = pd.Series([fit.beta, *fit.delta], index=names, name="estimate")
+        ses = pd.Series([fit.se, *fit.delta_se], index=names, name="std_error")
+        dfs = pd.Series(float(fit.G - 1), index=names, name="df")
+        att_gt = pd.DataFrame(columns=["group", "time", "event", "att", "se", "post", "n_treated", "n_control", "df"])
+        d = cfg.treatment or f"1{{{cfg.time} >= {cfg.cohort}}}"
+        formula = f"{cfg.y} ~ D{cov} | {cfg.unit} + {cfg.time}; D = {d}"
     else:
+        df = np.full(len(fit.g), np.inf)
         if cfg.method == "imputation":
             g, t, att = fit.g, fit.t, fit.att
             inf = imputation_inf(fit, np.eye(len(g)))
             se = se_from_inf(inf, fit.n)
+            if inference.kind == "small-sample":
+                se, df = small_sample(inf, inference.strata, fit.n)
             n1, n0, post = fit.n_treated, np.full(len(g), np.nan), t >= g
         else:
             g, t, att, se, post, n1, n0 = fit.g, fit.t, fit.att, fit.se, fit.post, fit.n_treated, fit.n_control
+            if inference.kind == "small-sample":
+                se, df = cells_small_sample(fit, inference.strata)
         times = panel.times if cfg.method != "sun-abraham" else panel.times[: fit.yc.shape[1]]
         gl = [panel.cohort_label(int(v)) for v in g]
         tl = [panel.cohort_label(int(v)) if v < len(times) else None for v in t]
-        att_gt = pd.DataFrame({"group": gl, "time": tl, "event": (t - g).astype(int), "att": att, "se": se, "post": post, "n_treated": n1, "n_control": n0})
+        att_gt = pd.DataFrame({"group": gl, "time": tl, "event": (t - g).astype(int), "att": att, "se": se, "post": post, "n_treated": n1, "n_control": n0, "df": df})
         labels = [f"ATT({a},{b})" for a, b in zip(gl, tl)]
         params = pd.Series(att, index=labels, name="estimate")
         ses = pd.Series(se, index=labels, name="std_error")
+        dfs = pd.Series(df, index=labels, name="df")
     return DidResult(
         params=params,
         std_errors=ses,
-        nobs=int(panel.n * panel.T),
+        nobs=int(fit.nobs) if cfg.method == "twfe" else int(panel.observed.sum()) if cfg.method == "imputation" else int(panel.n * panel.T),
         formula=formula,
         settings=settings,
         warnings=notes,
@@ -384,6 +447,8 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         panel=panel,
         fit=fit,
         pre_fit=pre_fit,
+        inference=inference,
+        dfs=dfs,
     )
 
 

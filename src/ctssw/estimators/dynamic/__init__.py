@@ -4,6 +4,7 @@
 ``_result``     ``DynamicResult``, the long-run effect and its delta-method interval
 ``_within``     two-way within transformation and clustered OLS
 ``gmm``         ``gmm``: plm::pgmm-style difference and system GMM
+``_formula``    transformed variables in GMM formulas (``log(x + 1)``)
 ``_gmm_build``  instrument matrices (GMM-style, IV-style, collapsed)
 ``_gmm_core``   one- and two-step GMM, Windmeijer SEs, Sargan/Hansen, AR tests
 ``exogeneity``  mediator, strict-exogeneity and feedback checks

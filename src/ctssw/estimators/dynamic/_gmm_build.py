@@ -13,8 +13,9 @@ Row and instrument layout follow R's plm::pgmm 2.6 (so results match it):
   differenced equations and in levels in the level equations;
 * period effects are differenced period dummies (instrumenting themselves) in
   difference GMM, and an intercept plus period dummies instrumented in the
-  level equations in system GMM; without period effects, system GMM keeps the
-  intercept (plm drops it, which we do not follow);
+  level equations in system GMM; without period effects (``effect="individual"``)
+  the level equations have no constant, as in plm, unless the model asks for
+  one (``intercept=True``);
 * rows with a missing outcome or regressor are zero rows; a missing instrument
   value is zero.
 """
@@ -47,6 +48,9 @@ class GMMModel:
     effect : {"twoways", "individual"}
     transformation : {"d", "ld"}
     collapse : bool
+    intercept : bool
+        System GMM with ``effect="individual"`` only: a constant in the level
+        equations (instrumented by itself). plm has none.
     """
 
     response: str
@@ -56,6 +60,7 @@ class GMMModel:
     effect: str = "twoways"
     transformation: str = "d"
     collapse: bool = False
+    intercept: bool = False
 
     def __post_init__(self) -> None:
         if self.effect not in ("twoways", "individual"):
@@ -131,7 +136,7 @@ def build_system(model: GMMModel, grid: dict[str, np.ndarray], period_labels: li
         else:
             V = V1
             time_names = labels
-    elif ld:
+    elif ld and model.intercept:
         V = np.zeros((R, 1))
         V[R1:, 0] = 1.0
         time_names = ["(Intercept)"]

@@ -1,8 +1,9 @@
 """Arellano–Bond and Blundell–Bond GMM for dynamic panels.
 
 :func:`gmm` takes R plm::pgmm's formula syntax and reproduces its estimates,
-standard errors and tests (checked against plm 2.6 on the Arellano–Bond EmplUK
-data)::
+standard errors and tests, for difference and system GMM, one- and two-step,
+``effect="twoways"`` and ``"individual"`` (checked against plm 2.6 on the
+Arellano–Bond EmplUK data)::
 
     gmm("n ~ lag(n, 1:2) + lag(w, 0:1) + k + lag(ys, 0:1) | lag(n, 2:99)",
         data, unit="firm", time="year", model="twostep")
@@ -12,6 +13,9 @@ instruments (``lag(v, a:b)``: levels of ``v`` lagged ``a`` to ``b`` periods,
 one column per period and lag unless collapsed); and optionally the IV-style
 ("normal") instruments. Without a third part, every regressor whose variable
 has no GMM-style instruments is its own IV-style instrument, as in plm.
+Variables may be transformed as in R (``log(emp)``, ``log(capital + 1)``,
+``lag(log(output + 1), 0:1)``; see :mod:`._formula`), and coefficients are
+named as plm names them.
 
 ``dynamic_panel(..., method="diff-gmm" | "sys-gmm")`` builds the same models
 from column names, with collapsed instruments by default.
@@ -28,6 +32,7 @@ import pandas as pd
 
 from ...errors import ConfigError
 from ..results import Result, jsonable
+from ._formula import columns_of, deparse, evaluate, parse_expression, split_top
 from ._gmm_build import GMMModel, build_system
 from ._gmm_core import GMMFit, fit_gmm
 from ._result import finish
@@ -102,7 +107,7 @@ class GMMResult(Result):
 
 # -- formula -----------------------------------------------------------------
 
-_LAG = re.compile(r"^lag\(\s*([A-Za-z_.][\w.]*)\s*,\s*(.+?)\s*\)$")
+_LAG = re.compile(r"^lag\(\s*(.+)\s*,\s*([^,()]+|c\([^()]*\))\s*\)$")
 _NAME = re.compile(r"^[A-Za-z_.][\w.]*$")
 
 
@@ -122,25 +127,31 @@ def _lags(spec: str, term: str) -> list[int]:
     raise ConfigError(f"cannot read the lags in {term!r}; use lag(v, k), lag(v, a:b) or lag(v, c(a, b))")
 
 
+def _variable(text: str) -> str:
+    """A column name, or a transformed column (``log(x + 1)``) spelled as R prints it."""
+    t = text.strip()
+    if _NAME.match(t):
+        return t
+    return deparse(parse_expression(t))
+
+
 def _terms(part: str) -> list[tuple[str, list[int], str]]:
     """``(variable, lags, plm label)`` for each ``+``-separated term."""
     out = []
-    for raw in part.split("+"):
+    for raw in split_top(part, "+"):
         t = raw.strip()
         if not t:
             raise ConfigError(f"empty term in {part!r}")
         m = _LAG.match(t)
         if m:
-            var, spec = m.group(1), m.group(2)
+            var, spec = _variable(m.group(1)), m.group(2)
             out.append((var, _lags(spec, t), f"lag({var}, {spec.replace(' ', '').replace(',', ', ')})"))
-        elif _NAME.match(t):
-            out.append((t, [0], t))
         else:
-            raise ConfigError(f"cannot read term {t!r}; terms are variable names or lag(variable, lags)")
+            out.append((_variable(t), [0], _variable(t)))
     return out
 
 
-def parse_formula(formula: str, *, effect: str = "twoways", transformation: str = "d", collapse: bool = False) -> GMMModel:
+def parse_formula(formula: str, *, effect: str = "twoways", transformation: str = "d", collapse: bool = False, intercept: bool = False) -> GMMModel:
     """Read a plm::pgmm formula into a :class:`GMMModel`.
 
     Regressor names follow plm: ``lag(n, 1:2)1``, ``lag(n, 1:2)2`` for a term
@@ -149,10 +160,8 @@ def parse_formula(formula: str, *, effect: str = "twoways", transformation: str 
     if not isinstance(formula, str) or "~" not in formula:
         raise ConfigError("formula must be a string 'y ~ terms | gmm instruments [| iv instruments]'")
     lhs, rhs = formula.split("~", 1)
-    response = lhs.strip()
-    if not _NAME.match(response):
-        raise ConfigError(f"the response must be a column name, got {response!r}")
-    parts = rhs.split("|")
+    response = _variable(lhs)
+    parts = split_top(rhs, "|")
     if len(parts) not in (2, 3):
         raise ConfigError("the formula needs 2 or 3 parts separated by '|': model | GMM instruments [| IV instruments]")
     regressors = []
@@ -171,7 +180,7 @@ def parse_formula(formula: str, *, effect: str = "twoways", transformation: str 
         normal = [(v, l) for v, l, _ in regressors if v not in gvars and v != response]
     if not isinstance(collapse, bool):
         raise ConfigError(f"collapse must be True or False, got {collapse!r}")
-    return GMMModel(response, tuple(regressors), tuple(gmm_terms), tuple(normal), effect, transformation, collapse)
+    return GMMModel(response, tuple(regressors), tuple(gmm_terms), tuple(normal), effect, transformation, collapse, intercept)
 
 
 # -- estimation ---------------------------------------------------------------
@@ -203,7 +212,11 @@ def _check(data: pd.DataFrame, columns: list[str], unit: str, time: str) -> None
 def fit_model(model: GMMModel, data: pd.DataFrame, unit: str, time: str, steps: int) -> tuple[GMMFit, list[str], list[str]]:
     """Fit ``model`` on ``data``; returns the numbers, parameter names and period-effect names."""
     cols = list(dict.fromkeys([model.response, *(v for v, _, _ in model.regressors), *(v for v, _, _ in model.gmm), *(v for v, _ in model.normal)]))
-    _check(data, cols, unit, time)
+    derived = {c: parse_expression(c) for c in cols if not _NAME.match(c)}
+    base = [c for c in cols if c not in derived] + [b for e in derived.values() for b in columns_of(e)]
+    _check(data, list(dict.fromkeys(base)), unit, time)
+    if derived:
+        data = data.assign(**{c: evaluate(e, data) for c, e in derived.items()})
     grid, labels = _grid(data, unit, time, cols)
     built = build_system(model, grid, labels)
     return fit_gmm(built.system, steps=steps), built.names, built.time_names
@@ -219,6 +232,7 @@ def gmm(
     model: str = "onestep",
     transformation: str = "d",
     collapse: bool = False,
+    intercept: bool = False,
 ) -> GMMResult:
     """Dynamic panel GMM with plm::pgmm's formula and defaults.
 
@@ -231,13 +245,19 @@ def gmm(
         ``time`` and a unit missing a period has a gap there.
     unit, time : str
     effect : {"twoways", "individual"}
-        ``"twoways"`` adds period effects.
+        ``"twoways"`` adds period effects (and, in system GMM, a constant in
+        the level equations), as plm does. ``"individual"`` has neither, as
+        plm: the level equations of system GMM have no constant.
     model : {"onestep", "twostep"}
         ``"twosteps"`` (plm's spelling) is accepted.
     transformation : {"d", "ld"}
         ``"d"``: difference GMM; ``"ld"``: system GMM (differences and levels).
     collapse : bool
         One instrument column per lag instead of per period and lag.
+    intercept : bool, default False
+        System GMM with ``effect="individual"`` only: add a constant to the
+        level equations, instrumented by itself, named ``"(Intercept)"``.
+        plm::pgmm has no such option; the default matches it.
 
     Returns
     -------
@@ -253,10 +273,14 @@ def gmm(
         raise ConfigError(f"effect must be one of {list(EFFECTS)}, got {effect!r}")
     if transformation not in TRANSFORMATIONS:
         raise ConfigError(f"transformation must be one of {sorted(TRANSFORMATIONS)}, got {transformation!r}")
-    spec = parse_formula(formula, effect=effect, transformation=transformation, collapse=collapse)
+    if not isinstance(intercept, bool):
+        raise ConfigError(f"intercept must be True or False, got {intercept!r}")
+    if intercept and (effect != "individual" or transformation != "ld"):
+        raise ConfigError("intercept=True applies to system GMM (transformation='ld') with effect='individual' only; effect='twoways' has its own constant")
+    spec = parse_formula(formula, effect=effect, transformation=transformation, collapse=collapse, intercept=intercept)
     steps = 1 if model == "onestep" else 2
     fit, names, tnames = fit_model(spec, data, unit, time, steps)
-    return _result(fit, names, tnames, formula, {"model": model, "effect": effect, "transformation": transformation, "collapse": collapse}, TRANSFORMATIONS[transformation])
+    return _result(fit, names, tnames, formula, {"model": model, "effect": effect, "transformation": transformation, "collapse": collapse, **({"intercept": True} if intercept else {})}, TRANSFORMATIONS[transformation])
 
 
 def _result(fit: GMMFit, names: list[str], tnames: list[str], formula: str, settings: dict, title: str) -> GMMResult:
@@ -301,6 +325,9 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
     (``time_effects``): ``"demean"`` (default) subtracts each period's mean from
     the outcome and regressors, which keeps the instrument count low when there
     are many periods; ``"dummies"`` adds period dummies as plm does; ``"none"``.
+    System GMM with ``"demean"`` or ``"none"`` keeps a constant in the level
+    equations (``gmm(..., intercept=True)``); plm's ``effect="individual"``
+    has none.
     """
 
     steps = spec.option("steps", 2)
@@ -332,7 +359,7 @@ def dynamic_gmm(data: pd.DataFrame, spec, kind: str):
     gmm_terms = [(spec.y, int(min_lag), last)] + [(e, int(min_lag), last) for e in endogenous]
     gmm_terms += [(e, int(min_lag) - 1, max(last - 1, int(min_lag) - 1)) for e in predetermined]
     normal = [(x, 0) for x in spec.x if x not in endogenous and x not in predetermined]
-    model = GMMModel(spec.y, tuple(regs), tuple(gmm_terms), tuple(normal), effect, transformation, bool(collapse))
+    model = GMMModel(spec.y, tuple(regs), tuple(gmm_terms), tuple(normal), effect, transformation, bool(collapse), intercept=True)
     _check(data, [spec.y, *spec.x], spec.unit, spec.time)
     if time_effects == "demean":
         data = _demean_periods(data, [spec.y, *spec.x], spec.time)

@@ -246,28 +246,44 @@ def _within_fit(p: _Prepared):
     return fit
 
 
-def _n_time_effects(p: _Prepared) -> int:
-    """Period effects counted in k: all their levels unless nested in the clusters.
-
-    This is pyfixest's default (``k_fixef="nonnested"``): the unit effects are
-    nested in the unit clusters and not counted, and the period effects keep
-    every level because the level they share with the unit effects is the one
-    not counted.
-    """
-    T = n_levels(p.time)
-    lo = np.full(p.time.max() + 1, np.iinfo(np.int64).max)
-    hi = np.full(p.time.max() + 1, -1)
-    np.minimum.at(lo, p.time, p.cluster)
-    np.maximum.at(hi, p.time, p.cluster)
+def _nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
+    """True when every level of ``fe`` lies within a single cluster."""
+    lo = np.full(fe.max() + 1, np.iinfo(np.int64).max)
+    hi = np.full(fe.max() + 1, -1)
+    np.minimum.at(lo, fe, cluster)
+    np.maximum.at(hi, fe, cluster)
     present = hi >= 0
-    nested = bool((lo[present] == hi[present]).all())
-    return 0 if nested else T
+    return bool((lo[present] == hi[present]).all())
+
+
+def _n_fixed_effects(p: _Prepared) -> int:
+    """Fixed effects counted in k, as fixest and pyfixest do by default (``k_fixef="nonnested"``).
+
+    Both sets of effects have all their levels, less one for the second set
+    (``n_units + n_periods - 1``). A set nested in the clusters (every level
+    inside one cluster: the unit effects under unit clusters, the period
+    effects under period clusters) is not counted, except for one level per
+    nested set::
+
+        k_fe = n_units + n_periods - 1 - sum(levels of nested sets) + (number of nested sets)
+
+    So unit clusters count the period effects (``n_periods``), period clusters
+    count the unit effects (``n_units``), and a cluster that nests neither
+    (say a department holding several teams, observed in every period) counts
+    ``n_units + n_periods - 1``.
+    """
+    levels = {"unit": n_levels(p.unit), "time": n_levels(p.time)}
+    k_fe = levels["unit"] + levels["time"] - 1
+    nested = [name for name, fe in (("unit", p.unit), ("time", p.time)) if _nested(fe, p.cluster)]
+    if not nested:
+        return k_fe
+    return k_fe - sum(levels[name] for name in nested) + len(nested)
 
 
 def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
     p = _prepare_within(data, spec)
     fit = _within_fit(p)
-    k = fit.k + _n_time_effects(p)
+    k = fit.k + _n_fixed_effects(p)
     vcov = fit.vcov / fit.ssc * cr1_factor(fit.n, k, fit.G)
     T = n_levels(p.time)
     return finish(
@@ -280,7 +296,7 @@ def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
         n_units=n_levels(p.unit),
         n_periods=T,
         n_dropped=p.n_dropped,
-        settings={"fixed_effects": f"{spec.unit} + {spec.time}", "vcov": f"CR1 clustered by {spec.cluster}", "small_sample": "G/(G-1)*(n-1)/(n-k), k = slopes + period effects (pyfixest default)"},
+        settings={"fixed_effects": f"{spec.unit} + {spec.time}", "vcov": f"CR1 clustered by {spec.cluster}", "small_sample": "G/(G-1)*(n-1)/(n-k), k = slopes + fixed effects not nested in the clusters (fixest/pyfixest default)"},
         diagnostics={"clusters": fit.G, "nickell_bias_approx": float(-(1 + fit.params[0]) / max(T - 1, 1))},
         title="Dynamic two-way fixed effects (within)",
     )
@@ -325,7 +341,7 @@ def _fit_jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
             half_infl += infl / (2 * len(splits))
     params = 2 * full.params - half_params
     psi = 2 * full.influence - half_infl
-    k = full.k + _n_time_effects(p)
+    k = full.k + _n_fixed_effects(p)
     vcov = cr1_factor(full.n, k, G) * (psi.T @ psi)
     return finish(
         spec,
