@@ -19,6 +19,21 @@ from ._ingest import register as _register_connectors
 
 _register_connectors(ingest_app)
 
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        out.print(f"ctssw {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Cost to serve software: measure it, find its drivers, value the tools that lower it."""
+
 __all__ = ["DbOpt", "Exit", "JsonOpt", "_counts_table", "_fail", "_progress", "app", "console", "main", "out"]
 
 @app.command()

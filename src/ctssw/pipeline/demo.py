@@ -15,7 +15,7 @@ from ..panel import panel as build_panel
 from ..simulate import TOOL, simulate
 from ..store import Store, ingest_canonical
 from .impact import impact, tool_effect
-from .report import demo_report_sections
+from .report import store_report_inputs
 
 __all__ = ["Step", "run_demo", "summary_lines"]
 
@@ -46,6 +46,7 @@ def run_demo(
         panel = build_panel(con)
         dora_weekly = team_week_metrics(con)
         dora_teams = period_metrics(con, by="team")
+        inputs = store_report_inputs(store, panel)
     panel.to_parquet(out / "panel.parquet", index=False)
     step("estimating the assistant's effect")
     effect = tool_effect(panel)
@@ -89,16 +90,18 @@ def run_demo(
         },
     }
     (out / "results.json").write_text(json.dumps(jsonable(results), indent=2, default=str))
-    report.write_report(
+    report.write_interactive_report(
         out / "report.html",
+        weekly=dora_weekly,
+        teams=dora_teams,
+        impact=impact_res,
+        drivers=drivers,
+        truth=truth,
         title="ctssw demo: cost to serve software",
-        subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}.",
-        summary=summary_lines(results),
-        sections=[
-            *demo_report_sections(panel, effect, truth, drivers),
-            *report.impact_sections(impact_res),
-            *report.dora_sections(dora_weekly, dora_teams, k=report.DEFAULT_K),
-        ],
+        subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}. " + " ".join(summary_lines(results)),
+        rostered=True,
+        k=report.DEFAULT_K,
+        **inputs,
     )
     results["elapsed_s"] = time.perf_counter() - t0
     return results

@@ -10,7 +10,7 @@ from ..metrics import org_weekly
 from ..report import charts
 from .impact import ToolEffect
 
-__all__ = ["demo_report_sections"]
+__all__ = ["demo_report_sections", "store_report_inputs"]
 
 
 def demo_report_sections(
@@ -72,3 +72,37 @@ def demo_report_sections(
     if drivers is not None:
         sections.append(report.drivers_section(drivers, truth))
     return sections
+
+
+def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
+    """What the interactive report reads from a store besides the metrics.
+
+    Returns ``teams_meta`` (the teams table), ``adoption`` (builders active with each
+    tool, and each feature where the store records one, per week, beside the
+    organisation's headcount) and ``status``: a plain dict of the store's health
+    (rows per table, quarantined rows by reason, teams inferred from activity, and
+    team-weeks where CTS-SW could not be computed, with why).
+    """
+    con = store.ibis()
+    teams_meta = con.table("teams").to_pandas()
+    usage = con.table("tool_usage")
+    cols = ["tool", "feature"] if "feature" in usage.columns else ["tool"]
+    u = usage.filter(usage.active).mutate(week=usage.day.truncate("W"))
+    adoption = u.group_by(["week", *cols]).aggregate(active=u.builder_id.nunique()).to_pandas()
+    if "feature" not in adoption:
+        adoption["feature"] = "any feature"
+    status: dict = {"rows_per_table": [{"table": t, "rows": n} for t, n in store.counts().items()]}
+    q = store.con.execute("SELECT table_name, reason, count(*) AS n FROM quarantine GROUP BY ALL ORDER BY n DESC").fetchall()
+    status["quarantined_rows_by_reason"] = [{"table": t, "reason": r, "rows": n} for t, r, n in q] or ["none"]
+    rostered = int(store.con.execute("SELECT count(*) FROM teams").fetchall()[0][0])
+    status["teams_in_roster"] = rostered
+    if panel is not None and len(panel):
+        hc = panel.groupby("week")["headcount"].sum().rename("headcount").reset_index()
+        adoption = adoption.assign(week=pd.to_datetime(adoption["week"])).merge(hc.assign(week=pd.to_datetime(hc["week"])), on="week")
+        status["teams_in_panel"] = int(panel["team_id"].nunique())
+        status["teams_inferred_from_activity"] = int(len(set(panel["team_id"]) - set(teams_meta["team_id"])))
+        why = panel["cts_sw_reason"].dropna().value_counts()
+        status["cts_sw_not_computed"] = [{"reason": r, "team_weeks": int(n)} for r, n in why.items()] or ["none"]
+    else:
+        adoption = adoption.iloc[0:0].assign(headcount=[])
+    return {"teams_meta": teams_meta, "adoption": adoption, "status": status}
