@@ -57,12 +57,12 @@ def register(app: typer.Typer) -> None:
         except CtsswError as e:
             _fail(e)
         if report_file is not None:
-            from ..report import impact_sections, write_report
+            from ..pipeline.report import write_store_report
 
-            write_report(
-                report_file, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.",
-                summary=[], sections=impact_sections(res),
-            )
+            try:
+                write_store_report(db, report_file, impact=res, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.")
+            except CtsswError as e:
+                _fail(e)
         if as_json:
             out.print_json(json.dumps(res, default=str))
             return

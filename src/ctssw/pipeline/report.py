@@ -1,6 +1,8 @@
-"""The demo report's own sections: the CTS-SW trend, adoption and the first estimate."""
+"""Report pipelines: read a store for the interactive report and write it; the older static demo sections."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -10,7 +12,7 @@ from ..metrics import org_weekly
 from ..report import charts
 from .impact import ToolEffect
 
-__all__ = ["demo_report_sections", "store_report_inputs"]
+__all__ = ["demo_report_sections", "store_report_inputs", "write_store_report"]
 
 
 def demo_report_sections(
@@ -106,3 +108,40 @@ def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
     else:
         adoption = adoption.iloc[0:0].assign(headcount=[])
     return {"teams_meta": teams_meta, "adoption": adoption, "status": status}
+
+
+def write_store_report(
+    db: str | Path,
+    path: str | Path,
+    *,
+    impact: dict | None = None,
+    drivers: DriversResult | None = None,
+    status: dict | None = None,
+    title: str = "Cost to serve software",
+    subtitle: str = "",
+    k: int = report.DEFAULT_K,
+) -> Path:
+    """Write the interactive report for the store at ``db`` to ``path``.
+
+    The store gives the team-week metrics, the team table, adoption and its own health;
+    ``impact`` (:func:`ctssw.pipeline.impact` output) and ``drivers`` add their sections
+    when given. ``status`` (for instance what ``ctssw status`` reports) is merged over the
+    health the store reports itself.
+    """
+    from ..metrics import period_metrics, team_week_metrics
+    from ..panel import panel as build_panel
+    from ..store import Store
+
+    with Store(db, read_only=True) as store:
+        con = store.ibis()
+        p = build_panel(con)
+        weekly = team_week_metrics(con)
+        teams = period_metrics(con, by="team")
+        inputs = store_report_inputs(store, p)
+    if status:
+        inputs["status"] = {**inputs["status"], **status}
+    rostered = not (set(p["team_id"]) - set(inputs["teams_meta"]["team_id"]))
+    return report.write_interactive_report(
+        path, weekly=weekly, teams=teams, impact=impact, drivers=drivers, title=title, subtitle=subtitle,
+        rostered=rostered, k=k, **inputs,
+    )

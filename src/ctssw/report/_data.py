@@ -56,6 +56,10 @@ def _prepare(weekly: pd.DataFrame) -> pd.DataFrame:
     w = weekly.copy()
     w["week"] = pd.to_datetime(w["week"])
     w["team_weeks"] = 1
+    for c in ("changes_deployed", "change_failures", "prod_deployments", "rework_deployments", "deploy_days", "recovery_median_h",
+              "lead_time_median_h", "coding_median_h", "pickup_median_h", "review_median_h", "deploy_median_h"):
+        if c not in w:  # a panel without DORA columns: those series are empty, not wrong
+            w[c] = np.nan
     cd = w["changes_deployed"].fillna(0)
     for src, dst in (("lead_time_median_h", "_lt"), ("coding_median_h", "_coding"), ("pickup_median_h", "_pickup"),
                      ("review_median_h", "_review"), ("deploy_median_h", "_deploy")):
