@@ -167,8 +167,16 @@ def render_text(title: str, blocks: list[Block], *, width: int = 80) -> str:
             lines += ["", b.caption]
         if b.frame is not None and len(b.frame):
             lines.append(_text_table(b.frame, width))
-        lines += list(b.lines)
+        for x in b.lines:
+            lines += _wrap(x, width)
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    indent = " " * (len(text) - len(text.lstrip()) + 2)
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 def _numeric(cell: str) -> bool:
@@ -183,12 +191,16 @@ def _text_table(df: pd.DataFrame, width: int = 80) -> str:
     if not idx:
         head, rows = head[1:], [r[1:] for r in rows]
     w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    if sum(w) + 2 * (len(w) - 1) > width and len(head) > 2:
+    if sum(w) + 2 * (len(w) - 1) > width and len(head) >= 2:
         # too wide for the terminal: one block per row, "column: value" lines
         out = []
         for r in rows:
+            if len(head) == 2 and head[0] in ("Item", ""):
+                out += _wrap(f"{r[0]}: {r[1]}", width)
+                continue
             out.append(r[0])
-            out += [f"  {h}: {c}" for h, c in zip(head[1:], r[1:], strict=True)]
+            for h, c in zip(head[1:], r[1:], strict=True):
+                out += _wrap(f"  {h}: {c}", width)
         return "\n".join(out)
     right = [i > 0 and all(_numeric(r[i]) or not r[i] for r in rows) for i in range(len(head))]
 

@@ -157,13 +157,17 @@ def gmm_blocks(res: Any, coef: list[d.Block]) -> list[d.Block]:
     return [*coef, d.Block("Specification tests", _rows(rows)), d.Block(frame=d.kv_frame(info))]
 
 
+def _none(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
 def lmm_blocks(res: Any, coef: list[d.Block]) -> list[d.Block]:
     """A mixed model: fixed effects, variance components, fit criteria."""
     vc = res.var_components()
     frame = pd.DataFrame(
         {
             "Group": [str(g) for g in vc["grp"]],
-            "Term": ["" if v is None else str(v) + ("" if w is None else f" × {w}") for v, w in zip(vc["var1"], vc["var2"], strict=True)],
+            "Term": ["" if _none(v) else str(v) + ("" if _none(w) else f" × {w}") for v, w in zip(vc["var1"], vc["var2"], strict=True)],
             "Variance / cov.": [d.fmt_num(v, 4) for v in vc["vcov"]],
             "SD / corr.": [d.fmt_num(v, 4) for v in vc["sdcor"]],
         }
