@@ -44,10 +44,10 @@ def test_simulate_then_ingest_then_panel(tmp_path):
     assert json.loads((sim / "truth.json").read_text())["effect"] == 0.08
     r = runner.invoke(app, ["ingest", "canonical", str(sim), "--db", str(db), "--json"])
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.output)["counts"]
     assert {"read", "loaded", "updated", "duplicate", "quarantined"} <= set(rows[0])
     r2 = runner.invoke(app, ["ingest", "canonical", str(sim), "--db", str(db), "--json"])
-    assert all(x["loaded"] == 0 and x["duplicate"] == x["read"] for x in json.loads(r2.output))
+    assert all(x["loaded"] == 0 and x["duplicate"] == x["read"] for x in json.loads(r2.output)["counts"])
     r = runner.invoke(app, ["panel", "--db", str(db), "--out", str(pq), "--unit", "change"])
     assert r.exit_code == 0, r.output
     assert "team-weeks" in r.output and pq.exists()

@@ -28,7 +28,7 @@ def test_roster_then_tools_summary_and_rerun(tmp_path):
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
     (c,) = got["counts"]
-    assert (c["read"], c["loaded"], c["quarantined"], c["unmapped identities"]) == (4, 3, 1, 1)
+    assert (c["read"], c["loaded"], c["quarantined"], c["unmapped_identities"]) == (4, 3, 1, 1)
     r = _ingest("copilot", str(FIX / "copilot/user_usage.ndjson"), "--db", db, "--json")
     (c,) = json.loads(r.output)["counts"]
     assert (c["loaded"], c["updated"], c["duplicate"], c["quarantined"]) == (0, 0, 3, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +25,7 @@ def _families(method: str) -> tuple[str | None, str | None]:
 
 def register(app: typer.Typer) -> None:
     from ._app import _fail, out
+    from ._common import emit_json, working
 
     @app.command()
     def impact(
@@ -50,21 +50,23 @@ def register(app: typer.Typer) -> None:
 
         try:
             dyn, did = _families(method)
-            res = impact_from_store(
-                db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
-                loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
-            )
+            with working("estimating the effect and running its checks"):
+                res = impact_from_store(
+                    db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
+                    loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                )
         except CtsswError as e:
             _fail(e)
         if report_file is not None:
             from ..pipeline.report import write_store_report
 
             try:
-                write_store_report(db, report_file, impact=res, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.")
+                with working("writing the report"):
+                    write_store_report(db, report_file, impact=res, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.")
             except CtsswError as e:
                 _fail(e)
         if as_json:
-            out.print_json(json.dumps(res, default=str))
+            emit_json("impact", res)
             return
         if "dynamic" in res:
             out.print(res["dynamic"]["text"], highlight=False)
