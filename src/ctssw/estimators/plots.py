@@ -22,7 +22,26 @@ __all__ = ["OKABE_ITO", "compare_plot", "event_study", "forest", "value_steps", 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 
+def _notebook_display() -> None:
+    """In IPython, make sure figures display: a bare Figure (no pyplot) has no formatter until one is set."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "display_formatter"):
+        return
+    png = ip.display_formatter.formatters["image/png"]
+    if Figure not in png.type_printers:
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(ip, {"png"}, bbox_inches="tight")
+
+
 def _fig(w: float, h: float) -> tuple[Figure, Any]:
+    _notebook_display()
     fig = Figure(figsize=(w, h), layout="constrained")
     ax = fig.add_subplot()
     for s in ("top", "right"):
