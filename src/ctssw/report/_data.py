@@ -171,13 +171,16 @@ TEAM_COLUMNS = {
 PERCENT_COLUMNS = {"change_failure_rate", "rework_rate"}
 
 
-def team_rows(teams: pd.DataFrame, *, k: int) -> tuple[list[str], list[dict[str, Any]], int]:
+def team_rows(teams: pd.DataFrame, *, k: int, names: dict[str, str] | None = None) -> tuple[list[str], list[dict[str, Any]], int]:
     """The per-team table (``period_metrics(by="team")``) floored at ``k`` builders.
 
-    Returns readable column names, rows (raw numbers, JSON-safe) and how many teams were left out.
+    ``names`` maps team ids to names, shown as "name (id)". Returns readable column names,
+    rows (raw numbers, JSON-safe) and how many teams were left out.
     """
     k = check_k(k)
     t = teams.copy()
+    if names:
+        t["group"] = [f"{names[g]} ({g})" if names.get(g) and names[g] != g else g for g in t["group"]]
     t["headcount"] = t["headcount"].fillna(0)
     keep = t["headcount"] >= k
     t = t[keep]
