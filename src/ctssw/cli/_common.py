@@ -84,12 +84,14 @@ def emit_json(name: str, payload: dict) -> None:
 def print_table(t: Table) -> None:
     """Print a rich table; when it cannot fit the console (a pipe is 80 columns), print it long:
     one block per row, one ``column: value`` line per cell, so nothing is cut to ``…``."""
-    need = out.measure(t).minimum
+    from rich.measure import Measurement
+
+    need = Measurement.get(out, out.options.update_width(10_000), t).maximum  # natural width; narrower folds or cuts
     if need <= out.width:
         out.print(t)
         return
     cols = [str(c.header) for c in t.columns]
-    cells = [[str(x) for x in c._cells] for c in t.columns]
+    cells = [[str(x) for x in c.cells] for c in t.columns]
     if t.title:
         out.print(str(t.title), highlight=False)
     for i in range(len(cells[0]) if cells else 0):

@@ -96,9 +96,6 @@ def headline(impact: dict | None) -> dict | None:
             f"In cost terms: CTS-SW {fmt_pct(cc['estimate'])} {fmt_ci(cc['ci_low'], cc['ci_high'], fmt_pct)}, "
             f"{fmt_num(ey['estimate'], 1)} engineering-years {fmt_ci(ey['ci_low'], ey['ci_high'], lambda x: fmt_num(x, 1))}, "
             f"{fmt_money(nd['estimate'])} net of licences {fmt_ci(nd['ci_low'], nd['ci_high'], fmt_money)}.")
-    others = [f for f in forest if f is not chosen]
-    if others:
-        parts.append("Other estimators are in the forest plot beside this; where they disagree, the intervals say how much.")
     return {"text": " ".join(parts), "verdict": v, "chosen": chosen, "forest": forest}
 
 
