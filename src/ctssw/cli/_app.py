@@ -152,7 +152,7 @@ def demo(
     except CtsswError as e:
         _fail(e)
     if as_json:
-        emit_json("demo", {k: res[k] for k in ("effect", "cts_sw", "engineering_years_saved")})
+        emit_json("demo", {k: res[k] for k in ("effect", "cts_sw", "engineering_years_saved", "headline")})
         return
     for line in summary_lines(res):
         out.print(f"• {line}", highlight=False)

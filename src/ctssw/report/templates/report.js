@@ -58,7 +58,8 @@
       { x: w.x, y: w.ai_share, name: "AI adoption share (right axis)", yaxis: "y2", mode: "lines", line: { color: C[1], dash: "dot" }, hovertemplate: "%{y:.0%} of builders<extra>adoption</extra>" }
     ];
     var l = layout("CTS-SW: " + D.series.keys[key], "week", "dollars per unit", {
-      height: 380, xaxis: xr({ title: { text: "week" }, rangeslider: { visible: true, thickness: 0.08 } }),
+      height: 400, margin: { l: 70, r: 80, t: 60, b: 50 }, legend: { orientation: "h", x: 0, y: 1.1 },
+      xaxis: xr({ title: { text: "week" }, rangeslider: { visible: true, thickness: 0.08 } }),
       yaxis: { title: { text: "dollars per unit" }, tickprefix: "$", tickformat: ",.0f", rangemode: "tozero" },
       yaxis2: { title: { text: "share of builders using AI" }, overlaying: "y", side: "right", tickformat: ".0%", range: [0, 1], showgrid: false }
     });
