@@ -51,6 +51,8 @@ def test_loads_offline_without_console_errors(page):
         ytitle = pg.evaluate(f"(document.getElementById('{chart}').layout.yaxis.title || {{}}).text || ''")
         assert title or ytitle, f"{chart} has no axis title"
     assert "cannot" in pg.inner_text("#headline") or "raised" in pg.inner_text("#headline") or "lowered" in pg.inner_text("#headline")
+    ticks = pg.evaluate("Array.from(document.querySelectorAll('.xtick text, .ytick text, .y2tick text')).map(t => t.textContent)")
+    assert ticks and not [t for t in ticks if re.fullmatch(r"[−-]\$?0(\.0+)?%?", t)], "a tick reads -0"
     tiers = pg.locator("#stats .tier").all_inner_texts()
     assert tiers and set(tiers) <= {"Elite", "High", "Medium", "Low"}
 
@@ -105,6 +107,7 @@ def test_screenshot_and_print_are_kept(page):
     pg, errors, _ = page
     ARTEFACTS.mkdir(exist_ok=True)
     shot = ARTEFACTS / "report.png"
+    pg.evaluate("window.scrollTo(0, 0)")
     pg.screenshot(path=str(shot), full_page=True)
     pg.emulate_media(media="print")
     assert pg.evaluate("getComputedStyle(document.querySelector('.controls')).display") == "none"

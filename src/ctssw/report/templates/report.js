@@ -33,6 +33,17 @@
     for (var k in extra || {}) l[k] = extra[k];
     return l;
   }
+  // percentage axes with exact tick values, so no tick reads "-0%"
+  function pctAxis(values, title) {
+    var v = values.filter(function (x) { return x !== null && x !== undefined && isFinite(x); }).concat([0]);
+    var lo = Math.min.apply(null, v), hi = Math.max.apply(null, v), raw = (hi - lo) / 6 || 0.01;
+    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * mag; }).filter(function (s) { return s >= raw; })[0];
+    var vals = [], text = [], d = step * 100 >= 1 ? 0 : 1;
+    for (var i = Math.floor(lo / step); i <= Math.ceil(hi / step); i++) {
+      var t = +(i * step).toFixed(10); vals.push(t); text.push(pct(t, d, true)); }
+    return { title: { text: title }, tickmode: "array", tickvals: vals, ticktext: text, zeroline: false };
+  }
   function show(id, on) { var e = document.getElementById(id); if (e) e.style.display = on ? "" : "none"; }
   document.querySelectorAll("section[data-when]").forEach(function (s) {
     var v = D[s.getAttribute("data-when")];
@@ -58,7 +69,7 @@
       { x: w.x, y: w.ai_share, name: "AI adoption share (right axis)", yaxis: "y2", mode: "lines", line: { color: C[1], dash: "dot" }, hovertemplate: "%{y:.0%} of builders<extra>adoption</extra>" }
     ];
     var l = layout("CTS-SW: " + D.series.keys[key], "week", "dollars per unit", {
-      height: 400, margin: { l: 70, r: 80, t: 60, b: 50 }, legend: { orientation: "h", x: 0, y: 1.1 },
+      height: 400, margin: { l: 70, r: 80, t: 80, b: 50 }, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
       xaxis: xr({ title: { text: "week" }, rangeslider: { visible: true, thickness: 0.08 } }),
       yaxis: { title: { text: "dollars per unit" }, tickprefix: "$", tickformat: ",.0f", rangemode: "tozero" },
       yaxis2: { title: { text: "share of builders using AI" }, overlaying: "y", side: "right", tickformat: ".0%", range: [0, 1], showgrid: false }
@@ -144,7 +155,8 @@
     if (D.truth !== null && D.truth !== undefined) shapes.push({ type: "line", x0: D.truth, x1: D.truth, yref: "paper", y0: 0, y1: 1, line: { color: C[2], dash: "dash" } });
     Plotly.newPlot("chart-forest", tr, layout("Effect of full adoption on production deployments per builder-week", "relative change (95% interval)", "", {
       height: 120 + 40 * f.length, hovermode: "closest", margin: { l: 330, r: 20, t: 40, b: 50 }, shapes: shapes,
-      xaxis: { title: { text: "relative change in deployments per builder-week (95% interval)" }, tickformat: "+.0%" }, yaxis: { automargin: true } }), CFG);
+      xaxis: pctAxis(f.map(function (r) { return r.ci_low; }).concat(f.map(function (r) { return r.ci_high; }), [D.truth]),
+        "relative change in deployments per builder-week (95% interval)"), yaxis: { automargin: true } }), CFG);
     document.getElementById("reading-forest").textContent = "What this shows: each estimator's effect with its 95% interval; the highlighted one is the headline" +
       (D.truth !== null && D.truth !== undefined ? "; the dashed line is the simulated truth (" + pct(D.truth, 1, true) + ")" : "") +
       ". An interval that crosses the zero line cannot be distinguished from no effect.";
@@ -169,7 +181,8 @@
         customdata: es.map(function (r) { return [pct(r.att, 1, true), pct(r.band_low, 1, true), pct(r.band_high, 1, true)]; }),
         hovertemplate: "week %{x}: %{customdata[0]} (uniform band %{customdata[1]} to %{customdata[2]})<extra></extra>" }];
     Plotly.newPlot("chart-event", tr2, layout("Effect by weeks since adoption", "weeks since adoption", "relative change in deployments per builder-week", {
-      hovermode: "closest", yaxis: { title: { text: "relative change in deployments per builder-week" }, tickformat: "+.0%" },
+      hovermode: "closest", yaxis: pctAxis(es.map(function (r) { return r.band_low; }).concat(es.map(function (r) { return r.band_high; })),
+        "relative change in deployments per builder-week"),
       shapes: [{ type: "line", xref: "x", x0: -0.5, x1: -0.5, yref: "paper", y0: 0, y1: 1, line: { color: "#777", dash: "dot" } }] }), CFG);
     document.getElementById("reading-event").textContent = "What this shows: the staggered-DiD effect before (should be near zero) and after adoption; the shaded uniform band covers all weeks at once. " + (D.did_verdict || "");
   }
@@ -183,7 +196,8 @@
       customdata: dr.map(function (r) { return [pct(r.estimate, 1, true), pct(r.ci_low, 1, true), pct(r.ci_high, 1, true)]; }),
       hovertemplate: "%{customdata[0]} (95% CI %{customdata[1]} to %{customdata[2]})<extra></extra>" }],
       layout("Predicted change in CTS-SW for +1 SD of each driver", "change in CTS-SW", "", { hovermode: "closest", height: 120 + 36 * dr.length,
-        margin: { l: 210, r: 20, t: 40, b: 50 }, xaxis: { title: { text: "change in CTS-SW (95% interval)" }, tickformat: "+.0%" }, yaxis: { automargin: true },
+        margin: { l: 210, r: 20, t: 40, b: 50 }, xaxis: pctAxis(dr.map(function (r) { return r.ci_low; }).concat(dr.map(function (r) { return r.ci_high; })),
+          "change in CTS-SW (95% interval)"), yaxis: { automargin: true },
         shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { color: "#777", width: 1 } }] }), CFG);
   }
 
