@@ -19,7 +19,7 @@ def test_impact_on_a_store_shows_estimates_value_and_event_study(store_path, tmp
     ey = res["did_value"]["engineering_years"]
     assert ey["ci_low"] <= ey["estimate"] <= ey["ci_high"]
     html = rep.read_text()
-    assert "Event study" in html and html.count("<svg") >= 2
+    assert "Event study" in html and html.count("plotly.js v") == 1 and "id=\"ctssw-data\"" in html
     assert "b_" not in r.stdout
 
 

@@ -242,7 +242,8 @@ def test_result_contract():
     assert d["ranking"] == res.ranking() and d["level"] == 0.9
     assert {"r2_marginal", "r2_conditional", "within_team_explained", "between_team_explained"} <= set(d["variance_explained"])
     assert d["effects"][0]["rank"] == 1
-    assert "<pre>" in res._repr_html_()
+    html = res._repr_html_()
+    assert "<table>" in html and "<pre>" not in html and "% per +1 SD" in html
 
 
 # -- report and CLI ------------------------------------------------------------------------------------

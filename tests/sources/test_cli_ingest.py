@@ -30,7 +30,7 @@ def test_roster_then_tools_summary_and_rerun(tmp_path):
     got = json.loads(r.output)
     (c,) = got["counts"]
     # 4 user-days: each a day's total ("all") plus the features it breaks down into
-    assert (c["read"], c["loaded"], c["quarantined"], c["unmapped identities"]) == (8, 7, 1, 1)
+    assert (c["read"], c["loaded"], c["quarantined"], c["unmapped_identities"]) == (8, 7, 1, 1)
     r = _ingest("copilot", str(FIX / "copilot/user_usage.ndjson"), "--db", db, "--json")
     (c,) = json.loads(r.output)["counts"]
     assert (c["loaded"], c["updated"], c["duplicate"], c["quarantined"]) == (0, 0, 7, 1)

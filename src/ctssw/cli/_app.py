@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,10 +13,37 @@ from ..errors import CtsswError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
 app.add_typer(ingest_app, name="ingest")
-from ._common import DbOpt, Exit, JsonOpt, _counts_table, _fail, _progress, console, out
+from ._common import (
+    DbOpt,
+    Exit,
+    JsonOpt,
+    _counts_table,
+    _fail,
+    _progress,
+    console,
+    emit_json,
+    out,
+    print_table,
+    working,
+)
 from ._ingest import register as _register_connectors
 
 _register_connectors(ingest_app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        out.print(f"ctssw {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Cost to serve software: measure it, find its drivers, value the tools that lower it."""
 
 __all__ = ["DbOpt", "Exit", "JsonOpt", "_counts_table", "_fail", "_progress", "app", "console", "main", "out"]
 
@@ -69,9 +95,9 @@ def ingest_canonical(
         _fail(e)
     rows = [c.as_row() for c in counts]
     if as_json:
-        out.print_json(json.dumps(rows))
+        emit_json("ingest", {"counts": rows, "notes": []})
     else:
-        out.print(_counts_table(rows))
+        print_table(_counts_table(rows))
         q = sum(r["quarantined"] for r in rows)
         if q:
             out.print(f"{q} row(s) quarantined; see the quarantine table in {db} for each reason.")
@@ -89,7 +115,7 @@ def panel(
     from ..store import Store
 
     try:
-        with Store(db, read_only=True) as store:
+        with Store(db, read_only=True) as store, working("building the team × week panel"):
             df = build(store.ibis(), unit=unit, tool=tool)
     except CtsswError as e:
         _fail(e)
@@ -126,7 +152,7 @@ def demo(
     except CtsswError as e:
         _fail(e)
     if as_json:
-        out.print_json(json.dumps({k: res[k] for k in ("effect", "cts_sw", "engineering_years_saved")}, default=str))
+        emit_json("demo", {k: res[k] for k in ("effect", "cts_sw", "engineering_years_saved", "headline")})
         return
     for line in summary_lines(res):
         out.print(f"• {line}", highlight=False)

@@ -6,7 +6,6 @@ of its output describes a team or a builder.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ def _f(x: Any, spec: str = "+.1f") -> str:
 def register(app: typer.Typer) -> None:
     """Add ``drivers`` and ``fit lmm`` to ``app``."""
     from ._app import _fail, console, out
+    from ._common import emit_json, print_table, working
 
     @app.command("drivers")
     def drivers(
@@ -43,11 +43,12 @@ def register(app: typer.Typer) -> None:
         try:
             from ..pipeline import drivers_from_store
 
-            res = drivers_from_store(db, k=k, unit=unit, level=level)
+            with working("fitting the drivers model"):
+                res = drivers_from_store(db, k=k, unit=unit, level=level)
         except CtsswError as e:
             _fail(e)
         if as_json:
-            out.print_json(json.dumps(res.to_dict()))
+            emit_json("drivers", res.to_dict())
             return
         pct = round(res.level * 100)
         t = Table(title=f"Drivers of CTS-SW ({res.n_teams} teams, {res.nobs:,} team-weeks; {pct}% intervals)")
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
                 _f(r["pct_per_10pct"], "+.2f"),
                 f"{_f(r['pct_per_10pct_low'], '+.2f')} to {_f(r['pct_per_10pct_high'], '+.2f')}",
             )
-        out.print(t)
+        print_table(t)
         v = res.variance
         out.print(
             f"Random effects: {res.random_effects}. Marginal R² {v['r2_marginal']:.3f}, conditional R² "
@@ -100,14 +101,14 @@ def register(app: typer.Typer) -> None:
 
             _fail(DataError(str(e)))
         if as_json:
-            out.print_json(json.dumps(res))
+            emit_json("fit-lmm", res)
             return
         t = Table(title=f"{res['title']}: {res['formula']} ({res['nobs']:,} observations)")
         for c in ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"):
             t.add_column(c, justify="left" if c == "term" else "right")
         for r in res["coefficients"]:
             t.add_row(r["term"], *(_f(r[c], ".6g") for c in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")))
-        out.print(t)
+        print_table(t)
         vc = Table(title="Random effects")
         for c in ("grp", "var1", "var2", "vcov", "sdcor"):
             vc.add_column(c)

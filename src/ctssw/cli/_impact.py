@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +23,37 @@ def _families(method: str) -> tuple[str | None, str | None]:
     raise ConfigError(f"method must be one of {', '.join(DYNAMIC + DID)}, all, dynamic or did; got {method!r}")
 
 
+def dynamic_text(res: dict, width: int = 80) -> str:
+    """The dynamic family's part of ``ctssw impact`` for people: the headline, the estimators side by
+    side, the exogeneity checks and the value, each fitting ``width`` columns (or in long form)."""
+    import textwrap
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from ..estimators import Estimate, ExogeneityChecks
+    from ..estimators.display import render_text
+    from ..estimators.presentation import Comparison, value_blocks
+    from ..report import headline
+
+    dyn = res["dynamic"]
+    parts = [textwrap.fill(headline(res)["text"], width), ""]
+    parts.append(str(Comparison(pd.DataFrame(dyn["comparison"]))))
+    for m, err in (dyn.get("errors") or {}).items():
+        parts.append(textwrap.fill(f"{m} failed: {err}", width))
+    checks = dyn["checks"]
+    parts += ["", str(ExogeneityChecks(pd.DataFrame(checks["checks"]), alpha=checks["alpha"])), ""]
+    v = dyn["value"]
+    est = {k: Estimate(**{f: v[k][f] for f in ("estimate", "std_error", "ci_low", "ci_high", "level")})
+           for k in ("relative_effect", "cts_change", "engineering_years", "gross_dollars", "net_dollars")}
+    value = SimpleNamespace(**est, settings=SimpleNamespace(**v["settings"]), warnings=tuple(v.get("warnings", ())))
+    parts.append(render_text(f"Value, with {dyn['valued_method']}", value_blocks(value), width=width))
+    return "\n".join(parts)
+
+
 def register(app: typer.Typer) -> None:
     from ._app import _fail, out
+    from ._common import emit_json, working
 
     @app.command()
     def impact(
@@ -50,24 +78,26 @@ def register(app: typer.Typer) -> None:
 
         try:
             dyn, did = _families(method)
-            res = impact_from_store(
-                db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
-                loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
-            )
+            with working("estimating the effect and running its checks"):
+                res = impact_from_store(
+                    db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
+                    loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                )
         except CtsswError as e:
             _fail(e)
         if report_file is not None:
-            from ..report import impact_sections, write_report
+            from ..pipeline.report import write_store_report
 
-            write_report(
-                report_file, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.",
-                summary=[], sections=impact_sections(res),
-            )
+            try:
+                with working("writing the report"):
+                    write_store_report(db, report_file, impact=res, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.")
+            except CtsswError as e:
+                _fail(e)
         if as_json:
-            out.print_json(json.dumps(res, default=str))
+            emit_json("impact", res)
             return
         if "dynamic" in res:
-            out.print(res["dynamic"]["text"], highlight=False)
+            out.print(dynamic_text(res, min(out.width, 100)), highlight=False, soft_wrap=True)
         if "did" in res:
             out.print(render_impact_text(res["did"]), highlight=False)
         if "did_value" in res:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 
 from ..errors import CtsswError, DataWarning
 from . import _common as A
+from ._common import emit_json, print_table
 
 Paths = Annotated[list[Path], typer.Argument(help="Export files or folders.", show_default=False)]
 AgentRulesOpt = Annotated[Path | None, typer.Option("--agent-rules", help="CSV of extra AI agent detection rules: tool,kind,pattern.")]
@@ -40,10 +40,10 @@ def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
     notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DataWarning)))
     rows = [c.as_row() for c in counts]
     if as_json:
-        A.out.print_json(json.dumps({"counts": rows, "notes": notes}))
+        emit_json("ingest", {"counts": rows, "notes": notes})
         return
     if rows:
-        A.out.print(A._counts_table(rows))
+        print_table(A._counts_table(rows))
     else:
         A.out.print(f"{kind}: nothing loaded.", highlight=False)
     for n in notes:

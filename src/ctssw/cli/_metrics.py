@@ -99,6 +99,7 @@ def _note(n: int, k: int) -> str:
 def register(app: typer.Typer) -> None:
     """Add ``metrics`` and the ``dora`` group to ``app``."""
     from ._app import _fail, console, out
+    from ._common import emit_json, print_table, working
 
     @app.command("metrics")
     def metrics(
@@ -116,24 +117,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """DORA, CTS-SW, velocity, delivery health and pages per team over a period."""
         try:
-            rows, dropped = metrics_table(
-                db, team=team, since=since, until=until, by=by.value, backend=backend.value,
-                spark_url=spark_url, k=k, unit=unit, incident_window_hours=window,
-            )
+            with working("computing metrics"):
+                rows, dropped = metrics_table(
+                    db, team=team, since=since, until=until, by=by.value, backend=backend.value,
+                    spark_url=spark_url, k=k, unit=unit, incident_window_hours=window,
+                )
         except CtsswError as e:
             _fail(e)
         if as_json:
-            out.print_json(json.dumps({
+            emit_json("metrics", {
                 "rows": json.loads(rows.to_json(orient="records")),
                 "suppressed_rows": dropped, "k": k,
-            }))
+            })
             return
         t = Table(title=f"Metrics per {by.value}" + (f", {since or '…'} to {until or '…'}" if since or until else ""))
         for _, label in SHOWN:
             t.add_column(label, justify="left" if label == "team" else "right")
         for r in rows.to_dict("records"):
             t.add_row(*(_fmt(r.get(c)) for c, _ in SHOWN))
-        out.print(t)
+        print_table(t)
         if dropped:
             console.print(_note(dropped, k))
 

@@ -11,6 +11,7 @@ Families, one subpackage each:
 ``value``     effect → CTS-SW change → engineering-years → dollars
 ``adoption``  adoption cohorts from usage shares or rollout dates
 ``results``   the result contract shared by every family
+``display``, ``presentation``, ``plots``, ``etable``  how results print, show in notebooks and plot
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .dynamic import (
     normalise_pre_adoption,
 )
 from .dynamic import checks as exogeneity_checks
+from .etable import ETable, etable
 from .lmm import DriversResult, LMMResult, fit_lmm_file, lmm, sensitivity
 from .results import Estimate, Result
 from .value import ValueSettings, ValueTranslation, translate
@@ -36,6 +38,7 @@ __all__ = [
     "DidResult",
     "DriversResult",
     "DynamicResult",
+    "ETable",
     "Estimate",
     "ExogeneityChecks",
     "GMMResult",
@@ -46,6 +49,7 @@ __all__ = [
     "adoption_cohorts",
     "compare",
     "dynamic_panel",
+    "etable",
     "event_study_frame",
     "exogeneity_checks",
     "fit_lmm_file",

@@ -7,7 +7,6 @@ estimators read the same way.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from . import display as d
 
 
 @dataclass(frozen=True)
@@ -135,11 +136,47 @@ class Result:
             lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
+    # -- display (compact; ``summary()`` keeps the full text) -------------------
+    def _hidden_terms(self) -> list[str]:
+        """Terms left out of the compact display (period effects and the like)."""
+        return []
+
+    def _blocks(self) -> list[Any]:
+        """What ``print()`` and notebooks show, as :class:`~ctssw.estimators.display.Block` s."""
+        hidden = set(self._hidden_terms())
+        t = self.tidy()
+        shown = t[~t["term"].isin(hidden)]
+        info = {"Model": self.formula, "Observations": d.fmt_num(self.nobs)}
+        info.update({d.readable(k): v if isinstance(v, str) else d.fmt_num(v)
+                     for k, v in self.settings.items() if isinstance(v, (str, int, float, bool))})
+        blocks = [d.Block(frame=d.kv_frame(info))]
+        if len(shown):
+            cap = "Coefficients" + (f" ({len(hidden)} period effects not shown)" if hidden else "")
+            blocks.append(d.Block(cap, d.coef_frame(shown)))
+        return blocks + self._tail_blocks()
+
+    def _tail_blocks(self) -> list[Any]:
+        return [d.Block("Warnings", lines=tuple(self.warnings))] if self.warnings else []
+
     def __str__(self) -> str:
-        return self.summary()
+        return d.render_text(self.title, self._blocks())
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>"
+        return d.render_html(self.title, self._blocks())
+
+    def plot(self, level: float = 0.95):
+        """A forest plot of the coefficients (intercept and period effects left out).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plots import forest
+
+        t = self.tidy(level)
+        t = t[~t["term"].isin([*self._hidden_terms(), "(Intercept)", "Intercept"])]
+        rows = pd.DataFrame({"label": t["term"], "estimate": t["estimate"], "ci_low": t["conf_low"], "ci_high": t["conf_high"]})
+        return forest(rows, xlabel=f"coefficient ({level:.0%} interval)", title=self.title)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -117,6 +117,33 @@ class ValueTranslation:
         return "\n".join(lines)
 
 
+    def _blocks(self) -> list:
+        from .presentation import value_blocks
+
+        return value_blocks(self)
+
+    def __str__(self) -> str:
+        from .display import render_text
+
+        return render_text("Value of the effect", self._blocks())
+
+    def _repr_html_(self) -> str:
+        from .display import render_html
+
+        return render_html("Value of the effect", self._blocks())
+
+    def plot(self):
+        """Waterfall in dollars: capacity freed (gross, with its interval), licences, net value.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plots import value_steps, waterfall
+
+        return waterfall(value_steps(self), ylabel="dollars over the period", title="Value of the effect")
+
+
 def _map(e: Estimate, f, df) -> Estimate:
     lo, hi = f(e.ci_low), f(e.ci_high)
     if lo > hi:

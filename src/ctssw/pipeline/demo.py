@@ -15,7 +15,7 @@ from ..panel import panel as build_panel
 from ..simulate import TOOL, simulate
 from ..store import Store, ingest_canonical
 from .impact import impact, tool_effect
-from .report import demo_report_sections
+from .report import store_report_inputs
 
 __all__ = ["Step", "run_demo", "summary_lines"]
 
@@ -46,6 +46,7 @@ def run_demo(
         panel = build_panel(con)
         dora_weekly = team_week_metrics(con)
         dora_teams = period_metrics(con, by="team")
+        inputs = store_report_inputs(store, panel)
     panel.to_parquet(out / "panel.parquet", index=False)
     step("estimating the assistant's effect")
     effect = tool_effect(panel)
@@ -75,6 +76,7 @@ def run_demo(
         "truth": truth,
         "tool": TOOL,
         "impact": impact_res,
+        "headline": report.headline(impact_res),
         "drivers": {
             "ranking": drivers.ranking(),
             "true_order": truth["drivers"]["order"],
@@ -89,36 +91,57 @@ def run_demo(
         },
     }
     (out / "results.json").write_text(json.dumps(jsonable(results), indent=2, default=str))
-    report.write_report(
+    report.write_interactive_report(
         out / "report.html",
+        weekly=dora_weekly,
+        teams=dora_teams,
+        impact=impact_res,
+        drivers=drivers,
+        truth=truth,
         title="ctssw demo: cost to serve software",
-        subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}.",
-        summary=summary_lines(results),
-        sections=[
-            *demo_report_sections(panel, effect, truth, drivers),
-            *report.impact_sections(impact_res),
-            *report.dora_sections(dora_weekly, dora_teams, k=report.DEFAULT_K),
-        ],
+        subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}; the assistant's true effect is "
+                 f"{truth['effect']:+.1%} deployments per builder-week at full adoption.",
+        rostered=True,
+        k=report.DEFAULT_K,
+        **inputs,
     )
     results["elapsed_s"] = time.perf_counter() - t0
     return results
 
 
 def summary_lines(results: dict) -> list[str]:
-    c, e, y = results["cts_sw"], results["effect"], results["engineering_years_saved"]
+    """What ``ctssw demo`` prints: CTS-SW against a year earlier, the report's headline (the recommended
+    estimator, with its verdict) against the simulated truth, and the engineering-years it is worth."""
+    from ..estimators.display import fmt_money, fmt_num, fmt_pct
+
+    c = results["cts_sw"]
     lines = []
     if c.get("now") is not None:
         lines.append(
-            f"CTS-SW now ${c['now']:,.0f} per {c['unit']} (last {c['window_weeks']} weeks) against "
-            f"${c['year_earlier']:,.0f} a year earlier: {c['change']:+.1%}."
+            f"CTS-SW now {fmt_money(c['now'])} per {c['unit']} (last {c['window_weeks']} weeks) against "
+            f"{fmt_money(c['year_earlier'])} a year earlier: {fmt_pct(c['change'])}."
         )
     else:
         lines.append(f"CTS-SW change over a year: not defined ({c.get('reason')}).")
-    lines.append(
-        f"AI assistant, long-run effect at full adoption: {e['estimate']:+.1%} deployments per builder-week "
-        f"(95% CI {e['ci_low']:+.1%} to {e['ci_high']:+.1%}); simulated truth {e['truth']:+.1%}."
-    )
-    lines.append(
-        f"Engineering-years saved: {y['estimate']:,.1f} (95% CI {y['ci_low']:,.1f} to {y['ci_high']:,.1f})."
-    )
+    h = results.get("headline") or {}
+    chosen = h.get("chosen")
+    if chosen:
+        v = verdict_of(chosen)
+        lines.append(
+            f"AI assistant ({chosen['label']}, the recommended estimator): {fmt_pct(chosen['estimate'])} deployments per "
+            f"builder-week at full adoption (95% CI {fmt_pct(chosen['ci_low'])} to {fmt_pct(chosen['ci_high'])}){v}; "
+            f"simulated truth {fmt_pct(results['effect']['truth'])}."
+        )
+    dyn = (results.get("impact") or {}).get("dynamic") or {}
+    y = (dyn.get("value") or {}).get("engineering_years")
+    if y:
+        lines.append(
+            f"Engineering-years saved ({dyn.get('valued_method')}): {fmt_num(y['estimate'], 1)} "
+            f"(95% CI {fmt_num(y['ci_low'], 1)} to {fmt_num(y['ci_high'], 1)})."
+        )
     return lines
+
+
+def verdict_of(e: dict) -> str:
+    """'' when the interval excludes zero, else a clause saying it cannot be told from zero."""
+    return ": cannot be distinguished from zero" if e["ci_low"] <= 0 <= e["ci_high"] else ""

@@ -5,24 +5,29 @@ from __future__ import annotations
 import io
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False, "axes.spines.right": False})
+# Figures are built without pyplot, so importing this module never changes the user's backend or rcParams.
+_STYLE = {"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _subplots(figsize: tuple[float, float]):
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=figsize)
+        return fig, fig.add_subplot()
 
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
+    with matplotlib.rc_context(_STYLE):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     s = buf.getvalue()
     return s[s.index("<svg") :]
 
 
 def line_chart(df: pd.DataFrame, x: str, ys: dict[str, str], *, title: str, ylabel: str, band: tuple[str, str] | None = None) -> str:
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = _subplots((8, 3.2))
     for col, label in ys.items():
         ax.plot(df[x], df[col], label=label, lw=1.6)
     if band:
@@ -38,7 +43,7 @@ def line_chart(df: pd.DataFrame, x: str, ys: dict[str, str], *, title: str, ylab
 
 def forest(rows: pd.DataFrame, *, title: str, xlabel: str, truth: float | None = None) -> str:
     """Point estimates with intervals; ``rows`` has label, estimate, ci_low, ci_high."""
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(rows)))
+    fig, ax = _subplots((8, 0.5 + 0.45 * len(rows)))
     y = range(len(rows))[::-1]
     ax.errorbar(
         rows["estimate"], list(y),
@@ -58,7 +63,7 @@ def forest(rows: pd.DataFrame, *, title: str, xlabel: str, truth: float | None =
 
 def event_study(es: pd.DataFrame, *, title: str) -> str:
     """``es`` has event_time, att, band_low, band_high (uniform band)."""
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = _subplots((8, 3.2))
     ax.fill_between(es["event_time"], es["band_low"], es["band_high"], alpha=0.2, lw=0, label="uniform 95% band")
     ax.plot(es["event_time"], es["att"], "o-", ms=3)
     ax.axhline(0, color="grey", lw=0.8)

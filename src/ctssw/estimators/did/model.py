@@ -115,6 +115,25 @@ class DidAggregate(PerTermT, Result):
             lines.append(f"Pre-trend Wald test: chi2({p['df']}) = {p['statistic']:.4g}, p = {p['p_value']:.4g}")
         return lines
 
+    def _blocks(self) -> list:
+        from ..presentation import did_aggregate_blocks
+
+        return did_aggregate_blocks(self)
+
+    def plot(self, *, percent: bool = False):
+        """The event study (dynamic aggregation) or the components with their intervals.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plots import event_study, forest
+
+        if self.kind == "dynamic":
+            return event_study(self.table, title=self.title, ylabel=f"effect on {self.formula.split(' ~')[0]}", percent=percent)
+        t = self.table
+        return forest(t.assign(label=t["label"], estimate=t["att"]), xlabel="effect (95% interval)", title=self.title, percent=percent)
+
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["kind"] = self.kind
@@ -149,6 +168,12 @@ class DidResult(PerTermT, Result):
         """Aggregate the cells: ``"simple"``, ``"dynamic"``, ``"group"`` or ``"calendar"``."""
         if kind not in AGGREGATIONS:
             raise ConfigError(f"kind must be one of {AGGREGATIONS}, got {kind!r}")
+        cache = self.__dict__.setdefault("_aggregates", {})  # printing and plotting reuse the bootstrap
+        if (kind, min_e, max_e) not in cache:
+            cache[(kind, min_e, max_e)] = self._aggregate(kind, min_e, max_e)
+        return cache[(kind, min_e, max_e)]
+
+    def _aggregate(self, kind: str, min_e: float | None, max_e: float | None) -> DidAggregate:
         cfg = self.config
         lo = -np.inf if min_e is None else float(min_e)
         hi = np.inf if max_e is None else float(max_e)
@@ -169,6 +194,22 @@ class DidResult(PerTermT, Result):
         else:
             agg = aggregate_cells(self.fit, kind, min_e=lo, max_e=hi)
         return _make_aggregate(agg, self, kind)
+
+    def _blocks(self) -> list:
+        from ..presentation import did_blocks
+
+        return did_blocks(self)
+
+    def plot(self, *, min_e: int | None = None, max_e: int | None = None, percent: bool = False):
+        """The event study: effects by weeks since adoption with pointwise intervals and the uniform band.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        if self.config.method == "twfe":
+            return super().plot()
+        return self.aggregate("dynamic", min_e=min_e, max_e=max_e).plot(percent=percent)
 
     def pretest(self, test: str = "wald", *, leads: int | None = None) -> dict:
         """Pre-trend test.

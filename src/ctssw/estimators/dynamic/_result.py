@@ -54,6 +54,28 @@ class DynamicResult(Result):
             lines.append(f"{k}: {_fmt(v)}")
         return lines
 
+    def _blocks(self) -> list:
+        from ..presentation import dynamic_blocks
+
+        base = super()._blocks()
+        return dynamic_blocks(self, base[:2]) + base[2:]
+
+    def plot(self, level: float = 0.95):
+        """Forest plot of the coefficients and the long-run effects.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plots import forest
+
+        ci = self.conf_int(level)
+        rows = [{"label": t, "estimate": self.params[t], "ci_low": ci.loc[t, "lower"], "ci_high": ci.loc[t, "upper"], "group": "coefficient"}
+                for t in self.params.index]
+        rows += [{"label": f"long-run: {k}", "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "group": "long-run γ/(1−β)"}
+                 for k, e in self.long_run.items()]
+        return forest(pd.DataFrame(rows), xlabel=f"estimate ({level:.0%} interval)", title=self.title or f"Dynamic panel ({self.method})", group="group")
+
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out.update(

@@ -72,8 +72,36 @@ class ExogeneityChecks:
             lines.append(f"     {r['term']} = {r['estimate']:.4g} (SE {r['std_error']:.3g}, p = {r['p_value']:.3g}, n = {r['nobs']})")
         return "\n".join(lines)
 
+    def _blocks(self) -> list:
+        from ..presentation import exogeneity_blocks
+
+        return exogeneity_blocks(self)
+
     def __str__(self) -> str:
-        return self.summary()
+        from ..display import render_text
+
+        return render_text("Exogeneity checks", self._blocks())
+
+    def _repr_html_(self) -> str:
+        from ..display import render_html
+
+        return render_html("Exogeneity checks", self._blocks())
+
+    def plot(self):
+        """Forest plot of each check's coefficient with its 95% interval; flagged checks in a second colour.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plots import forest
+
+        t = self.table
+        rows = pd.DataFrame({"label": [f"{c}: {v}" for c, v in zip(t["check"], t["variable"], strict=True)],
+                             "estimate": t["estimate"], "ci_low": t["estimate"] - 1.96 * t["std_error"],
+                             "ci_high": t["estimate"] + 1.96 * t["std_error"],
+                             "group": ["flagged" if f else "passed" for f in t["flag"]]})
+        return forest(rows, xlabel="coefficient (95% interval)", title="Exogeneity checks", group="group")
 
 
 def _twfe(frame: pd.DataFrame, y: str, xs: list[str], unit: str, time: str, extra: dict[str, tuple[str, int]]) -> tuple[pd.Series, pd.Series, pd.Series, int]:

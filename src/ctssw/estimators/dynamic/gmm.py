@@ -92,6 +92,15 @@ class GMMResult(Result):
             lines.append(f"Arellano-Bond {k}: z = {v['statistic']:.6g} (p = {v['p_value']:.4g})")
         return lines
 
+    def _hidden_terms(self) -> list[str]:
+        return list(self.time_effects)
+
+    def _blocks(self) -> list:
+        from ..presentation import gmm_blocks
+
+        base = super()._blocks()
+        return gmm_blocks(self, base[:2]) + base[2:]
+
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out.update(

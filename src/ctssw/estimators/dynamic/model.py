@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ConfigError, EstimationError
+from ..presentation import Comparison
 from ._result import DynamicResult, DynamicSpec, finish, long_run_effect
 from ._within import (
     cluster_sums,
@@ -130,7 +131,8 @@ def compare(
 ) -> pd.DataFrame:
     """Fit several methods and put them side by side.
 
-    Returns a DataFrame with one row per method and term (coefficients and the
+    Returns a :class:`~ctssw.estimators.presentation.Comparison` (a DataFrame
+    whose ``plot()`` draws the estimators side by side) with one row per method and term (coefficients and the
     long-run effects, the latter with ``term`` = ``"long-run: <treatment>"``),
     columns ``method, term, estimate, std_error, ci_low, ci_high, nobs``. A method
     that fails leaves a row with NaNs and the error in ``note``.
@@ -152,7 +154,7 @@ def compare(
     rows = []
     for m in methods:  # keep the requested order, failures in place
         rows += [r for r in failed if r["method"] == m] or table[table["method"] == m].to_dict(orient="records")
-    return pd.DataFrame(rows, columns=["method", "term", "estimate", "std_error", "ci_low", "ci_high", "nobs", "note"])
+    return Comparison(pd.DataFrame(rows, columns=["method", "term", "estimate", "std_error", "ci_low", "ci_high", "nobs", "note"]))
 
 
 def compare_text(table: pd.DataFrame) -> str:

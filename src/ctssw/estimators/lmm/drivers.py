@@ -151,6 +151,26 @@ class DriversResult(Result):
         lines.extend(f"Note: {n}" for n in self.notes)
         return lines
 
+    def _blocks(self) -> list:
+        from ..presentation import drivers_blocks
+
+        return drivers_blocks(self)
+
+    def plot(self, level: float | None = None):
+        """Forest plot: predicted % change in CTS-SW for +1 SD of each driver, largest first.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plots import forest
+
+        e = self.effects
+        rows = pd.DataFrame({"label": e["driver"], "estimate": e["pct_per_sd"] / 100,
+                             "ci_low": e["pct_per_sd_low"] / 100, "ci_high": e["pct_per_sd_high"] / 100})
+        return forest(rows, xlabel=f"change in CTS-SW for +1 SD of the driver ({self.level:.0%} interval)",
+                      title="Drivers of CTS-SW (associations)", percent=True)
+
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out.update(

@@ -180,6 +180,12 @@ class LMMResult(Result):
         )
         return lines
 
+    def _blocks(self) -> list:
+        from ..presentation import lmm_blocks
+
+        base = super()._blocks()
+        return lmm_blocks(self, base[:2]) + base[2:]
+
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out.update(

@@ -1,0 +1,193 @@
+"""The data an interactive report embeds: aggregated, privacy-floored, JSON-ready.
+
+Everything here is arithmetic on tables already computed (sums and ratios of sums);
+no model is fitted. Every row that leaves this module describes at least ``k``
+builders: team-weeks below the floor are dropped before any series is built, a
+group-week or month is kept only if its builders reach ``k``, and the team table is
+floored the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..privacy import check_k
+
+__all__ = ["DORA_TIERS", "dora_tier", "series", "team_rows", "tier_table"]
+
+# DORA's performance clusters (Accelerate State of DevOps 2023): upper bounds per tier.
+# Deployment frequency is in production deployments per team-week (on demand ≈ daily or more).
+DORA_TIERS: dict[str, dict[str, Any]] = {
+    "deploy_freq": {"higher_is_better": True, "bounds": [("Elite", 7.0), ("High", 1.0), ("Medium", 12 / 52), ("Low", 0.0)],
+                    "text": "Elite: on demand (a deployment a day or more); High: daily to weekly; Medium: weekly to monthly; Low: less than monthly"},
+    "lead_time_h": {"higher_is_better": False, "bounds": [("Elite", 24.0), ("High", 168.0), ("Medium", 730.0), ("Low", math.inf)],
+                    "text": "Elite: under a day; High: a day to a week; Medium: a week to a month; Low: over a month"},
+    "change_failure_rate": {"higher_is_better": False, "bounds": [("Elite", 0.05), ("High", 0.10), ("Medium", 0.15), ("Low", math.inf)],
+                            "text": "Elite: 5% or less; High: up to 10%; Medium: up to 15%; Low: over 15%"},
+    "recovery_h": {"higher_is_better": False, "bounds": [("Elite", 1.0), ("High", 24.0), ("Medium", 168.0), ("Low", math.inf)],
+                   "text": "Elite: under an hour; High: under a day; Medium: under a week; Low: a week or more"},
+}
+
+
+def dora_tier(metric: str, value: float | None) -> str | None:
+    """The DORA performance tier of ``value`` for ``metric`` (a key of :data:`DORA_TIERS`)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    spec = DORA_TIERS[metric]
+    for name, bound in spec["bounds"]:
+        if (value >= bound) if spec["higher_is_better"] else (value <= bound):
+            return name
+    return "Low"
+
+
+def tier_table() -> list[dict[str, str]]:
+    return [{"metric": m, "tiers": s["text"]} for m, s in DORA_TIERS.items()]
+
+
+_SUMS = ["headcount", "builders", "cost", "units", "ai_active", "prod_deployments", "deploy_days", "change_failures",
+         "rework_deployments", "changes_deployed", "_lt", "_coding", "_pickup", "_review", "_deploy", "_rec", "_recw", "team_weeks"]
+
+
+def _prepare(weekly: pd.DataFrame) -> pd.DataFrame:
+    w = weekly.copy()
+    w["week"] = pd.to_datetime(w["week"])
+    w["team_weeks"] = 1
+    for c in ("changes_deployed", "change_failures", "prod_deployments", "rework_deployments", "deploy_days", "recovery_median_h",
+              "lead_time_median_h", "coding_median_h", "pickup_median_h", "review_median_h", "deploy_median_h"):
+        if c not in w:  # a panel without DORA columns: those series are empty, not wrong
+            w[c] = np.nan
+    cd = w["changes_deployed"].fillna(0)
+    for src, dst in (("lead_time_median_h", "_lt"), ("coding_median_h", "_coding"), ("pickup_median_h", "_pickup"),
+                     ("review_median_h", "_review"), ("deploy_median_h", "_deploy")):
+        w[dst] = (w[src] * cd).where(w[src].notna(), 0.0) if src in w else 0.0
+    w["_recw"] = w["change_failures"].where(w["recovery_median_h"].notna(), 0).fillna(0)
+    w["_rec"] = (w["recovery_median_h"] * w["change_failures"]).where(w["recovery_median_h"].notna(), 0.0)
+    w["_ltw"] = cd.where(w["lead_time_median_h"].notna(), 0)
+    for c in _SUMS:
+        if c not in w:
+            w[c] = 0.0
+    return w
+
+
+def _ratios(g: pd.DataFrame) -> pd.DataFrame:
+    def div(a: pd.Series, b: pd.Series) -> pd.Series:
+        return (a / b).where(b > 0)
+
+    out = pd.DataFrame(index=g.index)
+    out["builders"] = g["headcount"]
+    out["cts_sw"] = div(g["cost"], g["units"])
+    out["ai_share"] = div(g["ai_active"], g["headcount"])
+    out["deploy_freq"] = div(g["prod_deployments"], g["team_weeks"])
+    out["lead_time_h"] = div(g["_lt"], g["_ltw"])
+    for p in ("coding", "pickup", "review", "deploy"):
+        out[f"{p}_h"] = div(g[f"_{p}"], g["_ltw"])
+    out["change_failure_rate"] = div(g["change_failures"], g["prod_deployments"])
+    out["recovery_h"] = div(g["_rec"], g["_recw"])
+    out["rework_rate"] = div(g["rework_deployments"], g["prod_deployments"])
+    return out
+
+
+def _groups(w: pd.DataFrame, teams_meta: pd.DataFrame | None) -> dict[str, tuple[str, pd.Series]]:
+    """Series key → (label, boolean mask over ``w``)."""
+    out = {"org": ("Whole organisation", pd.Series(True, index=w.index))}
+    names = {}
+    if teams_meta is not None and "name" in teams_meta:
+        names = dict(zip(teams_meta["team_id"], teams_meta["name"], strict=False))
+    for col, kind in (("parent_id", "Group"), ("architecture", "Architecture")):
+        if col in w:
+            for v in sorted(w[col].dropna().unique()):
+                out[f"{col}:{v}"] = (f"{kind}: {names.get(v, v)}", w[col] == v)
+    for t in sorted(w["team_id"].unique()):
+        out[f"team:{t}"] = (f"Team: {names.get(t, t)}", w["team_id"] == t)
+    return out
+
+
+def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = None, recent_weeks: int = 13) -> dict[str, Any]:
+    """Weekly CTS-SW and adoption and monthly DORA series for the organisation, each group and each team.
+
+    Returns a dict: ``keys`` (series key → label), ``weekly`` and ``monthly`` (key → columns
+    as lists), ``stats`` (key → the DORA keys over the last ``recent_weeks`` weeks with tiers),
+    ``suppressed`` (team-weeks left out by the floor).
+    """
+    k = check_k(k)
+    w = _prepare(weekly)
+    keep = w["headcount"] >= k
+    suppressed = int((~keep).sum())
+    w = w[keep].reset_index(drop=True)
+    w["month"] = w["week"].dt.to_period("M").dt.to_timestamp()
+    last = w["week"].max() if len(w) else None
+    keys, wk, mo, stats = {}, {}, {}, {}
+    for key, (label, mask) in _groups(w, teams_meta).items():
+        sub = w[mask]
+        if sub.empty:
+            continue
+        gw = sub.groupby("week")[_SUMS + ["_ltw"]].sum()
+        gw = gw[gw["headcount"] >= k]
+        if gw.empty:
+            continue
+        rw = _ratios(gw)
+        c4, u4 = gw["cost"].rolling(4, min_periods=1).sum(), gw["units"].rolling(4, min_periods=1).sum()
+        rw["cts_sw_4w"] = (c4 / u4).where(u4 > 0)
+        gm = sub.groupby("month")[_SUMS + ["_ltw"]].sum()
+        gm = gm[gm["headcount"] / sub.groupby("month")["week"].nunique().reindex(gm.index) >= k]
+        rm = _ratios(gm)
+        recent = sub[sub["week"] > last - pd.Timedelta(weeks=recent_weeks)].groupby(lambda _: 0)[_SUMS + ["_ltw"]].sum()
+        keys[key] = label
+        wk[key] = _cols(rw, ["cts_sw", "cts_sw_4w", "ai_share", "builders"])
+        mo[key] = _cols(rm, ["deploy_freq", "lead_time_h", "coding_h", "pickup_h", "review_h", "deploy_h",
+                             "change_failure_rate", "recovery_h", "rework_rate"])
+        if len(recent):
+            r = _ratios(recent).iloc[0]
+            stats[key] = {m: {"value": _num(r[m]), "tier": dora_tier(m, _num(r[m])) if m in DORA_TIERS else None}
+                          for m in ("deploy_freq", "lead_time_h", "change_failure_rate", "recovery_h", "rework_rate")}
+    return {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "suppressed": suppressed, "recent_weeks": recent_weeks}
+
+
+def _num(x: Any) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _cols(df: pd.DataFrame, cols: list[str]) -> dict[str, list]:
+    out: dict[str, list] = {"x": [d.strftime("%Y-%m-%d") for d in df.index]}
+    for c in cols:
+        out[c] = [_num(v) for v in df[c].to_numpy()]
+    return out
+
+
+TEAM_COLUMNS = {
+    "group": "Team", "headcount": "Builders", "cts_sw": "CTS-SW ($ per unit)",
+    "deployments_per_week": "Deployments per week", "lead_time_median_h": "Lead time, median (hours)",
+    "lead_time_p90_h": "Lead time, p90 (hours)", "change_failure_rate": "Change failure rate",
+    "recovery_median_h": "Recovery time, median (hours)", "rework_rate": "Rework rate", "velocity": "Velocity (merged changes per builder-week)",
+}
+PERCENT_COLUMNS = {"change_failure_rate", "rework_rate"}
+
+
+def team_rows(teams: pd.DataFrame, *, k: int, names: dict[str, str] | None = None) -> tuple[list[str], list[dict[str, Any]], int]:
+    """The per-team table (``period_metrics(by="team")``) floored at ``k`` builders.
+
+    ``names`` maps team ids to names, shown as "name (id)". Returns readable column names,
+    rows (raw numbers, JSON-safe) and how many teams were left out.
+    """
+    k = check_k(k)
+    t = teams.copy()
+    if names:
+        t["group"] = [f"{names[g]} ({g})" if names.get(g) and names[g] != g else g for g in t["group"]]
+    t["headcount"] = t["headcount"].fillna(0)
+    keep = t["headcount"] >= k
+    t = t[keep]
+    cols = [c for c in TEAM_COLUMNS if c in t.columns]
+    rows = [{TEAM_COLUMNS[c]: (_num(v) if c != "group" else str(v)) for c, v in r.items()} for r in t[cols].to_dict(orient="records")]
+    return [TEAM_COLUMNS[c] for c in cols], rows, int((~keep).sum())
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)

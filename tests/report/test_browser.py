@@ -1,0 +1,118 @@
+"""The report in a real headless browser (Debian's chromium driven by Playwright; nothing downloaded).
+
+The page must load with the network off, log no console errors, redraw when the team/group
+selector changes, follow the period brush, sort, search and download its team table, and print.
+A screenshot and a PDF print are kept under ``test-artefacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ctssw.report import write_interactive_report
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
+
+
+@pytest.fixture(scope="module")
+def page(report_inputs, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: `make browser` installs it"
+    path = write_interactive_report(tmp_path_factory.mktemp("report") / "report.html", **report_inputs["kw"])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        requests: list[str] = []
+        ctx.route("**/*", lambda route: (requests.append(route.request.url), route.continue_() if route.request.url.startswith(("file:", "data:", "blob:")) else route.abort()))
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(path.as_uri())
+        pg.wait_for_function("window.ctsswReady === true", timeout=60_000)
+        yield pg, errors, requests
+        browser.close()
+
+
+def test_loads_offline_without_console_errors(page):
+    pg, errors, requests = page
+    assert errors == []
+    assert [u for u in requests if not u.startswith(("file:", "data:", "blob:"))] == []
+    for chart in ("chart-forest", "chart-cts", "chart-df", "chart-lt", "chart-cfr", "chart-rec", "chart-rw",
+                  "chart-adoption", "chart-event", "chart-drivers", "chart-waterfall"):
+        assert pg.evaluate(f"document.getElementById('{chart}').data.length") >= 1, chart
+        title = pg.evaluate(f"(document.getElementById('{chart}').layout.xaxis.title || {{}}).text || ''")
+        ytitle = pg.evaluate(f"(document.getElementById('{chart}').layout.yaxis.title || {{}}).text || ''")
+        assert title or ytitle, f"{chart} has no axis title"
+    assert "cannot" in pg.inner_text("#headline") or "raised" in pg.inner_text("#headline") or "lowered" in pg.inner_text("#headline")
+    ticks = pg.evaluate("Array.from(document.querySelectorAll('.xtick text, .ytick text, .y2tick text')).map(t => t.textContent)")
+    assert ticks and not [t for t in ticks if re.fullmatch(r"[−-]\$?0(\.0+)?%?", t)], "a tick reads -0"
+    tiers = pg.locator("#stats .tier").all_inner_texts()
+    assert tiers and set(tiers) <= {"Elite", "High", "Medium", "Low"}
+
+
+def test_selector_changes_the_charts(page):
+    pg, errors, _ = page
+    before = pg.evaluate("JSON.stringify(document.getElementById('chart-cts').data[1].y)")
+    df_before = pg.evaluate("JSON.stringify(document.getElementById('chart-df').data[0].y)")
+    option = pg.evaluate("Array.from(document.querySelectorAll('#group option')).map(o => o.value).find(v => v.startsWith('team:'))")
+    pg.select_option("#group", option)
+    assert pg.get_attribute("body", "data-selected") == option
+    assert pg.evaluate("JSON.stringify(document.getElementById('chart-cts').data[1].y)") != before
+    assert pg.evaluate("JSON.stringify(document.getElementById('chart-df').data[0].y)") != df_before
+    label = pg.evaluate(f"document.querySelector('#group option[value=\"{option}\"]').textContent")
+    assert label in pg.inner_text("#stats-note")
+    pg.select_option("#group", "org")
+    assert errors == []
+
+
+def test_period_brush_moves_every_time_chart(page):
+    pg, errors, _ = page
+    x = pg.evaluate("document.getElementById('chart-cts').data[0].x")
+    lo, hi = x[len(x) // 3], x[2 * len(x) // 3]
+    pg.evaluate(f"Plotly.relayout('chart-cts', {{'xaxis.range': ['{lo}', '{hi}']}})")
+    pg.wait_for_function(f"String(document.getElementById('chart-df').layout.xaxis.range[0]).startsWith('{lo}')")
+    assert str(pg.evaluate("document.getElementById('chart-rw').layout.xaxis.range[1]")).startswith(hi)
+    assert errors == []
+
+
+def test_team_table_sorts_searches_and_downloads(page, report_inputs):
+    pg, errors, _ = page
+    first = pg.locator("#team-table tbody tr").count()
+    assert first == int((report_inputs["kw"]["teams"]["headcount"].fillna(0) >= 5).sum())
+    pg.click("#team-table th:has-text('Builders')")
+    pg.click("#team-table th:has-text('Builders')")
+    col = [int(v.replace(",", "")) for v in pg.locator("#team-table tbody tr td:nth-child(2)").all_inner_texts()]
+    assert col == sorted(col, reverse=True)
+    nums = pg.locator("#team-table tbody td.num").all_inner_texts()
+    assert nums and not [v for v in nums if re.search(r"\d[eE][+-]?\d|NaN|^-|^−0(\.0*)?%?$", v)]
+    name = pg.locator("#team-table tbody tr td:first-child").first.inner_text()
+    pg.fill("#team-search", name)
+    assert pg.locator("#team-table tbody tr").count() >= 1
+    with pg.expect_download() as dl:
+        pg.click("#team-csv")
+    text = Path(dl.value.path()).read_text()
+    assert text.splitlines()[0].startswith("Team,Builders") and name in text
+    pg.fill("#team-search", "")
+    assert errors == []
+
+
+def test_screenshot_and_print_are_kept(page):
+    pg, errors, _ = page
+    ARTEFACTS.mkdir(exist_ok=True)
+    shot = ARTEFACTS / "report.png"
+    pg.evaluate("window.scrollTo(0, 0)")
+    pg.screenshot(path=str(shot), full_page=True)
+    pg.emulate_media(media="print")
+    assert pg.evaluate("getComputedStyle(document.querySelector('.controls')).display") == "none"
+    pdf = ARTEFACTS / "report.pdf"
+    pg.pdf(path=str(pdf), format="A4", print_background=True)
+    pg.emulate_media(media="screen")
+    assert shot.stat().st_size > 50_000 and pdf.read_bytes()[:4] == b"%PDF"
+    assert errors == []
