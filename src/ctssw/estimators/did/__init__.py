@@ -1,6 +1,7 @@
 """Staggered-adoption difference-in-differences.
 
-``model``       ``staggered_did``, ``DidResult``, aggregation and the event study
+``model``       ``staggered_did``, ``DidResult``, aggregation
+``event_study`` the event-study table
 ``_fit``        settings (``DidConfig``) and the dispatch to one estimator
 ``_data``       the unit × period arrays (balanced for CS and Sun-Abraham)
 ``_cs``         Callaway–Sant'Anna 2x2 cells (regression, IPW, doubly robust, trimming)
@@ -18,13 +19,8 @@ from __future__ import annotations
 
 from ._data import NEVER, DidPanel, prepare_panel
 from ._fit import CONTROLS, EST_METHODS, METHODS, DidConfig
-from .model import (
-    AGGREGATIONS,
-    DidAggregate,
-    DidResult,
-    event_study_frame,
-    staggered_did,
-)
+from .event_study import event_study_frame
+from .model import AGGREGATIONS, DidAggregate, DidResult, staggered_did
 
 __all__ = [
     "AGGREGATIONS",
