@@ -1,0 +1,19 @@
+"""Several tools at once: joint models, the baseline decomposition, rollout power.
+
+``model``     ``attribute``: every tool's share in one dynamic two-way model, or a
+              joint imputation DiD; per-tool effects, their sum, the naive sum
+``did``       the joint imputation DiD with several treatments (dCDH 2023 design)
+``baseline``  ``explain``: the change in CTS-SW split into trend, tools, composition, residual
+``value``     each tool's and the total value, net of licences, with intervals
+``_result``   ``AttributionResult``
+"""
+
+from __future__ import annotations
+
+from ._result import AttributionResult
+from .baseline import Decomposition, explain
+from .did import adoption_matrix, imputation_effects
+from .model import METHODS, attribute, normalise_team_mean
+from .value import ToolsValue, value_tools
+
+__all__ = ["METHODS", "AttributionResult", "Decomposition", "ToolsValue", "adoption_matrix", "attribute", "explain", "imputation_effects", "normalise_team_mean", "value_tools"]
