@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ._dgp import ARCHITECTURES, BLOCK_TEAMS, TOOL, SimConfig, iter_blocks
 from ._events import Expander
 
-__all__ = ["TOOL", "SimConfig", "simulate", "simulate_panel"]
+__all__ = ["TOOL", "SimConfig", "parse_tools", "simulate", "simulate_panel"]
 
 TABLES = (
     "teams",
@@ -37,6 +37,25 @@ TABLES = (
     "tool_usage",
     "costs",
 )
+
+
+def parse_tools(text: str) -> tuple[tuple[str, float], ...]:
+    """``"review_agent=0.03,build_fix=0"`` as ``(("review_agent", 0.03), ("build_fix", 0.0))``."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, val = part.partition("=")
+        try:
+            eff = float(val)
+        except ValueError:
+            eff = None
+        if not sep or not name.strip() or eff is None:
+            raise ConfigError(f"extra tools are name=effect pairs separated by commas, e.g. review_agent=0.03; got {part!r}")
+        out.append((name.strip(), eff))
+    if not out:
+        raise ConfigError("extra tools are name=effect pairs separated by commas, e.g. review_agent=0.03")
+    return tuple(out)
 
 
 def _config(teams: int, weeks: int, seed: int, **kw) -> SimConfig:

@@ -141,6 +141,7 @@ class SimConfig:
             "tool_share_columns": {n: f"share_{n}" for n in names},
             "tool_gamma_log": {TOOL: self.gamma, **self.tool_gammas},
             "tool_cohort_weeks": {TOOL: dates(self.cohorts), **{n: dates(c) for (n, _), c in zip(self.extra_tools, self.tool_cohorts, strict=True)}},
+            "tool_license_per_seat_month": {n: LICENSE_PER_SEAT_MONTH for n in names},
             "tool_correlation": self.tool_correlation,
             "org_trend": self.org_trend,
         }

@@ -4,6 +4,7 @@
               joint imputation DiD; per-tool effects, their sum, the naive sum
 ``did``       the joint imputation DiD with several treatments (dCDH 2023 design)
 ``baseline``  ``explain``: the change in CTS-SW split into trend, tools, composition, residual
+``power``     ``plan``: power and minimum detectable effect by simulation on the history, a balanced schedule
 ``value``     each tool's and the total value, net of licences, with intervals
 ``_result``   ``AttributionResult``
 """
@@ -14,6 +15,7 @@ from ._result import AttributionResult
 from .baseline import Decomposition, explain
 from .did import adoption_matrix, imputation_effects
 from .model import METHODS, attribute, normalise_team_mean
+from .power import PowerPlan, balanced_waves, plan
 from .value import ToolsValue, value_tools
 
-__all__ = ["METHODS", "AttributionResult", "Decomposition", "ToolsValue", "adoption_matrix", "attribute", "explain", "imputation_effects", "normalise_team_mean", "value_tools"]
+__all__ = ["METHODS", "AttributionResult", "Decomposition", "PowerPlan", "ToolsValue", "adoption_matrix", "attribute", "balanced_waves", "explain", "imputation_effects", "normalise_team_mean", "plan", "value_tools"]

@@ -94,7 +94,15 @@ class AttributionResult(Result):
             lines.append(f"  {r.tool:<24}{r.estimate:+.4f}  [{r.ci_low:+.4f}, {r.ci_high:+.4f}]   one model per tool: {r.naive_estimate:+.4f}")
         lines.append("The sum's interval uses the covariance of the per-tool effects; the one-model-per-tool sum has none.")
         for k, v in self.diagnostics.items():
-            lines.append(f"{k}: {v}")
+            if k == "interactions":
+                lines.append("Interactions (effect of the combination minus the sum of its tools' alone effects):")
+                for label, d in v.items():
+                    lines.append(f"  {label:<40}{d['interaction_estimate']:+.4f}  [{d['interaction_ci_low']:+.4f}, "
+                                 f"{d['interaction_ci_high']:+.4f}]  over {d['team_weeks']} team-weeks")
+            elif isinstance(v, dict):
+                lines.append(f"{k}: " + ", ".join(f"{a}={b}" for a, b in v.items()))
+            else:
+                lines.append(f"{k}: {v}")
         return lines
 
     def to_dict(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...errors import ConfigError
+from ...errors import ConfigError, EstimationError
 from ..dynamic import dynamic_panel
 from ._result import AttributionResult, linear_combination
 from .did import joint_did
@@ -63,7 +63,7 @@ def attribute(
     y: str = "deploys_per_builder_tm",
     unit: str = "team_id",
     time: str = "week",
-    method: str = "fe",
+    method: str = "jackknife",
     covariates: Sequence[str] = (),
     level: float = 0.95,
     threshold: float = 0.5,
@@ -83,8 +83,9 @@ def attribute(
         :func:`normalise_team_mean`), so effects are relative changes.
     unit, time : str
         Panel identifiers.
-    method : {"fe", "jackknife", "did"}
-        ``"fe"`` and ``"jackknife"``: the joint dynamic two-way model (effects
+    method : {"jackknife", "fe", "did"}
+        ``"jackknife"`` (the default, recommended in docs/validation.md) and
+        ``"fe"``: the joint dynamic two-way model (effects
         are long-run effects of full use of each tool). ``"did"``: the joint
         imputation DiD (effects are average effects on team-weeks where that
         tool alone is adopted; a team adopts a tool in the first week its share
@@ -167,8 +168,18 @@ def _validate(panel, *, tools, y, unit, time, method, covariates, level, thresho
 
 
 def _dynamic_fit(panel: pd.DataFrame, spec: AttributionSpec, tools: tuple[str, ...]):
-    fit = dynamic_panel(panel, y=spec.y, x=[*tools, *spec.covariates], unit=spec.unit, time=spec.time,
-                        method=spec.method, level=spec.level, treatment=list(tools))
+    try:
+        fit = dynamic_panel(panel, y=spec.y, x=[*tools, *spec.covariates], unit=spec.unit, time=spec.time,
+                            method=spec.method, level=spec.level, treatment=list(tools))
+    except EstimationError as exc:
+        if spec.method != "jackknife":
+            raise
+        raise EstimationError(f"{exc}. A tool first used in the second half of the window cannot be fitted by the "
+                              "half-panel jackknife; use method 'fe'") from None
+    return _long_run(fit, tools)
+
+
+def _long_run(fit, tools: tuple[str, ...]):
     lag = fit.params.index[0]
     s = 1.0 - float(fit.params[lag])
     g = fit.params[list(tools)].to_numpy(dtype=float)

@@ -61,13 +61,13 @@ class ToolsValue:
     def summary(self) -> str:
         lv = self.engineering_years.level
         lines = [f"Value per tool ({lv:.0%} intervals)",
-                 f"  {'tool':<24}{'CTS-SW':>9}{'eng-years':>12}  {'interval':<22}{'net dollars':>14}"]
+                 f"  {'tool':<18}{'CTS-SW':>8}{'eng-years':>10}  {'interval':<18}{'net dollars':>12}"]
         for k, v in self.per_tool.items():
             e = v.engineering_years
-            lines.append(f"  {k:<24}{v.cts_change.estimate:>+9.2%}{e.estimate:>12,.1f}  [{e.ci_low:,.1f}, {e.ci_high:,.1f}]".ljust(69)
-                         + f"{v.net_dollars.estimate:>14,.0f}")
+            lines.append(f"  {k:<18}{v.cts_change.estimate:>+8.1%}{e.estimate:>10,.1f}  " + f"[{e.ci_low:,.1f}, {e.ci_high:,.1f}]".ljust(18)
+                         + f"{v.net_dollars.estimate:>12,.0f}")
         e, n = self.engineering_years, self.net_dollars
-        lines.append(f"  {'all tools':<24}{'':>9}{e.estimate:>12,.1f}  [{e.ci_low:,.1f}, {e.ci_high:,.1f}]".ljust(69) + f"{n.estimate:>14,.0f}")
+        lines.append(f"  {'all tools':<18}{'':>8}{e.estimate:>10,.1f}  " + f"[{e.ci_low:,.1f}, {e.ci_high:,.1f}]".ljust(18) + f"{n.estimate:>12,.0f}")
         lines.append(f"  net dollars of all tools: {n.estimate:,.0f} [{n.ci_low:,.0f}, {n.ci_high:,.0f}] after licences of {sum(self.license_cost.values()):,.0f}")
         return "\n".join(lines)
 
