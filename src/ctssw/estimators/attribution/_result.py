@@ -10,7 +10,22 @@ import pandas as pd
 
 from ..results import Estimate, Result, jsonable
 
-__all__ = ["AttributionResult", "linear_combination"]
+__all__ = ["AttributionResult", "AttributionSpec", "linear_combination"]
+
+
+@dataclass(frozen=True)
+class AttributionSpec:
+    """Validated settings of one :func:`attribute` call."""
+
+    tools: tuple[str, ...]
+    y: str
+    unit: str
+    time: str
+    method: str
+    covariates: tuple[str, ...]
+    level: float
+    threshold: float
+    naive: bool
 
 
 def linear_combination(params: pd.Series, vcov: pd.DataFrame, weights: pd.Series, crit: float, level: float) -> Estimate:

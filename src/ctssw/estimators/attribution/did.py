@@ -38,8 +38,6 @@ scaled by ``G / (G - 1)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -47,10 +45,7 @@ from scipy import stats
 from scipy.sparse.linalg import splu
 
 from ...errors import EstimationError
-from ._result import AttributionResult, linear_combination
-
-if TYPE_CHECKING:
-    from .model import AttributionSpec
+from ._result import AttributionResult, AttributionSpec, linear_combination
 
 __all__ = ["adoption_matrix", "imputation_effects", "joint_did"]
 

@@ -25,7 +25,6 @@ Methods (string-keyed, see :data:`METHODS`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,27 +32,12 @@ from scipy import stats
 
 from ...errors import ConfigError, EstimationError
 from ..dynamic import dynamic_panel
-from ._result import AttributionResult, linear_combination
+from ._result import AttributionResult, AttributionSpec, linear_combination
 from .did import joint_did
 
 __all__ = ["METHODS", "AttributionSpec", "attribute", "normalise_team_mean"]
 
 METHODS = ("fe", "jackknife", "did")
-
-
-@dataclass(frozen=True)
-class AttributionSpec:
-    """Validated settings of one :func:`attribute` call."""
-
-    tools: tuple[str, ...]
-    y: str
-    unit: str
-    time: str
-    method: str
-    covariates: tuple[str, ...]
-    level: float
-    threshold: float
-    naive: bool
 
 
 def attribute(
