@@ -69,6 +69,15 @@ def test_impact_tools_json_has_every_number_with_its_interval(tools_store):
     assert tot["ci_low"] <= tot["estimate"] <= tot["ci_high"]
 
 
+def test_impact_tools_by_architecture(tools_store):
+    db = str(tools_store / "tools.duckdb")
+    r = runner.invoke(app, ["impact", "--db", db, "--tools", "assistant", "--method", "fe", "--by-architecture", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["by_architecture"]
+    assert res["effects"]["equality"][0]["tool"] == "assistant"
+    assert {row["architecture"] for row in res["cts_sw"]} <= {"service", "monolith", "trunk"}
+
+
 def test_explain_json_adds_up(tools_store):
     db = str(tools_store / "tools.duckdb")
     r = runner.invoke(app, ["explain", "--db", db, "--tools", TOOLS, "--since", "2024-01-01", "--until", "2025-06-23", "--method", "fe", "--json"])

@@ -14,6 +14,8 @@ from ctssw.estimators.attribution import (
     adoption_matrix,
     attribute,
     balanced_waves,
+    cts_by_architecture,
+    effects_by_architecture,
     explain,
     normalise_team_mean,
     plan,
@@ -328,3 +330,44 @@ def test_plan_validates(history, kw, msg):
     args = {"tool": "x", "effect": 0.05, "reps": 10, **kw}
     with pytest.raises(ConfigError, match=msg):
         plan(history, **args)
+
+
+# -- architecture -------------------------------------------------------------------------
+
+
+def test_effects_by_architecture_and_equality_test(one_org):
+    p, _ = one_org
+    r = effects_by_architecture(p, tools=["share_assistant"], y="y")
+    assert set(r.params.index) == {f"share_assistant @ {a}" for a in ("monolith", "service", "trunk")}
+    eq = r.equality.set_index("tool").loc["share_assistant"]
+    assert eq["df1"] == 2 and 0 <= eq["p_value"] <= 1
+    assert "Equal effect in every architecture" in r.summary() and len(r.to_dict()["effects"]) == 3
+
+
+def test_equality_test_rejects_when_effects_differ():
+    rng = np.random.default_rng(1)
+    n, T = 240, 60
+    team = np.repeat(np.arange(n), T)
+    week = np.tile(np.arange(T), n)
+    arch = np.where(np.arange(n) % 2 == 0, "service", "monolith")[team]
+    start = rng.choice([20, 30, 40, 99], n)[team]
+    share = np.where(week >= start, 0.9, 0.0)
+    effect = np.where(arch == "service", 0.3, 0.0)
+    e = rng.normal(0, 0.1, n * T)
+    y = 1 + rng.normal(0, 0.1, n)[team] + effect * share + e
+    df = pd.DataFrame({"team_id": team, "week": week, "architecture": arch, "s": share, "y": y})
+    r = effects_by_architecture(df, tools=["s"], y="y")
+    assert r.equality["p_value"].iloc[0] < 0.001
+    t = r.table().set_index("architecture")
+    assert t.loc["service", "ci_low"] <= 0.3 <= t.loc["service", "ci_high"]
+    assert t.loc["monolith", "ci_low"] <= 0.0 <= t.loc["monolith", "ci_high"]
+
+
+def test_cts_by_architecture_keeps_each_unit(one_org):
+    p, _ = one_org
+    q = p.assign(unit=p["architecture"].map({"service": "deployment", "monolith": "change", "trunk": "commit"}))
+    c = cts_by_architecture(q).set_index("architecture")
+    assert c.loc["monolith", "unit"] == "change"
+    assert c.loc["service", "cts_sw"] == pytest.approx(q.loc[q.architecture == "service", "cost"].sum() / q.loc[q.architecture == "service", "units"].sum())
+    with pytest.raises(ConfigError, match="mixes units"):
+        cts_by_architecture(p.assign(unit=np.where(np.arange(len(p)) % 2, "a", "b")))

@@ -114,6 +114,7 @@ def attribute_tools(
     weeks_per_year: float = 52.0,
     level: float = 0.95,
     threshold: float = 0.5,
+    by_architecture: bool = False,
     k: int = DEFAULT_K,
 ) -> dict[str, Any]:
     """Every tool's effect in one model, their sum, the one-model-per-tool sum, and their value.
@@ -138,7 +139,14 @@ def attribute_tools(
     for m, f in fits.items():
         text += [f.summary(), ""]
     text += [f"Valued with {valued}:", value.summary()]
+    extra: dict[str, Any] = {}
+    if by_architecture:
+        arch = effects_by_architecture(p, tools=tools, y=y, method="fe", level=level)
+        cts = cts_by_architecture(p, k=k)
+        extra["by_architecture"] = {"effects": arch.to_dict(), "cts_sw": cts.to_dict(orient="records")}
+        text += ["", arch.summary(), "", "CTS-SW per architecture (cost over units, each in its own unit):", cts.to_string(index=False)]
     return jsonable({
+        **extra,
         "tools": tools,
         "share_columns": {t: share_column(t) for t in tools},
         "outcome": y,
