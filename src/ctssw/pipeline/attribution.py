@@ -11,6 +11,8 @@ import pandas as pd
 from ..errors import ConfigError
 from ..estimators.attribution import (
     attribute,
+    cts_by_architecture,
+    effects_by_architecture,
     explain,
     normalise_team_mean,
     value_tools,
