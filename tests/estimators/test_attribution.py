@@ -371,3 +371,12 @@ def test_cts_by_architecture_keeps_each_unit(one_org):
     assert c.loc["service", "cts_sw"] == pytest.approx(q.loc[q.architecture == "service", "cost"].sum() / q.loc[q.architecture == "service", "units"].sum())
     with pytest.raises(ConfigError, match="mixes units"):
         cts_by_architecture(p.assign(unit=np.where(np.arange(len(p)) % 2, "a", "b")))
+
+
+def test_did_respects_the_privacy_floor(one_org):
+    p, _ = one_org
+    small = p.assign(builders=0.001)
+    with pytest.raises(EstimationError, match="privacy floor"):
+        attribute(small, tools=TOOLS, y="y", method="did")
+    r = attribute(p, tools=TOOLS, y="y", method="did", naive=False)
+    assert r.diagnostics["combinations_below_privacy_floor"] == 0 and len(r.diagnostics["interactions"]) == 4

@@ -26,6 +26,7 @@ class AttributionSpec:
     level: float
     threshold: float
     naive: bool
+    k: int = 5
 
 
 def linear_combination(params: pd.Series, vcov: pd.DataFrame, weights: pd.Series, crit: float, level: float) -> Estimate:

@@ -165,19 +165,34 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
     others = D.sum(axis=1)
     estimands = {}
     counts = {}
+    size = d["builders"].fillna(0).to_numpy(dtype=float) if "builders" in d.columns else None
+
+    def builders_in(mask: np.ndarray) -> float:
+        """Builders a cell describes: each distinct team's mean builders over its rows in the cell."""
+        if size is None:
+            return float("inf")
+        return float(pd.Series(size[mask]).groupby(u[mask]).mean().sum())
+
     for k, c in enumerate(tools):
         alone = D[:, k] & (others == 1)
         counts[c] = int(alone.sum())
         if not alone.any():
             raise EstimationError(f"no team-week has {c!r} adopted alone: its effect cannot be told apart from the other tools'")
+        if builders_in(alone) < spec.k:
+            raise EstimationError(f"the team-weeks with {c!r} alone cover fewer than {spec.k} builders (privacy floor)")
         estimands[c] = alone.astype(float)
     combos = {}
+    suppressed = 0
     if K > 1:
         patterns, n_pat = np.unique(D[others > 1], axis=0, return_counts=True)
         for pat, m in zip(patterns, n_pat, strict=True):
+            cell = (D == pat).all(axis=1)
+            if builders_in(cell) < spec.k:
+                suppressed += 1
+                continue
             label = " + ".join(c for c, on in zip(tools, pat, strict=True) if on)
             combos[label] = (pat, int(m))
-            estimands[f"combination: {label}"] = (D == pat).all(axis=1).astype(float)
+            estimands[f"combination: {label}"] = cell.astype(float)
     est, V, info = imputation_effects(Y, u, t, D, estimands)
     G = info["clusters"]
     crit = float(stats.t.ppf(0.5 + spec.level / 2, G - 1))
@@ -219,6 +234,7 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
         naive=naive,
         naive_total=naive_total,
         method="did",
-        diagnostics={**info, "team_weeks_alone": counts, "interactions": interactions},
+        diagnostics={**info, "team_weeks_alone": counts, "interactions": interactions,
+                     "combinations_below_privacy_floor": suppressed},
         level=spec.level,
     )

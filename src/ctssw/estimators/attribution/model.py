@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import ConfigError, EstimationError
+from ...privacy import DEFAULT_K, check_k
 from ..dynamic import dynamic_panel
 from ._result import AttributionResult, AttributionSpec, linear_combination
 from .did import joint_did
@@ -52,6 +53,7 @@ def attribute(
     level: float = 0.95,
     threshold: float = 0.5,
     naive: bool = True,
+    k: int = DEFAULT_K,
 ) -> AttributionResult:
     """Estimate several tools' effects jointly, with their sum and the one-model-per-tool sum beside it.
 
@@ -82,6 +84,11 @@ def attribute(
     naive : bool, default True
         Also fit one model per tool, leaving the other tools out, to show the
         double counting.
+    k : int, default 5
+        Privacy floor for ``"did"``: a tool's alone cells, or a combination's,
+        must cover at least ``k`` builders (the ``builders`` column, summed
+        over the distinct teams in them); combinations below it are not
+        reported, and a tool below it is an error.
 
     Returns
     -------
@@ -96,7 +103,7 @@ def attribute(
     >>> list(r.params.index)
     ['share_assistant', 'share_review_agent']
     """
-    spec = _validate(panel, tools=tools, y=y, unit=unit, time=time, method=method, covariates=covariates, level=level, threshold=threshold, naive=naive)
+    spec = _validate(panel, tools=tools, y=y, unit=unit, time=time, method=method, covariates=covariates, level=level, threshold=threshold, naive=naive, k=k)
     if spec.method == "did":
         return joint_did(panel, spec)
     return _dynamic(panel, spec)
@@ -118,7 +125,7 @@ def normalise_team_mean(panel: pd.DataFrame, column: str, *, unit: str = "team_i
     return (panel[column] / m.where(m > 0)).rename(f"{column}_tm")
 
 
-def _validate(panel, *, tools, y, unit, time, method, covariates, level, threshold, naive) -> AttributionSpec:
+def _validate(panel, *, tools, y, unit, time, method, covariates, level, threshold, naive, k) -> AttributionSpec:
     if not isinstance(panel, pd.DataFrame):
         raise ConfigError("panel must be a pandas DataFrame")
     if method not in METHODS:
@@ -148,7 +155,7 @@ def _validate(panel, *, tools, y, unit, time, method, covariates, level, thresho
         raise ConfigError(f"level must be between 0 and 1, got {level!r}")
     if not 0 < threshold <= 1:
         raise ConfigError(f"threshold must be in (0, 1], got {threshold!r}")
-    return AttributionSpec(tl, y, unit, time, method, cov, float(level), float(threshold), bool(naive))
+    return AttributionSpec(tl, y, unit, time, method, cov, float(level), float(threshold), bool(naive), check_k(k))
 
 
 def _dynamic_fit(panel: pd.DataFrame, spec: AttributionSpec, tools: tuple[str, ...]):
