@@ -63,12 +63,13 @@ def adoption_matrix(panel: pd.DataFrame, tools, *, unit: str, time: str, thresho
 
 
 def _fe_solver(u: np.ndarray, t: np.ndarray, nu: int, nt: int):
-    """Normal equations of ``a_i + lambda_t`` on the given rows (first period dropped)."""
-    n = u.size
-    rows = np.r_[np.arange(n), np.arange(n)]
-    cols = np.r_[u, nu + t]
-    Z = sp.csr_matrix((np.ones(2 * n), (rows, cols)), shape=(n, nu + nt))[:, np.r_[np.arange(nu), nu + np.arange(1, nt)]]
-    return Z, splu((Z.T @ Z).tocsc())
+    """Design and factorised normal equations of ``a_i + lambda_t`` on the given rows (first period dropped)."""
+    Z = _design(u, t, nu, nt)
+    try:
+        return Z, splu((Z.T @ Z).tocsc())
+    except RuntimeError:
+        raise EstimationError("the team-weeks without any tool do not connect every team and week; "
+                              "the no-tool outcome is not identified") from None
 
 
 def _design(u: np.ndarray, t: np.ndarray, nu: int, nt: int) -> sp.csr_matrix:
@@ -104,7 +105,6 @@ def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarra
     has_u = np.bincount(u[untreated], minlength=nu) > 0
     has_t = np.bincount(t[untreated], minlength=nt) > 0
     ok = treated & has_u[u] & has_t[t]
-    Z0, lu = _fe_solver(u[untreated], t[untreated], nu, nt)
     # units or periods absent from the untreated rows have empty columns: regularise them away
     if not has_u.all() or not has_t.all():
         keep_u = np.flatnonzero(has_u)
