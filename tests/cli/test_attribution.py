@@ -104,6 +104,7 @@ def test_plan_json(tools_store, tmp_path):
     [
         (["impact", "--tools", "assistant,nothing"], 2, "no usage of ['nothing']"),
         (["impact", "--tools", TOOLS, "--method", "cs"], 2, "with --tools, method must be"),
+        (["impact", "--tools", TOOLS, "--report", "x.html"], 2, "use --json"),
         (["impact", "--tools", TOOLS, "--license", "assistant=lots"], 2, "licences are tool=dollars"),
         (["impact", "--tools", "assistant", "--license", "other=3"], 2, "not among --tools"),
         (["explain", "--tools", TOOLS, "--since", "2024-01-01", "--until", "2024-01-08"], 2, "overlap"),

@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
         from ..pipeline import impact_from_store, render_impact_text
 
         if tools is not None:
+            if report_file is not None:
+                _fail(ConfigError("--report renders one tool's impact; with --tools, use --json and pass it to the report"))
             _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture)
             return
         try:
