@@ -15,6 +15,7 @@ from ctssw.estimators.attribution import (
     attribute,
     balanced_waves,
     cts_by_architecture,
+    drivers_by_architecture,
     effects_by_architecture,
     explain,
     normalise_team_mean,
@@ -380,3 +381,25 @@ def test_did_respects_the_privacy_floor(one_org):
         attribute(small, tools=TOOLS, y="y", method="did")
     r = attribute(p, tools=TOOLS, y="y", method="did", naive=False)
     assert r.diagnostics["combinations_below_privacy_floor"] == 0 and len(r.diagnostics["interactions"]) == 4
+
+
+def test_drivers_by_architecture_recovers_different_slopes():
+    rng = np.random.default_rng(3)
+    n, T = 150, 30
+    team = np.repeat(np.arange(n), T)
+    arch = np.array(["monolith", "service", "trunk"])[np.arange(n) % 3][team]
+    v = rng.normal(2, 0.5, n * T)
+    r = rng.normal(0.1, 0.03, n * T)
+    slope_v = np.where(arch == "service", -0.3, -0.1)  # per unit of velocity
+    log_y = 8 + rng.normal(0, 0.3, n)[team] + slope_v * v + 1.0 * r + rng.normal(0, 0.1, n * T)
+    df = pd.DataFrame({"team_id": team, "architecture": arch, "velocity": v, "rollback_rate": r, "cts_sw": np.exp(log_y)})
+    res = drivers_by_architecture(df, drivers=["velocity", "rollback_rate"])
+    s = res.slopes.set_index(["driver", "architecture"])
+    sd = df["velocity"].std()
+    assert s.loc[("velocity", "service"), "ci_low"] <= -0.3 * sd <= s.loc[("velocity", "service"), "ci_high"]
+    assert s.loc[("velocity", "monolith"), "ci_low"] <= -0.1 * sd <= s.loc[("velocity", "monolith"), "ci_high"]
+    eq = res.equality.set_index("driver")
+    assert eq.loc["velocity", "p_value"] < 1e-6 and eq.loc["rollback_rate", "df"] == 2
+    assert "velocity:architecture[service]" in res.params.index and "Same slope" in res.summary()
+    with pytest.raises(ConfigError, match="two architectures"):
+        drivers_by_architecture(df.assign(architecture="service"), drivers=["velocity"])

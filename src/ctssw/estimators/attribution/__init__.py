@@ -6,7 +6,7 @@
 ``baseline``  ``explain``: the change in CTS-SW split into trend, tools, composition, residual
 ``power``     ``plan``: power and minimum detectable effect by simulation on the history, a balanced schedule
 ``value``     each tool's and the total value, net of licences, with intervals
-``architecture``  CTS-SW per architecture in its own unit; tool effects by architecture, equality test
+``architecture``  CTS-SW per architecture in its own unit; drivers and tool effects by architecture, equality tests
 ``_result``   ``AttributionResult``
 """
 
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from ._result import AttributionResult
 from .architecture import (
+    ArchitectureDrivers,
     ArchitectureEffects,
     cts_by_architecture,
+    drivers_by_architecture,
     effects_by_architecture,
 )
 from .baseline import Decomposition, explain
@@ -26,6 +28,7 @@ from .value import ToolsValue, value_tools
 
 __all__ = [
     "METHODS",
+    "ArchitectureDrivers",
     "ArchitectureEffects",
     "AttributionResult",
     "Decomposition",
@@ -35,6 +38,7 @@ __all__ = [
     "attribute",
     "balanced_waves",
     "cts_by_architecture",
+    "drivers_by_architecture",
     "effects_by_architecture",
     "explain",
     "imputation_effects",

@@ -31,7 +31,7 @@ from ..results import Result, jsonable
 from ._result import AttributionSpec
 from .model import _dynamic_fit
 
-__all__ = ["ArchitectureEffects", "cts_by_architecture", "effects_by_architecture"]
+__all__ = ["ArchitectureDrivers", "ArchitectureEffects", "cts_by_architecture", "drivers_by_architecture", "effects_by_architecture"]
 
 
 def cts_by_architecture(
@@ -196,5 +196,124 @@ def effects_by_architecture(
         equality=pd.DataFrame(rows),
         architectures=archs,
         tools=tl,
+        level=float(level),
+    )
+
+
+@dataclass
+class ArchitectureDrivers(Result):
+    """Drivers of log CTS-SW by architecture: a mixed model with architecture x driver interactions.
+
+    ``params`` and ``std_errors`` are the fixed effects of the model (drivers as
+    z-scores, so each slope is the change in log CTS-SW per +1 SD).
+
+    Attributes
+    ----------
+    slopes : pandas.DataFrame
+        Per driver and architecture: ``estimate`` (base slope plus that
+        architecture's interaction), ``std_error``, ``ci_low``, ``ci_high``.
+    equality : pandas.DataFrame
+        Per driver: Wald ``statistic`` (chi-square), ``df``, ``p_value`` that
+        its slope is the same in every architecture.
+    fit : LMMResult
+    """
+
+    slopes: pd.DataFrame | None = None
+    equality: pd.DataFrame | None = None
+    fit: Any = None
+    level: float = 0.95
+
+    def _extra_lines(self) -> list[str]:
+        lines = ["Slope per +1 SD by architecture (log CTS-SW):"]
+        for r in self.slopes.itertuples():
+            lines.append(f"  {r.driver:<28}{r.architecture:<10}{r.estimate:+.4f}  [{r.ci_low:+.4f}, {r.ci_high:+.4f}]")
+        lines.append("Same slope in every architecture (Wald chi-square):")
+        for r in self.equality.itertuples():
+            lines.append(f"  {r.driver:<28}chi2({r.df}) = {r.statistic:.3f}, p = {r.p_value:.4f}")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update(slopes=jsonable(self.slopes.to_dict(orient="records")), equality=jsonable(self.equality.to_dict(orient="records")), level=self.level)
+        return out
+
+
+def drivers_by_architecture(
+    panel: pd.DataFrame,
+    *,
+    drivers: Sequence[str] = ("velocity", "interventions_per_deploy", "rollback_rate", "pages_per_oncall_builder"),
+    outcome: str = "cts_sw",
+    architecture: str = "architecture",
+    unit: str = "team_id",
+    level: float = 0.95,
+) -> ArchitectureDrivers:
+    """Fit ``log(outcome) ~ z(drivers) * architecture + (1 | unit)`` and compare each driver's slope across architectures.
+
+    Architecture enters as a team-level factor (its main effect) and through
+    an interaction with every driver. Drivers are standardised over the rows
+    fitted. The first architecture in sorted order is the reference.
+
+    Raises
+    ------
+    ConfigError
+        Missing columns, or fewer than two architectures.
+    """
+    from ..lmm import lmm
+
+    dl = [drivers] if isinstance(drivers, str) else list(drivers)
+    missing = [c for c in [*dl, outcome, architecture, unit] if c not in panel.columns]
+    if missing:
+        raise ConfigError(f"columns not in the panel: {missing}")
+    d = panel[[unit, architecture, outcome, *dl]].dropna()
+    d = d[d[outcome] > 0]
+    archs = sorted(d[architecture].astype(str).unique())
+    if len(archs) < 2:
+        raise ConfigError(f"drivers by architecture need at least two architectures, found {archs}")
+    a = d[architecture].astype(str)
+    X = pd.DataFrame({unit: d[unit].to_numpy(), "log_y": np.log(d[outcome].to_numpy(dtype=float))})
+    names: dict[str, str] = {}
+    for j, c in enumerate(dl):
+        sd = float(d[c].std())
+        if not sd > 0:
+            raise ConfigError(f"driver {c!r} does not vary")
+        X[f"z{j}"] = ((d[c] - d[c].mean()) / sd).to_numpy()
+        names[f"z{j}"] = c
+    for i, g in enumerate(archs[1:], start=1):
+        X[f"a{i}"] = (a == g).to_numpy(dtype=float)
+        for j in range(len(dl)):
+            X[f"z{j}_a{i}"] = X[f"z{j}"] * X[f"a{i}"]
+    rhs = " + ".join(c for c in X.columns if c not in (unit, "log_y"))
+    fit = lmm(f"log_y ~ {rhs} + (1 | {unit})", X)
+    V = fit.vcov
+    crit = float(stats.norm.ppf(0.5 + level / 2))
+    rows, eq = [], []
+    for j, c in enumerate(dl):
+        base = f"z{j}"
+        for i, g in enumerate(archs):
+            w = pd.Series(0.0, index=fit.params.index)
+            w[base] = 1.0
+            if i > 0:
+                w[f"z{j}_a{i}"] = 1.0
+            est = float(w @ fit.params)
+            se = float(np.sqrt(max(w @ V @ w, 0.0)))
+            rows.append({"driver": c, "architecture": g, "estimate": est, "std_error": se, "ci_low": est - crit * se, "ci_high": est + crit * se})
+        inter = [f"z{j}_a{i}" for i in range(1, len(archs))]
+        b = fit.params[inter].to_numpy()
+        W = float(b @ np.linalg.solve(V.loc[inter, inter].to_numpy(), b))
+        eq.append({"driver": c, "statistic": W, "df": len(inter), "p_value": float(stats.chi2.sf(W, len(inter)))})
+    labels = {**names, **{f"a{i}": f"architecture[{g}]" for i, g in enumerate(archs[1:], start=1)},
+              **{f"z{j}_a{i}": f"{names[f'z{j}']}:architecture[{g}]" for i, g in enumerate(archs[1:], start=1) for j in range(len(dl))}}
+    return ArchitectureDrivers(
+        params=fit.params.rename(lambda n: labels.get(n, n)),
+        std_errors=fit.std_errors.rename(lambda n: labels.get(n, n)),
+        nobs=fit.nobs,
+        formula=f"log({outcome}) ~ z({' + '.join(dl)}) * {architecture} + (1 | {unit})",
+        settings={"reference_architecture": archs[0], "drivers": "z-scores over the rows fitted", "fit": "REML (ctssw.lmm)"},
+        warnings=list(fit.warnings),
+        df_resid=None,
+        title="Drivers of CTS-SW by architecture (mixed model with interactions)",
+        slopes=pd.DataFrame(rows),
+        equality=pd.DataFrame(eq),
+        fit=fit,
         level=float(level),
     )
