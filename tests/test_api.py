@@ -5,7 +5,7 @@ import ctssw.errors
 def test_public_names_are_pinned():
     assert ctssw.__all__ == sorted(ctssw.__all__)
     assert set(ctssw.__all__) == {
-        "CtsswError", "Store", "__version__", "compare", "dynamic_panel", "gmm", "ingest_canonical", "lmm",
+        "CtsswError", "Store", "__version__", "attribute", "compare", "dynamic_panel", "gmm", "ingest_canonical", "lmm",
         "panel", "panel_expr", "sensitivity", "simulate", "simulate_panel", "staggered_did",
     }
     import ctssw.estimators as est

@@ -22,6 +22,7 @@ __all__ = [
     "CtsswError",
     "Store",
     "__version__",
+    "attribute",
     "compare",
     "dynamic_panel",
     "gmm",
@@ -40,6 +41,7 @@ _LAZY = {
     "ingest_canonical": ".store",
     "panel": ".panel",
     "panel_expr": ".panel",
+    "attribute": ".estimators",
     "compare": ".estimators",
     "dynamic_panel": ".estimators",
     "gmm": ".estimators",
@@ -51,7 +53,15 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .estimators import compare, dynamic_panel, gmm, lmm, sensitivity, staggered_did
+    from .estimators import (
+        attribute,
+        compare,
+        dynamic_panel,
+        gmm,
+        lmm,
+        sensitivity,
+        staggered_did,
+    )
     from .panel import panel, panel_expr
     from .simulate import simulate, simulate_panel
     from .store import Store, ingest_canonical

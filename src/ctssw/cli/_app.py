@@ -55,18 +55,26 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     effect: Annotated[float, typer.Option(help="True long-run effect of full adoption on deployments per builder-week.")] = 0.08,
     confounded: Annotated[bool, typer.Option(help="Let teams already on the rise adopt first.")] = False,
+    extra_tools: Annotated[
+        str | None, typer.Option(help="More tools beside the assistant, name=effect comma-separated (e.g. review_agent=0.03,build_fix=0).")
+    ] = None,
+    org_trend: Annotated[float, typer.Option(help="Organisation-wide trend per year on the log deployment rate.")] = 0.0,
 ) -> None:
     """Write a simulated organisation's canonical tables with truth.json beside them."""
+    from ..simulate import parse_tools
     from ..simulate import simulate as run
 
     try:
+        more = {"extra_tools": parse_tools(extra_tools)} if extra_tools else {}
+        if org_trend:
+            more["org_trend"] = org_trend
         with _progress() as p:
             task = p.add_task("simulating", total=None)
 
             def tick(done: int, total: int) -> None:
                 p.update(task, completed=done, total=total)
 
-            truth = run(out_dir, teams=teams, weeks=weeks, seed=seed, effect=effect, confounded=confounded, progress=tick)
+            truth = run(out_dir, teams=teams, weeks=weeks, seed=seed, effect=effect, confounded=confounded, progress=tick, **more)
     except CtsswError as e:
         _fail(e)
     rows = truth["rows"]
@@ -174,6 +182,9 @@ _register_impact(app)
 from ._collect import register as _register_collect
 
 _register_collect(app)
+from ._attribution import register as _register_attribution
+
+_register_attribution(app)
 
 
 def main() -> None:

@@ -59,6 +59,16 @@ def register(app: typer.Typer) -> None:
     def impact(
         db: Annotated[Path, typer.Option("--db", help="DuckDB store file.")] = Path("ctssw.duckdb"),
         tool: Annotated[str, typer.Option(help="The tool, as named in tool_usage.")] = "assistant",
+        tools: Annotated[
+            str | None,
+            typer.Option(help="Several tools in one model, comma-separated (e.g. assistant,review_agent); --method jackknife, fe, did or all (the three)."),
+        ] = None,
+        by_architecture: Annotated[
+            bool, typer.Option(help="With --tools: each tool's effect per architecture with a test of equality, and CTS-SW per architecture.")
+        ] = False,
+        license: Annotated[
+            str | None, typer.Option(help="With --tools: licence price per seat-month, tool=dollars comma-separated (default: the store's costs).")
+        ] = None,
         method: Annotated[
             str,
             typer.Option(help=f"One of {', '.join(DYNAMIC + DID)}, 'all' (every method), 'dynamic' or 'did' (one family)."),
@@ -76,6 +86,11 @@ def register(app: typer.Typer) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
         from ..pipeline import impact_from_store, render_impact_text
 
+        if tools is not None:
+            if report_file is not None:
+                _fail(ConfigError("--report renders one tool's impact; with --tools, use --json and pass it to the report"))
+            _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture)
+            return
         try:
             dyn, did = _families(method)
             with working("estimating the effect and running its checks"):
@@ -110,3 +125,21 @@ def register(app: typer.Typer) -> None:
             )
         if report_file is not None:
             out.print(f"Report: {report_file}")
+
+
+def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_annual_cost: float, weeks_per_year: float, as_json: bool,
+             license: str | None, by_architecture: bool = False) -> None:
+    """``ctssw impact --tools a,b,c``: the joint model, its sum beside the one-model-per-tool sum, value per tool."""
+    from ..pipeline import attribute_from_store
+    from ._app import _fail, out
+
+    try:
+        res = attribute_from_store(db, tools, panel_file=panel_file, method="jackknife" if method == "dynamic" else method,
+                                   loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, license=license,
+                                   by_architecture=by_architecture)
+    except CtsswError as e:
+        _fail(e)
+    if as_json:
+        out.print_json(json.dumps(res, default=str))
+    else:
+        out.print(res["text"], highlight=False)

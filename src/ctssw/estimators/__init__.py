@@ -8,6 +8,7 @@ Families, one subpackage each:
 ``lmm/``      linear mixed models and the drivers sensitivity analysis
 ``dynamic/``  the article's dynamic panel model: within, jackknife, GMM, exogeneity checks
 ``did/``      staggered difference-in-differences and its robustness checks
+``attribution/``  several tools in one model, the baseline decomposition, rollout power
 ``value``     effect → CTS-SW change → engineering-years → dollars
 ``adoption``  adoption cohorts from usage shares or rollout dates
 ``results``   the result contract shared by every family
@@ -17,6 +18,7 @@ Families, one subpackage each:
 from __future__ import annotations
 
 from .adoption import adoption_cohorts, rollout_cohorts
+from .attribution import AttributionResult, attribute
 from .did import DidAggregate, DidResult, event_study_frame, staggered_did
 from .dynamic import (
     DynamicResult,
@@ -34,6 +36,7 @@ from .results import Estimate, Result
 from .value import ValueSettings, ValueTranslation, translate
 
 __all__ = [
+    "AttributionResult",
     "DidAggregate",
     "DidResult",
     "DriversResult",
@@ -47,6 +50,7 @@ __all__ = [
     "ValueSettings",
     "ValueTranslation",
     "adoption_cohorts",
+    "attribute",
     "compare",
     "dynamic_panel",
     "etable",

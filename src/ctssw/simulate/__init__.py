@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ._dgp import ARCHITECTURES, BLOCK_TEAMS, TOOL, SimConfig, iter_blocks
 from ._events import Expander
 
-__all__ = ["TOOL", "SimConfig", "simulate", "simulate_panel"]
+__all__ = ["TOOL", "SimConfig", "parse_tools", "simulate", "simulate_panel"]
 
 TABLES = (
     "teams",
@@ -39,11 +39,47 @@ TABLES = (
 )
 
 
+def parse_tools(text: str) -> tuple[tuple[str, float], ...]:
+    """``"review_agent=0.03,build_fix=0"`` as ``(("review_agent", 0.03), ("build_fix", 0.0))``."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, val = part.partition("=")
+        try:
+            eff = float(val)
+        except ValueError:
+            eff = None
+        if not sep or not name.strip() or eff is None:
+            raise ConfigError(f"extra tools are name=effect pairs separated by commas, e.g. review_agent=0.03; got {part!r}")
+        out.append((name.strip(), eff))
+    if not out:
+        raise ConfigError("extra tools are name=effect pairs separated by commas, e.g. review_agent=0.03")
+    return tuple(out)
+
+
 def _config(teams: int, weeks: int, seed: int, **kw) -> SimConfig:
     if teams < 1:
         raise ConfigError(f"teams must be at least 1, got {teams}")
     if weeks < 4:
         raise ConfigError(f"weeks must be at least 4, got {weeks}")
+    tools = kw.get("extra_tools")
+    if tools:
+        if isinstance(tools, dict):
+            tools = tuple(tools.items())
+        tools = tuple((str(n), float(e)) for n, e in tools)
+        names = [n for n, _ in tools]
+        if TOOL in names or len(set(names)) != len(names):
+            raise ConfigError(f"extra_tools need distinct names other than {TOOL!r}, got {names}")
+        if any(e <= -1 for _, e in tools):
+            raise ConfigError("each extra tool's effect must be above -1 (-100%)")
+        kw["extra_tools"] = tools
+    if "tool_correlation" in kw and not -1 <= kw["tool_correlation"] <= 1:
+        raise ConfigError(f"tool_correlation must be in [-1, 1], got {kw['tool_correlation']!r}")
+    if "tool_cohorts" in kw:
+        kw["tool_cohorts"] = tuple(tuple(float(c) for c in waves) for waves in kw["tool_cohorts"])
+        if len(kw["tool_cohorts"]) != len(tools or ()):
+            raise ConfigError("tool_cohorts needs one sequence of waves per extra tool")
     if "start" in kw and isinstance(kw["start"], str):
         kw["start"] = dt.date.fromisoformat(kw["start"])
     return SimConfig(teams=teams, weeks=weeks, seed=seed, **kw)
@@ -107,6 +143,19 @@ def simulate_panel(*, teams: int = 200, weeks: int = 104, seed: int = 0, **kw) -
 
     Returns the same counts a store built from :func:`simulate` with the same
     arguments yields, plus the latent log deployment index ``w``.
+
+    With ``extra_tools=(("review_agent", 0.03), ("build_fix", 0.0))`` (see
+    :class:`SimConfig`) the organisation also rolls out those tools in their
+    own overlapping waves, and the panel gains ``share_<tool>`` (builders using
+    it / headcount), ``active_<tool>``, ``seats_<tool>`` and
+    ``cohort_week_<tool>`` for each, plus ``share_assistant`` (= ``ai_share``);
+    the truth gains ``tools`` (each tool's long-run effect).
+
+    Examples
+    --------
+    >>> p, truth = simulate_panel(teams=20, weeks=52, seed=1, extra_tools=(("review_agent", 0.03),))
+    >>> truth["tools"]
+    {'assistant': 0.08, 'review_agent': 0.03}
     """
     cfg = _config(teams, weeks, seed, **kw)
     frames = []
@@ -135,6 +184,10 @@ def simulate_panel(*, teams: int = 200, weeks: int = 104, seed: int = 0, **kw) -
                 "w": blk.w.ravel(),
             }
         )
+        for name, tool in blk.tools.items():
+            f[f"active_{name}"] = tool["active"].ravel()
+            f[f"seats_{name}"] = tool["seats"].ravel()
+            f[f"cohort_week_{name}"] = np.repeat(tool["cohort_week"], W)
         frames.append(f)
     p = pd.concat(frames, ignore_index=True)
     b = p["builders"]
@@ -146,4 +199,8 @@ def simulate_panel(*, teams: int = 200, weeks: int = 104, seed: int = 0, **kw) -
     p["interventions_per_deploy"] = (p["interventions"] / p["deployments"]).where(p["deployments"] > 0)
     p["pages_per_oncall_builder"] = (p["pages"] / p["oncall_builders"]).where(p["oncall_builders"] > 0)
     p["new_member_share"] = p["new_members"] / p["headcount"]
+    if cfg.extra_tools:
+        p[f"share_{TOOL}"] = p["ai_share"]
+        for name, _ in cfg.extra_tools:
+            p[f"share_{name}"] = p[f"active_{name}"] / p["headcount"]
     return p, cfg.truth()

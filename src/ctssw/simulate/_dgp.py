@@ -15,6 +15,13 @@ Model (team i, week t; DESIGN §5):
 
 so the long-run effect of full adoption on deployments per builder-week is
 exp(gamma / (1 - beta)) - 1 (``effect``, +8% by default).
+
+Several tools (``extra_tools``, off by default): each extra tool k adds
+``gamma_k * share_k`` to the same equation, with its own staggered waves
+(``tool_cohorts``), its rollout order correlated with the assistant's
+(``tool_correlation``), and an organisation-wide trend ``org_trend`` (per
+year, on the long-run log deployment rate) common to every team. Extra tools
+draw from their own random stream, so the default organisation is unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.signal import lfilter
+from scipy.stats import norm
 
 BLOCK_TEAMS = 100  # teams simulated per random stream; fixed so a seed means one organisation
 ARCHITECTURES = ("service", "monolith", "trunk")
@@ -47,6 +55,10 @@ class SimConfig:
     never_treated: float = 0.2
     cohorts: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)  # rollout weeks as shares of the horizon
     confounded: bool = False  # early cohorts are the teams already on the rise
+    extra_tools: tuple[tuple[str, float], ...] = ()  # (name, long-run effect) of tools beside the assistant
+    tool_cohorts: tuple[tuple[float, ...], ...] = ()  # waves of each extra tool; default: the assistant's, later
+    tool_correlation: float = 0.6  # correlation of each extra tool's rollout order with the assistant's
+    org_trend: float = 0.0  # organisation-wide trend per year on the log deployment rate
     drivers: dict[str, float] = field(
         default_factory=lambda: {
             "velocity": 0.30,
@@ -60,6 +72,14 @@ class SimConfig:
     def __post_init__(self) -> None:
         if self.start.weekday() != 0:
             object.__setattr__(self, "start", self.start - dt.timedelta(days=self.start.weekday()))
+        if self.extra_tools and not self.tool_cohorts:
+            waves = tuple(tuple(min(c + 0.08 * (k + 1), 0.9) for c in self.cohorts) for k in range(len(self.extra_tools)))
+            object.__setattr__(self, "tool_cohorts", waves)
+
+    @property
+    def tool_gammas(self) -> dict[str, float]:
+        """Short-run coefficient of each extra tool's share on the latent index."""
+        return {name: float(np.log1p(e) * (1 - self.beta)) for name, e in self.extra_tools}
 
     @property
     def gamma(self) -> float:
@@ -101,12 +121,29 @@ class SimConfig:
             },
             "cost": {"loaded_annual_cost": LOADED_ANNUAL_COST, "weeks_per_year": WEEKS_PER_YEAR, "builder_week_cost": week_cost},
             "license_per_seat_month": LICENSE_PER_SEAT_MONTH,
+            **(self._tools_truth() if self.extra_tools else {}),
             "config": {
                 "teams": self.teams,
                 "weeks": self.weeks,
                 "seed": self.seed,
                 "start": self.start.isoformat(),
             },
+        }
+
+    def _tools_truth(self) -> dict:
+        def dates(cohorts: tuple[float, ...]) -> list[str]:
+            return [(self.start + dt.timedelta(weeks=int(round(c * self.weeks)))).isoformat() for c in cohorts]
+
+        names = [TOOL, *(n for n, _ in self.extra_tools)]
+        return {
+            "tools": {TOOL: self.effect, **dict(self.extra_tools)},
+            "tools_effect_definition": "long-run relative change in production deployments per builder-week at full use of that tool alone; effects add on the log scale",
+            "tool_share_columns": {n: f"share_{n}" for n in names},
+            "tool_gamma_log": {TOOL: self.gamma, **self.tool_gammas},
+            "tool_cohort_weeks": {TOOL: dates(self.cohorts), **{n: dates(c) for (n, _), c in zip(self.extra_tools, self.tool_cohorts, strict=True)}},
+            "tool_license_per_seat_month": {n: LICENSE_PER_SEAT_MONTH for n in names},
+            "tool_correlation": self.tool_correlation,
+            "org_trend": self.org_trend,
         }
 
 
@@ -144,6 +181,9 @@ class Block:
     incidents: np.ndarray
     pages: np.ndarray
     w: np.ndarray  # latent log deployment index
+    # extra tools, by name: "active" (n, W) builders using it, "seats" (n, W), "cohort_week" (n,),
+    # "slot_active" (s, W) bool; empty unless SimConfig.extra_tools
+    tools: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, int], rho: float) -> np.ndarray:
@@ -237,6 +277,8 @@ def simulate_block(cfg: SimConfig, block: int, builder_offset: int) -> Block:
     ai_share = ai_active / headcount
     onboard = new_members / headcount
 
+    tools = _extra_tools(cfg, block, cohort, slot_team, builder_no - builder_offset, occupant_team, spell_start, headcount, per_team) if cfg.extra_tools else {}
+
     # latent drivers and the log deployment index
     d = cfg.drivers
     zv, zi, zr, zp = (_latent(rng, n, W) for _ in range(4))
@@ -249,7 +291,11 @@ def simulate_block(cfg: SimConfig, block: int, builder_offset: int) -> Block:
         - d["new_member_share"] * onboard / 0.1
         + trend[:, None] * t[None, :] / 52
     )
+    if cfg.org_trend:
+        drive = drive + cfg.org_trend * t[None, :] / 52
     u = (1 - cfg.beta) * drive + cfg.gamma * ai_share + lam + 0.15 * rng.standard_normal((n, W))
+    for name, g in cfg.tool_gammas.items():
+        u = u + g * tools[name]["active"] / headcount
     w = lfilter([1.0], [1.0, -cfg.beta], u, axis=1)
 
     dbase = np.where(arch == 0, 1.2, np.where(arch == 1, 0.35, 0.8)) * rng.lognormal(0, 0.35, n)
@@ -300,7 +346,44 @@ def simulate_block(cfg: SimConfig, block: int, builder_offset: int) -> Block:
         incidents=incidents,
         pages=pages,
         w=w,
+        tools=tools,
     )
+
+
+def _extra_tools(cfg: SimConfig, block: int, cohort: np.ndarray, slot_team: np.ndarray, bidx: np.ndarray,
+                 occupant_team: np.ndarray, spell_start: np.ndarray, headcount: np.ndarray, per_team) -> dict:
+    """Usage of the extra tools: waves ordered like the assistant's rollout, up to ``tool_correlation``."""
+    rng = np.random.default_rng([cfg.seed, block, 1])
+    n = cohort.size
+    W = cfg.weeks
+    t = np.arange(W)
+    # the assistant's rollout order as a standard score (never treated last), plus noise
+    order = np.where(cohort >= 0, cohort, cfg.weeks * 2).astype(float)
+    z0 = norm.ppf((np.argsort(np.argsort(order + rng.random(n) * 1e-3)) + 0.5) / n)
+    rho = cfg.tool_correlation
+    out = {}
+    for (name, _), waves in zip(cfg.extra_tools, cfg.tool_cohorts, strict=True):
+        score = rho * z0 + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+        rank = np.argsort(np.argsort(score)) / max(n - 1, 1)
+        cw = np.array([int(round(c * W)) for c in waves])
+        treated = rank < 1 - cfg.never_treated
+        pos = np.minimum((rank / max(1 - cfg.never_treated, 1e-9) * len(cw)).astype(int), len(cw) - 1)
+        tcohort = np.where(treated, cw[pos], -1)
+        take_up = rng.beta(9, 1.5, size=n)
+        n_b = occupant_team.size
+        adopter = rng.random(n_b) < take_up[occupant_team]
+        delay = rng.geometric(1 / 3.0, size=n_b) - 1
+        slot_cohort = tcohort[slot_team][:, None]
+        adopt_week = np.maximum(slot_cohort, spell_start) + delay[bidx]
+        seat = (slot_cohort >= 0) & adopter[bidx] & (t[None, :] >= adopt_week)
+        active = seat & (rng.random(seat.shape) < 0.95)
+        out[name] = {
+            "active": per_team(active).astype(np.int64),
+            "seats": per_team(seat).astype(np.int64),
+            "cohort_week": tcohort,
+            "slot_active": active,
+        }
+    return out
 
 
 def iter_blocks(cfg: SimConfig):

@@ -368,7 +368,35 @@ class Expander:
                 "tool": pa.array(np.full(lt.size, TOOL)),
             }
         )
+        if blk.tools:
+            self._extra_tool_rows(blk, block_no, tid, out)
         return out
+
+    def _extra_tool_rows(self, blk: Block, block_no: int, tid: pa.Array, out: dict[str, pa.Table]) -> None:
+        """Usage rows of the extra tools, from their own random stream.
+
+        Their licences are not written: the costs table is keyed by scope and
+        week, not by tool, so a second tool's licence row for the same team-week
+        would collide with the assistant's. ``truth.json`` gives their seat price.
+        """
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, block_no, 2])
+        usage = [out["tool_usage"]]
+        for name, tool in blk.tools.items():
+            s_idx, w_idx = np.nonzero(tool["slot_active"])
+            days = 1 + rng.binomial(4, 0.7, size=s_idx.size)
+            rows = np.repeat(np.arange(s_idx.size), days)
+            within = np.arange(rows.size) - np.repeat(np.cumsum(days) - days, days)
+            day_us = _week_us(cfg, w_idx[rows]) + within * _US_PER_DAY
+            usage.append(pa.table({
+                "builder": logins(blk.builder_no[s_idx[rows], w_idx[rows]]),
+                "tool": pa.array(np.full(rows.size, name)),
+                "day": pa.array(day_us.astype("datetime64[us]").astype("datetime64[D]")),
+                "active": pa.array(np.ones(rows.size, bool)),
+                "events": pa.array(rng.poisson(25, rows.size)),
+                "accepted_lines": pa.array(rng.poisson(30, rows.size)),
+            }))
+        out["tool_usage"] = pa.concat_tables(usage)
 
     def _people(self, blk: Block, tid: pa.Array) -> tuple[pa.Table, pa.Table]:
         """One membership row per occupant spell, and each builder's tool login."""
