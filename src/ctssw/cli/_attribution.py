@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import CtsswError
-from ._common import DbOpt, JsonOpt, _fail, out
+from ._common import DbOpt, JsonOpt, _fail, emit_json, out
 
 PanelOpt = Annotated[Path | None, typer.Option("--panel", help="A panel file (Parquet or CSV) instead of the store.")]
 
@@ -34,7 +33,7 @@ def register(app: typer.Typer) -> None:
         except CtsswError as e:
             _fail(e)
         if as_json:
-            out.print_json(json.dumps(res, default=str))
+            emit_json("explain", res)
         else:
             out.print(res["text"], highlight=False)
 
@@ -63,6 +62,6 @@ def register(app: typer.Typer) -> None:
         except CtsswError as e:
             _fail(e)
         if as_json:
-            out.print_json(json.dumps(res, default=str))
+            emit_json("plan", res)
         else:
             out.print(res["text"], highlight=False)

@@ -140,6 +140,8 @@ def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_
     except CtsswError as e:
         _fail(e)
     if as_json:
-        out.print_json(json.dumps(res, default=str))
+        from ._common import emit_json
+
+        emit_json("impact-tools", res)
     else:
         out.print(res["text"], highlight=False)
