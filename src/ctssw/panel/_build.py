@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDataError
 
 UNITS = ("deployment", "change", "commit", "team")
 ARCH_UNIT = {"service": "deployment", "monolith": "change", "trunk": "commit"}
@@ -56,7 +56,10 @@ def _calendar(con, cfg: PanelConfig) -> ir.Table:
     m = con.table("memberships")
     bounds = m.aggregate(lo=m.start.min(), hi_start=m.start.max(), hi_end=m.end.max()).to_pyarrow().to_pylist()[0]
     if bounds["lo"] is None:
-        return ibis.memtable({"week": []}, schema={"week": "date"})
+        raise MissingDataError(
+            "no team members in the store: load a roster (ctssw ingest roster) or activity to infer "
+            "them from (ctssw ingest git, github, gitlab or devlake); see ctssw status"
+        )
     his = [bounds["hi_start"], bounds["hi_end"]]
     for table, col in (("deployments", "finished_at"), ("changes", "merged_at"), ("pages", "triggered_at")):
         t = con.table(table)
@@ -75,7 +78,9 @@ def _calendar(con, cfg: PanelConfig) -> ir.Table:
     while w <= hi:
         weeks.append(w)
         w += dt.timedelta(weeks=1)
-    return ibis.memtable({"week": weeks}, schema={"week": "date"})
+    import pyarrow as pa
+
+    return ibis.memtable(pa.table({"week": pa.array(weeks, pa.date32())}))
 
 
 def _members(con, cal: ir.Table, cfg: PanelConfig) -> ir.Table:

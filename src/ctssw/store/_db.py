@@ -102,7 +102,14 @@ class Store:
         )
         for t in TABLES.values():
             c.execute(_ddl(t))
+            # a store written before a column was added gets it, NULL in old rows
+            have = {r[0] for r in c.execute(f"DESCRIBE {_q(t.name)}").fetchall()}
+            for col in t.columns:
+                if t.stored_name(col) not in have:
+                    c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(t.stored_name(col))} {col.type}")
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
+        # identities recognised as bots or agents at ingest: never builders, counted apart
+        c.execute("CREATE TABLE IF NOT EXISTS bots (builder_id VARCHAR, rule VARCHAR, first_seen TIMESTAMPTZ)")
         c.execute(
             """CREATE TABLE IF NOT EXISTS quarantine (
                 source VARCHAR, row_ref VARCHAR, table_name VARCHAR, reason VARCHAR,

@@ -81,6 +81,7 @@ TABLES: dict[str, Table] = {
                 _c("end", "DATE"),
                 _c("fte", "DOUBLE", default="1.0"),
                 _c("oncall", "BOOLEAN", default="false"),
+                _c("inferred", "BOOLEAN", default="false"),
             ),
             checks=(
                 ('"end" >= start', "negative duration: end before start"),
@@ -140,6 +141,8 @@ TABLES: dict[str, Table] = {
                 _c("merge_sha", "VARCHAR"),
                 _c("first_commit_at", TS),
                 _c("first_review_at", TS),
+                _c("first_commit_sha", "VARCHAR"),
+                _c("first_review_id", "VARCHAR"),
                 _c("additions", "BIGINT"),
                 _c("deletions", "BIGINT"),
                 _c("team_id", "VARCHAR"),
@@ -166,6 +169,7 @@ TABLES: dict[str, Table] = {
                 _c("manual_interventions", "INTEGER", default="0"),
                 _c("sha", "VARCHAR"),
                 _c("team_id", "VARCHAR"),
+                _c("kind", "VARCHAR"),
             ),
             checks=(
                 ("finished_at >= started_at", "negative duration: finished before started"),
@@ -173,7 +177,10 @@ TABLES: dict[str, Table] = {
                 ("service_id IS NOT NULL OR repo_id IS NOT NULL OR team_id IS NOT NULL", "no service, repo or team"),
             ),
             team_refs=("team_id",),
-            allowed={"result": ("success", "failure", "cancelled", "running")},
+            allowed={
+                "result": ("success", "failure", "cancelled", "running"),
+                "kind": ("deployment", "release", "tag", "workflow_run"),
+            },
         ),
         Table(
             "deployment_commits",

@@ -32,6 +32,7 @@ from ..sources.forges import github, gitlab
 from ..sources.ops import pagerduty
 from ._db import LoadCounts, Store
 from ._schema import TABLES
+from .inference import default_teams, infer_memberships, register_bots
 from .ingest import ingest_tables
 
 __all__ = [
@@ -58,7 +59,9 @@ def load_tables(store: Store, tables: Tables, source: str, progress: Progress | 
         progress(f"loading {source}", 0, 1)
     tables = {k: v for k, v in tables.items() if v is not None}
     with store.transaction():
+        register_bots(store, tables)
         out = ingest_tables(store, tables, source)
+        infer_memberships(store)
     if progress:
         progress(f"loaded {source}", 1, 1)
     return out
@@ -129,6 +132,8 @@ def load_git(
     )
     if roster_teams:
         teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
+    if team is None and owners is None and not codeowners:
+        default_teams(store, tables)
     drop_unknown_teams(store, tables, "git")
     return load_tables(store, tables, source_name("git", ps), progress)
 
