@@ -67,17 +67,21 @@ def register(ingest_app: typer.Typer) -> None:
         owners: Annotated[Path | None, typer.Option("--owners", help="CODEOWNERS-style 'pattern team' rules file (monorepos).")] = None,
         codeowners: Annotated[bool, typer.Option("--codeowners", help="Use each repository's own CODEOWNERS file.")] = False,
         roster_teams: Annotated[bool, typer.Option("--roster-teams/--no-roster-teams", help="Fall back to the author's team in the roster.")] = True,
-        jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes for a large repository (default: up to 4).")] = None,
+        jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes at once (default: one per core, at most 4).")] = None,
+        renames: Annotated[bool, typer.Option("--renames/--no-renames", help="Rename detection in line counts, as git log --numstat does.")] = True,
+        deployments: Annotated[str | None, typer.Option("--deployments", help="tags or tags=PATTERN: each release tag is a production deployment.")] = None,
+        repo_id_from: Annotated[str, typer.Option("--repo-id-from", help="Repository ids from: auto (remote, else folder), remote, dir, parent.")] = "auto",
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
-        """Local git repositories (bare mirrors too): commits, merged changes, repos."""
+        """Local git repositories (bare mirrors too): commits, merged changes, repos, release tags."""
         from ..store import load_git
 
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
         _run("git", db, as_json, lambda s, tick: load_git(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
-            roster_teams=roster_teams, jobs=jobs, progress=tick))
+            roster_teams=roster_teams, jobs=jobs, renames=renames, deployments=deployments,
+            repo_id_from=repo_id_from, progress=tick))
 
     @ingest_app.command("github")
     def github_cmd(

@@ -119,16 +119,21 @@ def load_git(
     codeowners: bool = False,
     roster_teams: bool = True,
     jobs: int | None = None,
+    renames: bool = True,
+    deployments: str | None = None,
+    repo_id_from: str = "auto",
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read repositories (see :func:`ctssw.sources.git.read`) and load them in one transaction.
 
     With ``roster_teams`` a commit no rule or repository team claims gets its author's team
-    from the memberships already in the store.
+    from the memberships already in the store. Without a team, rules or a roster, each
+    repository is a team of its own and its members are inferred (:mod:`ctssw.store.inference`).
     """
     ps = paths_of(repos)
     tables = git.read(
-        ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs, progress=progress
+        ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs,
+        renames=renames, deployments=deployments, repo_id_from=repo_id_from, progress=progress,
     )
     if roster_teams:
         teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
