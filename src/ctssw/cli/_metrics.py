@@ -186,9 +186,13 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _team_headcount(con, k: int) -> pd.Series:
+def _team_headcount(con, k: int) -> pd.Series | None:
+    """Each team's headcount for the privacy floor; None when the store holds no members at all."""
     from ..metrics import period_metrics
 
+    m = con.table("memberships")
+    if int(m.count().to_pyarrow().as_py()) == 0:
+        return None
     t = period_metrics(con, by="team")
     return t.set_index("group")["headcount"].fillna(0)
 
@@ -241,9 +245,10 @@ def _pr_metrics(out_file, devlake_compatible, from_devlake, project, db, k):
             df = dl.pr_metrics_from_links(links)
             if project is not None:
                 df = df[df["project_name"] == project]
-            df, dropped = _floor_by_team(df, "project_name", _team_headcount(con, k), k)
+            heads = _team_headcount(con, k)
+            df, dropped = _floor_by_team(df, "project_name", heads, k) if heads is not None else (df, 0)
             dl.format_devlake(df).to_csv(out_file, index=False)
-            return df, dropped, None
+            return df, dropped, None if heads is not None else _NO_PEOPLE
         w = team_week_metrics(con)
         cols = ["team_id", "week", "headcount", "changes_deployed", "lead_time_median_h", "lead_time_p90_h",
                 "coding_median_h", "pickup_median_h", "review_median_h", "deploy_median_h"]
@@ -274,13 +279,19 @@ def _incidents(out_file, devlake_compatible, from_devlake, project, db, k, windo
     try:
         rule = "devlake" if devlake_compatible else "default"
         links = incident_links(con, window_hours=window, rule=rule).to_pandas()
-        links, dropped = _floor_by_team(links, "team_id", _team_headcount(con, k), k)
+        heads = _team_headcount(con, k)
+        links, dropped = _floor_by_team(links, "team_id", heads, k) if heads is not None else (links, 0)
         if devlake_compatible:
             df = links[links["deployment_id"].notna()].rename(columns={"incident_id": "id", "team_id": "project_name"})
+            # DevLake names the deployment (pipeline) a deployment row belongs to
+            dep = con.table("deployments").select("deployment_id", "pipeline_id").to_pandas()
+            run = dict(zip(dep["deployment_id"], dep["pipeline_id"]))
+            df["deployment_id"] = [run.get(d) or d for d in df["deployment_id"]]
             df = df[list(dl.INCIDENT_DEPLOYMENT_COLUMNS)].sort_values(["project_name", "id"])
             if project is not None:
                 df = df[df["project_name"] == project]
             dl.format_devlake(df).to_csv(out_file, index=False)
+            return df, dropped, None if heads is not None else _NO_PEOPLE
         else:
             df = links[["incident_id", "team_id", "service_id", "created_at", "resolved_at", "deployment_id", "attributed_by"]]
             df.sort_values("incident_id").to_csv(out_file, index=False)

@@ -32,6 +32,7 @@ class PanelConfig:
     onboarding_weeks: int = 8
     start: dt.date | None = None
     end: dt.date | None = None
+    unknown: tuple[str, ...] = ()
 
     @property
     def week_rate(self) -> float:
@@ -126,6 +127,11 @@ def _deployments(con, cfg: PanelConfig) -> ir.Table:
 
 def build_panel(con, cfg: PanelConfig) -> ir.Table:
     """The team-week panel as one Ibis expression over ``con``'s canonical tables."""
+    from dataclasses import replace
+
+    from .gaps import source_gaps
+
+    cfg = replace(cfg, unknown=tuple(c for c in source_gaps(con) if c != "ai_share"))
     cal = _calendar(con, cfg)
     mw = _members(con, cal, cfg)
     people = mw.group_by(["team_id", "week"]).aggregate(
@@ -179,7 +185,9 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
         m,
         [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
     )
-    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
+    # a builder on several teams counts on each by their FTE share there, never once per team
+    tj = tj.select("team_id", "week", "builder_id", "fte").distinct()
+    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.fte.sum())
 
     costs = _costs(con, people)
 
@@ -286,7 +294,7 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
         rollback_rate=_ratio(p.rollbacks, p.deployments + p.rollbacks),
         interventions_per_deploy=_ratio(p.interventions, p.deployments),
         pages_per_oncall_builder=_ratio(p.pages, p.oncall_builders),
-        ai_share=_ratio(p.ai_active, p.headcount),
+        ai_share=_ratio(p.ai_active, p.builders),
         new_member_share=_ratio(p.new_members, p.headcount),
     )
     # normalised by the team's own mean before it first used the tool (all weeks if never)
@@ -295,6 +303,10 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
     pre = p.week < p._first_ai.fill_null(ibis.date(9999, 12, 31))
     p = p.mutate(_pre_mean=p.deploys_per_builder.mean(where=pre).over(team_w))
     p = p.mutate(deploys_per_builder_norm=_ratio(p.deploys_per_builder, p._pre_mean))
+    # a rate whose source the store lacks altogether is unknown, not zero (see .gaps)
+    unknown = {c: ibis.null("float64") for c in cfg.unknown if c in PANEL_COLUMNS}
+    if unknown:
+        p = p.mutate(**unknown)
     return p.select(*PANEL_COLUMNS).order_by(["team_id", "week"])
 
 

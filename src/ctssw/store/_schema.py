@@ -170,6 +170,7 @@ TABLES: dict[str, Table] = {
                 _c("sha", "VARCHAR"),
                 _c("team_id", "VARCHAR"),
                 _c("kind", "VARCHAR"),
+                _c("pipeline_id", "VARCHAR"),  # the CI/CD run this deployment is part of (DevLake's cicd_deployment_id)
             ),
             checks=(
                 ("finished_at >= started_at", "negative duration: finished before started"),
