@@ -145,6 +145,10 @@ from ._impact import register as _register_impact
 
 _register_impact(app)
 
+from ._status import register as _register_status
+
+_register_status(app)
+
 
 def main() -> None:
     try:

@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..errors import CtsswError
 
@@ -44,14 +42,18 @@ def _fail(e: CtsswError) -> None:
     raise typer.Exit(int(code))
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
     )
 
 
-def _counts_table(rows: list[dict]) -> Table:
+def _counts_table(rows: list[dict]):
+    from rich.table import Table
+
     t = Table(title="Ingest summary")
     for c in rows[0] if rows else []:
         t.add_column(c, justify="left" if c in ("table", "source") else "right")

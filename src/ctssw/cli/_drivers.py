@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..errors import CtsswError
 
@@ -29,6 +28,8 @@ def _f(x: Any, spec: str = "+.1f") -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``drivers`` and ``fit lmm`` to ``app``."""
+    from rich.table import Table
+
     from ._app import _fail, console, out
 
     @app.command("drivers")
