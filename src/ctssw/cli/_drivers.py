@@ -39,12 +39,16 @@ def register(app: typer.Typer) -> None:
         k: KOpt = 5,
         unit: Annotated[str, typer.Option("--unit", help="Unit of software: deployment, change, commit or team.")] = "deployment",
         level: Annotated[float, typer.Option("--level", help="Confidence level of the intervals.")] = 0.95,
+        drivers_opt: Annotated[
+            str | None, typer.Option("--drivers", help="Comma-separated panel columns to use as drivers (default: those with data).")
+        ] = None,
     ) -> None:
         """Rank the drivers of CTS-SW: % change per +1 SD and per +10% of each, from a mixed model."""
         try:
             from ..pipeline import drivers_from_store
 
-            res = drivers_from_store(db, k=k, unit=unit, level=level)
+            chosen = [d.strip() for d in drivers_opt.split(",") if d.strip()] if drivers_opt else None
+            res = drivers_from_store(db, k=k, unit=unit, level=level, drivers=chosen)
         except CtsswError as e:
             _fail(e)
         if as_json:

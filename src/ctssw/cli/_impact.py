@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
         panel_file: Annotated[
             Path | None, typer.Option("--panel", help="A panel written by `ctssw panel` (Parquet), instead of building it.")
         ] = None,
+        rollout: Annotated[
+            Path | None, typer.Option("--rollout", help="CSV of team,date rollout dates: adoption from each team's date on.")
+        ] = None,
         report_file: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     ) -> None:
@@ -51,7 +54,7 @@ def register(app: typer.Typer) -> None:
         try:
             dyn, did = _families(method)
             res = impact_from_store(
-                db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
+                db, tool=tool, panel_file=panel_file, rollout=rollout, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
                 loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
             )
         except CtsswError as e:
@@ -70,6 +73,11 @@ def register(app: typer.Typer) -> None:
             out.print(res["dynamic"]["text"], highlight=False)
         if "did" in res:
             out.print(render_impact_text(res["did"]), highlight=False)
+        for k, why in res.get("skipped", {}).items():
+            out.print(f"not run: {k}: {why}", highlight=False)
+        for n in res.get("notes", []):
+            out.print(f"note: {n}", highlight=False)
+        out.print(f"Verdict: {res['verdict']}", highlight=False)
         if "did_value" in res:
             v = res["did_value"]
             e = v["engineering_years"]

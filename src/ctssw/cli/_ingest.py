@@ -50,9 +50,13 @@ def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
     q = sum(r["quarantined"] for r in rows)
     if q:
         A.out.print(f"{q} row(s) quarantined; see the quarantine table in {db} for each reason.", highlight=False)
-    u = sum(r["unmapped identities"] for r in rows)
+    u = max((r["unmapped identities"] for r in rows), default=0)
     if u:
-        A.out.print(f"{u} identit(y/ies) not on the roster: stored under stable pseudonymous ids; load the roster's identities to map them.", highlight=False)
+        A.out.print(
+            f"at least {u} identit(y/ies) not on a roster: stored under stable pseudonymous ids, members inferred from "
+            "activity where there is no roster (ctssw status shows which teams); load the roster's identities to map them.",
+            highlight=False,
+        )
 
 
 def register(ingest_app: typer.Typer) -> None:
