@@ -146,8 +146,10 @@ from ._impact import register as _register_impact
 _register_impact(app)
 
 from ._status import register as _register_status
+from ._status import register_report as _register_report
 
 _register_status(app)
+_register_report(app)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -50,3 +51,32 @@ def register(app: typer.Typer) -> None:
             c.add_row("yes" if cap.ok else "no", cap.name, cap.why, cap.fix)
         A.out.print(c)
         A.out.print(f"next: {s.next_command}", highlight=False)
+
+
+def register_report(app: typer.Typer) -> None:
+    """Add ``report`` to ``app``."""
+
+    @app.command("report")
+    def report_cmd(
+        db: A.DbOpt = Path("ctssw.duckdb"),
+        out_file: Annotated[Path, typer.Option("--out", help="HTML file to write (a .json summary goes beside it).")] = Path("report.html"),
+        tool: Annotated[str | None, typer.Option("--tool", help="The tool whose impact to estimate.")] = None,
+        rollout: Annotated[Path | None, typer.Option("--rollout", help="CSV of team,date rollout dates for --tool.")] = None,
+        unit: Annotated[str, typer.Option("--unit", help="Unit of software: deployment, change, commit or team.")] = "deployment",
+        k: Annotated[int, typer.Option("--k", help="Privacy floor (at least 3).")] = 5,
+        as_json: A.JsonOpt = False,
+    ) -> None:
+        """The full HTML report from any store; a section that cannot be computed says why in one sentence."""
+        from ..errors import CtsswError
+        from ..pipeline.store_report import report_from_store
+
+        try:
+            res = report_from_store(db, out_file, tool=tool, unit=unit, k=k, rollout=rollout)
+        except CtsswError as e:
+            A._fail(e)
+        if as_json:
+            A.out.print_json(json.dumps(res["sections"]))
+            return
+        for sec, state in res["sections"].items():
+            A.out.print(f"{sec}: {state}", highlight=False, soft_wrap=True)
+        A.out.print(f"Report: {res['path']}", highlight=False)
