@@ -185,9 +185,17 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
         m,
         [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
     )
-    # a builder on several teams counts on each by their FTE share there, never once per team
-    tj = tj.select("team_id", "week", "builder_id", "fte").distinct()
-    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.fte.sum())
+    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
+    # the AI share attributes a builder on several teams to each by their FTE share there, so their
+    # use is never counted once per team (a builder on one team counts 1, whatever their FTE)
+    wk = ibis.window(group_by=[mw.builder_id, mw.week])
+    mwx = mw.mutate(_w=mw.fte / mw.fte.sum().over(wk))
+    mwx = mwx.group_by(["team_id", "week", "builder_id"]).aggregate(_w=mwx._w.sum())
+    heads_w = mwx.group_by(["team_id", "week"]).aggregate(heads_attributed=mwx._w.sum())
+    act = tj.select("team_id", "week", "builder_id").distinct()
+    aw = act.join(mwx, ["team_id", "week", "builder_id"])
+    ai_w = aw.group_by(["team_id", "week"]).aggregate(ai_attributed=aw._w.sum())
+    ai = _attach(_attach(heads_w, ai), ai_w)
 
     costs = _costs(con, people)
 
@@ -200,6 +208,7 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
             "builders", "builder_weeks", "headcount", "oncall_builders", "new_members",
             "deployments", "rollbacks", "failed_deployments", "interventions", "changes_merged",
             "commits_to_prod", "pages", "incidents", "ai_active", "license_cost", "infra_cost",
+            "ai_attributed", "heads_attributed",
         )
     }
     p = p.mutate(**{c: p[c].fill_null(v) for c, v in zero.items()})
@@ -294,7 +303,7 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
         rollback_rate=_ratio(p.rollbacks, p.deployments + p.rollbacks),
         interventions_per_deploy=_ratio(p.interventions, p.deployments),
         pages_per_oncall_builder=_ratio(p.pages, p.oncall_builders),
-        ai_share=_ratio(p.ai_active, p.builders),
+        ai_share=_ratio(p.ai_attributed, p.heads_attributed),
         new_member_share=_ratio(p.new_members, p.headcount),
     )
     # normalised by the team's own mean before it first used the tool (all weeks if never)

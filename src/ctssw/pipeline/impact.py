@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import CtsswError, EstimationError, MissingDataError
+from ..errors import ConfigError, CtsswError, EstimationError, MissingDataError
 from ..estimators import Estimate, dynamic_panel, translate
 from ..estimators.results import jsonable
 from ..simulate import TOOL
@@ -211,7 +211,7 @@ def impact_from_store(
 
         p = rollout_share(p, rollout_cohorts(rollout, out_col="adoption_week"))
     if p["ai_active"].sum() == 0:
-        raise MissingDataError(
+        raise ConfigError(
             f"no usage of tool {tool!r} in the store: ingest it (ctssw ingest copilot or qdev) "
             "or give rollout dates (ctssw impact --rollout FILE, a CSV of team,date); see ctssw status"
         )

@@ -155,7 +155,7 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
                 "first_commit_sha": fc.get(pid, (None, None))[1], "first_review_id": fr.get(pid, (None, None))[1],
                 "additions": p.get("additions"), "deletions": p.get("deletions"),
             })
-        out["changes"] = table("changes", rows, extra=("first_commit_sha", "first_review_id"))
+        out["changes"] = table("changes", rows)
     if raw.get("commits"):
         repo_of = {_s(r.get("commit_sha")): _s(r.get("repo_id")) for r in raw.get("repo_commits", [])}
         out["commits"] = table("commits", [
@@ -180,7 +180,7 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
                 "result": RESULT.get(res, res) if res else "running", "sha": _s(d.get("commit_sha")),
                 "kind": "deployment", "pipeline_id": _s(d.get("cicd_deployment_id")),
             })
-        out["deployments"] = table("deployments", rows, extra=("kind", "pipeline_id"))
+        out["deployments"] = table("deployments", rows)
     if raw.get("commits_diffs") and deps:
         by_sha: dict[str, list[dict]] = {}
         for d in deps:

@@ -453,7 +453,7 @@ def read(
         "changes": table("changes", changes),
     }
     if pattern is not None:
-        out["deployments"] = table("deployments", deps, extra=("kind",))
+        out["deployments"] = table("deployments", deps)
         out["deployment_commits"] = table("deployment_commits", shipped)
         if not deps:
             note("git: no release tags matched; no deployments were read (try --deployments tags=PATTERN)")
