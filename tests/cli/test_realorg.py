@@ -96,6 +96,7 @@ def test_metrics_org_row_is_sums_over_teams_and_unknown_is_null(org):
     for col in ("change_failure_rate", "recovery_median_h", "rework_rate", "rollback_rate"):
         assert rows[col].isna().all(), col
     assert "incidents" in body["unknown"]["change_failure_rate"]
+    assert teams["inferred"].all()
 
 
 def test_drivers_leave_out_drivers_without_data(org):

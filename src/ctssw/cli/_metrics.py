@@ -98,7 +98,10 @@ def register(app: typer.Typer) -> None:
             label = by.value if c == "group" else label
             t.add_column(label, justify="left" if c == "group" else "right")
         for r in rows.to_dict("records"):
-            t.add_row(*(_fmt(r.get(c)) for c, _ in SHOWN))
+            cells = [_fmt(r.get(c)) for c, _ in SHOWN]
+            if r.get("inferred"):
+                cells[0] += " (inferred)"
+            t.add_row(*cells)
         if len(rows):
             out.print(t)
         else:

@@ -48,11 +48,22 @@ def metrics_table(
         elif by == "team":
             org = period_metrics(con, by="org", unit=unit, **kw)
             rows = pd.concat([rows, org.assign(group="(all teams)")], ignore_index=True)
+        inferred = _inferred_teams(con)
     finally:
         clear_cache()
         close()
     rows = rows.assign(headcount=rows["headcount"].fillna(0))
+    if by == "team":  # teams inferred from activity say so in every output
+        rows = rows.assign(inferred=[g in inferred if g != "(all teams)" else None for g in rows["group"]])
     return suppress_small_groups(rows, builders="headcount", k=k)
+
+
+def _inferred_teams(con) -> set[str]:
+    m = con.table("memberships")
+    if "inferred" not in m.columns:
+        return set()
+    t = m.group_by("team_id").aggregate(all_inferred=m.inferred.fill_null(False).all())
+    return set(t.filter(t.all_inferred).team_id.to_pyarrow().to_pylist())
 
 
 def _team_headcount(con, k: int) -> pd.Series | None:
