@@ -234,7 +234,7 @@ def dora_period(
 
 def _unknown(con, t: ir.Table) -> ir.Table:
     """NULL for every rate whose source the store lacks (unknown is not zero)."""
-    from ..panel.gaps import source_gaps
+    from ..store.gaps import source_gaps
 
     gone = {c: ibis.null("float64") for c in source_gaps(con) if c in t.columns}
     return t.mutate(**gone) if gone else t

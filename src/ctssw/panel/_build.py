@@ -129,7 +129,7 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     """The team-week panel as one Ibis expression over ``con``'s canonical tables."""
     from dataclasses import replace
 
-    from .gaps import source_gaps
+    from ..store.gaps import source_gaps
 
     cfg = replace(cfg, unknown=tuple(c for c in source_gaps(con) if c != "ai_share"))
     cal = _calendar(con, cfg)
@@ -312,7 +312,7 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
     pre = p.week < p._first_ai.fill_null(ibis.date(9999, 12, 31))
     p = p.mutate(_pre_mean=p.deploys_per_builder.mean(where=pre).over(team_w))
     p = p.mutate(deploys_per_builder_norm=_ratio(p.deploys_per_builder, p._pre_mean))
-    # a rate whose source the store lacks altogether is unknown, not zero (see .gaps)
+    # a rate whose source the store lacks altogether is unknown, not zero (see ctssw.store.gaps)
     unknown = {c: ibis.null("float64") for c in cfg.unknown if c in PANEL_COLUMNS}
     if unknown:
         p = p.mutate(**unknown)

@@ -10,19 +10,25 @@ Pipelines orchestrate; estimators estimate and report code renders.
 
 from __future__ import annotations
 
-from ._did_impact import impact_did, render_impact_text
-from ._dynamic_impact import impact_dynamic
-from .demo import run_demo, summary_lines
-from .drivers import drivers_from_store
-from .impact import (
-    DEFAULT_COVARIATES,
-    DEFAULT_OUTCOME,
-    ToolEffect,
-    impact,
-    impact_from_store,
-    tool_effect,
-)
-from .report import demo_report_sections
+import importlib
+from typing import Any
+
+# loaded on first use, so a light command (``ctssw status``) does not import the estimators
+_LAZY = {
+    "impact_did": "._did_impact", "render_impact_text": "._did_impact", "impact_dynamic": "._dynamic_impact",
+    "run_demo": ".demo", "summary_lines": ".demo", "drivers_from_store": ".drivers",
+    "DEFAULT_COVARIATES": ".impact", "DEFAULT_OUTCOME": ".impact", "ToolEffect": ".impact", "impact": ".impact",
+    "impact_from_store": ".impact", "tool_effect": ".impact", "demo_report_sections": ".report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_COVARIATES",

@@ -14,8 +14,8 @@ from ..errors import ConfigError, MissingDataError
 from ..estimators import DriversResult, sensitivity
 from ..estimators.lmm.drivers import DEFAULT_DRIVERS
 from ..panel import panel
-from ..panel.gaps import source_gaps
 from ..store import Store
+from ..store.gaps import source_gaps
 
 __all__ = ["choose_drivers", "drivers_from_store"]
 

@@ -183,8 +183,8 @@ def incident_deployments_export(out_file, devlake_compatible, from_devlake, proj
 
 def unknown_metrics(db: str | Path) -> dict[str, str]:
     """Metric column → why it is unknown in the store at ``db`` (its source is absent)."""
-    from ..panel.gaps import source_gaps
     from ..store import Store
+    from ..store.gaps import source_gaps
 
     with Store(db, read_only=True) as store:
-        return source_gaps(store.ibis())
+        return source_gaps(store.con)

@@ -65,7 +65,7 @@ def _one(con, sql: str):
 
 def store_status(db: str | Path) -> StoreStatus:
     """Describe the store at ``db``: contents, what can be computed and the next command."""
-    from ..panel.gaps import source_gaps
+    from ..store.gaps import source_gaps
 
     if not Path(db).exists():
         tables = {name: {"rows": 0} for name in TABLES}
@@ -94,7 +94,7 @@ def store_status(db: str | Path) -> StoreStatus:
                            + (" WHERE builder_id NOT IN (SELECT builder_id FROM bots)" if has_bots else ""))
         teams = _one(c, "SELECT count(*) FROM teams")
         quarantined = store.count("quarantine")
-        gaps = source_gaps(store.ibis())
+        gaps = source_gaps(store.con)
         caps = _capabilities(tables, gaps)
     return StoreStatus(
         path=str(db), tables=tables, teams=teams, inferred_teams=inferred, rostered_teams=rostered, builders=builders,

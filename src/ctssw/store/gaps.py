@@ -34,7 +34,25 @@ def _scalar(con, table: str, where=None) -> int:
 
 
 def source_gaps(con) -> dict[str, str]:
-    """Metric column → why it is unknown in this store (empty when every source is present)."""
+    """Metric column → why it is unknown in this store (empty when every source is present).
+
+    ``con`` is an Ibis backend, or a DuckDB connection to the store (no Ibis needed).
+    """
+    import duckdb
+
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        one = lambda sql: con.execute(sql).fetchall()[0][0]  # noqa: E731
+        have_kind = bool(one("SELECT count(*) FROM information_schema.columns "
+                             "WHERE table_name = 'deployments' AND column_name = 'kind'"))
+        present = {
+            "incidents": one("SELECT count(*) FROM incidents") > 0,
+            "deployments that record their outcome": one(
+                "SELECT count(*) FROM deployments" + (" WHERE kind IS NULL OR kind NOT IN ('tag', 'release')" if have_kind else "")
+            ) > 0,
+            "pages": one("SELECT count(*) FROM pages") > 0,
+            "tool usage": one("SELECT count(*) FROM tool_usage") > 0,
+        }
+        return _gaps(present)
     have_inc = _scalar(con, "incidents") > 0
     d = con.table("deployments")
     outcome = "kind" in d.columns
@@ -48,6 +66,10 @@ def source_gaps(con) -> dict[str, str]:
         "incidents": have_inc, "deployments that record their outcome": have_outcome,
         "pages": have_pages, "tool usage": have_usage,
     }
+    return _gaps(present)
+
+
+def _gaps(present: dict[str, bool]) -> dict[str, str]:
     return {
         col: f"unknown: the store has no {what}; {cmd} supplies them"
         for col, (what, cmd) in UNKNOWN_WITHOUT.items()
