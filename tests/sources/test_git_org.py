@@ -80,3 +80,26 @@ def test_release_pattern():
     assert all(rx.search(t) and not PRERELEASE.search(t) for t in ok)
     assert not any(rx.search(t) and not PRERELEASE.search(t) for t in no)
     assert release_pattern("tags=^rel/").pattern == "^rel/"
+
+
+def test_github_release_is_the_tag_deployment_git_gives(tmp_path):
+    import json
+
+    from ctssw.store import Store, load_git, load_github
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "release_v1.0.json"
+    body = json.loads(fixture.read_text())["body"]  # a real recorded release (see ORIGIN.md)
+    (tmp_path / "releases.json").write_text(json.dumps([body]))
+    repo = tmp_path / "RepoTest"
+    subprocess.run(["git", "init", "-q", "-b", "master", str(repo)], check=True)
+    env = {"GIT_AUTHOR_NAME": "r", "GIT_AUTHOR_EMAIL": "r@x.example", "GIT_COMMITTER_NAME": "r", "GIT_COMMITTER_EMAIL": "r@x.example",
+           "GIT_AUTHOR_DATE": "2020-07-12T07:00:00Z", "GIT_COMMITTER_DATE": "2020-07-12T07:00:00Z", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "first"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "tag", "v1.0"], check=True)
+    with Store(tmp_path / "s.duckdb") as s:
+        load_git(s, repo, repo_id="rickrickston123/RepoTest", deployments="tags")
+        load_github(s, tmp_path / "releases.json")
+        rows = s.con.execute("SELECT deployment_id, kind, sha IS NOT NULL, finished_at FROM deployments").fetchall()
+        assert len(rows) == 1 and rows[0][:3] == ("rickrickston123/RepoTest@v1.0", "release", True)
+        assert str(rows[0][3]).startswith("2020-07-14 00:58:20")
+        assert s.count("deployment_commits") == 1

@@ -155,6 +155,12 @@ def _verdict(res: dict) -> str:
     ran = [f"dynamic {m}" for m in (res.get("dynamic") or {}).get("estimates", {})]
     ran += [f"DiD {m}" for m, e in (res.get("did") or {}).get("estimates", {}).items() if "att" in e]
     head = f"Estimators that ran: {', '.join(ran) or 'none'}."
+    did = res.get("did") or {}
+    dropped = [n for n in did.get("notes", []) if "dropped" in n and "unit" in n]
+    if did.get("adoption"):
+        a = did["adoption"]
+        head += (f" DiD compared {a['adopted_teams']} adopting and {a['never_adopted_teams']} never-adopting teams"
+                 + (f" ({'; '.join(dropped)})." if dropped else "."))
     if res["skipped"]:
         head += " Not run: " + "; ".join(f"{k} ({v})" for k, v in res["skipped"].items()) + "."
     if not res["credible"]:

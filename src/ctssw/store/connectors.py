@@ -156,8 +156,27 @@ def load_github(
     """Read GitHub REST JSON (see :func:`ctssw.sources.forges.github.read`) and load it in one transaction."""
     ps = paths_of(paths)
     tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, progress=progress)
+    _release_shas(store, tables)
     drop_unknown_teams(store, tables, "github")
     return load_tables(store, tables, source_name("github", ps), progress)
+
+
+def _release_shas(store: Store, tables: Tables) -> None:
+    """A release whose export names a branch keeps the sha git's tag gave the same deployment id."""
+    d = tables.get("deployments")
+    if d is None or d.num_rows == 0 or "kind" not in d.column_names:
+        return
+    rows = d.to_pylist()
+    need = [r["deployment_id"] for r in rows if r.get("kind") == "release" and not r.get("sha")]
+    if not need:
+        return
+    have = dict(store.con.execute(
+        "SELECT deployment_id, sha FROM deployments WHERE sha IS NOT NULL AND deployment_id IN (SELECT unnest(?))", [need]
+    ).fetchall())
+    for r in rows:
+        if r.get("kind") == "release" and not r.get("sha"):
+            r["sha"] = have.get(r["deployment_id"])
+    tables["deployments"] = pa.Table.from_pylist(rows, schema=d.schema)
 
 
 def load_gitlab(

@@ -12,6 +12,7 @@ by its fields, so one file may mix kinds and the order of files does not matter:
 - deployments (``/deployments``): ``environment``, ``sha``, ``url`` with ``/deployments/``;
   optional embedded ``statuses``;
 - deployment statuses (``/deployments/{id}/statuses``): ``state`` and ``deployment_url``;
+- releases (``/releases``): ``tag_name`` and ``published_at``;
 - Actions workflow runs (``/actions/runs``): ``workflow_id`` and ``run_number``;
   workflow jobs (``/actions/runs/{id}/jobs``): ``run_id`` and ``steps``.
 
@@ -23,6 +24,10 @@ Mapping:
 - a deployment → ``deployments`` row ``<owner>/<repo>:deployment:<id>``; its latest status
   (by time, then id) gives ``result`` (success; failure/error → failure; inactive → success,
   it was replaced; queued/pending/in_progress → running) and ``finished_at``;
+- a published release that is neither a draft nor a prerelease → a production ``deployments`` row
+  ``<owner>/<repo>@<tag>`` of kind ``release`` at ``published_at`` (the id ``ctssw ingest git
+  --deployments tags`` gives the same tag, so loading both keeps one deployment; its sha and the
+  commits it shipped come from git when ``target_commitish`` is a branch name);
 - a workflow run counts as a deployment when its workflow name or path matches ``workflow``
   (a regular expression), or, with ``job``, when one of its jobs matches ``job``; it gets
   environment ``environment`` (default production), ``result`` from its conclusion and
@@ -91,6 +96,8 @@ def _kind(r: object) -> str | None:
         return "job"
     if "environment" in r and "sha" in r and "/deployments/" in str(r.get("url", "")):
         return "deployment"
+    if "tag_name" in r and "published_at" in r:
+        return "release"
     return None
 
 
@@ -120,7 +127,7 @@ def _earliest(times: Iterable[object]) -> str | None:
 
 
 def _collect(paths: list[Path], progress: Progress | None) -> dict[str, list]:
-    kinds: dict[str, list] = {k: [] for k in ("pull", "review", "review_comment", "issue_comment", "status", "run", "job", "deployment", None)}
+    kinds: dict[str, list] = {k: [] for k in ("pull", "review", "review_comment", "issue_comment", "status", "run", "job", "deployment", "release", None)}
     files = list(expand(paths, (".json", ".ndjson", ".jsonl")))
     for i, p in enumerate(files):
         if progress:
@@ -280,7 +287,30 @@ def read(
     out: Tables = {}
     if k["pull"]:
         out["changes"] = table("changes", _changes(k, cfg))
-    deps = _deployments(k, cfg)
+    deps = _deployments(k, cfg) + _releases(k, cfg)
     if deps:
         out["deployments"] = table("deployments", deps)
     return out
+
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _releases(k: dict[str, list], cfg: _Config) -> list[dict]:
+    """Published releases (not drafts, not prereleases) as production deployments of kind ``release``."""
+    rows, skipped = [], 0
+    for r in k["release"]:
+        repo, tag, when = _repo_of(r), text(r.get("tag_name")), r.get("published_at")
+        if r.get("draft") or r.get("prerelease") or not when or not repo or not tag:
+            skipped += 1
+            continue
+        target = text(r.get("target_commitish")) or ""
+        rows.append({
+            "deployment_id": f"{repo}@{tag}", "repo_id": repo, "environment": "production",
+            "started_at": utc(r.get("created_at")) if r.get("created_at") and r.get("created_at") <= when else utc(when),
+            "finished_at": utc(when), "result": "success", "sha": target if SHA.match(target) else None,
+            "team_id": cfg.team, "kind": "release",
+        })
+    if skipped:
+        note(f"github: {skipped} draft, prerelease or unpublished release(s) are not deployments")
+    return rows
