@@ -53,3 +53,21 @@ def test_inferred_then_roster_takes_over(tmp_path):
         left = c.execute("SELECT count(DISTINCT builder_id) FROM memberships WHERE inferred AND team_id = 'payments-api'")
         assert left.fetchall() == [(2,)]
         assert "payments-api" in inferred_teams(s) and "payments" not in inferred_teams(s)
+
+
+def test_status_flags_fte_above_one_across_teams(tmp_path):
+    from ctssw.pipeline.status import store_status
+
+    r = tmp_path / "roster"
+    r.mkdir()
+    (r / "teams.csv").write_text("team_id,name\napi,API\nweb,Web\n")
+    (r / "memberships.csv").write_text(
+        "email,team_id,start,end,fte,oncall\nerin@corp.example,api,2024-01-01,,0.8,no\n"
+        "erin@corp.example,web,2024-03-01,2024-06-30,0.5,no\nfrank@corp.example,api,2024-01-01,,1.0,no\n"
+    )
+    with Store(tmp_path / "s.duckdb") as s:
+        load_roster(s, sorted(r.glob("*.csv")))
+    st = store_status(tmp_path / "s.duckdb")
+    assert st.rostered_teams == 2 and st.inferred_teams == []
+    assert any(w.startswith("1 builder(s) have more than 1.0 FTE") for w in st.warnings)
+    assert "erin" not in " ".join(st.warnings)

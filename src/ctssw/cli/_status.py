@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
         for cap in s.capabilities:
             c.add_row("yes" if cap.ok else "no", cap.name, cap.why, cap.fix)
         A.out.print(c)
+        for w in s.warnings:
+            A.out.print(f"note: {w}", highlight=False, soft_wrap=True)
         A.out.print(f"next: {s.next_command}", highlight=False)
 
 

@@ -49,13 +49,14 @@ class StoreStatus:
     quarantined: int
     capabilities: list[Capability] = field(default_factory=list)
     next_command: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "path": self.path, "tables": self.tables, "teams": self.teams, "inferred_teams": self.inferred_teams,
             "rostered_teams": self.rostered_teams, "builders": self.builders, "bots": self.bots,
             "quarantined": self.quarantined, "capabilities": [c.to_dict() for c in self.capabilities],
-            "next_command": self.next_command,
+            "next_command": self.next_command, "warnings": self.warnings,
         }
 
 
@@ -71,7 +72,8 @@ def store_status(db: str | Path) -> StoreStatus:
         tables = {name: {"rows": 0} for name in TABLES}
         caps = _capabilities(tables, {})
         return StoreStatus(path=str(db), tables=tables, teams=0, inferred_teams=[], rostered_teams=0, builders=0,
-                           bots=0, quarantined=0, capabilities=caps, next_command=_next(tables, caps))
+                           bots=0, quarantined=0, capabilities=caps, next_command=_next(tables, caps),
+                           warnings=[f"no store at {db} yet"])
     with Store(db, read_only=True) as store:
         c = store.con
         tables = {}
@@ -93,12 +95,28 @@ def store_status(db: str | Path) -> StoreStatus:
         builders = _one(c, "SELECT count(DISTINCT builder_id) FROM memberships"
                            + (" WHERE builder_id NOT IN (SELECT builder_id FROM bots)" if has_bots else ""))
         teams = _one(c, "SELECT count(*) FROM teams")
+        over = _one(c, """SELECT count(DISTINCT a.builder_id) FROM memberships a JOIN memberships b
+            ON a.builder_id = b.builder_id AND a.team_id < b.team_id
+            AND a.start <= coalesce(b."end", DATE '9999-12-31') AND b.start <= coalesce(a."end", DATE '9999-12-31')
+            WHERE a.fte + b.fte > 1.0001""")
+        outside = _one(c, """SELECT count(*) FROM deployments d LEFT JOIN repos r USING (repo_id)
+            LEFT JOIN services s USING (service_id)
+            WHERE d.environment = 'production' AND NOT EXISTS (
+                SELECT 1 FROM memberships m WHERE m.team_id = coalesce(d.team_id, s.team_id, r.team_id)
+                AND m.start <= CAST(d.finished_at AS DATE) + 6
+                AND coalesce(m."end", DATE '9999-12-31') >= CAST(d.finished_at AS DATE) - 6)""")
         quarantined = store.count("quarantine")
         gaps = source_gaps(store.con)
         caps = _capabilities(tables, gaps)
+    warnings = []
+    if over:
+        warnings.append(f"{over} builder(s) have more than 1.0 FTE across teams in some weeks (check the roster)")
+    if outside:
+        warnings.append(f"{outside} production deployment(s) have no team with members that week; the panel "
+                        "leaves them out (give their repository a team: ctssw ingest git --team, or load a roster)")
     return StoreStatus(
         path=str(db), tables=tables, teams=teams, inferred_teams=inferred, rostered_teams=rostered, builders=builders,
-        bots=bots, quarantined=quarantined, capabilities=caps, next_command=_next(tables, caps),
+        bots=bots, quarantined=quarantined, capabilities=caps, next_command=_next(tables, caps), warnings=warnings,
     )
 
 
