@@ -57,3 +57,28 @@ def test_connectors_devlake_through_the_store(tmp_path, monkeypatch):
     assert (tmp_path / "pr_metrics.csv").read_text() == want.rstrip("\n") + "\n"
     want = (DEVLAKE / "connect_incident_to_deployment" / "snapshot_tables" / "project_incident_deployment_relationships.csv")
     assert (tmp_path / "incidents.csv").read_text() == want.read_text().rstrip("\n") + "\n"
+
+
+def test_case_study_script_as_documented(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from .org import make_repo
+
+    for i, name in enumerate(("acme+api", "acme+web", "acme+cli", "acme+docs")):
+        make_repo(tmp_path / "mirrors" / name, "repo", weeks=16, seed=i)
+    (tmp_path / "scripts").symlink_to(ROOT / "scripts")
+    monkeypatch.chdir(tmp_path)
+    (line,) = block(ROOT / "docs" / "case-study.md", "## Running it")
+    env = {**os.environ, "CTSSW": str(Path(sys.executable).parent / "ctssw"), "PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("src"))}
+    r = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "case-study"
+    steps = [ln.split("\t")[0] for ln in (out / "timings.tsv").read_text().splitlines()[1:]]
+    assert steps == ["ingest", "status", "panel", "metrics", "drivers", "impact", "report"]
+    assert "acme+api" in (out / "status.json").read_text()
+    for f in ("ingest.txt", "panel.txt", "report.txt"):
+        assert "Traceback" not in (out / f).read_text() and "exit " not in (out / f).read_text(), f
+    assert (out / "report.html").exists()

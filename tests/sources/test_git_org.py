@@ -103,3 +103,20 @@ def test_github_release_is_the_tag_deployment_git_gives(tmp_path):
         assert len(rows) == 1 and rows[0][:3] == ("rickrickston123/RepoTest@v1.0", "release", True)
         assert str(rows[0][3]).startswith("2020-07-14 00:58:20")
         assert s.count("deployment_commits") == 1
+
+
+def test_missing_line_counts_stay_null_in_the_store(tmp_path, repo):
+    from ctssw.store import Store, load_git
+
+    clone = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(repo), str(clone)], check=True)
+    blob = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD:src/p1/w4_0.py"], capture_output=True, text=True).stdout.strip()
+    for pack in (clone / ".git" / "objects" / "pack").glob("*.pack"):
+        data = pack.read_bytes()
+        for f in pack.parent.glob(pack.stem + ".*"):
+            f.unlink()
+        subprocess.run(["git", "-C", str(clone), "unpack-objects", "-q"], input=data, check=True)
+    (clone / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    with Store(tmp_path / "s.duckdb") as s, pytest.warns(UserWarning, match="missing from the repository"):
+        load_git(s, clone, jobs=1)
+        assert s.con.execute("SELECT count(*) FROM commits WHERE additions IS NULL").fetchall()[0][0] >= 1

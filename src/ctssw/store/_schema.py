@@ -119,8 +119,8 @@ TABLES: dict[str, Table] = {
                 _c("author", "VARCHAR", person=True),
                 _c("authored_at", TS),
                 _c("committed_at", TS, required=True),
-                _c("additions", "BIGINT", default="0"),
-                _c("deletions", "BIGINT", default="0"),
+                _c("additions", "BIGINT"),  # NULL when unknown (e.g. missing blobs), never 0
+                _c("deletions", "BIGINT"),
                 _c("is_merge", "BOOLEAN", default="false"),
                 _c("parents", "INTEGER"),
                 _c("team_id", "VARCHAR"),

@@ -144,6 +144,8 @@ def infer_memberships(
         SELECT b, team, week, events / sum(events) OVER (PARTITION BY b, week) AS fte
         FROM near WHERE active_weeks >= {int(min_active_weeks)}"""
     )
+    # no membership reaches past the store's last activity
+    c.execute("DELETE FROM _win WHERE week > (SELECT max(wk) FROM _act)")
     # consecutive weeks with the same share become one membership
     c.execute(
         """CREATE OR REPLACE TEMP TABLE _runs AS
