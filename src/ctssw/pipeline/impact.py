@@ -172,10 +172,12 @@ def _verdict(res: dict) -> str:
 
 def rollout_share(panel: pd.DataFrame, rollout: pd.DataFrame) -> pd.DataFrame:
     """``ai_share`` from explicit rollout dates: 1 from each listed team's rollout week on, else 0."""
+    if rollout.empty:
+        raise ConfigError("the rollout file lists no team: expected rows of team,date")
     start = dict(zip(rollout["team_id"].astype(str), pd.to_datetime(rollout["adoption_week"])))
     unknown = sorted(set(start) - set(panel["team_id"].astype(str)))
     p = panel.copy()
-    when = p["team_id"].astype(str).map(start)
+    when = pd.to_datetime(p["team_id"].astype(str).map(start))
     p["ai_share"] = (when.notna() & (p["week"] >= when)).astype(float)
     p["ai_active"] = p["ai_share"] * p["builders"]
     if unknown:
