@@ -133,6 +133,12 @@ def demo(
     out.print(f"Report: {out_dir / 'report.html'}   Results: {out_dir / 'results.json'}   ({res['elapsed_s']:.1f} s)")
 
 
+from ._status import register as _register_status
+from ._status import register_report as _register_report
+
+_register_status(app)
+_register_report(app)
+
 from ._metrics import register as _register_metrics
 
 _register_metrics(app)
@@ -145,11 +151,6 @@ from ._impact import register as _register_impact
 
 _register_impact(app)
 
-from ._status import register as _register_status
-from ._status import register_report as _register_report
-
-_register_status(app)
-_register_report(app)
 
 
 def main() -> None:

@@ -102,11 +102,17 @@ class Store:
         )
         for t in TABLES.values():
             c.execute(_ddl(t))
-            # a store written before a column was added gets it, NULL in old rows
-            have = {r[0] for r in c.execute(f"DESCRIBE {_q(t.name)}").fetchall()}
+            # columns added to the schema since a store was created (additive only); rows stored
+            # before take the column's default (tool_usage.feature 'all': a day's totals)
+            have = {r[0] for r in c.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'", [t.name]
+            ).fetchall()}
             for col in t.columns:
-                if t.stored_name(col) not in have:
-                    c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(t.stored_name(col))} {col.type}")
+                name = t.stored_name(col)
+                if name not in have:
+                    c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(name)} {col.type}")
+                    if col.default is not None:
+                        c.execute(f"UPDATE {_q(t.name)} SET {_q(name)} = {col.default}")
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
         # identities recognised as bots or agents at ingest: never builders, counted apart
         c.execute("CREATE TABLE IF NOT EXISTS bots (builder_id VARCHAR, rule VARCHAR, first_seen TIMESTAMPTZ)")
