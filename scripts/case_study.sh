@@ -27,7 +27,7 @@ step() {  # step NAME OUTPUT_FILE COMMAND...
   t0=$(date +%s.%N)
   "$@" > "$file" 2>&1 || echo "exit $?" >> "$file"
   t1=$(date +%s.%N)
-  printf '%s\t%.1f\n' "$name" "$(echo "$t1 - $t0" | bc)" >> "$out/timings.tsv"
+  awk -v n="$name" -v a="$t0" -v b="$t1" 'BEGIN { printf "%s\t%.1f\n", n, b - a }' >> "$out/timings.tsv"
 }
 
 # repository ids as ctssw gives them, one per line, in the order given
