@@ -6,7 +6,8 @@ built-in fits, the class inherits it too, so ``except ValueError`` still works::
     CtsswError
     ├── ConfigError(ValueError)        bad argument or setting
     ├── DataError(ValueError)          an input file or table cannot be used
-    │   └── SchemaError                missing columns, unreadable format
+    │   ├── SchemaError                missing columns, unreadable format
+    │   └── MissingDataError           the store lacks what a command needs (names the fix)
     ├── StoreError(RuntimeError)       the DuckDB store is missing or incompatible
     └── EstimationError(RuntimeError)  a model cannot be fitted on this data
 
@@ -27,6 +28,7 @@ __all__ = [
     "DataError",
     "DataWarning",
     "EstimationError",
+    "MissingDataError",
     "PrivacyWarning",
     "SchemaError",
     "SingularFitWarning",
@@ -48,6 +50,10 @@ class DataError(ValueError, CtsswError):
 
 class SchemaError(DataError):
     """An input lacks required columns or is not in the expected format."""
+
+
+class MissingDataError(DataError):
+    """The store lacks the data a command needs; the message names the command that supplies it."""
 
 
 class StoreError(RuntimeError, CtsswError):

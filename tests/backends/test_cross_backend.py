@@ -47,7 +47,9 @@ def test_org_and_parent_rollups_are_ratios_of_sums(con, weekly):
     assert org["cts_sw"] == pytest.approx(w["cost"].sum() / w["units"].sum(), rel=1e-12)
     assert org["velocity"] == pytest.approx(w["changes_merged"].sum() / w["builders"].sum(), rel=1e-12)
     assert org["change_failure_rate"] == pytest.approx(w["change_failures"].sum() / w["prod_deployments"].sum(), rel=1e-12)
-    assert org["deployments_per_week"] == pytest.approx(w["deployments"].sum() / len(w), rel=1e-12)
+    # per week of the organisation: sums over its teams, never per team-week
+    assert org["deployments_per_week"] == pytest.approx(w["deployments"].sum() / w["week"].nunique(), rel=1e-12)
+    assert org["builders"] == pytest.approx(w["builders"].sum() / w["week"].nunique(), rel=1e-12)
     assert org["pages_per_oncall_builder"] == pytest.approx(w["pages"].sum() / w["oncall_builders"].sum(), rel=1e-12)
     # the org figure is not the mean of team figures
     teams = period_metrics(con, by="team")

@@ -16,9 +16,14 @@ def test_impact_on_a_store_shows_estimates_value_and_event_study(store_path, tmp
     res = json.loads(r.stdout.split("Report:")[0])
     assert set(res["dynamic"]["estimates"]) == {"fe", "jackknife", "diff-gmm", "sys-gmm"}
     assert set(res["did"]["estimates"]) == {"cs", "sun-abraham", "imputation", "twfe"}
-    ey = res["did_value"]["engineering_years"]
-    assert ey["ci_low"] <= ey["estimate"] <= ey["ci_high"]
     html = rep.read_text()
+    if res["credible"]:
+        ey = res["did_value"]["engineering_years"]
+        assert ey["ci_low"] <= ey["estimate"] <= ey["ci_high"]
+    else:  # e.g. the pre-trend test rejects: the value is withheld and the verdict says why
+        assert "did_value" not in res and res["dynamic"]["value"] is None
+        assert "Not credible: " + res["not_credible_because"][0] in res["verdict"]
+        assert "Value withheld" in html
     assert "Event study" in html and html.count("plotly.js v") == 1 and "id=\"ctssw-data\"" in html
     assert "b_" not in r.stdout
 

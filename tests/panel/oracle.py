@@ -24,7 +24,7 @@ def _monday(ts: pd.Series) -> pd.Series:
 
 
 def oracle_panel(d: Path, unit: str = "deployment") -> pd.DataFrame:
-    teams = _read(d, "teams")
+    _read(d, "teams")  # read to check the table exists
     mem = _read(d, "memberships")
     ident = _read(d, "identities")
     login_to = dict(zip(ident["value"].str.lower(), ident["builder"].str.lower()))

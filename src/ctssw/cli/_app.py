@@ -167,6 +167,12 @@ def demo(
     out.print(f"Report: {out_dir / 'report.html'}   Results: {out_dir / 'results.json'}   ({res['elapsed_s']:.1f} s)")
 
 
+from ._status import register as _register_status
+from ._status import register_report as _register_report
+
+_register_status(app)
+_register_report(app)
+
 from ._metrics import register as _register_metrics
 
 _register_metrics(app)
@@ -185,6 +191,7 @@ _register_collect(app)
 from ._attribution import register as _register_attribution
 
 _register_attribution(app)
+
 
 
 def main() -> None:

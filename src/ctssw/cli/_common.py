@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..errors import CtsswError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 console = Console(stderr=True)
 out = Console()
@@ -44,14 +45,18 @@ def _fail(e: CtsswError) -> None:
     raise typer.Exit(int(code))
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
     )
 
 
-def _counts_table(rows: list[dict]) -> Table:
+def _counts_table(rows: list[dict]):
+    from rich.table import Table
+
     t = Table(title="Ingest summary")
     for c in rows[0] if rows else []:
         t.add_column(c, justify="left" if c in ("table", "source") else "right")

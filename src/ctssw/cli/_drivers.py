@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..errors import CtsswError
 
@@ -28,6 +27,8 @@ def _f(x: Any, spec: str = "+.1f") -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``drivers`` and ``fit lmm`` to ``app``."""
+    from rich.table import Table
+
     from ._app import _fail, console, out
     from ._common import emit_json, print_table, working
 
@@ -38,13 +39,17 @@ def register(app: typer.Typer) -> None:
         k: KOpt = 5,
         unit: Annotated[str, typer.Option("--unit", help="Unit of software: deployment, change, commit or team.")] = "deployment",
         level: Annotated[float, typer.Option("--level", help="Confidence level of the intervals.")] = 0.95,
+        drivers_opt: Annotated[
+            str | None, typer.Option("--drivers", help="Comma-separated panel columns to use as drivers (default: those with data).")
+        ] = None,
     ) -> None:
         """Rank the drivers of CTS-SW: % change per +1 SD and per +10% of each, from a mixed model."""
         try:
             from ..pipeline import drivers_from_store
 
+            chosen = [d.strip() for d in drivers_opt.split(",") if d.strip()] if drivers_opt else None
             with working("fitting the drivers model"):
-                res = drivers_from_store(db, k=k, unit=unit, level=level)
+                res = drivers_from_store(db, k=k, unit=unit, level=level, drivers=chosen)
         except CtsswError as e:
             _fail(e)
         if as_json:

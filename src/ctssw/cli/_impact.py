@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         panel_file: Annotated[
             Path | None, typer.Option("--panel", help="A panel written by `ctssw panel` (Parquet), instead of building it.")
         ] = None,
+        rollout: Annotated[
+            Path | None, typer.Option("--rollout", help="CSV of team,date rollout dates: adoption from each team's date on.")
+        ] = None,
         report_file: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     ) -> None:
@@ -95,8 +98,8 @@ def register(app: typer.Typer) -> None:
             dyn, did = _families(method)
             with working("estimating the effect and running its checks"):
                 res = impact_from_store(
-                    db, tool=tool, panel_file=panel_file, dynamic=dyn, did=did, outcome=outcome, threshold=threshold,
-                    loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                    db, tool=tool, panel_file=panel_file, rollout=rollout, dynamic=dyn, did=did, outcome=outcome,
+                    threshold=threshold, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
                 )
         except CtsswError as e:
             _fail(e)
@@ -115,14 +118,22 @@ def register(app: typer.Typer) -> None:
             out.print(dynamic_text(res, min(out.width, 100)), highlight=False, soft_wrap=True)
         if "did" in res:
             out.print(render_impact_text(res["did"]), highlight=False)
+        for k, why in res.get("skipped", {}).items():
+            out.print(f"not run: {k}: {why}", highlight=False)
+        for n in res.get("notes", []):
+            out.print(f"note: {n}", highlight=False)
+        out.print(f"Verdict: {res['verdict']}", highlight=False)
         if "did_value" in res:
             v = res["did_value"]
-            e = v["engineering_years"]
-            out.print(
-                f"DiD ({v['method']}) valued: CTS-SW {v['cts_change']['estimate']:+.1%}, engineering-years saved "
-                f"{e['estimate']:,.1f} (95% CI {e['ci_low']:,.1f} to {e['ci_high']:,.1f})",
-                highlight=False,
-            )
+            e, c = v["engineering_years"], v["cts_change"]["estimate"]
+            if c is None or e["estimate"] is None:
+                out.print(f"DiD ({v['method']}): no value: the effect leaves CTS-SW undefined.", highlight=False)
+            else:
+                out.print(
+                    f"DiD ({v['method']}) valued: CTS-SW {c:+.1%}, engineering-years saved "
+                    f"{e['estimate']:,.1f} (95% CI {e['ci_low']:,.1f} to {e['ci_high']:,.1f})",
+                    highlight=False,
+                )
         if report_file is not None:
             out.print(f"Report: {report_file}")
 

@@ -51,9 +51,13 @@ def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
     q = sum(r["quarantined"] for r in rows)
     if q:
         A.out.print(f"{q} row(s) quarantined; see the quarantine table in {db} for each reason.", highlight=False)
-    u = sum(r["unmapped identities"] for r in rows)
+    u = max((r["unmapped identities"] for r in rows), default=0)
     if u:
-        A.out.print(f"{u} identit(y/ies) not on the roster: stored under stable pseudonymous ids; load the roster's identities to map them.", highlight=False)
+        A.out.print(
+            f"at least {u} identit(y/ies) not on a roster: stored under stable pseudonymous ids, members inferred from "
+            "activity where there is no roster (ctssw status shows which teams); load the roster's identities to map them.",
+            highlight=False,
+        )
 
 
 def register(ingest_app: typer.Typer) -> None:
@@ -68,19 +72,23 @@ def register(ingest_app: typer.Typer) -> None:
         owners: Annotated[Path | None, typer.Option("--owners", help="CODEOWNERS-style 'pattern team' rules file (monorepos).")] = None,
         codeowners: Annotated[bool, typer.Option("--codeowners", help="Use each repository's own CODEOWNERS file.")] = False,
         roster_teams: Annotated[bool, typer.Option("--roster-teams/--no-roster-teams", help="Fall back to the author's team in the roster.")] = True,
-        jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes for a large repository (default: up to 4).")] = None,
+        jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes at once (default: one per core, at most 4).")] = None,
+        renames: Annotated[bool, typer.Option("--renames/--no-renames", help="Rename detection in line counts, as git log --numstat does.")] = True,
+        deployments: Annotated[str | None, typer.Option("--deployments", help="tags or tags=PATTERN: each release tag is a production deployment.")] = None,
+        repo_id_from: Annotated[str, typer.Option("--repo-id-from", help="Repository ids from: auto (remote, else folder), remote, dir, parent.")] = "auto",
         agents: Annotated[bool, typer.Option("--agents/--no-agents", help="Detect AI assistants and agents (trailers, agent authors, footers, config files).")] = True,
         agent_rules: AgentRulesOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
-        """Local git repositories (bare mirrors too): commits, merged changes, repos."""
+        """Local git repositories (bare mirrors too): commits, merged changes, repos, release tags."""
         from ..store import load_git
 
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
         _run("git", db, as_json, lambda s, tick: load_git(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
-            roster_teams=roster_teams, jobs=jobs, agents=agents, agent_rules=agent_rules, progress=tick))
+            roster_teams=roster_teams, jobs=jobs, renames=renames, deployments=deployments,
+            repo_id_from=repo_id_from, agents=agents, agent_rules=agent_rules, progress=tick))
 
     @ingest_app.command("github")
     def github_cmd(

@@ -153,7 +153,7 @@ def dora_weekly(con, cfg: DoraConfig, spine: ir.Table, facts: tuple[ir.Table, ir
         change_failure_rate=_ratio(j.change_failures, j.prod_deployments),
         rework_rate=_ratio(j.rework_deployments, j.prod_deployments),
     )
-    return j.select(*WEEKLY_COLUMNS)
+    return _unknown(con, j).select(*WEEKLY_COLUMNS)
 
 
 def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
@@ -208,7 +208,9 @@ def dora_period(
     j = j.left_join(ca, k).drop(*[f"{x}_right" for x in k])
     zero = ("deploy_days", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed")
     j = j.mutate(**{x: j[x].fill_null(0) for x in zero})
-    tw = j.team_weeks
+    # per week of the group (the org's builders and releases per week are sums over its teams),
+    # never per team-week
+    tw = j.weeks
     j = j.mutate(
         builders=_ratio(j.sum_builders, tw),
         headcount=_ratio(j.sum_headcount, tw),
@@ -227,7 +229,15 @@ def dora_period(
         pages=j.sum_pages,
         pages_per_oncall_builder=_ratio(j.sum_pages, j.sum_oncall_builders),
     )
-    return j.select(*PERIOD_COLUMNS).order_by("group")
+    return _unknown(con, j).select(*PERIOD_COLUMNS).order_by("group")
+
+
+def _unknown(con, t: ir.Table) -> ir.Table:
+    """NULL for every rate whose source the store lacks (unknown is not zero)."""
+    from ..store.gaps import source_gaps
+
+    gone = {c: ibis.null("float64") for c in source_gaps(con) if c in t.columns}
+    return t.mutate(**gone) if gone else t
 
 
 PERIOD_COLUMNS = (

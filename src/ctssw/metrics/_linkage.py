@@ -108,6 +108,7 @@ def change_deployments(con, environment: str = "production", *, rule: str = "def
     ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
     ch = ch.select(
         "change_id", "repo_id", "created_at", "merged_at", "merge_sha", "first_commit_at", "first_review_at",
+        "first_commit_sha", "first_review_id",
         team_id=ibis.coalesce(ch.team_id, ch.repo_team),
     )
     d = deployments(con, environment)

@@ -265,9 +265,9 @@ def format_devlake(df: pd.DataFrame) -> pd.DataFrame:
 def pr_metrics_from_links(links: pd.DataFrame) -> pd.DataFrame:
     """``project_pr_metrics`` from ctssw's change links (``change_links(con, rule="devlake")``).
 
-    The canonical store keeps a change's first commit and first review times but not
-    their ids, so ``first_commit_sha`` and ``first_review_id`` are empty; the
-    project is the change's team.
+    The project is the change's team (``ctssw ingest devlake`` makes one team per DevLake
+    project from ``project_mapping``); the first commit's sha and the first review's id are
+    those the store holds.
     """
     rows = []
     for c in links.to_dict("records"):
@@ -277,8 +277,8 @@ def pr_metrics_from_links(links: pd.DataFrame) -> pd.DataFrame:
         deploy = _minutes(merged, dep) if c.get("deployment_id") is not None and pd.notna(dep) else None
         parts = (coding, _minutes(created, merged), deploy)
         rows.append(dict(
-            id=c["change_id"], project_name=c.get("team_id"), first_commit_sha=None, pr_coding_time=coding,
-            first_review_id=None,
+            id=c["change_id"], project_name=c.get("team_id"), first_commit_sha=c.get("first_commit_sha"), pr_coding_time=coding,
+            first_review_id=c.get("first_review_id"),
             pr_pickup_time=_minutes(created, c.get("first_review_at")),
             pr_review_time=_minutes(c.get("first_review_at"), merged),
             deployment_commit_id=c.get("deployment_id"), pr_deploy_time=deploy,

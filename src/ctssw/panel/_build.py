@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDataError
 
 UNITS = ("deployment", "change", "commit", "team")
 FEATURES = ("all", "completion", "chat", "agent", "cli", "review")
@@ -34,6 +34,7 @@ class PanelConfig:
     onboarding_weeks: int = 8
     start: dt.date | None = None
     end: dt.date | None = None
+    unknown: tuple[str, ...] = ()
 
     @property
     def week_rate(self) -> float:
@@ -60,7 +61,10 @@ def _calendar(con, cfg: PanelConfig) -> ir.Table:
     m = con.table("memberships")
     bounds = m.aggregate(lo=m.start.min(), hi_start=m.start.max(), hi_end=m.end.max()).to_pyarrow().to_pylist()[0]
     if bounds["lo"] is None:
-        return ibis.memtable({"week": []}, schema={"week": "date"})
+        raise MissingDataError(
+            "no team members in the store: load a roster (ctssw ingest roster) or activity to infer "
+            "them from (ctssw ingest git, github, gitlab or devlake); see ctssw status"
+        )
     his = [bounds["hi_start"], bounds["hi_end"]]
     for table, col in (("deployments", "finished_at"), ("changes", "merged_at"), ("pages", "triggered_at")):
         t = con.table(table)
@@ -79,7 +83,9 @@ def _calendar(con, cfg: PanelConfig) -> ir.Table:
     while w <= hi:
         weeks.append(w)
         w += dt.timedelta(weeks=1)
-    return ibis.memtable({"week": weeks}, schema={"week": "date"})
+    import pyarrow as pa
+
+    return ibis.memtable(pa.table({"week": pa.array(weeks, pa.date32())}))
 
 
 def _members(con, cal: ir.Table, cfg: PanelConfig) -> ir.Table:
@@ -133,6 +139,11 @@ def _in_environment(d: ir.Table, environment: str) -> ir.Value:
 
 def build_panel(con, cfg: PanelConfig) -> ir.Table:
     """The team-week panel as one Ibis expression over ``con``'s canonical tables."""
+    from dataclasses import replace
+
+    from ..store.gaps import source_gaps
+
+    cfg = replace(cfg, unknown=tuple(c for c in source_gaps(con) if c != "ai_share"))
     cal = _calendar(con, cfg)
     mw = _members(con, cal, cfg)
     people = mw.group_by(["team_id", "week"]).aggregate(
@@ -193,6 +204,16 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
         [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
     )
     ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
+    # the AI share attributes a builder on several teams to each by their FTE share there, so their
+    # use is never counted once per team (a builder on one team counts 1, whatever their FTE)
+    wk = ibis.window(group_by=[mw.builder_id, mw.week])
+    mwx = mw.mutate(_w=mw.fte / mw.fte.sum().over(wk))
+    mwx = mwx.group_by(["team_id", "week", "builder_id"]).aggregate(_w=mwx._w.sum())
+    heads_w = mwx.group_by(["team_id", "week"]).aggregate(heads_attributed=mwx._w.sum())
+    act = tj.select("team_id", "week", "builder_id").distinct()
+    aw = act.join(mwx, ["team_id", "week", "builder_id"])
+    ai_w = aw.group_by(["team_id", "week"]).aggregate(ai_attributed=aw._w.sum())
+    ai = _attach(_attach(heads_w, ai), ai_w)
 
     costs = _costs(con, people)
 
@@ -205,6 +226,7 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
             "builders", "builder_weeks", "headcount", "oncall_builders", "new_members",
             "deployments", "rollbacks", "failed_deployments", "interventions", "changes_merged",
             "commits_to_prod", "pages", "incidents", "ai_active", "license_cost", "infra_cost", "agent_changes",
+            "ai_attributed", "heads_attributed",
         )
     }
     p = p.mutate(**{c: p[c].fill_null(v) for c, v in zero.items()})
@@ -299,7 +321,7 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
         rollback_rate=_ratio(p.rollbacks, p.deployments + p.rollbacks),
         interventions_per_deploy=_ratio(p.interventions, p.deployments),
         pages_per_oncall_builder=_ratio(p.pages, p.oncall_builders),
-        ai_share=_ratio(p.ai_active, p.headcount),
+        ai_share=_ratio(p.ai_attributed, p.heads_attributed),
         agent_share=_ratio(p.agent_changes, p.changes_merged),
         new_member_share=_ratio(p.new_members, p.headcount),
     )
@@ -309,6 +331,10 @@ def _metrics(p: ir.Table, cfg: PanelConfig) -> ir.Table:
     pre = p.week < p._first_ai.fill_null(ibis.date(9999, 12, 31))
     p = p.mutate(_pre_mean=p.deploys_per_builder.mean(where=pre).over(team_w))
     p = p.mutate(deploys_per_builder_norm=_ratio(p.deploys_per_builder, p._pre_mean))
+    # a rate whose source the store lacks altogether is unknown, not zero (see ctssw.store.gaps)
+    unknown = {c: ibis.null("float64") for c in cfg.unknown if c in PANEL_COLUMNS}
+    if unknown:
+        p = p.mutate(**unknown)
     return p.select(*PANEL_COLUMNS).order_by(["team_id", "week"])
 
 

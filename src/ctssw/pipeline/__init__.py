@@ -11,27 +11,28 @@ Pipelines orchestrate; estimators estimate and report code renders.
 
 from __future__ import annotations
 
-from ._did_impact import impact_did, render_impact_text
-from ._dynamic_impact import impact_dynamic
-from .attribution import (
-    attribute_from_store,
-    attribute_tools,
-    explain_change,
-    explain_from_store,
-    plan_from_store,
-    tools_panel_from_store,
-)
-from .demo import run_demo, summary_lines
-from .drivers import drivers_from_store
-from .impact import (
-    DEFAULT_COVARIATES,
-    DEFAULT_OUTCOME,
-    ToolEffect,
-    impact,
-    impact_from_store,
-    tool_effect,
-)
-from .report import demo_report_sections
+import importlib
+from typing import Any
+
+# loaded on first use, so a light command (``ctssw status``) does not import the estimators
+_LAZY = {
+    "impact_did": "._did_impact", "render_impact_text": "._did_impact", "impact_dynamic": "._dynamic_impact",
+    "run_demo": ".demo", "summary_lines": ".demo", "drivers_from_store": ".drivers",
+    "DEFAULT_COVARIATES": ".impact", "DEFAULT_OUTCOME": ".impact", "ToolEffect": ".impact", "impact": ".impact",
+    "impact_from_store": ".impact", "tool_effect": ".impact", "demo_report_sections": ".report",
+    "attribute_from_store": ".attribution", "attribute_tools": ".attribution", "explain_change": ".attribution",
+    "explain_from_store": ".attribution", "plan_from_store": ".attribution", "tools_panel_from_store": ".attribution",
+    "write_store_report": ".report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_COVARIATES",
@@ -53,4 +54,5 @@ __all__ = [
     "summary_lines",
     "tool_effect",
     "tools_panel_from_store",
+    "write_store_report",
 ]

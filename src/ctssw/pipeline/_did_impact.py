@@ -163,7 +163,9 @@ def impact_did(
             estimates[m] = {"att": s.overall.to_dict(), "settings": jsonable(r.settings)}
     notes += sorted({str(w.message) for w in caught})
     if main not in results:
-        raise EstimationError(f"the {main} estimator failed: {estimates.get(main)}")
+        err = estimates.get(main, {}).get("error", "no result")
+        why = "; ".join(n for n in notes if "dropped" in n)
+        raise EstimationError(f"the {main} estimator failed: {err}" + (f" ({why})" if why else ""))
     res = results[main]
     panel = res.panel
     es_tab = None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError, EstimationError
+from ..errors import ConfigError, CtsswError, EstimationError
 from ..estimators import exogeneity_checks as exo_checks
 from ..estimators.dynamic import (
     METHODS,
@@ -17,7 +17,8 @@ from ..estimators.dynamic import (
     dynamic_panel,
 )
 from ..estimators.results import jsonable
-from ..estimators.value import LOADED_ANNUAL_COST, WEEKS_PER_YEAR, translate
+from ..estimators.value import LOADED_ANNUAL_COST, WEEKS_PER_YEAR
+from ..estimators.value import translate as _translate
 
 __all__ = ["IMPACT_METHODS", "RECOMMENDED", "impact_dynamic", "render_impact"]
 
@@ -97,6 +98,8 @@ def impact_dynamic(
         except EstimationError as exc:
             errors[m] = str(exc)
     valued = RECOMMENDED if method == "all" else method
+    if valued not in fits and method == "all" and fits:
+        valued = next(iter(fits))  # the recommended method failed; value the first that ran
     if valued not in fits:
         raise EstimationError(f"method {valued!r} failed: {errors.get(valued)}")
     exo = exo_checks(panel_df, treatment=treatment, covariates=list(covariates), y=outcome, unit=unit, time=time)
@@ -115,14 +118,18 @@ def impact_dynamic(
     else:
         base = panel_df.loc[share == 0, outcome]
         baseline = float(base.mean())
-    value = translate(
-        fits[valued].long_run[treatment],
-        baseline_units_per_builder_week=baseline,
-        treated_builder_weeks=treated_weeks,
-        weeks_per_year=weeks_per_year,
-        loaded_annual_cost=float(costs.get("loaded_annual_cost", LOADED_ANNUAL_COST)),
-        license_cost=license_cost,
-    )
+    try:
+        value = _translate(
+            fits[valued].long_run[treatment],
+            baseline_units_per_builder_week=baseline,
+            treated_builder_weeks=treated_weeks,
+            weeks_per_year=weeks_per_year,
+            loaded_annual_cost=float(costs.get("loaded_annual_cost", LOADED_ANNUAL_COST)),
+            license_cost=license_cost,
+        )
+    except CtsswError as e:  # e.g. an effect at or below -100% leaves CTS-SW undefined
+        value = None
+        errors["value"] = str(e)
     comparison = compare_rows(fits)
     return jsonable(
         {
@@ -136,7 +143,7 @@ def impact_dynamic(
             "errors": errors,
             "comparison": comparison.to_dict(orient="records"),
             "checks": exo.to_dict(),
-            "value": value.to_dict(),
+            "value": value.to_dict() if value is not None else None,
             "settings": {"level": level, "unit": unit, "time": time, "baseline_units_per_builder_week": baseline},
             "text": render_impact(fits, exo, value, tool=tool, valued=valued),
         }
@@ -153,5 +160,7 @@ def render_impact(fits: dict[str, DynamicResult], exo, value, *, tool: str, valu
             lines.append(f"{m}: long-run effect of full {name} = {est.estimate:+.4f} [{est.ci_low:+.4f}, {est.ci_high:+.4f}]")
         for w in fit.warnings:
             lines.append(f"{m}: warning: {w}")
-    lines += ["", exo.summary(), "", f"Valued with {valued}:", value.summary()]
+    lines += ["", exo.summary()]
+    if value is not None:
+        lines += ["", f"Valued with {valued}:", value.summary()]
     return "\n".join(lines)

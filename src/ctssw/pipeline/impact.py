@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, CtsswError, EstimationError, MissingDataError
 from ..estimators import Estimate, dynamic_panel, translate
 from ..estimators.results import jsonable
 from ..simulate import TOOL
+from ._credible import MIN_ADOPTERS, credibility, usable_covariates, value_unit
 from ._did_impact import impact_did
 from ._dynamic_impact import impact_dynamic
 
-__all__ = ["DEFAULT_COVARIATES", "DEFAULT_OUTCOME", "ToolEffect", "impact", "impact_from_store", "tool_effect"]
+__all__ = ["DEFAULT_COVARIATES", "DEFAULT_OUTCOME", "ToolEffect", "impact", "impact_from_store", "rollout_share", "tool_effect"]
 
 DEFAULT_OUTCOME = "deploys_per_builder_norm"
 DEFAULT_COVARIATES = ("rollback_rate", "interventions_per_deploy")
@@ -84,38 +85,108 @@ def impact(
     threshold: float = 0.5,
     loaded_annual_cost: float = 200_000.0,
     weeks_per_year: float = 52.0,
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+    min_adopters: int = MIN_ADOPTERS,
 ) -> dict:
     """A tool's effect by the dynamic panel model and by staggered DiD, checked and valued.
 
     ``dynamic`` and ``did`` name a method of each family, ``"all"``, or ``None``
-    to skip the family. The DiD average effect on the adopted team-weeks is
-    valued like the dynamic model's: the outcome is normalised, so the ATT is a
-    relative change in units per builder-week.
+    to skip the family. Every estimator that runs is shown; one that cannot run is listed
+    under ``skipped`` with its reason. Covariates without data or constant are dropped with a
+    note. The estimates are valued (CTS-SW, engineering-years, dollars) only when they are
+    credible and the outcome is in the CTS-SW unit (:mod:`._credible`); otherwise ``verdict``
+    says why the value is withheld.
     """
-    res: dict = {"tool": tool, "outcome": outcome}
+    res: dict = {"tool": tool, "outcome": outcome, "skipped": {}, "notes": []}
+    covs, notes = usable_covariates(panel, covariates, outcome)
+    res["notes"] += notes
     costs = {"loaded_annual_cost": loaded_annual_cost, "weeks_per_year": weeks_per_year,
              "license_cost": float(panel["license_cost"].sum())}
     if dynamic:
-        res["dynamic"] = impact_dynamic(panel, tool=tool, method=dynamic, outcome=outcome, costs=costs)
+        try:
+            res["dynamic"] = impact_dynamic(panel, tool=tool, method=dynamic, outcome=outcome, costs=costs, covariates=covs)
+            res["skipped"].update({f"dynamic {m}": e for m, e in res["dynamic"].get("errors", {}).items()})
+        except CtsswError as e:
+            res["skipped"]["dynamic" if dynamic == "all" else dynamic] = str(e)
     if did:
-        d = impact_did(panel, tool=tool, method=did, outcome=outcome, threshold=threshold)
-        res["did"] = d
-        first = "cs" if "cs" in d["estimates"] else next(iter(d["estimates"]))
-        att = d["estimates"][first].get("att")
+        try:
+            d = impact_did(panel, tool=tool, method=did, outcome=outcome, threshold=threshold)
+            res["did"] = d
+            res["skipped"].update({f"DiD {m}": e["error"] for m, e in d["estimates"].items() if "error" in e})
+        except CtsswError as e:
+            res["skipped"]["DiD" if did == "all" else did] = str(e)
+    if "dynamic" not in res and "did" not in res:
+        raise EstimationError("no estimator ran: " + "; ".join(f"{k}: {v}" for k, v in res["skipped"].items()))
+    why = credibility(res, panel, outcome, min_adopters=min_adopters)
+    unit_why = value_unit(panel, outcome)
+    res["credible"] = not why
+    res["not_credible_because"] = why
+    withheld = ("not credible: " + "; ".join(why)) if why else unit_why
+    if withheld:
+        res["value_withheld"] = withheld
+        if "dynamic" in res:
+            res["dynamic"]["value"] = None
+            text = res["dynamic"]["text"]
+            cut = text.find("\n\nValued with ")
+            res["dynamic"]["text"] = (text[:cut] if cut >= 0 else text) + f"\n\nValue withheld: {withheld}."
+    elif "did" in res:
+        first = "cs" if "att" in res["did"]["estimates"].get("cs", {}) else next(
+            (m for m, e in res["did"]["estimates"].items() if "att" in e), None)
+        att = res["did"]["estimates"][first].get("att") if first else None
         if att and att.get("estimate") is not None:
             adopted = panel.groupby("team_id")["ai_share"].transform(lambda s: (s >= threshold).cummax())
-            res["did_value"] = translate(
-                Estimate(att["estimate"], att["std_error"], att["ci_low"], att["ci_high"], att["level"]),
-                baseline_units_per_builder_week=1.0,
-                treated_builder_weeks=float(panel.loc[adopted, "builder_weeks"].sum()),
-                weeks_per_year=weeks_per_year,
-                loaded_annual_cost=loaded_annual_cost,
-                license_cost=float(panel.loc[adopted, "license_cost"].sum()),
-            ).to_dict()
-            res["did_value"]["method"] = first
+            try:
+                res["did_value"] = translate(
+                    Estimate(att["estimate"], att["std_error"], att["ci_low"], att["ci_high"], att["level"]),
+                    baseline_units_per_builder_week=1.0,
+                    treated_builder_weeks=float(panel.loc[adopted, "builder_weeks"].sum()),
+                    weeks_per_year=weeks_per_year,
+                    loaded_annual_cost=loaded_annual_cost,
+                    license_cost=float(panel.loc[adopted, "license_cost"].sum()),
+                ).to_dict()
+                res["did_value"]["method"] = first
+            except CtsswError as e:
+                res["value_withheld"] = str(e)
+    res["verdict"] = _verdict(res)
     return jsonable(res)
 
 
+def _verdict(res: dict) -> str:
+    ran = [f"dynamic {m}" for m in (res.get("dynamic") or {}).get("estimates", {})]
+    ran += [f"DiD {m}" for m, e in (res.get("did") or {}).get("estimates", {}).items() if "att" in e]
+    head = f"Estimators that ran: {', '.join(ran) or 'none'}."
+    did = res.get("did") or {}
+    dropped = [n for n in did.get("notes", []) if "dropped" in n and "unit" in n]
+    if did.get("adoption"):
+        a = did["adoption"]
+        head += (f" DiD compared {a['adopted_teams']} adopting and {a['never_adopted_teams']} never-adopting teams"
+                 + (f" ({'; '.join(dropped)})." if dropped else "."))
+    if res["skipped"]:
+        head += " Not run: " + "; ".join(f"{k} ({v})" for k, v in res["skipped"].items()) + "."
+    if not res["credible"]:
+        return head + " Not credible: " + "; ".join(res["not_credible_because"]) + ". No value in engineering-years or dollars is given."
+    if res.get("value_withheld"):
+        return head + f" Value withheld: {res['value_withheld']}."
+    return head + " The checks raise no objection to valuing the effect."
+
+
+def rollout_share(panel: pd.DataFrame, rollout: pd.DataFrame) -> pd.DataFrame:
+    """``ai_share`` from explicit rollout dates: 1 from each listed team's rollout week on, else 0."""
+    if rollout.empty:
+        raise ConfigError("the rollout file lists no team: expected rows of team,date")
+    start = dict(zip(rollout["team_id"].astype(str), pd.to_datetime(rollout["adoption_week"])))
+    unknown = sorted(set(start) - set(panel["team_id"].astype(str)))
+    p = panel.copy()
+    when = pd.to_datetime(p["team_id"].astype(str).map(start))
+    p["ai_share"] = (when.notna() & (p["week"] >= when)).astype(float)
+    p["ai_active"] = p["ai_share"] * p["builders"]
+    if unknown:
+        import warnings
+
+        from ..errors import DataWarning
+
+        warnings.warn(f"rollout file names team(s) not in the panel: {', '.join(unknown[:8])}", DataWarning, stacklevel=2)
+    return p
 
 
 def impact_from_store(
@@ -123,11 +194,16 @@ def impact_from_store(
     *,
     tool: str = "assistant",
     panel_file: str | Path | None = None,
+    rollout: str | Path | None = None,
     loaded_annual_cost: float = 200_000.0,
     weeks_per_year: float = 52.0,
     **kw,
 ) -> dict:
-    """:func:`impact` on the panel of the store at ``db`` (or a panel file written by ``ctssw panel``)."""
+    """:func:`impact` on the panel of the store at ``db`` (or a panel file written by ``ctssw panel``).
+
+    ``rollout``: a CSV of ``team,date`` rollout dates (:func:`ctssw.estimators.rollout_cohorts`); the
+    tool's adoption is then 1 from each listed team's rollout week on, whatever the usage data say.
+    """
     from ..panel import panel, read_panel
     from ..store import Store
 
@@ -137,7 +213,14 @@ def impact_from_store(
         with Store(db, read_only=True) as store:
             p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
     if p.empty:
-        raise ConfigError(f"the store {db} holds no team-weeks")
+        raise MissingDataError(f"the store {db} holds no team-weeks; see ctssw status")
+    if rollout is not None:
+        from ..estimators import rollout_cohorts
+
+        p = rollout_share(p, rollout_cohorts(rollout, out_col="adoption_week"))
     if p["ai_active"].sum() == 0:
-        raise ConfigError(f"no usage of tool {tool!r} in the store")
+        raise ConfigError(
+            f"no usage of tool {tool!r} in the store: ingest it (ctssw ingest copilot or qdev) "
+            "or give rollout dates (ctssw impact --rollout FILE, a CSV of team,date); see ctssw status"
+        )
     return impact(p, tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, **kw)

@@ -9,7 +9,8 @@ from ._html import Section, table_html
 
 
 def _fmt_pct(e: dict) -> str:
-    return f"{e['estimate']:+.1%} (95% CI {e['ci_low']:+.1%} to {e['ci_high']:+.1%})"
+    f = lambda x: "n/a" if x is None else f"{x:+.1%}"  # noqa: E731
+    return f"{f(e['estimate'])} (95% CI {f(e['ci_low'])} to {f(e['ci_high'])})"
 
 
 def impact_sections(res: dict) -> list[Section]:
@@ -19,6 +20,13 @@ def impact_sections(res: dict) -> list[Section]:
     if dyn:
         rows = pd.DataFrame(dyn["comparison"])
         v = dyn["value"]
+        valued = (
+            f"Valued with {dyn['valued_method']}: CTS-SW {_fmt_pct(v['cts_change'])}, "
+            f"engineering-years saved {v['engineering_years']['estimate']:,.1f} "
+            f"({v['engineering_years']['ci_low']:,.1f} to {v['engineering_years']['ci_high']:,.1f}), "
+            f"net dollars {v['net_dollars']['estimate']:,.0f}."
+            if v else f"Value withheld: {res.get('value_withheld') or 'the effect leaves CTS-SW undefined'}."
+        )
         out.append(
             Section(
                 "impact-dynamic",
@@ -27,13 +35,9 @@ def impact_sections(res: dict) -> list[Section]:
                     "The article's model: units per builder-week on its own lag, the tool's adoption share, "
                     "rollback rate and manual interventions, with team and week effects. The within (fe) estimator "
                     "carries Nickell bias; the half-panel jackknife removes it to first order, and Arellano–Bond / "
-                    "Blundell–Bond GMM use lagged levels as instruments. "
-                    f"Valued with {dyn['valued_method']}: CTS-SW {_fmt_pct(v['cts_change'])}, "
-                    f"engineering-years saved {v['engineering_years']['estimate']:,.1f} "
-                    f"({v['engineering_years']['ci_low']:,.1f} to {v['engineering_years']['ci_high']:,.1f}), "
-                    f"net dollars {v['net_dollars']['estimate']:,.0f}.",
+                    "Blundell–Bond GMM use lagged levels as instruments. " + valued,
                 ],
-                charts=[_value_chart(v)],
+                charts=[_value_chart(v)] if v else [],
                 tables=[table_html(rows)] if len(rows) else [],
                 pre=[dyn["text"]],
             )
@@ -41,7 +45,7 @@ def impact_sections(res: dict) -> list[Section]:
     if did:
         es = pd.DataFrame(did["event_study"])
         v = res.get("did_value")
-        paras = [did["verdict"]]
+        paras = [did["verdict"]] + ([res["verdict"]] if res.get("verdict") else [])
         if v:
             paras.append(
                 f"Through the same value translation: CTS-SW {_fmt_pct(v['cts_change'])}; engineering-years saved "

@@ -90,6 +90,10 @@ def headline(impact: dict | None) -> dict | None:
     else:
         text = f"{tool[:1].upper() + tool[1:]} {'raised' if chosen['estimate'] > 0 else 'lowered'} delivery: {eff}."
     parts = [text, f"Estimator: {why}."]
+    if impact.get("credible") is False:  # the impact pipeline's checks failed: say so first, give no value
+        reasons = "; ".join(impact.get("not_credible_because") or []) or "its checks failed"
+        parts = [f"Not credible: {reasons}.", *parts, f"Value withheld: {impact.get('value_withheld') or reasons}."]
+        value = None
     if value:
         ey, nd, cc = value["engineering_years"], value["net_dollars"], value["cts_change"]
         parts.append(

@@ -30,7 +30,7 @@ Tables = dict[str, pa.Table]
 COLUMNS: dict[str, tuple[str, ...]] = {
     "teams": ("team_id", "name", "parent_id", "architecture", "unit_of_software"),
     "identities": ("kind", "value", "builder"),
-    "memberships": ("builder", "team_id", "start", "end", "fte", "oncall"),
+    "memberships": ("builder", "team_id", "start", "end", "fte", "oncall", "inferred"),
     "repos": ("repo_id", "team_id", "name", "ownership"),
     "services": ("service_id", "team_id", "repo_id"),
     "commits": (
@@ -38,11 +38,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "changes": (
         "change_id", "repo_id", "author", "created_at", "merged_at", "closed_at", "merge_sha", "first_commit_at",
-        "first_review_at", "additions", "deletions", "team_id", "agent", "review_agent",
+        "first_review_at", "first_commit_sha", "first_review_id", "additions", "deletions", "team_id", "agent",
+        "review_agent",
     ),
     "deployments": (
         "deployment_id", "service_id", "repo_id", "environment", "started_at", "finished_at", "result", "is_rollback",
-        "manual_interventions", "sha", "team_id", "is_production",
+        "manual_interventions", "sha", "team_id", "is_production", "kind", "pipeline_id",
     ),
     "deployment_commits": ("deployment_id", "sha", "repo_id"),
     "incidents": ("incident_id", "team_id", "service_id", "created_at", "resolved_at", "severity", "deployment_id"),

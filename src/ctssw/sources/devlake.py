@@ -15,7 +15,8 @@ pull_request_comments  changes.first_review_at = earliest ``created_date`` by an
 commits                commits: ``sha``, ``author_email`` (or ``author_id``), ``authored_date``,
                        ``committed_date``, ``additions``, ``deletions``; the repository from
                        ``repo_commits`` when given, else ``repo_id`` (default ``devlake``)
-cicd_deployment_commits deployments (one per row ``id``): ``cicd_scope_id`` → service,
+cicd_deployment_commits deployments (one per row ``id``, ``cicd_deployment_id`` as pipeline_id):
+                       ``cicd_scope_id`` → service,
                        ``repo_id``/``repo_url``, ``environment``, ``result``, ``started_date``,
                        ``finished_date``, ``commit_sha``
 commits_diffs          deployment_commits: each ``commit_sha`` shipped by the deployments
@@ -26,6 +27,9 @@ teams, team_users      teams (``id``, ``name``, ``parent_id``) and memberships (
                        ``user_id``, starting ``membership_start``: DevLake keeps no dates)
 accounts, user_accounts identities: each account's id, ``email`` and ``user_name`` map to its
                        user (``user_accounts``), else to the account itself
+project_mapping        one team per DevLake project: its ``repos`` rows own repositories, its
+                       ``cicd_scopes`` rows own services (deployments), and an incident whose
+                       (``table``, ``scope_id``) a project maps belongs to that team
 ====================== ===============================================================
 
 DevLake's timestamps mix ``2023-4-10 6:51:47`` and ISO 8601 with offsets; all are UTC.
@@ -58,6 +62,7 @@ __all__ = ["TABLES_READ", "read", "source_label"]
 TABLES_READ = (
     "pull_requests", "pull_request_commits", "pull_request_comments", "commits", "repo_commits",
     "cicd_deployment_commits", "commits_diffs", "incidents", "teams", "team_users", "accounts", "user_accounts",
+    "project_mapping",
 )
 EXPECTED = "DevLake domain-layer table dumps (CSV named after their table, e.g. pull_requests.csv)"
 RESULT = {"success": "success", "failure": "failure", "failed": "failure", "abort": "cancelled",
@@ -72,6 +77,16 @@ def _earliest(pairs: Iterable[tuple[str, object]]) -> dict[str, str]:
         if t is not None and (key not in best or t < best[key][0]):
             best[key] = (t, v)
     return {k: utc(v) for k, (_, v) in best.items()}
+
+
+def _first(rows: Iterable[tuple[str, object, str]]) -> dict[str, tuple[str, str]]:
+    """Per key, the (time, id) of the earliest row; ties go to the smallest id (DevLake's order)."""
+    best: dict[str, tuple] = {}
+    for key, v, ident in rows:
+        t = parse_ts(v)
+        if t is not None and (key not in best or (t, ident or "") < best[key][:2]):
+            best[key] = (t, ident or "", v)
+    return {k: (utc(v), ident) for k, (_, ident, v) in best.items()}
 
 
 def _s(v: object) -> str | None:
@@ -103,14 +118,31 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
         out["memberships"] = table("memberships", [
             {"builder": _s(m.get("user_id")), "team_id": _s(m.get("team_id")), "start": membership_start} for m in raw["team_users"]
         ])
+    project_of: dict[tuple[str, str], str] = {}
+    for m in raw.get("project_mapping", []):
+        key = (_s(m.get("table")) or "", _s(m.get("row_id")) or "")
+        if _s(m.get("project_name")) and key not in project_of:
+            project_of[key] = _s(m.get("project_name"))
+    if project_of:
+        known = {r["team_id"] for r in out["teams"].to_pylist()} if "teams" in out else set()
+        projects = sorted(set(project_of.values()) - known)
+        rows = [{"team_id": p, "name": p} for p in projects]
+        out["teams"] = table("teams", (out["teams"].to_pylist() if "teams" in out else []) + rows)
+        out["repos"] = table("repos", [{"repo_id": r, "team_id": p, "name": r} for (t, r), p in project_of.items() if t == "repos"])
+        out["services"] = table("services", [{"service_id": r, "team_id": p} for (t, r), p in project_of.items() if t == "cicd_scopes"])
     if raw.get("pull_requests"):
-        first_commit = _earliest((_s(c.get("pull_request_id")), c.get("commit_authored_date")) for c in raw.get("pull_request_commits", []))
+        fc = _first(
+            (_s(c.get("pull_request_id")), c.get("commit_authored_date"), _s(c.get("commit_sha")))
+            for c in raw.get("pull_request_commits", [])
+        )
+        first_commit = {k: v[0] for k, v in fc.items()}
         authors = {_s(p.get("id")): _s(p.get("author_id")) for p in raw["pull_requests"]}
-        first_review = _earliest(
-            (_s(c.get("pull_request_id")), c.get("created_date"))
+        fr = _first(
+            (_s(c.get("pull_request_id")), c.get("created_date"), _s(c.get("id")))
             for c in raw.get("pull_request_comments", [])
             if _s(c.get("account_id")) != authors.get(_s(c.get("pull_request_id")))
         )
+        first_review = {k: v[0] for k, v in fr.items()}
         rows = []
         for p in raw["pull_requests"]:
             pid = _s(p.get("id"))
@@ -120,6 +152,7 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
                 "created_at": utc(p.get("created_date")), "merged_at": utc(merged),
                 "closed_at": utc(p.get("closed_date")), "merge_sha": _s(p.get("merge_commit_sha")) if _s(merged) else None,
                 "first_commit_at": first_commit.get(pid), "first_review_at": first_review.get(pid),
+                "first_commit_sha": fc.get(pid, (None, None))[1], "first_review_id": fr.get(pid, (None, None))[1],
                 "additions": p.get("additions"), "deletions": p.get("deletions"),
             })
         out["changes"] = table("changes", rows)
@@ -145,6 +178,7 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
                 "environment": (_s(d.get("environment")) or "").lower() or None,
                 "started_at": utc(d.get("started_date")), "finished_at": utc(d.get("finished_date")),
                 "result": RESULT.get(res, res) if res else "running", "sha": _s(d.get("commit_sha")),
+                "kind": "deployment", "pipeline_id": _s(d.get("cicd_deployment_id")),
             })
         out["deployments"] = table("deployments", rows)
     if raw.get("commits_diffs") and deps:
@@ -167,6 +201,7 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
                 "incident_id": _s(i.get("id")), "service_id": _s(i.get("scope_id")),
                 "created_at": utc(i.get("created_date")), "resolved_at": utc(i.get("resolution_date")),
                 "severity": _s(i.get("severity")) or _s(i.get("priority")),
+                "team_id": project_of.get((_s(i.get("table")) or "", _s(i.get("scope_id")) or "")),
             }
             for i in raw["incidents"]
         ])

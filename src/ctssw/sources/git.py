@@ -2,8 +2,15 @@
 
 One ``git log --numstat`` runs per repository and its output is parsed as it
 streams; no process is started per commit. Line counts are those of
-``git log --numstat --no-renames``: a binary file (``-``) counts 0 lines, and a
-merge commit shows no diff, so it counts 0 lines.
+``git log --numstat`` with git's default rename detection (``-M``, what GitHub shows too), or of
+``--no-renames`` on request: a binary file (``-``) counts 0 lines, and a merge commit shows no
+diff, so it counts 0 lines. A commit whose blobs are missing (a partial clone) keeps its
+metadata and gets NULL line counts, with a note. Several repositories are read side by side,
+one ``git log`` each, up to the machine's cores.
+
+A repository's id is ``owner/name`` from its ``origin`` remote, else its folder name
+(``repo_id_from`` chooses: ``auto``, ``remote``, ``dir``, ``parent``); ids that would collide in
+one call take their parent folders' names as a prefix until they are unique.
 
 Merged changes come from the subjects git records: ``Merge pull request #123
 from ...`` (a merge commit) and ``... (#123)`` (a squash merge). The change id is
@@ -25,14 +32,13 @@ Examples
 from __future__ import annotations
 
 import codecs
-import json
 import os
 import re
 import subprocess
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,93 +52,16 @@ from .common import (
     paths_of,
     table,
 )
+from .git_owners import CODEOWNERS_PLACES, OwnerRules
+from .git_repos import REPO_ID_FROM, repo_ids
+from .git_tags import release_pattern, releases
 
-__all__ = ["OwnerRules", "read"]
+__all__ = ["REPO_ID_FROM", "OwnerRules", "read", "repo_ids"]
 
 RS, US = "\x1e", "\x1f"
 FORMAT = f"--format={RS}%H{US}%P{US}%an{US}%ae{US}%aI{US}%cI{US}%s"
 MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ")
 SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
-CODEOWNERS_PLACES = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
-
-
-# -- path ownership ------------------------------------------------------------------------------
-
-
-def _glob_re(pattern: str) -> re.Pattern:
-    p = pattern.strip()
-    anchored = p.startswith("/") or "/" in p.rstrip("/")
-    dir_only = p.endswith("/")
-    p = p.strip("/")
-    out, i = [], 0
-    while i < len(p):
-        if p.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif p.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif p[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif p[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(p[i]))
-            i += 1
-    body = "".join(out)
-    return re.compile(("^" if anchored else "^(?:.*/)?") + body + ("/.*$" if dir_only else "(?:/.*)?$"))
-
-
-def _owner_team(owner: str) -> str:
-    """``@org/payments`` → ``payments``; ``@alice`` → ``alice``; a bare team id stays."""
-    o = owner.strip().lstrip("@")
-    return o.split("/", 1)[1] if "/" in o else o
-
-
-@dataclass
-class OwnerRules:
-    """Path → team rules in CODEOWNERS form (``pattern owner...``); the last matching rule wins.
-
-    An owner ``@org/team`` names team ``team``; a plain word names a team id as is.
-    """
-
-    rules: list[tuple[str, str]]
-    _compiled: list[tuple[re.Pattern, str]] = field(default_factory=list, repr=False)
-    _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._compiled = [(_glob_re(p), t) for p, t in self.rules]
-
-    @classmethod
-    def parse(cls, text: str, origin: str = "rules") -> OwnerRules:
-        rules = []
-        for ln in text.splitlines():
-            ln = ln.split(" #", 1)[0].strip() if not ln.lstrip().startswith("#") else ""
-            if not ln:
-                continue
-            parts = ln.split()
-            if len(parts) < 2:
-                continue  # a pattern with no owner un-owns paths in CODEOWNERS
-            rules.append((parts[0], _owner_team(parts[1])))
-        return cls(rules)
-
-    def owner(self, path: str) -> str | None:
-        try:
-            return self._cache[path]
-        except KeyError:
-            pass
-        hit = None
-        for rx, team in reversed(self._compiled):
-            if rx.match(path):
-                hit = team
-                break
-        self._cache[path] = hit
-        return hit
-
-    def to_json(self) -> str:
-        return json.dumps(self.rules)
 
 
 # -- running git ---------------------------------------------------------------------------------
@@ -151,16 +80,6 @@ def _check_repo(repo: Path) -> None:
         raise DataError(f"{repo}: not a git repository ({msg[0] if msg else 'git failed'}); expected a local git repository or bare mirror")
 
 
-def _default_repo_id(repo: Path) -> str:
-    r = _git(repo, "config", "--get", "remote.origin.url")
-    url = r.stdout.decode("utf-8", "replace").strip() if r.returncode == 0 else ""
-    m = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
-    if m:
-        return m.group(1)
-    name = repo.resolve().name
-    return name.removesuffix(".git")
-
-
 def _codeowners(repo: Path) -> OwnerRules | None:
     for place in CODEOWNERS_PLACES:
         r = _git(repo, "show", f"HEAD:{place}")
@@ -169,16 +88,27 @@ def _codeowners(repo: Path) -> OwnerRules | None:
     return None
 
 
-def _stream(repo: Path, all_refs: bool, revs: list[str] | None = None, chunk: int = 1 << 20):
+class _MissingObject(Exception):
+    """git stopped because an object of the history is not in the repository."""
+
+
+MISSING = ("unable to read", "missing blob", "could not read", "bad object", "missing tree")
+
+
+def _stream(repo: Path, all_refs: bool, revs: list[str] | None = None, chunk: int = 1 << 20, renames: bool = True, numstat: bool = True):
     """Yield each commit's record text from one streaming ``git log`` (of ``revs`` only, when given)."""
-    cmd = ["git", "-C", str(repo), "-c", "core.quotepath=off", "log", "--no-renames", "--numstat", FORMAT]
+    cmd = ["git", "-C", str(repo), "-c", "core.quotepath=off", "log", FORMAT]
+    if numstat:
+        cmd[6:6] = ["-M" if renames else "--no-renames", "--numstat"]
     if revs is not None:
         cmd += ["--no-walk=unsorted", "--stdin"]
     else:
         cmd += ["--all"] if all_refs else ["HEAD"]
     cmd += ["--"]
+    env = {**os.environ, "GIT_NO_LAZY_FETCH": "1"}  # a partial clone must not reach the network
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE if revs is not None else subprocess.DEVNULL
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE if revs is not None else subprocess.DEVNULL,
+        env=env,
     )
     if revs is not None:
 
@@ -215,6 +145,8 @@ def _stream(repo: Path, all_refs: bool, revs: list[str] | None = None, chunk: in
             note(f"{repo}: no commits on {'any ref' if all_refs else 'HEAD'}; nothing read")
             return
         first = err.strip().splitlines()[0] if err.strip() else f"exit status {rc}"
+        if any(m in err for m in MISSING):
+            raise _MissingObject(first)
         raise DataError(f"{repo}: git log failed ({first}); expected a readable git repository")
 
 
@@ -229,6 +161,8 @@ class _Config:
     codeowners: bool
     repo_id: str | None
     jobs: int | None = None
+    renames: bool = True
+    deployments: re.Pattern | None = None
 
 
 PARALLEL_FROM = 20_000  # commits; below this one process is quicker than splitting the history
@@ -250,6 +184,8 @@ def _parse(records, repo: Path, owner_of, repo_team) -> tuple[list[list], dict[i
                 continue
             x, _, rest = ln.partition("\t")
             y, _, path = rest.partition("\t")
+            if " => " in path:
+                path = _new_path(path)
             try:
                 xa = int(x) if x != "-" else 0
                 yd = int(y) if y != "-" else 0
@@ -275,14 +211,54 @@ def _parse(records, repo: Path, owner_of, repo_team) -> tuple[list[list], dict[i
     return [sha, parents, author, authored, committed, adds, dels, teams], subjects
 
 
+_BRACE = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
+
+
+def _new_path(path: str) -> str:
+    """The new path of a ``--numstat`` rename: ``a/{x => y}/f`` → ``a/y/f``; ``old => new`` → ``new``."""
+    if _BRACE.search(path):
+        return _BRACE.sub(lambda m: m.group(2), path).replace("//", "/").lstrip("/")
+    return path.split(" => ", 1)[1]
+
+
 def _revs(repo: Path, all_refs: bool) -> list[str]:
     r = _git(repo, "rev-list", "--all" if all_refs else "HEAD", "--")
     return r.stdout.decode("ascii", "replace").split() if r.returncode == 0 else []
 
 
-def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dict, list[dict], dict]:
+def _recover(repo: Path, cfg: _Config, owner_of, repo_team) -> tuple[list, set[str]]:
+    """Read a history with missing objects: every commit's metadata, line counts where readable.
+
+    ``git log --no-walk=unsorted`` prints commits in the order given and stops at the first
+    unreadable one; that commit is read again without ``--numstat`` and the walk resumes after it.
+    """
+    revs = _revs(repo, cfg.all_refs)
+    parts, skipped, i = [], set(), 0
+    while i < len(revs):
+        recs: list[str] = []
+        try:
+            for r in _stream(repo, cfg.all_refs, revs[i:], renames=cfg.renames):
+                recs.append(r)
+            parts.append(_parse(recs, repo, owner_of, repo_team))
+            break
+        except _MissingObject:
+            pass
+        if recs:  # the last record may be the failing commit's header alone
+            try:
+                for _ in _stream(repo, cfg.all_refs, [revs[i + len(recs) - 1]], renames=cfg.renames):
+                    pass
+            except _MissingObject:
+                recs.pop()
+        parts.append(_parse(recs, repo, owner_of, repo_team))
+        bad = revs[i + len(recs)]
+        skipped.add(bad)
+        parts.append(_parse(_stream(repo, cfg.all_refs, [bad], numstat=False), repo, owner_of, repo_team))
+        i += len(recs) + 1
+    return parts, skipped
+
+
+def _read_repo(repo: Path, cfg: _Config, progress: Progress | None, repo_id: str) -> tuple[dict, list[dict], dict, tuple]:
     _check_repo(repo)
-    repo_id = cfg.repo_id or _default_repo_id(repo)
     rules = cfg.rules or (_codeowners(repo) if cfg.codeowners else None)
     if isinstance(cfg.team, dict):
         repo_team = cfg.team.get(repo_id) or cfg.team.get(str(repo)) or cfg.team.get(repo.name)
@@ -291,19 +267,13 @@ def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dic
     owner_of = rules.owner if rules else None
     jobs = cfg.jobs or min(4, os.cpu_count() or 1)
     revs = _revs(repo, cfg.all_refs) if jobs > 1 else []
-    if len(revs) >= PARALLEL_FROM:
-        # the diffs dominate: split the history into contiguous slices, one git process each
-        size = -(-len(revs) // jobs)
-        slices = [revs[i : i + size] for i in range(0, len(revs), size)]
-        with ThreadPoolExecutor(max_workers=len(slices)) as ex:
-            futures = [ex.submit(_parse, _stream(repo, cfg.all_refs, sl), repo, owner_of, repo_team) for sl in slices]
-            parts = []
-            for k, fut in enumerate(futures):
-                parts.append(fut.result())
-                if progress:
-                    progress(f"git log {repo_id}", min((k + 1) * size, len(revs)), len(revs))
-    else:
-        parts = [_parse(_stream(repo, cfg.all_refs), repo, owner_of, repo_team)]
+    skipped: set[str] = set()
+    try:
+        parts = _read_parts(repo, cfg, revs, jobs, owner_of, repo_team, progress, repo_id)
+    except _MissingObject:
+        parts, skipped = _recover(repo, cfg, owner_of, repo_team)
+        note(f"{repo}: {len(skipped)} commit(s) refer to objects missing from the repository (a partial clone?); "
+             "their line counts are left empty, everything else was read")
     sha, parents, author, authored, committed, adds, dels, teams = ([] for _ in range(8))
     subjects: dict[int, str] = {}
     for cols_, subj in parts:
@@ -311,6 +281,29 @@ def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dic
         subjects.update({off + i: v for i, v in subj.items()})
         for dst, src in zip((sha, parents, author, authored, committed, adds, dels, teams), cols_):
             dst.extend(src)
+    if skipped:
+        adds = [None if h in skipped else a for h, a in zip(sha, adds)]
+        dels = [None if h in skipped else d for h, d in zip(sha, dels)]
+    return _tables(repo, cfg, repo_id, rules, repo_team, sha, parents, author, authored, committed, adds, dels, teams, subjects)
+
+
+def _read_parts(repo, cfg, revs, jobs, owner_of, repo_team, progress, repo_id) -> list:
+    if len(revs) >= PARALLEL_FROM:
+        # the diffs dominate: split the history into contiguous slices, one git process each
+        size = -(-len(revs) // jobs)
+        slices = [revs[i : i + size] for i in range(0, len(revs), size)]
+        with ThreadPoolExecutor(max_workers=len(slices)) as ex:
+            futures = [ex.submit(_parse, _stream(repo, cfg.all_refs, sl, renames=cfg.renames), repo, owner_of, repo_team) for sl in slices]
+            parts = []
+            for k, fut in enumerate(futures):
+                parts.append(fut.result())
+                if progress:
+                    progress(f"git log {repo_id}", min((k + 1) * size, len(revs)), len(revs))
+        return parts
+    return [_parse(_stream(repo, cfg.all_refs, renames=cfg.renames), repo, owner_of, repo_team)]
+
+
+def _tables(repo, cfg, repo_id, rules, repo_team, sha, parents, author, authored, committed, adds, dels, teams, subjects):
     npar = [len(p) for p in parents]
     merge = [n > 1 for n in npar]
     cols = {
@@ -348,7 +341,8 @@ def _read_repo(repo: Path, cfg: _Config, progress: Progress | None) -> tuple[dic
         if old is None or _earlier(row["merged_at"], old["merged_at"]) != old["merged_at"]:
             changes[cid] = row  # the first merge of a number wins over later cherry-picks
     repo_row = {"repo_id": repo_id, "team_id": repo_team, "name": repo.resolve().name, "ownership": rules.to_json() if rules else None}
-    return cols, list(changes.values()), repo_row
+    rel = releases(repo, repo_id, cfg.deployments, set(sha)) if cfg.deployments is not None else ([], [])
+    return cols, list(changes.values()), repo_row, rel
 
 
 def _earlier(a: str | None, b: str | None) -> str | None:
@@ -381,9 +375,12 @@ def read(
     owners: str | Path | OwnerRules | None = None,
     codeowners: bool = False,
     jobs: int | None = None,
+    renames: bool = True,
+    deployments: str | None = None,
+    repo_id_from: str = "auto",
     progress: Progress | None = None,
 ) -> Tables:
-    """Read the history of one or more local repositories.
+    """Read the history of one or more local repositories, side by side.
 
     Parameters
     ----------
@@ -392,8 +389,7 @@ def read(
     all_refs : bool
         Every ref (``git log --all``) instead of HEAD's history.
     repo_id : str, optional
-        The repository id to record (one repository only). Default: ``owner/name`` from the
-        ``origin`` remote, else the folder name without ``.git``.
+        The repository id to record (one repository only).
     team : str, or mapping / ``REPO=TEAM`` strings
         The owning team of every repository, or of each.
     owners : path or OwnerRules, optional
@@ -401,34 +397,67 @@ def read(
     codeowners : bool
         Use each repository's own CODEOWNERS file (at HEAD) as the path rules.
     jobs : int, optional
-        ``git log`` processes per large repository (default: up to 4, one per core). Histories
-        of 20,000 commits or more are split into contiguous slices read side by side.
+        ``git log`` processes at once (default: one per core, at most 4). Several repositories are
+        read side by side; a history of 20,000 commits or more is split into slices.
+    renames : bool
+        Rename detection as ``git log --numstat`` does by default (True), or ``--no-renames``.
+    deployments : str, optional
+        ``"tags"`` or ``"tags=PATTERN"``: each release tag is a production deployment
+        (see :mod:`ctssw.sources.git_tags`).
+    repo_id_from : str
+        ``auto`` (the ``origin`` remote's ``owner/name``, else the folder name), ``remote``,
+        ``dir`` or ``parent`` (the parent folder's name). Colliding ids are made unique.
 
     Returns
     -------
     dict of table name → pyarrow.Table
-        ``commits``, ``changes`` and ``repos`` in the canonical input form.
+        ``commits``, ``changes`` and ``repos`` in the canonical input form, plus ``deployments``
+        and ``deployment_commits`` with ``deployments``.
     """
     ps = paths_of(repos)
     if repo_id is not None and len(ps) > 1:
-        raise ConfigError("repo_id names one repository; give one path, or leave repo_id out")
+        raise ConfigError("repo_id names one repository; give one path, or leave repo_id out (ids come from --repo-id-from)")
     rules = owners if isinstance(owners, OwnerRules) or owners is None else _read_rules(Path(owners))
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"jobs={jobs!r}: expected a whole number of processes, 1 or more")
-    cfg = _Config(all_refs, _team_arg(team), rules, codeowners, repo_id, jobs)
-    commits, changes, repo_rows = [], [], []
-    for i, p in enumerate(ps):
-        if progress:
-            progress(f"git log {p}", i, len(ps))
-        c, ch, r = _read_repo(p, cfg, progress)
+    pattern = release_pattern(deployments)
+    for p in ps:
+        _check_repo(p)
+    ids = [repo_id] if repo_id is not None else repo_ids(ps, repo_id_from)
+    cores = jobs or min(4, os.cpu_count() or 1)
+    per_repo = max(1, cores // len(ps)) if jobs is None else jobs
+    cfg = _Config(all_refs, _team_arg(team), rules, codeowners, repo_id, per_repo, renames, pattern)
+    done = [0]
+    lock = threading.Lock()
+
+    def one(i: int):
+        res = _read_repo(ps[i], cfg, progress if len(ps) == 1 else None, ids[i])
+        with lock:
+            done[0] += 1
+            if progress:
+                progress(f"git log {ids[i]}", done[0], len(ps))
+        return res
+
+    with ThreadPoolExecutor(max_workers=max(1, min(cores, len(ps)))) as ex:
+        results = list(ex.map(one, range(len(ps))))
+    commits, changes, repo_rows, deps, shipped = [], [], [], [], []
+    for c, ch, r, (d, s) in results:
         commits.append(pa.table(c))
         changes += ch
         repo_rows.append(r)
-    return {
+        deps += d
+        shipped += s
+    out = {
         "repos": table("repos", repo_rows),
         "commits": pa.concat_tables(commits) if len(commits) > 1 else commits[0],
         "changes": table("changes", changes),
     }
+    if pattern is not None:
+        out["deployments"] = table("deployments", deps)
+        out["deployment_commits"] = table("deployment_commits", shipped)
+        if not deps:
+            note("git: no release tags matched; no deployments were read (try --deployments tags=PATTERN)")
+    return out
 
 
 def _read_rules(path: Path) -> OwnerRules:

@@ -114,6 +114,8 @@ class Store:
                     if col.default is not None:
                         c.execute(f"UPDATE {_q(t.name)} SET {_q(name)} = {col.default}")
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
+        # identities recognised as bots or agents at ingest: never builders, counted apart
+        c.execute("CREATE TABLE IF NOT EXISTS bots (builder_id VARCHAR, rule VARCHAR, first_seen TIMESTAMPTZ)")
         c.execute(
             """CREATE TABLE IF NOT EXISTS quarantine (
                 source VARCHAR, row_ref VARCHAR, table_name VARCHAR, reason VARCHAR,

@@ -81,6 +81,7 @@ TABLES: dict[str, Table] = {
                 _c("end", "DATE"),
                 _c("fte", "DOUBLE", default="1.0"),
                 _c("oncall", "BOOLEAN", default="false"),
+                _c("inferred", "BOOLEAN", default="false"),
             ),
             checks=(
                 ('"end" >= start', "negative duration: end before start"),
@@ -118,8 +119,8 @@ TABLES: dict[str, Table] = {
                 _c("author", "VARCHAR", person=True),
                 _c("authored_at", TS),
                 _c("committed_at", TS, required=True),
-                _c("additions", "BIGINT", default="0"),
-                _c("deletions", "BIGINT", default="0"),
+                _c("additions", "BIGINT"),  # NULL when unknown (e.g. missing blobs), never 0
+                _c("deletions", "BIGINT"),
                 _c("is_merge", "BOOLEAN", default="false"),
                 _c("parents", "INTEGER"),
                 _c("team_id", "VARCHAR"),
@@ -140,6 +141,8 @@ TABLES: dict[str, Table] = {
                 _c("merge_sha", "VARCHAR"),
                 _c("first_commit_at", TS),
                 _c("first_review_at", TS),
+                _c("first_commit_sha", "VARCHAR"),
+                _c("first_review_id", "VARCHAR"),
                 _c("additions", "BIGINT"),
                 _c("deletions", "BIGINT"),
                 _c("team_id", "VARCHAR"),
@@ -169,6 +172,8 @@ TABLES: dict[str, Table] = {
                 _c("sha", "VARCHAR"),
                 _c("team_id", "VARCHAR"),
                 _c("is_production", "BOOLEAN"),  # NULL: decided by the environment's name
+                _c("kind", "VARCHAR"),
+                _c("pipeline_id", "VARCHAR"),  # the CI/CD run this deployment is part of (DevLake's cicd_deployment_id)
             ),
             checks=(
                 ("finished_at >= started_at", "negative duration: finished before started"),
@@ -176,7 +181,10 @@ TABLES: dict[str, Table] = {
                 ("service_id IS NOT NULL OR repo_id IS NOT NULL OR team_id IS NOT NULL", "no service, repo or team"),
             ),
             team_refs=("team_id",),
-            allowed={"result": ("success", "failure", "cancelled", "running")},
+            allowed={
+                "result": ("success", "failure", "cancelled", "running"),
+                "kind": ("deployment", "release", "tag", "workflow_run"),
+            },
         ),
         Table(
             "deployment_commits",

@@ -32,6 +32,7 @@ from ..sources.forges import github, gitlab
 from ..sources.ops import pagerduty
 from ._db import LoadCounts, Store
 from ._schema import TABLES
+from .inference import default_teams, infer_memberships, register_bots
 from .ingest import ingest_tables
 
 __all__ = [
@@ -62,7 +63,9 @@ def load_tables(store: Store, tables: Tables, source: str, progress: Progress | 
         progress(f"loading {source}", 0, 1)
     tables = {k: v for k, v in tables.items() if v is not None}
     with store.transaction():
+        register_bots(store, tables)
         out = ingest_tables(store, tables, source)
+        infer_memberships(store)
     if progress:
         progress(f"loaded {source}", 1, 1)
     return out
@@ -146,18 +149,24 @@ def load_git(
     jobs: int | None = None,
     agents: bool = True,
     agent_rules: str | Path | None = None,
+    renames: bool = True,
+    deployments: str | None = None,
+    repo_id_from: str = "auto",
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read repositories (see :func:`ctssw.sources.git.read`) and load them in one transaction.
 
     With ``roster_teams`` a commit no rule or repository team claims gets its author's team
-    from the memberships already in the store. With ``agents`` (the default) AI assistants and
+    from the memberships already in the store. Without a team, rules or a roster, each
+    repository is a team of its own and its members are inferred (:mod:`ctssw.store.inference`).
+    With ``agents`` (the default) AI assistants and
     agents are detected in the history too (see :mod:`ctssw.sources.git_agents`): tool_usage
     rows ``<tool>:git``, ``agent_configs`` and ``changes.agent``.
     """
     ps = paths_of(repos)
     tables = git.read(
-        ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs, progress=progress
+        ps, all_refs=all_refs, repo_id=repo_id, team=team, owners=owners, codeowners=codeowners, jobs=jobs,
+        renames=renames, deployments=deployments, repo_id_from=repo_id_from, progress=progress,
     )
     if agents:
         ids = dict(zip(map(str, ps), tables["repos"].column("repo_id").to_pylist()))
@@ -167,6 +176,8 @@ def load_git(
     keep_agents(store, tables)
     if roster_teams:
         teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
+    if team is None and owners is None and not codeowners:
+        default_teams(store, tables)
     drop_unknown_teams(store, tables, "git")
     return load_tables(store, tables, source_name("git", ps), progress)
 
@@ -189,8 +200,27 @@ def load_github(
     tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, bots=bots,
                          production_env=production_env, agent_rules=agent_rules, progress=progress)
     keep_agents(store, tables)
+    _release_shas(store, tables)
     drop_unknown_teams(store, tables, "github")
     return load_tables(store, tables, source_name("github", ps), progress)
+
+
+def _release_shas(store: Store, tables: Tables) -> None:
+    """A release whose export names a branch keeps the sha git's tag gave the same deployment id."""
+    d = tables.get("deployments")
+    if d is None or d.num_rows == 0 or "kind" not in d.column_names:
+        return
+    rows = d.to_pylist()
+    need = [r["deployment_id"] for r in rows if r.get("kind") == "release" and not r.get("sha")]
+    if not need:
+        return
+    have = dict(store.con.execute(
+        "SELECT deployment_id, sha FROM deployments WHERE sha IS NOT NULL AND deployment_id IN (SELECT unnest(?))", [need]
+    ).fetchall())
+    for r in rows:
+        if r.get("kind") == "release" and not r.get("sha"):
+            r["sha"] = have.get(r["deployment_id"])
+    tables["deployments"] = pa.Table.from_pylist(rows, schema=d.schema)
 
 
 def load_gitlab(

@@ -14,6 +14,7 @@ by its fields, so one file may mix kinds and the order of files does not matter:
   optional embedded ``statuses``; GraphQL deployment nodes: ``commitOid``, ``environment``,
   ``statuses.nodes`` (any key case);
 - deployment statuses (``/deployments/{id}/statuses``): ``state`` and ``deployment_url``;
+- releases (``/releases``): ``tag_name`` and ``published_at``;
 - Actions workflow runs (``/actions/runs``): ``workflow_id`` and ``run_number``;
   workflow jobs (``/actions/runs/{id}/jobs``): ``run_id`` and ``steps``.
 
@@ -31,6 +32,10 @@ Mapping:
   the latest status (queued/pending/in_progress → running); without any, running at its
   creation; ``is_production`` = the ``production_environment`` flag, else the name matches
   ``production_env``;
+- a published release that is neither a draft nor a prerelease → a production ``deployments`` row
+  ``<owner>/<repo>@<tag>`` of kind ``release`` at ``published_at`` (the id ``ctssw ingest git
+  --deployments tags`` gives the same tag, so loading both keeps one deployment; its sha and the
+  commits it shipped come from git when ``target_commitish`` is a branch name);
 - a workflow run counts as a deployment when its workflow name or path matches ``workflow``
   (a regular expression), or, with ``job``, when one of its jobs matches ``job``; it gets
   environment ``environment`` (default production), ``result`` from its conclusion and
@@ -65,7 +70,7 @@ __all__ = ["read"]
 
 EXPECTED = "GitHub REST API JSON (pulls, reviews, comments, deployments, statuses, workflow runs)"
 WRAPPERS = ("workflow_runs", "jobs", "deployments", "statuses", "items", "pull_requests", "data")
-KINDS = ("pull", "review", "review_comment", "issue_comment", "status", "run", "job", "deployment", "gql_deployment", "commit")
+KINDS = ("pull", "review", "review_comment", "issue_comment", "status", "run", "job", "deployment", "gql_deployment", "commit", "release")
 PR_COMMITS_FILE = re.compile(r"pulls?[-_.]?(\d+)[-_.]commits", re.IGNORECASE)
 TERMINAL = ("success", "failure", "error")
 # environments that count as production unless a deployment's production_environment flag says otherwise
@@ -116,6 +121,8 @@ def _kind(r: object) -> str | None:
         return "gql_deployment"
     if "sha" in r and isinstance(r.get("commit"), dict) and "parents" in r:
         return "commit"
+    if "tag_name" in r and "published_at" in r:
+        return "release"
     return None
 
 
@@ -415,7 +422,7 @@ def read(
     out: Tables = {}
     if k["pull"]:
         out["changes"] = table("changes", _changes(k, cfg))
-    deps = _deployments(k, cfg)
+    deps = _deployments(k, cfg) + _releases(k, cfg)
     if deps:
         out["deployments"] = table("deployments", deps)
         left = {}
@@ -427,3 +434,26 @@ def read(
             note(f"github: {sum(left.values())} deployment(s) to non-production environments ({shown}) loaded "
                  "with is_production false and left out of production counts; --production-env REGEX widens it")
     return out
+
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _releases(k: dict[str, list], cfg: _Config) -> list[dict]:
+    """Published releases (not drafts, not prereleases) as production deployments of kind ``release``."""
+    rows, skipped = [], 0
+    for r in k["release"]:
+        repo, tag, when = _repo_of(r), text(r.get("tag_name")), r.get("published_at")
+        if r.get("draft") or r.get("prerelease") or not when or not repo or not tag:
+            skipped += 1
+            continue
+        target = text(r.get("target_commitish")) or ""
+        rows.append({
+            "deployment_id": f"{repo}@{tag}", "repo_id": repo, "environment": "production",
+            "started_at": utc(r.get("created_at")) if r.get("created_at") and r.get("created_at") <= when else utc(when),
+            "finished_at": utc(when), "result": "success", "sha": target if SHA.match(target) else None,
+            "team_id": cfg.team, "kind": "release", "is_production": True,
+        })
+    if skipped:
+        note(f"github: {skipped} draft, prerelease or unpublished release(s) are not deployments")
+    return rows

@@ -1,0 +1,7 @@
+"""``python -m ctssw.cli``: the ``ctssw`` command."""
+
+from __future__ import annotations
+
+from ._app import main
+
+main()
