@@ -57,8 +57,10 @@ def load_tables(store: Store, tables: Tables, source: str, progress: Progress | 
     if progress:
         progress(f"loading {source}", 0, 1)
     tables = {k: v for k, v in tables.items() if v is not None}
-    with store.transaction():
-        out = ingest_tables(store, tables, source)
+    with store.run(source.split(":", 1)[0], source) as run:
+        with store.transaction():
+            out = ingest_tables(store, tables, source)
+        run["counts"] = [c.as_row() for c in out]
     if progress:
         progress(f"loaded {source}", 1, 1)
     return out
