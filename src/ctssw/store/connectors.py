@@ -198,11 +198,17 @@ def load_qdev(store: Store, paths: str | Path | Iterable[str | Path], *, progres
     return load_tables(store, qdev.read(ps, progress=progress), source_name("qdev", ps), progress)
 
 
-def load_roster(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read roster CSVs (see :func:`ctssw.sources.roster.read`) and load them in one transaction
-    (teams, identities, memberships, costs)."""
+def load_roster(
+    store: Store,
+    paths: str | Path | Iterable[str | Path],
+    *,
+    date_format: str | None = None,
+    progress: Progress | None = None,
+) -> list[LoadCounts]:
+    """Read roster CSVs or folders of them (see :func:`ctssw.sources.roster.read`) and load them
+    in one transaction (teams, identities, memberships, costs)."""
     ps = paths_of(paths)
-    return load_tables(store, roster.read(ps, progress=progress), source_name("roster", ps), progress)
+    return load_tables(store, roster.read(ps, progress=progress, date_format=date_format), source_name("roster", ps), progress)
 
 
 def load_devlake(

@@ -26,7 +26,9 @@ from ...errors import SchemaError
 from ..common import (
     Progress,
     Tables,
+    count_sum,
     day,
+    expand,
     get,
     note,
     paths_of,
@@ -34,6 +36,7 @@ from ..common import (
     read_json,
     records,
     table,
+    whole,
 )
 
 __all__ = ["TOOL", "read"]
@@ -43,33 +46,20 @@ EXPECTED = "Copilot user-level usage NDJSON (one record per user per day with us
 ORG_KEYS = ("total_active_users", "total_engaged_users", "total_suggestions_count", "total_acceptances_count")
 
 
-def _num(v: object) -> int | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, (int, float)):
-        return int(v)
-    try:
-        return int(float(str(v)))
-    except (ValueError, OverflowError):
-        return None
-
-
 def _row(r: object) -> dict:
     if not isinstance(r, dict):
         return {"builder": None, "tool": TOOL, "day": None, "events": str(r)[:60]}
     counts = [r.get(k) for k in ("user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count")]
-    nums = [_num(c) for c in counts]
-    bad = next((c for c, n in zip(counts, nums) if c is not None and n is None), None)
-    events = bad if bad is not None else (sum(n for n in nums if n is not None) if any(n is not None for n in nums) else None)
-    active = any((n or 0) > 0 for n in nums) or bool(r.get("used_chat")) or bool(r.get("used_agent"))
-    lines = r.get("loc_added_sum")
+    # a negative, fractional, NaN or infinite count is passed on as it came: the store quarantines the row
+    events = count_sum(counts)
+    active = any((whole(n) or 0) > 0 for n in counts) or bool(r.get("used_chat")) or bool(r.get("used_agent"))
     return {
         "builder": r.get("user_login") or get(r, "user", "login"),
         "tool": TOOL,
         "day": day(r.get("day") or r.get("date")),
         "active": active,
         "events": events,
-        "accepted_lines": lines if _num(lines) is None else _num(lines),
+        "accepted_lines": count_sum([r.get("loc_added_sum")]),
     }
 
 
@@ -90,4 +80,4 @@ def read_file(path: str | Path) -> Tables:
 
 def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
     """Read Copilot usage exports (see the module docstring)."""
-    return read_each(paths_of(paths), read_file, progress)
+    return read_each(list(expand(paths_of(paths), (".json", ".ndjson", ".jsonl"))), read_file, progress)
