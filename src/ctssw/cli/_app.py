@@ -14,10 +14,32 @@ from ..errors import CtsswError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
 app.add_typer(ingest_app, name="ingest")
-from ._common import DbOpt, Exit, JsonOpt, _counts_table, _fail, _progress, console, out
+from ._common import (
+    DbOpt,
+    Exit,
+    IdentityKeyOpt,
+    JsonOpt,
+    NotBeforeOpt,
+    RatesOpt,
+    _counts_table,
+    _fail,
+    _progress,
+    console,
+    ingest_store,
+    out,
+    show_warning,
+)
 from ._ingest import register as _register_connectors
 
 _register_connectors(ingest_app)
+
+
+@app.callback()
+def _setup() -> None:
+    """Cost to serve software: measure it, find its drivers, value the tools that lower it."""
+    import warnings
+
+    warnings.showwarning = show_warning
 
 __all__ = ["DbOpt", "Exit", "JsonOpt", "_counts_table", "_fail", "_progress", "app", "console", "main", "out"]
 
@@ -52,13 +74,15 @@ def ingest_canonical(
     directory: Annotated[Path, typer.Argument(help="Folder of canonical tables (Parquet or CSV).")],
     db: DbOpt = Path("ctssw.duckdb"),
     as_json: JsonOpt = False,
+    identity_key: IdentityKeyOpt = None,
+    not_before: NotBeforeOpt = None,
+    rates: RatesOpt = None,
 ) -> None:
-    """Load canonical tables; re-loading the same folder changes nothing."""
-    from ..store import Store
+    """Load canonical tables in one transaction; re-loading the same folder changes nothing."""
     from ..store import ingest_canonical as run
 
     try:
-        with Store(db) as store, _progress() as p:
+        with ingest_store(db, identity_key=identity_key, not_before=not_before, rates=rates) as store, _progress() as p:
             task = p.add_task("ingesting", total=None)
 
             def tick(table: str, done: int, total: int) -> None:
@@ -78,21 +102,49 @@ def ingest_canonical(
 
 
 @app.command()
+def rekey(
+    new_key: Annotated[Path, typer.Option("--new-key", help="File for the new key (must not exist; written with mode 0600).")],
+    db: DbOpt = Path("ctssw.duckdb"),
+    identity_key: IdentityKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-pseudonymise the store under a new key (and move a key an older ctssw kept inside the store out of it)."""
+    from ..store import rekey as run
+
+    try:
+        res = run(db, new_key, identity_key=identity_key)
+    except CtsswError as e:
+        _fail(e)
+    if as_json:
+        out.print_json(json.dumps(res))
+        return
+    n = sum(res["rewritten"].values())
+    out.print(
+        f"re-keyed {db}: {n:,} rows with pseudonyms rewritten into a fresh file; new key {res['key']} "
+        f"(fingerprint {res['fingerprint']}). Ingest with --identity-key {res['key']} or CTSSW_IDENTITY_KEY={res['key']} from now on."
+    )
+
+
+@app.command()
 def panel(
     db: DbOpt = Path("ctssw.duckdb"),
     unit: Annotated[str, typer.Option(help="Unit of software: deployment, change, commit, or team (each team's own).")] = "deployment",
     tool: Annotated[str | None, typer.Option(help="AI tool for ai_share (default: any).")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Parquet (or .csv) file for the panel.")] = Path("panel.parquet"),
+    k: Annotated[int, typer.Option("--k", help="Privacy floor: leave out team-weeks describing fewer builders (at least 3).")] = 5,
 ) -> None:
-    """Build the team × week panel from the store."""
+    """Build the team × week panel from the store (team-weeks below the privacy floor are left out)."""
     from ..panel import panel as build
+    from ..privacy import check_k, suppress_small_groups
     from ..store import Store
 
     try:
+        k = check_k(k)
         with Store(db, read_only=True) as store:
             df = build(store.ibis(), unit=unit, tool=tool)
     except CtsswError as e:
         _fail(e)
+    df, dropped = suppress_small_groups(df, builders="headcount", k=k)
     if out_file.suffix == ".csv":
         df.to_csv(out_file, index=False)
     else:
@@ -102,6 +154,8 @@ def panel(
         f"wrote {len(df):,} team-weeks ({df['team_id'].nunique()} teams × {df['week'].nunique()} weeks) to {out_file}; "
         f"CTS-SW undefined in {undefined} team-weeks (reason in cts_sw_reason)"
     )
+    if dropped:
+        console.print(f"{dropped:,} team-week(s) left out: they describe fewer than {k} builders (privacy floor).")
 
 
 @app.command()

@@ -1,8 +1,16 @@
-"""What every command shares: the consoles, options defined once, exit codes, error and progress output."""
+"""What every command shares: the consoles, options defined once, exit codes, error and progress output.
+
+Both consoles print text as it is: markup and emoji codes are off, so a team name, a path
+or an error message that looks like ``[/x]`` or ``:smile:`` is shown exactly and can never
+break the output. Styled labels (``error:``, ``note:``) are added with :func:`label`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -10,11 +18,27 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from ..errors import CtsswError
+from ..errors import CtsswError, CtsswWarning
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+out = Console(markup=False, emoji=False, highlight=False)
+
+
+def label(tag: str, style: str, message: object) -> Text:
+    """``tag: message`` with the tag styled and the message printed exactly as it is."""
+    t = Text(f"{tag}: ", style=style)
+    t.append(str(message))
+    return t
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """ctssw's warnings as one plain ``warning:`` line on stderr (others as Python prints them)."""
+    if issubclass(category, CtsswWarning):
+        console.print(label("warning", "bold yellow", message), soft_wrap=True)
+    else:
+        console.print(warnings.formatwarning(message, category, filename, lineno, line).rstrip(), soft_wrap=True)
 
 
 class Exit(enum.IntEnum):
@@ -28,6 +52,45 @@ class Exit(enum.IntEnum):
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+IdentityKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--identity-key",
+        help="Key file pseudonymising identities (default: $CTSSW_IDENTITY_KEY, else ~/.config/ctssw/identity.key; "
+        "created with mode 0600 on first use). Keep it apart from the store.",
+    ),
+]
+NotBeforeOpt = Annotated[
+    str | None,
+    typer.Option("--not-before", help="Quarantine timestamps before this date as implausible (default 1990-01-01)."),
+]
+RatesOpt = Annotated[
+    Path | None, typer.Option("--rates", help="CSV of currency,to,rate: convert costs to one currency.")
+]
+DateFormatOpt = Annotated[
+    str | None, typer.Option("--date-format", help="How non-ISO dates are written, e.g. %d/%m/%Y (ambiguous dates are refused without it).")
+]
+
+
+@contextlib.contextmanager
+def ingest_store(
+    db: Path, *, identity_key: Path | None = None, not_before: str | None = None, rates: Path | None = None
+) -> Iterator:
+    """The store opened for a load; a store file this load created is removed again if the load fails."""
+    from ..store import Store
+
+    existed = db.exists()
+    store = Store(db, identity_key=identity_key, not_before=not_before, rates=rates)
+    try:
+        yield store
+    except BaseException:
+        store.close()
+        if not existed:
+            for p in (db, Path(str(db) + ".wal")):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        raise
+    store.close()
 
 
 def _fail(e: CtsswError) -> None:
@@ -40,7 +103,7 @@ def _fail(e: CtsswError) -> None:
         else Exit.ESTIMATION if isinstance(e, EstimationError)
         else Exit.FAILURE
     )
-    console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    console.print(label("error", "bold red", e), soft_wrap=True)
     raise typer.Exit(int(code))
 
 
@@ -52,7 +115,7 @@ def _progress() -> Progress:
 
 
 def _counts_table(rows: list[dict]) -> Table:
-    t = Table(title="Ingest summary")
+    t = Table(title="Ingest summary")  # cells print as they are: the consoles have markup off
     for c in rows[0] if rows else []:
         t.add_column(c, justify="left" if c in ("table", "source") else "right")
     for r in rows:

@@ -30,6 +30,7 @@ def _f(x: Any, spec: str = "+.1f") -> str:
 def register(app: typer.Typer) -> None:
     """Add ``drivers`` and ``fit lmm`` to ``app``."""
     from ._app import _fail, console, out
+    from ._common import label
 
     @app.command("drivers")
     def drivers(
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
         for n in res.notes:
             console.print(f"note: {n}", highlight=False)
         for w in res.warnings:
-            console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+            console.print(label("warning", "bold yellow", w))
 
     fit = next((g.typer_instance for g in app.registered_groups if g.name == "fit"), None)
     if fit is None:
@@ -113,4 +114,4 @@ def register(app: typer.Typer) -> None:
         out.print(vc)
         out.print(f"Converged: {res['converged']}   singular: {res['singular']}   groups: {res['n_groups']}", highlight=False)
         if res["singular"] or not res["converged"]:
-            console.print("[bold yellow]warning:[/] " + ("singular fit" if res["singular"] else "not converged"), highlight=False)
+            console.print(label("warning", "bold yellow", "singular fit" if res["singular"] else "not converged"))

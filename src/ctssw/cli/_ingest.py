@@ -17,14 +17,16 @@ Paths = Annotated[list[Path], typer.Argument(help="Export files or folders.", sh
 TeamOpt = Annotated[str | None, typer.Option("--team", help="Team id owning everything in these files.")]
 
 
-def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
-    """Open the store, run one connector with a progress bar, print the summary and notes."""
-    from ..store import Store
+def _run(kind: str, db: Path, as_json: bool, fn: Callable, **store_opts) -> None:
+    """Open the store, run one connector with a progress bar, print the summary and notes.
 
+    ``store_opts`` (identity_key, not_before, rates) open the store; a store file this run
+    created is removed again when the run fails.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
-            with Store(db) as store, A._progress() as p:
+            with A.ingest_store(db, **store_opts) as store, A._progress() as p:
                 task = p.add_task(f"ingesting {kind}", total=None)
 
                 def tick(desc: str, done: int, total: int) -> None:
@@ -34,7 +36,7 @@ def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
         except CtsswError as e:
             for w in caught:
                 if issubclass(w.category, DataWarning):
-                    A.console.print(f"[yellow]note:[/] {w.message}", highlight=False, soft_wrap=True)
+                    A.console.print(A.label("note", "yellow", w.message), soft_wrap=True)
             A._fail(e)
     notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DataWarning)))
     rows = [c.as_row() for c in counts]
@@ -70,6 +72,8 @@ def register(ingest_app: typer.Typer) -> None:
         jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes for a large repository (default: up to 4).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None,
+        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """Local git repositories (bare mirrors too): commits, merged changes, repos."""
         from ..store import load_git
@@ -77,7 +81,7 @@ def register(ingest_app: typer.Typer) -> None:
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
         _run("git", db, as_json, lambda s, tick: load_git(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
-            roster_teams=roster_teams, jobs=jobs, progress=tick))
+            roster_teams=roster_teams, jobs=jobs, progress=tick), identity_key=identity_key, not_before=not_before)
 
     @ingest_app.command("github")
     def github_cmd(
@@ -88,12 +92,14 @@ def register(ingest_app: typer.Typer) -> None:
         team: TeamOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None,
+        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """GitHub REST JSON: pulls, reviews, comments, deployments, statuses, workflow runs."""
         from ..store import load_github
 
         _run("github", db, as_json, lambda s, tick: load_github(
-            s, paths, workflow=workflow, job=job, environment=environment, team=team, progress=tick))
+            s, paths, workflow=workflow, job=job, environment=environment, team=team, progress=tick), identity_key=identity_key, not_before=not_before)
 
     @ingest_app.command("gitlab")
     def gitlab_cmd(
@@ -103,12 +109,14 @@ def register(ingest_app: typer.Typer) -> None:
         team: TeamOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None,
+        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """GitLab REST JSON: merge requests (with notes), deployments, pipelines."""
         from ..store import load_gitlab
 
         _run("gitlab", db, as_json, lambda s, tick: load_gitlab(
-            s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=tick))
+            s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=tick), identity_key=identity_key, not_before=not_before)
 
     @ingest_app.command("pagerduty")
     def pagerduty_cmd(
@@ -118,6 +126,8 @@ def register(ingest_app: typer.Typer) -> None:
         workday: Annotated[str, typer.Option(help="Working hours START-END for off-hours pages.")] = "9-18",
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None,
+        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """PagerDuty incidents (REST JSON or CSV export) with assignments and log entries."""
         from ..errors import ConfigError
@@ -128,28 +138,39 @@ def register(ingest_app: typer.Typer) -> None:
         except ValueError:
             A._fail(ConfigError(f"--workday {workday!r}: expected START-END hours such as 9-18"))
         _run("pagerduty", db, as_json, lambda s, tick: load_pagerduty(
-            s, paths, team_map=team_map or None, tz=tz, workday=(a, b), progress=tick))
+            s, paths, team_map=team_map or None, tz=tz, workday=(a, b), progress=tick), identity_key=identity_key, not_before=not_before)
 
     @ingest_app.command("copilot")
-    def copilot_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
+    def copilot_cmd(
+        paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None, not_before: A.NotBeforeOpt = None,
+    ) -> None:
         """GitHub Copilot user-level usage NDJSON → tool_usage (org-level metrics: nothing per builder)."""
         from ..store import load_copilot
 
-        _run("copilot", db, as_json, lambda s, tick: load_copilot(s, paths, progress=tick))
+        _run("copilot", db, as_json, lambda s, tick: load_copilot(s, paths, progress=tick), identity_key=identity_key, not_before=not_before)
 
     @ingest_app.command("qdev")
-    def qdev_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
+    def qdev_cmd(
+        paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None, not_before: A.NotBeforeOpt = None,
+    ) -> None:
         """Amazon Q Developer user activity report CSVs (single or part_N) → tool_usage."""
         from ..store import load_qdev
 
-        _run("qdev", db, as_json, lambda s, tick: load_qdev(s, paths, progress=tick))
+        _run("qdev", db, as_json, lambda s, tick: load_qdev(s, paths, progress=tick), identity_key=identity_key, not_before=not_before)
 
     @ingest_app.command("roster")
-    def roster_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
-        """Roster CSVs: teams, memberships, identities, costs."""
+    def roster_cmd(
+        paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None, not_before: A.NotBeforeOpt = None,
+        rates: A.RatesOpt = None, date_format: A.DateFormatOpt = None,
+    ) -> None:
+        """Roster CSVs (files or folders): teams, memberships, identities, costs."""
         from ..store import load_roster
 
-        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, progress=tick))
+        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, date_format=date_format, progress=tick),
+             identity_key=identity_key, not_before=not_before, rates=rates)
 
     @ingest_app.command("devlake")
     def devlake_cmd(
@@ -158,10 +179,12 @@ def register(ingest_app: typer.Typer) -> None:
         membership_start: Annotated[str, typer.Option("--membership-start", help="Start date for team_users memberships.")] = "1970-01-01",
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
+        identity_key: A.IdentityKeyOpt = None,
+        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """Apache DevLake domain-layer tables from CSV dumps or a live database."""
         from ..store import load_devlake
 
         items = [p if "://" in p else Path(p) for p in paths]
         _run("devlake", db, as_json, lambda s, tick: load_devlake(
-            s, items, repo_id=repo_id, membership_start=membership_start, progress=tick))
+            s, items, repo_id=repo_id, membership_start=membership_start, progress=tick), identity_key=identity_key, not_before=not_before)
