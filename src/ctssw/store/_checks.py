@@ -144,3 +144,30 @@ def load_rates(rates: str | Path | dict | None) -> dict[str, tuple[str, float]]:
     if len(targets) > 1:
         raise DataError(f"{where}: rates convert to several currencies ({', '.join(sorted(targets))}); use one")
     return out
+
+
+def convert_currencies(con, rates: dict) -> None:
+    """Costs in a currency the rates table knows are converted before they are stored."""
+    import pyarrow as pa
+
+    r = pa.table({
+        "currency": list(rates), "to_currency": [v[0] for v in rates.values()],
+        "rate": [float(v[1]) for v in rates.values()],
+    })
+    con.register("_rates", r)
+    try:
+        con.execute(
+            """UPDATE _typed SET amount = _typed.amount * r.rate, currency = r.to_currency FROM _rates r
+               WHERE upper(_typed.currency) = upper(r.currency) AND _typed._why = ''"""
+        )
+    finally:
+        con.unregister("_rates")
+
+def check_currencies(con, source: str) -> None:
+    """Costs in several currencies are never added as one: stop the load (it rolls back)."""
+    cur = [r[0] for r in con.execute("SELECT DISTINCT upper(currency) FROM costs ORDER BY 1").fetchall()]
+    if len(cur) > 1:
+        raise DataError(
+            f"{source}: costs in several currencies ({', '.join(str(x) for x in cur)}) cannot be added: "
+            "give a rates table (--rates FILE with columns currency,to,rate) to convert them to one"
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,9 +11,18 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import DataError, DataWarning, SchemaError, StoreError
+from ..errors import DataWarning, SchemaError, StoreError
 from . import _journal, _keys
-from ._checks import TimeWindow, late_checks, load_rates, type_reasons
+from ._checks import (
+    TimeWindow,
+    check_currencies,
+    convert_currencies,
+    late_checks,
+    load_rates,
+    type_reasons,
+)
+from ._open import _check_file, _first_line, _memory_budget
+from ._remap import remap_identities
 from ._schema import SCHEMA_VERSION, TABLES, Table
 
 DEFAULT_PATH = "ctssw.duckdb"
@@ -47,20 +55,6 @@ class LoadCounts:
         }
 
 
-def _memory_budget() -> str:
-    """Half the machine's memory (DuckDB's default of 80% starves everything else)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return "4GB"
-    return f"{max(total // 2 // 2**20, 512)}MB"
-
-
-def _first_line(e: BaseException) -> str:
-    lines = [ln for ln in str(e).splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
-
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -69,25 +63,6 @@ def _ddl(t: Table) -> str:
     cols = [f"{_q(t.stored_name(c))} {c.type}" for c in t.columns]
     cols += ["source VARCHAR", "ingested_at TIMESTAMPTZ"]
     return f"CREATE TABLE IF NOT EXISTS {_q(t.name)} ({', '.join(cols)})"
-
-
-def _check_file(path: str) -> None:
-    """Refuse a file that is not a DuckDB database before DuckDB sees it (a SQLite file would
-    make DuckDB fetch its SQLite extension; a damaged header gives one clear line)."""
-    p = Path(path)
-    if path == ":memory:" or not p.exists():
-        return
-    if p.is_dir():
-        raise StoreError(f"{p} is a folder, not a store file")
-    try:
-        with p.open("rb") as f:
-            head = f.read(16)
-    except OSError as e:
-        raise StoreError(f"cannot read store {p} ({e.strerror or e})") from None
-    if head.startswith(b"SQLite format 3"):
-        raise StoreError(f"{p} is a SQLite database, not a ctssw store (a DuckDB file)")
-    if len(head) < 12 or head[8:12] != b"DUCK":
-        raise StoreError(f"{p} is not a ctssw store: not a DuckDB file, or its header is damaged")
 
 
 class Store:
@@ -473,76 +448,13 @@ class Store:
         )
 
     def _convert_currencies(self) -> None:
-        """Costs in a currency the rates table knows are converted before they are stored."""
-        import pyarrow as pa
-
-        r = pa.table({
-            "currency": list(self.rates), "to_currency": [v[0] for v in self.rates.values()],
-            "rate": [float(v[1]) for v in self.rates.values()],
-        })
-        self.con.register("_rates", r)
-        try:
-            self.con.execute(
-                """UPDATE _typed SET amount = _typed.amount * r.rate, currency = r.to_currency FROM _rates r
-                   WHERE upper(_typed.currency) = upper(r.currency) AND _typed._why = ''"""
-            )
-        finally:
-            self.con.unregister("_rates")
+        convert_currencies(self.con, self.rates)
 
     def _check_currencies(self, source: str) -> None:
-        """Costs in several currencies are never added as one: stop the load (it rolls back)."""
-        cur = [r[0] for r in self.con.execute("SELECT DISTINCT upper(currency) FROM costs ORDER BY 1").fetchall()]
-        if len(cur) > 1:
-            raise DataError(
-                f"{source}: costs in several currencies ({', '.join(str(x) for x in cur)}) cannot be added: "
-                "give a rates table (--rates FILE with columns currency,to,rate) to convert them to one"
-            )
+        check_currencies(self.con, source)
 
     def _remap_identities(self) -> None:
-        """Point rows loaded before an identity was mapped at the builder it now resolves to.
-
-        An unmapped raw identity ``v`` was stored under its unmapped builder id; the raw
-        values of this load are still at hand (``_typed``), so each one's old id is computed
-        and re-pointed at the builder its identity now names. Rows that would then collide
-        on their key keep the first copy.
-        """
-        c = self.con
-        c.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _remap AS
-               SELECT DISTINCT old_id, new_id FROM (
-                   SELECT {self.unmapped_sql('t.value')} AS old_id, i.builder_id AS new_id
-                   FROM _typed t JOIN (SELECT value_id, min(builder_id) AS builder_id FROM identities GROUP BY value_id) i
-                   ON i.value_id = {self.hash_sql('t.value')} WHERE t._why = '')
-               WHERE old_id <> new_id"""
-        )
-        if not c.execute("SELECT count(*) FROM _remap").fetchall()[0][0]:
-            return
-        for t in TABLES.values():
-            if t.name == "identities":
-                continue
-            for col in t.columns:
-                if not col.person:
-                    continue
-                sc = _q(t.stored_name(col))
-                skey = t.stored_key
-                if t.stored_name(col) in skey:
-                    others = [k for k in skey if k != t.stored_name(col)]
-                    match = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM {_q(t.name)}.{_q(k)}" for k in others) or "true"
-                    # drop a remapped row whose target key already exists
-                    c.execute(
-                        f"""DELETE FROM {_q(t.name)} WHERE {sc} IN (SELECT old_id FROM _remap) AND EXISTS (
-                            SELECT 1 FROM {_q(t.name)} x JOIN _remap m ON x.{sc} = m.new_id
-                            WHERE m.old_id = {_q(t.name)}.{sc} AND {match})"""
-                    )
-                c.execute(
-                    f"""UPDATE {_q(t.name)} SET {sc} = m.new_id FROM _remap m WHERE {_q(t.name)}.{sc} = m.old_id"""
-                )
-        c.execute(
-            """INSERT INTO builders SELECT DISTINCT new_id, now() FROM _remap
-               WHERE new_id NOT IN (SELECT builder_id FROM builders)"""
-        )
-        c.execute("DELETE FROM builders WHERE builder_id IN (SELECT old_id FROM _remap)")
-        c.execute("DROP TABLE _remap")
+        remap_identities(self)
 
     # -- the journal -----------------------------------------------------------------------
     def run(self, kind: str, source: str, files: list[str] | None = None):
