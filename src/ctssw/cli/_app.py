@@ -200,11 +200,32 @@ from ._impact import register as _register_impact
 _register_impact(app)
 
 
+def _db_arg(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--db" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--db="):
+            return a[5:]
+    return "ctssw.duckdb"
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:
+        # a store damaged after it was opened fails deep inside DuckDB: one line, exit 4, no traceback
+        import duckdb
+
+        if not isinstance(e, duckdb.Error):
+            raise
+        from ._common import label
+
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        console.print(label("error", "bold red", f"cannot read store {_db_arg(sys.argv[1:])}: {first} "
+                            "(the file is damaged: restore it from a copy, or ingest again into a new store)"), soft_wrap=True)
+        sys.exit(int(Exit.STORE))
 
 
 if __name__ == "__main__":
