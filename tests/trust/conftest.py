@@ -17,9 +17,9 @@ EMAILS = ("alice@corp.example", "bob@corp.example", "alice@home.example", "alice
 
 def ctssw(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the ``ctssw`` command in a child process, as a user would."""
-    e = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ctssw.cli._app", *args], cwd=cwd, env=e, capture_output=True,
-                          text=True, timeout=timeout)
+    e = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "250", **(env or {})}
+    run = "import sys; from ctssw.cli import main; sys.argv[0] = 'ctssw'; main()"
+    return subprocess.run([sys.executable, "-c", run, *args], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture()
