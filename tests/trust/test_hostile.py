@@ -64,7 +64,6 @@ def store_file(tmp_path_factory):
 def test_a_damaged_store_is_one_line_and_exit_4(store_file, tmp_path, damage):
     db = tmp_path / "s.duckdb"
     data = bytearray(store_file.read_bytes())
-    n = len(data)
     # the block holding the teams table, which every reader reads
     at = data.index(b"payments", 12288) // 262144 * 262144
     if damage == "zeroed block":
