@@ -177,6 +177,8 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
 
     costs = _costs(con, people)
+    # a team with costs in a week without members keeps them (its CTS-SW is NULL with the reason)
+    spine = spine.union(costs.select("team_id", "week"), distinct=True)
 
     p = spine
     for part in (people, deploys, changes, commits, pages, incidents, ai, costs):
