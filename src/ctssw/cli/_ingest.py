@@ -176,7 +176,7 @@ def register(ingest_app: typer.Typer) -> None:
     def devlake_cmd(
         paths: Annotated[list[str], typer.Argument(help="DevLake CSV dumps (files or folders), or one mysql:// / postgresql:// URL.", show_default=False)],
         repo_id: Annotated[str, typer.Option("--repo-id", help="Repository of commits repo_commits does not place.")] = "devlake",
-        membership_start: Annotated[str, typer.Option("--membership-start", help="Start date for team_users memberships.")] = "1970-01-01",
+        membership_start: Annotated[str | None, typer.Option("--membership-start", help="Start date for team_users memberships (default: the first day with activity).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
         identity_key: A.IdentityKeyOpt = None,

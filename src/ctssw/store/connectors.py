@@ -216,7 +216,7 @@ def load_devlake(
     paths: str | Path | Iterable[str | Path],
     *,
     repo_id: str = "devlake",
-    membership_start: str = "1970-01-01",
+    membership_start: str | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read DevLake tables (see :func:`ctssw.sources.devlake.read`) and load them in one transaction."""
