@@ -39,6 +39,8 @@ def run_demo(
     truth = simulate(out / "data", teams=teams, weeks=weeks, seed=seed)
     step("ingesting into DuckDB")
     db = out / "ctssw.duckdb"
+    for old in (db, out / "ctssw.duckdb.wal"):  # the demo's store holds this run's organisation only
+        old.unlink(missing_ok=True)
     with Store(db) as store:
         counts = ingest_canonical(store, out / "data")
         step("building the team × week panel and DORA metrics")
