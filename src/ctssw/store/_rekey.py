@@ -35,7 +35,11 @@ def _person_columns() -> dict[str, list[str]]:
 
 
 def _old_key(path: Path, identity_key: str | Path | None) -> _keys.IdentityKey:
-    con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+    try:
+        con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+    except duckdb.Error as e:
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise StoreError(f"cannot open store {path} to re-key it: {first}") from None
     try:
         con.execute("CHECKPOINT")  # fold any WAL into the file before it is copied
         meta = dict(con.execute("SELECT key, value FROM ctssw_meta").fetchall())
