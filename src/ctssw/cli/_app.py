@@ -19,15 +19,16 @@ from ._common import (
     Exit,
     IdentityKeyOpt,
     JsonOpt,
-    NotBeforeOpt,
     RatesOpt,
     _counts_table,
     _fail,
     _progress,
+    add_store_options,
     console,
     ingest_store,
     out,
     show_warning,
+    store_options,
 )
 from ._ingest import register as _register_connectors
 
@@ -74,15 +75,13 @@ def ingest_canonical(
     directory: Annotated[Path, typer.Argument(help="Folder of canonical tables (Parquet or CSV).")],
     db: DbOpt = Path("ctssw.duckdb"),
     as_json: JsonOpt = False,
-    identity_key: IdentityKeyOpt = None,
-    not_before: NotBeforeOpt = None,
     rates: RatesOpt = None,
 ) -> None:
     """Load canonical tables in one transaction; re-loading the same folder changes nothing."""
     from ..store import ingest_canonical as run
 
     try:
-        with ingest_store(db, identity_key=identity_key, not_before=not_before, rates=rates) as store, _progress() as p:
+        with ingest_store(db, **store_options(), rates=rates) as store, _progress() as p:
             task = p.add_task("ingesting", total=None)
 
             def tick(table: str, done: int, total: int) -> None:
@@ -99,6 +98,10 @@ def ingest_canonical(
         q = sum(r["quarantined"] for r in rows)
         if q:
             out.print(f"{q} row(s) quarantined; see the quarantine table in {db} for each reason.")
+
+
+# every ingest command (the connectors registered above, and canonical) takes --identity-key and --not-before
+add_store_options(ingest_app)
 
 
 @app.command()

@@ -8,6 +8,7 @@ break the output. Styled labels (``error:``, ``note:``) are added with :func:`la
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import enum
 import warnings
 from collections.abc import Iterator
@@ -70,6 +71,45 @@ RatesOpt = Annotated[
 DateFormatOpt = Annotated[
     str | None, typer.Option("--date-format", help="How non-ISO dates are written, e.g. %d/%m/%Y (ambiguous dates are refused without it).")
 ]
+
+
+_STORE_OPTIONS: contextvars.ContextVar[dict] = contextvars.ContextVar("store_options", default={})
+
+
+def store_options() -> dict:
+    """The store options (identity_key, not_before) of the ingest command running now."""
+    return dict(_STORE_OPTIONS.get())
+
+
+def add_store_options(group: typer.Typer) -> None:
+    """Give every command of ``group`` the options ``--identity-key`` and ``--not-before``,
+    defined once here; the command reads them through :func:`store_options`."""
+    import functools
+    import inspect
+
+    for info in group.registered_commands:
+        fn = info.callback
+        sig = inspect.signature(fn, eval_str=True)
+        if fn is None or "identity_key" in sig.parameters:
+            continue
+        extra = [
+            inspect.Parameter("identity_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IdentityKeyOpt),
+            inspect.Parameter("not_before", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=NotBeforeOpt),
+        ]
+
+        def wrapped(*args, identity_key=None, not_before=None, _fn=fn, **kwargs):
+            token = _STORE_OPTIONS.set({"identity_key": identity_key, "not_before": not_before})
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                _STORE_OPTIONS.reset(token)
+
+        functools.update_wrapper(wrapped, fn)
+        del wrapped.__wrapped__
+        params = [*sig.parameters.values(), *extra]
+        wrapped.__signature__ = sig.replace(parameters=params)
+        wrapped.__annotations__ = {p.name: p.annotation for p in params}
+        info.callback = wrapped
 
 
 @contextlib.contextmanager

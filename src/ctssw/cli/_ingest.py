@@ -20,13 +20,14 @@ TeamOpt = Annotated[str | None, typer.Option("--team", help="Team id owning ever
 def _run(kind: str, db: Path, as_json: bool, fn: Callable, **store_opts) -> None:
     """Open the store, run one connector with a progress bar, print the summary and notes.
 
-    ``store_opts`` (identity_key, not_before, rates) open the store; a store file this run
-    created is removed again when the run fails.
+    The store opens with the command's store options (``--identity-key``, ``--not-before``,
+    added to every ingest command by :func:`ctssw.cli._common.add_store_options`) and
+    ``store_opts``; a store file this run created is removed again when the run fails.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
-            with A.ingest_store(db, **store_opts) as store, A._progress() as p:
+            with A.ingest_store(db, **{**A.store_options(), **store_opts}) as store, A._progress() as p:
                 task = p.add_task(f"ingesting {kind}", total=None)
 
                 def tick(desc: str, done: int, total: int) -> None:
@@ -72,8 +73,6 @@ def register(ingest_app: typer.Typer) -> None:
         jobs: Annotated[int | None, typer.Option("--jobs", help="git log processes for a large repository (default: up to 4).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None,
-        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """Local git repositories (bare mirrors too): commits, merged changes, repos."""
         from ..store import load_git
@@ -81,7 +80,7 @@ def register(ingest_app: typer.Typer) -> None:
         t = team[0] if team and len(team) == 1 and "=" not in team[0] else team
         _run("git", db, as_json, lambda s, tick: load_git(
             s, paths, all_refs=all_refs, repo_id=repo_id, team=t, owners=owners, codeowners=codeowners,
-            roster_teams=roster_teams, jobs=jobs, progress=tick), identity_key=identity_key, not_before=not_before)
+            roster_teams=roster_teams, jobs=jobs, progress=tick))
 
     @ingest_app.command("github")
     def github_cmd(
@@ -92,14 +91,12 @@ def register(ingest_app: typer.Typer) -> None:
         team: TeamOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None,
-        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """GitHub REST JSON: pulls, reviews, comments, deployments, statuses, workflow runs."""
         from ..store import load_github
 
         _run("github", db, as_json, lambda s, tick: load_github(
-            s, paths, workflow=workflow, job=job, environment=environment, team=team, progress=tick), identity_key=identity_key, not_before=not_before)
+            s, paths, workflow=workflow, job=job, environment=environment, team=team, progress=tick))
 
     @ingest_app.command("gitlab")
     def gitlab_cmd(
@@ -109,14 +106,12 @@ def register(ingest_app: typer.Typer) -> None:
         team: TeamOpt = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None,
-        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """GitLab REST JSON: merge requests (with notes), deployments, pipelines."""
         from ..store import load_gitlab
 
         _run("gitlab", db, as_json, lambda s, tick: load_gitlab(
-            s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=tick), identity_key=identity_key, not_before=not_before)
+            s, paths, pipeline_ref=pipeline_ref, environment=environment, team=team, progress=tick))
 
     @ingest_app.command("pagerduty")
     def pagerduty_cmd(
@@ -126,8 +121,6 @@ def register(ingest_app: typer.Typer) -> None:
         workday: Annotated[str, typer.Option(help="Working hours START-END for off-hours pages.")] = "9-18",
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None,
-        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """PagerDuty incidents (REST JSON or CSV export) with assignments and log entries."""
         from ..errors import ConfigError
@@ -138,39 +131,31 @@ def register(ingest_app: typer.Typer) -> None:
         except ValueError:
             A._fail(ConfigError(f"--workday {workday!r}: expected START-END hours such as 9-18"))
         _run("pagerduty", db, as_json, lambda s, tick: load_pagerduty(
-            s, paths, team_map=team_map or None, tz=tz, workday=(a, b), progress=tick), identity_key=identity_key, not_before=not_before)
+            s, paths, team_map=team_map or None, tz=tz, workday=(a, b), progress=tick))
 
     @ingest_app.command("copilot")
-    def copilot_cmd(
-        paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None, not_before: A.NotBeforeOpt = None,
-    ) -> None:
+    def copilot_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
         """GitHub Copilot user-level usage NDJSON → tool_usage (org-level metrics: nothing per builder)."""
         from ..store import load_copilot
 
-        _run("copilot", db, as_json, lambda s, tick: load_copilot(s, paths, progress=tick), identity_key=identity_key, not_before=not_before)
+        _run("copilot", db, as_json, lambda s, tick: load_copilot(s, paths, progress=tick))
 
     @ingest_app.command("qdev")
-    def qdev_cmd(
-        paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None, not_before: A.NotBeforeOpt = None,
-    ) -> None:
+    def qdev_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
         """Amazon Q Developer user activity report CSVs (single or part_N) → tool_usage."""
         from ..store import load_qdev
 
-        _run("qdev", db, as_json, lambda s, tick: load_qdev(s, paths, progress=tick), identity_key=identity_key, not_before=not_before)
+        _run("qdev", db, as_json, lambda s, tick: load_qdev(s, paths, progress=tick))
 
     @ingest_app.command("roster")
     def roster_cmd(
         paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None, not_before: A.NotBeforeOpt = None,
         rates: A.RatesOpt = None, date_format: A.DateFormatOpt = None,
     ) -> None:
         """Roster CSVs (files or folders): teams, memberships, identities, costs."""
         from ..store import load_roster
 
-        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, date_format=date_format, progress=tick),
-             identity_key=identity_key, not_before=not_before, rates=rates)
+        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, date_format=date_format, progress=tick), rates=rates)
 
     @ingest_app.command("devlake")
     def devlake_cmd(
@@ -179,12 +164,10 @@ def register(ingest_app: typer.Typer) -> None:
         membership_start: Annotated[str | None, typer.Option("--membership-start", help="Start date for team_users memberships (default: the first day with activity).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
-        identity_key: A.IdentityKeyOpt = None,
-        not_before: A.NotBeforeOpt = None,
     ) -> None:
         """Apache DevLake domain-layer tables from CSV dumps or a live database."""
         from ..store import load_devlake
 
         items = [p if "://" in p else Path(p) for p in paths]
         _run("devlake", db, as_json, lambda s, tick: load_devlake(
-            s, items, repo_id=repo_id, membership_start=membership_start, progress=tick), identity_key=identity_key, not_before=not_before)
+            s, items, repo_id=repo_id, membership_start=membership_start, progress=tick))
