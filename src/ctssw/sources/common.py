@@ -221,13 +221,13 @@ class AmbiguousDate(DataError):
     """A date such as ``01/10/2025`` that reads as two different days."""
 
 
-def day(v: object, date_format: str | None = None, *, month_first: bool | None = None) -> str | None:
+def day(v: object, date_format: str | None = None, *, month_first: bool | None = True) -> str | None:
     """A calendar date as ``YYYY-MM-DD``.
 
-    Accepts ISO dates and times, and ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (``-`` too) when the
-    order is given (``month_first``, as an export documents it) or the value itself settles
-    it (``13/01/2025``). A value such as ``01/10/2025`` with no order given raises
-    :class:`AmbiguousDate`; ``date_format`` (``strptime`` codes) reads every value one way.
+    Accepts ISO dates and times, and ``MM/DD/YYYY`` (``-`` too), the order the exports read
+    here document. Files people write by hand pass ``month_first=None``: the value must then
+    settle the order itself (``13/01/2025``), and one such as ``01/10/2025`` raises
+    :class:`AmbiguousDate`. ``date_format`` (``strptime`` codes) reads every value one way.
     """
     if v is None or v == "":
         return None

@@ -91,7 +91,7 @@ def read_file(path: str | Path, kind: str | None = None, *, date_format: str | N
     p = Path(path)
 
     def day(v: object) -> str | None:
-        return _day(v, date_format)
+        return _day(v, date_format, month_first=None)  # a hand-made file: an ambiguous date is refused
 
     header, rows = read_csv(p, EXPECTED)
     norm = [_norm(h) for h in header]

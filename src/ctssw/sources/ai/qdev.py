@@ -61,7 +61,7 @@ def _rows(header: list[str], recs: list[dict], path: Path) -> list[dict]:
 
     out = []
     for r in recs:
-        row = {"builder": r.get(uid), "tool": TOOL, "day": day(r.get(date), month_first=True), "active": True,
+        row = {"builder": r.get(uid), "tool": TOOL, "day": day(r.get(date)), "active": True,
                "events": _sum(r, ev), "accepted_lines": _sum(r, ln)}
         if "_malformed" in r:
             row["day"] = f"<malformed row: {r['_malformed']}>"
