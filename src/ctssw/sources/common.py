@@ -284,8 +284,13 @@ def concat(parts: Iterable[Tables]) -> Tables:
     return {k: pa.concat_tables(v) if len(v) > 1 else v[0] for k, v in out.items()}
 
 
+DATA_SUFFIXES = (".json", ".ndjson", ".jsonl", ".csv")
+
+
 def read_each(paths: list[Path], read_file, progress: Progress | None = None) -> Tables:
-    """``read_file`` on each path in turn, with progress, and the tables joined."""
+    """``read_file`` on each path in turn, with progress, and the tables joined. A folder
+    stands for its export files (``.json``, ``.ndjson``, ``.jsonl``, ``.csv``)."""
+    paths = list(expand(paths, DATA_SUFFIXES))
     parts = []
     for i, p in enumerate(paths):
         if progress:

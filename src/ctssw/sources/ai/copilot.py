@@ -26,9 +26,7 @@ from ...errors import SchemaError
 from ..common import (
     Progress,
     Tables,
-    count_sum,
     day,
-    expand,
     get,
     note,
     paths_of,
@@ -46,20 +44,30 @@ EXPECTED = "Copilot user-level usage NDJSON (one record per user per day with us
 ORG_KEYS = ("total_active_users", "total_engaged_users", "total_suggestions_count", "total_acceptances_count")
 
 
+def _num(v: object) -> int | None:
+    """A count as an int; None for one that is not a whole number ≥ 0 (negative, fractional,
+    NaN, infinite), which is then passed on as it came so the store quarantines its row:
+    never summed away or rounded."""
+    n = whole(v)
+    return n if n is not None and n >= 0 else None
+
+
 def _row(r: object) -> dict:
     if not isinstance(r, dict):
         return {"builder": None, "tool": TOOL, "day": None, "events": str(r)[:60]}
     counts = [r.get(k) for k in ("user_initiated_interaction_count", "code_generation_activity_count", "code_acceptance_activity_count")]
-    # a negative, fractional, NaN or infinite count is passed on as it came: the store quarantines the row
-    events = count_sum(counts)
-    active = any((whole(n) or 0) > 0 for n in counts) or bool(r.get("used_chat")) or bool(r.get("used_agent"))
+    nums = [_num(c) for c in counts]
+    bad = next((c for c, n in zip(counts, nums) if c is not None and n is None), None)
+    events = bad if bad is not None else (sum(n for n in nums if n is not None) if any(n is not None for n in nums) else None)
+    active = any((n or 0) > 0 for n in nums) or bool(r.get("used_chat")) or bool(r.get("used_agent"))
+    lines = r.get("loc_added_sum")
     return {
         "builder": r.get("user_login") or get(r, "user", "login"),
         "tool": TOOL,
         "day": day(r.get("day") or r.get("date")),
         "active": active,
         "events": events,
-        "accepted_lines": count_sum([r.get("loc_added_sum")]),
+        "accepted_lines": lines if _num(lines) is None else _num(lines),
     }
 
 
@@ -80,4 +88,4 @@ def read_file(path: str | Path) -> Tables:
 
 def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
     """Read Copilot usage exports (see the module docstring)."""
-    return read_each(list(expand(paths_of(paths), (".json", ".ndjson", ".jsonl"))), read_file, progress)
+    return read_each(paths_of(paths), read_file, progress)
