@@ -203,25 +203,8 @@ class Store:
         self._use_key(key)
 
     def _use_key(self, key: _keys.IdentityKey) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         self._ikey = key
-
-        def udf(form: str):
-            def fn(arr):
-                if isinstance(arr, pa.ChunkedArray):
-                    arr = arr.combine_chunks()
-                d = arr.dictionary_encode()  # each distinct identity is hashed once
-                vals = [None if v is None else key.pseudonym(v, form) for v in d.dictionary.to_pylist()]
-                return pc.take(pa.array(vals, pa.string()), d.indices)
-
-            return fn
-
-        for name, form in (("ctssw_pseudonym", "full"), ("ctssw_builder", "builder"), ("ctssw_hidden", "hidden")):
-            with contextlib.suppress(duckdb.Error):
-                self.con.remove_function(name)
-            self.con.create_function(name, udf(form), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+        _keys.register(self.con, key)
 
     def _key(self) -> _keys.IdentityKey:
         """The identity key, loaded on first need (reading never needs it)."""

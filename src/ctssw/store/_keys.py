@@ -141,3 +141,28 @@ def write_key(path: Path, key: IdentityKey) -> IdentityKey:
 def new_key(path: Path) -> IdentityKey:
     """A fresh random key written to ``path``."""
     return write_key(path, IdentityKey((secrets.token_bytes(32).hex(),)))
+
+
+def register(con, key: IdentityKey) -> None:
+    """SQL functions ``ctssw_pseudonym``, ``ctssw_builder`` and ``ctssw_hidden`` on ``con``: the
+    three forms of a normalised identity under ``key``, each distinct value hashed once."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def udf(form: str):
+        def fn(arr):
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            d = arr.dictionary_encode()
+            vals = [None if v is None else key.pseudonym(v, form) for v in d.dictionary.to_pylist()]
+            return pc.take(pa.array(vals, pa.string()), d.indices)
+
+        return fn
+
+    for name, form in (("ctssw_pseudonym", "full"), ("ctssw_builder", "builder"), ("ctssw_hidden", "hidden")):
+        try:
+            con.remove_function(name)
+        except duckdb.Error:
+            pass
+        con.create_function(name, udf(form), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
