@@ -14,33 +14,10 @@ from ..errors import CtsswError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
 app.add_typer(ingest_app, name="ingest")
-from ._common import (
-    DbOpt,
-    Exit,
-    IdentityKeyOpt,
-    JsonOpt,
-    RatesOpt,
-    _counts_table,
-    _fail,
-    _progress,
-    add_store_options,
-    console,
-    ingest_store,
-    out,
-    show_warning,
-    store_options,
-)
+from ._common import DbOpt, Exit, JsonOpt, _counts_table, _fail, _progress, console, out
 from ._ingest import register as _register_connectors
 
 _register_connectors(ingest_app)
-
-
-@app.callback()
-def _setup() -> None:
-    """Cost to serve software: measure it, find its drivers, value the tools that lower it."""
-    import warnings
-
-    warnings.showwarning = show_warning
 
 __all__ = ["DbOpt", "Exit", "JsonOpt", "_counts_table", "_fail", "_progress", "app", "console", "main", "out"]
 
@@ -68,6 +45,16 @@ def simulate(
         _fail(e)
     rows = truth["rows"]
     out.print(f"wrote {sum(rows.values()):,} rows in {len(rows)} tables to {out_dir}; truth in {out_dir / 'truth.json'}")
+
+
+from ._common import (
+    FloorOpt,
+    IdentityKeyOpt,
+    RatesOpt,
+    add_store_options,
+    ingest_store,
+    store_options,
+)
 
 
 @ingest_app.command("canonical")
@@ -134,15 +121,14 @@ def panel(
     unit: Annotated[str, typer.Option(help="Unit of software: deployment, change, commit, or team (each team's own).")] = "deployment",
     tool: Annotated[str | None, typer.Option(help="AI tool for ai_share (default: any).")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Parquet (or .csv) file for the panel.")] = Path("panel.parquet"),
-    k: Annotated[int, typer.Option("--k", help="Privacy floor: leave out team-weeks describing fewer builders (at least 3).")] = 5,
+    k: FloorOpt = 5,
 ) -> None:
     """Build the team × week panel from the store (team-weeks below the privacy floor are left out)."""
     from ..panel import panel as build
-    from ..privacy import check_k, suppress_small_groups
+    from ..privacy import suppress_small_groups
     from ..store import Store
 
     try:
-        k = check_k(k)
         with Store(db, read_only=True) as store:
             df = build(store.ibis(), unit=unit, tool=tool)
     except CtsswError as e:
@@ -213,6 +199,11 @@ def _db_arg(argv: list[str]) -> str:
 
 
 def main() -> None:
+    import warnings
+
+    from ._common import show_warning
+
+    warnings.showwarning = show_warning  # ctssw's warnings as one plain line
     try:
         app()
     except KeyboardInterrupt:

@@ -65,6 +65,17 @@ NotBeforeOpt = Annotated[
     str | None,
     typer.Option("--not-before", help="Quarantine timestamps before this date as implausible (default 1990-01-01)."),
 ]
+def _check_floor(k: int) -> int:
+    from ..privacy import MIN_K
+
+    if k < MIN_K:
+        raise typer.BadParameter(f"the privacy floor k must be at least {MIN_K}, got {k}")
+    return k
+
+
+FloorOpt = Annotated[
+    int, typer.Option("--k", callback=_check_floor, help="Privacy floor: leave out rows describing fewer builders (at least 3).")
+]
 RatesOpt = Annotated[
     Path | None, typer.Option("--rates", help="CSV of currency,to,rate: convert costs to one currency.")
 ]

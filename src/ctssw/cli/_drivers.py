@@ -30,7 +30,6 @@ def _f(x: Any, spec: str = "+.1f") -> str:
 def register(app: typer.Typer) -> None:
     """Add ``drivers`` and ``fit lmm`` to ``app``."""
     from ._app import _fail, console, out
-    from ._common import label
 
     @app.command("drivers")
     def drivers(
@@ -72,6 +71,8 @@ def register(app: typer.Typer) -> None:
         for n in res.notes:
             console.print(f"note: {n}", highlight=False)
         for w in res.warnings:
+            from ._common import label
+
             console.print(label("warning", "bold yellow", w))
 
     fit = next((g.typer_instance for g in app.registered_groups if g.name == "fit"), None)
@@ -114,4 +115,6 @@ def register(app: typer.Typer) -> None:
         out.print(vc)
         out.print(f"Converged: {res['converged']}   singular: {res['singular']}   groups: {res['n_groups']}", highlight=False)
         if res["singular"] or not res["converged"]:
+            from ._common import label
+
             console.print(label("warning", "bold yellow", "singular fit" if res["singular"] else "not converged"))
