@@ -25,6 +25,12 @@ def test_demo_end_to_end(tmp_path):
     for k in ("estimate", "ci_low", "ci_high"):
         assert isinstance(res["engineering_years_saved"][k], float)
     assert res["cts_sw"]["now"] > 0 and res["cts_sw"]["year_earlier"] > 0
+    # the panel file people read holds no team-week describing fewer than five builders
+    import pandas as pd
+
+    shared = pd.read_parquet(out / "panel.parquet")
+    assert shared["headcount"].min() >= 5
+    assert res["panel"]["file_rows"] == len(shared) == res["panel"]["rows"] - res["panel"]["suppressed_rows"]
     html = (out / "report.html").read_text()
     # self-contained: inline SVG charts, no remote scripts, styles or images
     assert html.count("<svg") >= 3
@@ -32,12 +38,6 @@ def test_demo_end_to_end(tmp_path):
     assert "<script" not in html
     for title in ("CTS-SW per unit", "Adoption curve", "Effect of full adoption"):
         assert title in html
-    # the panel file people read holds no team-week describing fewer than five builders
-    import pandas as pd
-
-    shared = pd.read_parquet(out / "panel.parquet")
-    assert shared["headcount"].min() >= 5
-    assert res["panel"]["file_rows"] == len(shared) == res["panel"]["rows"] - res["panel"]["suppressed_rows"]
     # no builder identity or pseudonym appears in any output
     for f in (out / "results.json", out / "report.html"):
         text = f.read_text()
