@@ -106,6 +106,8 @@ def rekey(
     except CtsswError as e:
         _fail(e)
     if as_json:
+        import json
+
         out.print_json(json.dumps(res))
         return
     n = sum(res["rewritten"].values())
