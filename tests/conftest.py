@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,13 @@ from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_configure(config):
+    """Every store the tests write is keyed by one identity key in a temporary folder
+    (created on first use, mode 0600), never by the user's own key."""
+    if "CTSSW_IDENTITY_KEY" not in os.environ:
+        os.environ["CTSSW_IDENTITY_KEY"] = str(Path(tempfile.mkdtemp(prefix="ctssw-key-")) / "identity.key")
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,12 @@ def test_demo_end_to_end(tmp_path):
     for k in ("estimate", "ci_low", "ci_high"):
         assert isinstance(res["engineering_years_saved"][k], float)
     assert res["cts_sw"]["now"] > 0 and res["cts_sw"]["year_earlier"] > 0
+    # the panel file people read holds no team-week describing fewer than five builders
+    import pandas as pd
+
+    shared = pd.read_parquet(out / "panel.parquet")
+    assert shared["headcount"].min() >= 5
+    assert res["panel"]["file_rows"] == len(shared) == res["panel"]["rows"] - res["panel"]["suppressed_rows"]
     html = (out / "report.html").read_text()
     # self-contained: plotly.js inlined once, no remote scripts, styles or images in the rest of the page
     assert html.count("plotly.js v") == 1

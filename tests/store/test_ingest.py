@@ -30,10 +30,11 @@ def test_reingest_changes_nothing(sim_dir, tmp_path):
         assert a.read == a.loaded + a.updated + a.duplicate + a.quarantined
 
 
-def test_schema_version_and_key_are_recorded(store):
-    assert store.con.execute("SELECT value FROM ctssw_meta WHERE key='schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
-    key = store.con.execute("SELECT value FROM ctssw_meta WHERE key='identity_key'").fetchall()[0][0]
-    assert len(key) == 64
+def test_schema_version_and_key_fingerprint_are_recorded_never_the_key(store):
+    meta = dict(store.con.execute("SELECT key, value FROM ctssw_meta").fetchall())
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+    assert "identity_key" not in meta
+    assert len(meta["identity_key_fingerprint"]) == 16
 
 
 def test_no_raw_identity_anywhere_in_the_store(store_path, sim_dir):
@@ -131,7 +132,7 @@ def test_missing_column_is_one_clear_error_and_writes_nothing(tmp_path):
         with pytest.raises(SchemaError, match=r"deployments\.csv: table deployments lacks required column\(s\) finished_at, result"):
             ingest_canonical(s, d)
         assert s.count("deployments") == 0
-        assert s.count("teams") == 2  # tables before the bad file loaded
+        assert s.count("teams") == 0  # one run, one transaction: nothing of it is written
 
 
 def test_unreadable_file_names_the_file(tmp_path):

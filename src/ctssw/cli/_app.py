@@ -81,18 +81,28 @@ def simulate(
     out.print(f"wrote {sum(rows.values()):,} rows in {len(rows)} tables to {out_dir}; truth in {out_dir / 'truth.json'}")
 
 
+from ._common import (
+    FloorOpt,
+    IdentityKeyOpt,
+    RatesOpt,
+    add_store_options,
+    ingest_store,
+    store_options,
+)
+
+
 @ingest_app.command("canonical")
 def ingest_canonical(
     directory: Annotated[Path, typer.Argument(help="Folder of canonical tables (Parquet or CSV).")],
     db: DbOpt = Path("ctssw.duckdb"),
     as_json: JsonOpt = False,
+    rates: RatesOpt = None,
 ) -> None:
-    """Load canonical tables; re-loading the same folder changes nothing."""
-    from ..store import Store
+    """Load canonical tables in one transaction; re-loading the same folder changes nothing."""
     from ..store import ingest_canonical as run
 
     try:
-        with Store(db) as store, _progress() as p:
+        with ingest_store(db, **store_options(), rates=rates) as store, _progress() as p:
             task = p.add_task("ingesting", total=None)
 
             def tick(table: str, done: int, total: int) -> None:
@@ -111,15 +121,47 @@ def ingest_canonical(
             out.print(f"{q} row(s) quarantined; see the quarantine table in {db} for each reason.")
 
 
+# every ingest command (the connectors registered above, and canonical) takes --identity-key and --not-before
+add_store_options(ingest_app)
+
+
+@app.command()
+def rekey(
+    new_key: Annotated[Path, typer.Option("--new-key", help="File for the new key (must not exist; written with mode 0600).")],
+    db: DbOpt = Path("ctssw.duckdb"),
+    identity_key: IdentityKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-pseudonymise the store under a new key (and move a key an older ctssw kept inside the store out of it)."""
+    from ..store import rekey as run
+
+    try:
+        res = run(db, new_key, identity_key=identity_key)
+    except CtsswError as e:
+        _fail(e)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(res))
+        return
+    n = sum(res["rewritten"].values())
+    out.print(
+        f"re-keyed {db}: {n:,} rows with pseudonyms rewritten into a fresh file; new key {res['key']} "
+        f"(fingerprint {res['fingerprint']}). Ingest with --identity-key {res['key']} or CTSSW_IDENTITY_KEY={res['key']} from now on."
+    )
+
+
 @app.command()
 def panel(
     db: DbOpt = Path("ctssw.duckdb"),
     unit: Annotated[str, typer.Option(help="Unit of software: deployment, change, commit, or team (each team's own).")] = "deployment",
     tool: Annotated[str | None, typer.Option(help="AI tool for ai_share (default: any).")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Parquet (or .csv) file for the panel.")] = Path("panel.parquet"),
+    k: FloorOpt = 5,
 ) -> None:
-    """Build the team × week panel from the store."""
+    """Build the team × week panel from the store (team-weeks below the privacy floor are left out)."""
     from ..panel import panel as build
+    from ..privacy import suppress_small_groups
     from ..store import Store
 
     try:
@@ -127,6 +169,7 @@ def panel(
             df = build(store.ibis(), unit=unit, tool=tool)
     except CtsswError as e:
         _fail(e)
+    df, dropped = suppress_small_groups(df, builders="headcount", k=k)
     if out_file.suffix == ".csv":
         df.to_csv(out_file, index=False)
     else:
@@ -136,6 +179,8 @@ def panel(
         f"wrote {len(df):,} team-weeks ({df['team_id'].nunique()} teams × {df['week'].nunique()} weeks) to {out_file}; "
         f"CTS-SW undefined in {undefined} team-weeks (reason in cts_sw_reason)"
     )
+    if dropped:
+        console.print(f"{dropped:,} team-week(s) left out: they describe fewer than {k} builders (privacy floor).")
 
 
 @app.command()
@@ -194,11 +239,37 @@ _register_attribution(app)
 
 
 
+def _db_arg(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--db" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--db="):
+            return a[5:]
+    return "ctssw.duckdb"
+
+
 def main() -> None:
+    import warnings
+
+    from ._common import show_warning
+
+    warnings.showwarning = show_warning  # ctssw's warnings as one plain line
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:
+        # a store damaged after it was opened fails deep inside DuckDB: one line, exit 4, no traceback
+        import duckdb
+
+        if not isinstance(e, duckdb.Error):
+            raise
+        from ._common import label
+
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        console.print(label("error", "bold red", f"cannot read store {_db_arg(sys.argv[1:])}: {first} "
+                            "(the file is damaged: restore it from a copy, or ingest again into a new store)"), soft_wrap=True)
+        sys.exit(int(Exit.STORE))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,45 @@
-"""What every command shares: the consoles, options defined once, exit codes, error and progress output."""
+"""What every command shares: the consoles, options defined once, exit codes, error and progress output.
+
+Both consoles print text as it is: markup and emoji codes are off, so a team name, a path
+or an error message that looks like ``[/x]`` or ``:smile:`` is shown exactly and can never
+break the output. Styled labels (``error:``, ``note:``) are added with :func:`label`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-from ..errors import CtsswError
+from ..errors import CtsswError, CtsswWarning
 
-if TYPE_CHECKING:
-    from rich.table import Table
+console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+out = Console(markup=False, emoji=False, highlight=False)
 
-console = Console(stderr=True)
-out = Console()
+
+def label(tag: str, style: str, message: object) -> Text:
+    """``tag: message`` with the tag styled and the message printed exactly as it is."""
+    t = Text(f"{tag}: ", style=style)
+    t.append(str(message))
+    return t
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """ctssw's warnings as one plain ``warning:`` line on stderr (others as Python prints them)."""
+    if issubclass(category, CtsswWarning):
+        console.print(label("warning", "bold yellow", message), soft_wrap=True)
+    else:
+        console.print(warnings.formatwarning(message, category, filename, lineno, line).rstrip(), soft_wrap=True)
 
 
 class Exit(enum.IntEnum):
@@ -29,6 +53,97 @@ class Exit(enum.IntEnum):
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+IdentityKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--identity-key",
+        help="Key file pseudonymising identities (default: $CTSSW_IDENTITY_KEY, else ~/.config/ctssw/identity.key; "
+        "created with mode 0600 on first use). Keep it apart from the store.",
+    ),
+]
+NotBeforeOpt = Annotated[
+    str | None,
+    typer.Option("--not-before", help="Quarantine timestamps before this date as implausible (default 1990-01-01)."),
+]
+
+
+def _check_floor(k: int) -> int:
+    from ..privacy import MIN_K
+
+    if k < MIN_K:
+        raise typer.BadParameter(f"the privacy floor k must be at least {MIN_K}, got {k}")
+    return k
+
+
+FloorOpt = Annotated[
+    int, typer.Option("--k", callback=_check_floor, help="Privacy floor: leave out rows describing fewer builders (at least 3).")
+]
+RatesOpt = Annotated[
+    Path | None, typer.Option("--rates", help="CSV of currency,to,rate: convert costs to one currency.")
+]
+DateFormatOpt = Annotated[
+    str | None, typer.Option("--date-format", help="How non-ISO dates are written, e.g. %d/%m/%Y (ambiguous dates are refused without it).")
+]
+
+
+_STORE_OPTIONS: contextvars.ContextVar[dict] = contextvars.ContextVar("store_options", default={})
+
+
+def store_options() -> dict:
+    """The store options (identity_key, not_before) of the ingest command running now."""
+    return dict(_STORE_OPTIONS.get())
+
+
+def add_store_options(group: typer.Typer) -> None:
+    """Give every command of ``group`` the options ``--identity-key`` and ``--not-before``,
+    defined once here; the command reads them through :func:`store_options`."""
+    import functools
+    import inspect
+
+    for info in group.registered_commands:
+        fn = info.callback
+        sig = inspect.signature(fn, eval_str=True)
+        if fn is None or "identity_key" in sig.parameters:
+            continue
+        extra = [
+            inspect.Parameter("identity_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IdentityKeyOpt),
+            inspect.Parameter("not_before", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=NotBeforeOpt),
+        ]
+
+        def wrapped(*args, identity_key=None, not_before=None, _fn=fn, **kwargs):
+            token = _STORE_OPTIONS.set({"identity_key": identity_key, "not_before": not_before})
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                _STORE_OPTIONS.reset(token)
+
+        functools.update_wrapper(wrapped, fn)
+        del wrapped.__wrapped__
+        params = [*sig.parameters.values(), *extra]
+        wrapped.__signature__ = sig.replace(parameters=params)
+        wrapped.__annotations__ = {p.name: p.annotation for p in params}
+        info.callback = wrapped
+
+
+@contextlib.contextmanager
+def ingest_store(
+    db: Path, *, identity_key: Path | None = None, not_before: str | None = None, rates: Path | None = None
+) -> Iterator:
+    """The store opened for a load; a store file this load created is removed again if the load fails."""
+    from ..store import Store
+
+    existed = db.exists()
+    store = Store(db, identity_key=identity_key, not_before=not_before, rates=rates)
+    try:
+        yield store
+    except BaseException:
+        store.close()
+        if not existed:
+            for p in (db, Path(str(db) + ".wal")):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        raise
+    store.close()
 
 
 def _fail(e: CtsswError) -> None:
@@ -41,23 +156,20 @@ def _fail(e: CtsswError) -> None:
         else Exit.ESTIMATION if isinstance(e, EstimationError)
         else Exit.FAILURE
     )
-    console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    console.print(label("error", "bold red", e), soft_wrap=True)
     raise typer.Exit(int(code))
 
 
 def _progress():
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
     )
 
 
-def _counts_table(rows: list[dict]):
-    from rich.table import Table
-
-    t = Table(title="Ingest summary")
+def _counts_table(rows: list[dict]) -> Table:
+    t = Table(title="Ingest summary")  # cells print as they are: the consoles have markup off
     for c in rows[0] if rows else []:
         t.add_column(c, justify="left" if c in ("table", "source") else "right")
     for r in rows:

@@ -77,7 +77,9 @@ def register(app: typer.Typer) -> None:
         for n in res.notes:
             console.print(f"note: {n}", highlight=False)
         for w in res.warnings:
-            console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+            from ._common import label
+
+            console.print(label("warning", "bold yellow", w))
 
     fit = next((g.typer_instance for g in app.registered_groups if g.name == "fit"), None)
     if fit is None:
@@ -122,4 +124,6 @@ def register(app: typer.Typer) -> None:
         out.print(vc)
         out.print(f"Converged: {res['converged']}   singular: {res['singular']}   groups: {res['n_groups']}", highlight=False)
         if res["singular"] or not res["converged"]:
-            console.print("[bold yellow]warning:[/] " + ("singular fit" if res["singular"] else "not converged"), highlight=False)
+            from ._common import label
+
+            console.print(label("warning", "bold yellow", "singular fit" if res["singular"] else "not converged"))

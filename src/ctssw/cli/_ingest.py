@@ -18,14 +18,17 @@ AgentRulesOpt = Annotated[Path | None, typer.Option("--agent-rules", help="CSV o
 TeamOpt = Annotated[str | None, typer.Option("--team", help="Team id owning everything in these files.")]
 
 
-def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
-    """Open the store, run one connector with a progress bar, print the summary and notes."""
-    from ..store import Store
+def _run(kind: str, db: Path, as_json: bool, fn: Callable, **store_opts) -> None:
+    """Open the store, run one connector with a progress bar, print the summary and notes.
 
+    The store opens with the command's store options (``--identity-key``, ``--not-before``,
+    added to every ingest command by :func:`ctssw.cli._common.add_store_options`) and
+    ``store_opts``; a store file this run created is removed again when the run fails.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
-            with Store(db) as store, A._progress() as p:
+            with A.ingest_store(db, **{**A.store_options(), **store_opts}) as store, A._progress() as p:
                 task = p.add_task(f"ingesting {kind}", total=None)
 
                 def tick(desc: str, done: int, total: int) -> None:
@@ -35,7 +38,7 @@ def _run(kind: str, db: Path, as_json: bool, fn: Callable) -> None:
         except CtsswError as e:
             for w in caught:
                 if issubclass(w.category, DataWarning):
-                    A.console.print(f"[yellow]note:[/] {w.message}", highlight=False, soft_wrap=True)
+                    A.console.print(A.label("note", "yellow", w.message), soft_wrap=True)
             A._fail(e)
     notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DataWarning)))
     rows = [c.as_row() for c in counts]
@@ -172,17 +175,20 @@ def register(ingest_app: typer.Typer) -> None:
     _tool_cmd("otel", "OpenTelemetry metrics of AI coding tools (OTLP JSON files from the collector) → tool_usage.")
 
     @ingest_app.command("roster")
-    def roster_cmd(paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
-        """Roster CSVs: teams, memberships, identities, costs."""
+    def roster_cmd(
+        paths: Paths, db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
+        rates: A.RatesOpt = None, date_format: A.DateFormatOpt = None,
+    ) -> None:
+        """Roster CSVs (files or folders): teams, memberships, identities, costs."""
         from ..store import load_roster
 
-        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, progress=tick))
+        _run("roster", db, as_json, lambda s, tick: load_roster(s, paths, date_format=date_format, progress=tick), rates=rates)
 
     @ingest_app.command("devlake")
     def devlake_cmd(
         paths: Annotated[list[str], typer.Argument(help="DevLake CSV dumps (files or folders), or one mysql:// / postgresql:// URL.", show_default=False)],
         repo_id: Annotated[str, typer.Option("--repo-id", help="Repository of commits repo_commits does not place.")] = "devlake",
-        membership_start: Annotated[str, typer.Option("--membership-start", help="Start date for team_users memberships.")] = "1970-01-01",
+        membership_start: Annotated[str | None, typer.Option("--membership-start", help="Start date for team_users memberships (default: the first day with activity).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:

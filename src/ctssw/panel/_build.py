@@ -216,6 +216,8 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     ai = _attach(_attach(heads_w, ai), ai_w)
 
     costs = _costs(con, people)
+    # a team with costs in a week without members keeps them (its CTS-SW is NULL with the reason)
+    spine = spine.union(costs.select("team_id", "week"), distinct=True)
 
     p = spine
     for part in (people, deploys, changes, commits, pages, incidents, ai, costs):

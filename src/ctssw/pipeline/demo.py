@@ -39,6 +39,8 @@ def run_demo(
     truth = simulate(out / "data", teams=teams, weeks=weeks, seed=seed)
     step("ingesting into DuckDB")
     db = out / "ctssw.duckdb"
+    for old in (db, out / "ctssw.duckdb.wal"):  # the demo's store holds this run's organisation only
+        old.unlink(missing_ok=True)
     with Store(db) as store:
         counts = ingest_canonical(store, out / "data")
         step("building the team × week panel and DORA metrics")
@@ -47,7 +49,9 @@ def run_demo(
         dora_weekly = team_week_metrics(con)
         dora_teams = period_metrics(con, by="team")
         inputs = store_report_inputs(store, panel)
-    panel.to_parquet(out / "panel.parquet", index=False)
+    # the file is for people: team-weeks below the privacy floor stay out of it (estimates use them all)
+    shared, suppressed = report.suppress_small_groups(panel, builders="headcount", k=report.DEFAULT_K)
+    shared.to_parquet(out / "panel.parquet", index=False)
     step("estimating the assistant's effect")
     effect = tool_effect(panel)
     drivers = sensitivity(panel, k=report.DEFAULT_K)
@@ -72,7 +76,10 @@ def run_demo(
         "dollars_saved_net": effect.value.net_dollars.to_dict(),
         "model": effect.to_dict(),
         "ingest": [c.as_row() for c in counts],
-        "panel": {"rows": len(panel), "teams": int(panel["team_id"].nunique()), "weeks": int(panel["week"].nunique())},
+        "panel": {
+            "rows": len(panel), "teams": int(panel["team_id"].nunique()), "weeks": int(panel["week"].nunique()),
+            "file_rows": len(shared), "suppressed_rows": suppressed, "k": report.DEFAULT_K,
+        },
         "truth": truth,
         "tool": TOOL,
         "impact": impact_res,

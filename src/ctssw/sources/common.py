@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import math
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -224,13 +225,36 @@ def utc(v: object) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-def day(v: object) -> str | None:
-    """A calendar date as ``YYYY-MM-DD`` (accepts ISO dates/times and ``MM-DD-YYYY``)."""
+class AmbiguousDate(DataError):
+    """A date such as ``01/10/2025`` that reads as two different days."""
+
+
+def day(v: object, date_format: str | None = None, *, month_first: bool | None = True) -> str | None:
+    """A calendar date as ``YYYY-MM-DD``.
+
+    Accepts ISO dates and times, and ``MM/DD/YYYY`` (``-`` too), the order the exports read
+    here document. Files people write by hand pass ``month_first=None``: the value must then
+    settle the order itself (``13/01/2025``), and one such as ``01/10/2025`` raises
+    :class:`AmbiguousDate`. ``date_format`` (``strptime`` codes) reads every value one way.
+    """
     if v is None or v == "":
         return None
+    if date_format:
+        try:
+            return dt.datetime.strptime(str(v).strip(), date_format).date().isoformat()
+        except ValueError:
+            return text(v)
     m = _US_DATE.match(str(v))
     if m:
-        mo, d, y = (int(x) for x in m.groups())
+        a, b, y = (int(x) for x in m.groups())
+        if month_first is None:
+            if a <= 12 and b <= 12 and a != b:
+                raise AmbiguousDate(
+                    f"ambiguous date {str(v).strip()!r} (day or month first?): give --date-format "
+                    f"(%d/%m/%Y or %m/%d/%Y; Python: date_format=...)"
+                )
+            month_first = a <= 12
+        mo, d = (a, b) if month_first else (b, a)
         try:
             return dt.date(y, mo, d).isoformat()
         except ValueError:
@@ -268,14 +292,55 @@ def concat(parts: Iterable[Tables]) -> Tables:
     return {k: pa.concat_tables(v) if len(v) > 1 else v[0] for k, v in out.items()}
 
 
+DATA_SUFFIXES = (".json", ".ndjson", ".jsonl", ".csv")
+
+
 def read_each(paths: list[Path], read_file, progress: Progress | None = None) -> Tables:
-    """``read_file`` on each path in turn, with progress, and the tables joined."""
+    """``read_file`` on each path in turn, with progress, and the tables joined. A folder
+    stands for its export files (``.json``, ``.ndjson``, ``.jsonl``, ``.csv``)."""
+    paths = list(expand(paths, DATA_SUFFIXES))
     parts = []
     for i, p in enumerate(paths):
         if progress:
             progress(f"reading {p}", i, len(paths))
-        parts.append(read_file(p))
+        try:
+            parts.append(read_file(p))
+        except AmbiguousDate as e:
+            raise AmbiguousDate(f"{p}: {e}") from None
     return concat(parts)
+
+
+def count_sum(values: Iterable[object]) -> int | str | None:
+    """The sum of usage counts, or, when one is not a whole number ≥ 0 (negative, fractional,
+    NaN, infinite, overflowing, text), that value as text so the store quarantines the row
+    with its reason: a bad count is never summed away or rounded. None when all are missing."""
+    total, seen = 0, False
+    for v in values:
+        if v is None or v == "":
+            continue
+        n = whole(v)
+        if n is None or n < 0:
+            return text(v) if not isinstance(v, float) else repr(v)
+        total += n
+        seen = True
+    return total if seen else None
+
+
+def whole(v: object) -> int | None:
+    """``v`` as an int when it is exactly a whole number (``3``, ``3.0``, ``"3"``), else None."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int):
+        return v
+    try:
+        x = float(v) if not isinstance(v, str) else float(v.strip())
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(x) or x != int(x) or abs(x) > 2**62:
+        return None
+    if isinstance(v, str) and re.fullmatch(r"\s*-?\d+\s*", v):
+        return int(v)
+    return int(x)
 
 
 def note(msg: str) -> None:
@@ -293,10 +358,23 @@ def paths_of(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 
 def expand(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path]:
-    """Files as given, and the files with one of ``suffixes`` inside folders given."""
+    """Files as given, and the files with one of ``suffixes`` inside folders given (symbolic
+    links are followed once: a link loop is skipped, never walked forever)."""
     for p in paths:
         if p.is_dir():
-            yield from sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in suffixes)
+            found = []
+            try:
+                walk = list(os.walk(p, followlinks=False))
+            except OSError as e:
+                raise DataError(f"{p}: cannot list the folder ({e.strerror or e})") from None
+            for root, _dirs, files in walk:
+                for f in files:
+                    q = Path(root) / f
+                    if q.suffix.lower() in suffixes and q.is_file():
+                        found.append(q)
+            if not found:
+                raise DataError(f"{p}: no {'/'.join(suffixes)} files in the folder")
+            yield from sorted(found)
         else:
             yield p
 

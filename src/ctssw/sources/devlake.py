@@ -43,6 +43,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import pyarrow as pa
+
 from ..errors import ConfigError, DataError, SchemaError
 from .common import (
     Progress,
@@ -276,7 +278,7 @@ def read(
     paths: str | Path | Iterable[str | Path],
     *,
     repo_id: str = "devlake",
-    membership_start: str = "1970-01-01",
+    membership_start: str | None = None,
     progress: Progress | None = None,
 ) -> Tables:
     """Read DevLake tables from CSV dumps (files or folders) or one database URL.
@@ -285,12 +287,16 @@ def read(
     ----------
     repo_id : str
         The repository of commits that ``repo_commits`` does not place.
-    membership_start : str
-        The start date given to ``team_users`` memberships (DevLake records none).
+    membership_start : str, optional
+        The start date given to ``team_users`` memberships (DevLake records none). Default:
+        the first day with any activity in the tables read, so the team-week panel starts
+        where the data does.
     """
-    start = day(membership_start)
-    if start is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start):
-        raise ConfigError(f"membership_start {membership_start!r}: expected a date such as 2024-01-01")
+    start = None
+    if membership_start is not None:
+        start = day(membership_start)
+        if start is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start):
+            raise ConfigError(f"membership_start {membership_start!r}: expected a date such as 2024-01-01")
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     urls = [str(p) for p in items if isinstance(p, str) and "://" in p]
     if urls:
@@ -299,7 +305,24 @@ def read(
         raw = _read_url(urls[0], progress)
     else:
         raw = _read_csvs(paths_of(items), progress)
-    return _map(raw, repo_id=repo_id, membership_start=start)
+    out = _map(raw, repo_id=repo_id, membership_start=start or "")
+    if start is None and "memberships" in out:
+        first = _first_day(out)
+        m = out["memberships"]
+        out["memberships"] = m.set_column(m.schema.get_field_index("start"), "start", pa.array([first] * m.num_rows, pa.string()))
+    return out
+
+
+def _first_day(tables: Tables) -> str | None:
+    """The earliest day any activity in ``tables`` happened (ISO text), None without any."""
+    cols = {"changes": "created_at", "commits": "authored_at", "deployments": "finished_at", "incidents": "created_at"}
+    days = []
+    for name, col in cols.items():
+        t = tables.get(name)
+        if t is not None and col in t.column_names:
+            days += [v[:10] for v in t.column(col).to_pylist() if isinstance(v, str) and re.match(r"\d{4}-\d{2}-\d{2}", v)]
+    plausible = [d for d in days if d >= "1990-01-01"]
+    return min(plausible) if plausible else None
 
 
 def source_label(paths: str | Path | Iterable[str | Path]) -> str:

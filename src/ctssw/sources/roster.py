@@ -27,12 +27,13 @@ from ..errors import SchemaError
 from .common import (
     Progress,
     Tables,
-    day,
+    expand,
     paths_of,
     read_csv,
     read_each,
     table,
 )
+from .common import day as _day
 
 __all__ = ["KINDS", "read"]
 
@@ -86,8 +87,12 @@ def _person(rec: dict) -> object:
     return _pick(rec, *PERSON)
 
 
-def read_file(path: str | Path, kind: str | None = None) -> Tables:
+def read_file(path: str | Path, kind: str | None = None, *, date_format: str | None = None) -> Tables:
     p = Path(path)
+
+    def day(v: object) -> str | None:
+        return _day(v, date_format, month_first=None)  # a hand-made file: an ambiguous date is refused
+
     header, rows = read_csv(p, EXPECTED)
     norm = [_norm(h) for h in header]
     recs = [{_norm(k): v for k, v in r.items()} for r in rows]
@@ -141,6 +146,13 @@ def read_file(path: str | Path, kind: str | None = None) -> Tables:
     return {kind: table(kind, out)}
 
 
-def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
-    """Read roster CSVs; see the module docstring for the accepted headers."""
-    return read_each(paths_of(paths), read_file, progress)
+def read(
+    paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None, date_format: str | None = None
+) -> Tables:
+    """Read roster CSVs, files or folders of them; see the module docstring for the accepted headers.
+
+    ``date_format`` (``strptime`` codes such as ``%d/%m/%Y``) reads dates that are not ISO;
+    without it a date such as ``01/10/2025`` is refused as ambiguous.
+    """
+    files = list(expand(paths_of(paths), (".csv",)))
+    return read_each(files, lambda p: read_file(p, date_format=date_format), progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._db import DEFAULT_PATH, LoadCounts, Store
+from ._rekey import rekey
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
 from .connectors import (
     LOADERS,
@@ -43,4 +44,5 @@ __all__ = [
     "load_pagerduty",
     "load_qdev",
     "load_roster",
+    "rekey",
 ]

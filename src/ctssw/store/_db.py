@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import secrets
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ..errors import SchemaError, StoreError
+from ..errors import DataWarning, SchemaError, StoreError
+from . import _journal, _keys
+from ._checks import (
+    TimeWindow,
+    check_currencies,
+    convert_currencies,
+    late_checks,
+    load_rates,
+    type_reasons,
+)
+from ._open import _check_file, _first_line, _memory_budget
+from ._remap import remap_identities
 from ._schema import SCHEMA_VERSION, TABLES, Table
 
 DEFAULT_PATH = "ctssw.duckdb"
@@ -45,15 +55,6 @@ class LoadCounts:
         }
 
 
-def _memory_budget() -> str:
-    """Half the machine's memory (DuckDB's default of 80% starves everything else)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return "4GB"
-    return f"{max(total // 2 // 2**20, 512)}MB"
-
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -72,34 +73,84 @@ class Store:
     path : str or Path
         The database file; created with the schema if missing. ``":memory:"`` works too.
     read_only : bool
-        Open without taking the write lock (the panel and reports only read).
+        Open without taking the write lock (the panel and reports only read). Reading
+        needs no identity key.
+    identity_key : str or Path, optional
+        The key file pseudonymising identities (default ``$CTSSW_IDENTITY_KEY``, else
+        ``~/.config/ctssw/identity.key``; created with mode 0600 on first use). A store
+        opened for writing refuses any key but the one it was written with.
+    not_before, not_after : date or str, optional
+        Timestamps outside this window are quarantined as implausible (default
+        1990-01-01 to one day after the load).
+    rates : str, Path or dict, optional
+        Currency rates for costs: a CSV of ``currency,to,rate`` or ``{currency: (to, rate)}``.
+        Without them, costs in several currencies stop the load.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_PATH,
+        *,
+        read_only: bool = False,
+        identity_key: str | Path | None = None,
+        not_before: dt.date | str | None = None,
+        not_after: dt.date | str | None = None,
+        rates: str | Path | dict | None = None,
+    ) -> None:
         self.path = str(path)
-        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+        self.read_only = read_only
+        existed = self.path == ":memory:" or Path(self.path).exists()
+        if read_only and not existed:
             raise StoreError(f"no store at {self.path}: run `ctssw ingest` first")
+        _check_file(self.path)
+        self.window = TimeWindow.of(not_before, not_after)
+        self.rates = load_rates(rates)
+        self._key_arg = identity_key
+        self._ikey: _keys.IdentityKey | None = None
+        self.con = None
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
+            self._open(read_only)
+        except BaseException:
+            self._discard(existed)
+            raise
+
+    def _open(self, read_only: bool) -> None:
+        try:
+            # never fetch extensions from the network for a file we were handed
+            self.con = duckdb.connect(self.path, read_only=read_only, config={"autoinstall_known_extensions": False})
+            self.con.execute("SET TimeZone = 'UTC'")
+            # leave room for the rest of the machine; large loads spill to disk instead
+            self.con.execute(f"SET memory_limit = '{_memory_budget()}'")
+            self.con.execute("SET preserve_insertion_order = false")
+            self._in_tx = False
+            if not read_only:
+                self._init_schema()
+            self._check_version()
+            if not read_only:
+                self._attach_key()
+            else:
+                for w in _journal.incomplete_warnings(self):
+                    warnings.warn(w, DataWarning, stacklevel=3)
         except duckdb.Error as e:
-            raise StoreError(f"cannot open store {self.path}: {e}") from None
-        self.con.execute("SET TimeZone = 'UTC'")
-        # leave room for the rest of the machine; large loads spill to disk instead
-        self.con.execute(f"SET memory_limit = '{_memory_budget()}'")
-        self.con.execute("SET preserve_insertion_order = false")
-        self._in_tx = False
-        if not read_only:
-            self._init_schema()
-        self._check_version()
+            raise StoreError(f"cannot open store {self.path}: {_first_line(e)}") from None
+
+    def _discard(self, existed: bool) -> None:
+        """Close, and remove a store file this call created (no empty store is left behind)."""
+        if self.con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self.con.close()
+            self.con = None
+        if not existed:
+            for p in (Path(self.path), Path(self.path + ".wal")):
+                with contextlib.suppress(OSError):
+                    p.unlink()
 
     # -- schema ----------------------------------------------------------------------
     def _init_schema(self) -> None:
         c = self.con
         c.execute("CREATE TABLE IF NOT EXISTS ctssw_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        c.execute(
-            "INSERT INTO ctssw_meta VALUES ('schema_version', ?), ('identity_key', ?) ON CONFLICT DO NOTHING",
-            [str(SCHEMA_VERSION), secrets.token_hex(32)],
-        )
+        c.execute("INSERT INTO ctssw_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)])
+        _journal.create(c)
         for t in TABLES.values():
             c.execute(_ddl(t))
             # columns added to the schema since a store was created (additive only); rows stored
@@ -137,25 +188,87 @@ class Store:
     def schema_version(self) -> int:
         return SCHEMA_VERSION
 
-    def _key(self) -> str:
-        return self.con.execute("SELECT value FROM ctssw_meta WHERE key = 'identity_key'").fetchall()[0][0]
+    def _meta(self, key: str) -> str | None:
+        rows = self.con.execute("SELECT value FROM ctssw_meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def _attach_key(self) -> None:
+        """Find this store's identity key (creating one for a new store) or refuse in one line."""
+        if self._meta("identity_key") is not None:
+            raise StoreError(
+                f"{self.path} keeps its identity key inside the file (written by an older ctssw): run "
+                f"`ctssw rekey --db {self.path} --new-key FILE` once to move it out, then ingest with --identity-key FILE"
+            )
+        fp = self._meta("identity_key_fingerprint")
+        path = _keys.key_path(self._key_arg)
+        if path.exists():
+            key = _keys.read_key(path)
+        elif fp is None:
+            key = _keys.new_key(path)
+        else:
+            raise StoreError(f"{self.path} needs its identity key (fingerprint {fp}) and {path} does not exist: {_keys.HOW}")
+        if fp is None:
+            self.con.execute("INSERT INTO ctssw_meta VALUES ('identity_key_fingerprint', ?)", [key.fingerprint])
+        elif fp != key.fingerprint:
+            raise StoreError(
+                f"{path} is not the identity key of {self.path} (fingerprint {key.fingerprint}, the store's is {fp}): {_keys.HOW}"
+            )
+        self._use_key(key)
+
+    def _use_key(self, key: _keys.IdentityKey) -> None:
+        self._ikey = key
+        _keys.register(self.con, key)
+
+    def _key(self) -> _keys.IdentityKey:
+        """The identity key, loaded on first need (reading never needs it)."""
+        if self._ikey is None:
+            legacy = self._meta("identity_key")
+            if legacy is not None:
+                key = _keys.IdentityKey((f"legacy:{legacy}",))
+            else:
+                fp = self._meta("identity_key_fingerprint")
+                key = _keys.read_key(_keys.key_path(self._key_arg)) if _keys.key_path(self._key_arg).exists() else None
+                if key is None or key.fingerprint != fp:
+                    raise StoreError(f"pseudonymising needs the identity key of {self.path} (fingerprint {fp}): {_keys.HOW}")
+            self._use_key(key)
+        return self._ikey
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """The fingerprint of the identity key this store was written with (None before the first write)."""
+        return self._meta("identity_key_fingerprint")
 
     # -- identities --------------------------------------------------------------------
+    @staticmethod
+    def _norm(expr: str) -> str:
+        return f"lower(trim(CAST({expr} AS VARCHAR)))"
+
     def hash_sql(self, expr: str) -> str:
-        """SQL for the keyed hash of a raw identity (nested SHA-256 with the store's secret key).
+        """SQL for the keyed hash (HMAC-SHA256 under the key file's secret) of a raw identity.
 
         The raw value is normalised (trimmed, lower-cased) first, so ``Dev@X.com``
-        and ``dev@x.com `` are one person. Only the hash is ever written.
+        and ``dev@x.com `` are one person. Only the hash is ever written; each distinct
+        value is hashed once.
         """
-        k = self._key()
-        return f"sha256('{k}' || sha256('{k}' || lower(trim(CAST({expr} AS VARCHAR)))))"
+        self._key()
+        return f"ctssw_pseudonym({self._norm(expr)})"
+
+    def unmapped_sql(self, expr: str) -> str:
+        """SQL for the builder id of a raw identity the identities table does not map."""
+        self._key()
+        return f"ctssw_builder({self._norm(expr)})"
+
+    def hidden_sql(self, expr: str) -> str:
+        """SQL for what the quarantine keeps in place of a raw identity."""
+        self._key()
+        return f"ctssw_hidden({self._norm(expr)})"
 
     def builder_sql(self, expr: str) -> str:
         """SQL resolving a raw identity to its builder id, through the identities table."""
         h = self.hash_sql(expr)
         return (
-            f"COALESCE((SELECT i.builder_id FROM identities i WHERE i.value_id = {h} LIMIT 1), "
-            f"'b_' || left({h}, 16))"
+            f"COALESCE((SELECT min(i.builder_id) FROM identities i WHERE i.value_id = {h}), "
+            f"{self.unmapped_sql(expr)})"
         )
 
     def pseudonymise(self, value: str) -> str:
@@ -216,40 +329,14 @@ class Store:
             f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT CAST({row_ref_sql} AS VARCHAR) AS _ref, * FROM ({scan_sql})"
         )
         # typed projection and the reasons a row is rejected
-        typed, reasons = [], []
-        for col in t.columns:
-            if col.name in cols_in:
-                src = f"_raw.{_q(col.name)}"
-                cast = f"TRY_CAST({src} AS {col.type})"
-                reasons.append(
-                    f"CASE WHEN {src} IS NOT NULL AND {cast} IS NULL "
-                    f"THEN 'wrong type in {col.name}: expected {col.type}' END"
-                )
-            else:
-                cast = f"CAST({col.default or 'NULL'} AS {col.type})"
-            if col.default is not None:
-                cast = f"COALESCE({cast}, {col.default})"
-            if col.required:
-                reasons.append(f"CASE WHEN {cast} IS NULL THEN 'missing {col.name}' END")
-            typed.append(f"{cast} AS {_q(col.name)}")
+        typed, reasons = type_reasons(t, cols_in)
         c.execute(
             f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _ref, {', '.join(typed)}, "
             f"concat_ws('; ', {', '.join(reasons) or 'NULL'}) AS _why FROM _raw"
         )
-        late = []
-        for cond, why in t.checks:
-            late.append(f"CASE WHEN NOT COALESCE({cond}, true) THEN '{why}' END")
-        for col, allowed in t.allowed.items():
-            vals = ", ".join(f"'{v}'" for v in allowed)
-            late.append(
-                f"CASE WHEN {_q(col)} IS NOT NULL AND {_q(col)} NOT IN ({vals}) "
-                f"THEN 'unknown {col}: expected one of {'/'.join(allowed)}' END"
-            )
-        for ref in t.team_refs:
-            late.append(
-                f"CASE WHEN ({ref}) IS NOT NULL AND ({ref}) NOT IN (SELECT team_id FROM teams) "
-                f"THEN 'unknown team ' || ({ref}) END"
-            )
+        if t.name == "costs" and self.rates:
+            self._convert_currencies()
+        late = late_checks(t, self.window.bounds(now))
         if late:
             c.execute(
                 f"UPDATE _typed SET _why = concat_ws('; ', NULLIF(_why, ''), {', '.join(late)}) WHERE _why = ''"
@@ -268,7 +355,7 @@ class Store:
         if n_bad:
             # the raw row is kept for diagnosis, with identities replaced by their keyed hash
             hidden = [col.name for col in t.columns if col.person and col.name in cols_in]
-            repl = ", ".join(f"'h_' || left({self.hash_sql(_q(n))}, 16) AS {_q(n)}" for n in hidden)
+            repl = ", ".join(f"{self.hidden_sql(_q(n))} AS {_q(n)}" for n in hidden)
             rawsel = f"SELECT * REPLACE ({repl}) FROM _raw" if hidden else "SELECT * FROM _raw"
             c.execute(
                 f"""INSERT INTO quarantine
@@ -284,15 +371,15 @@ class Store:
             if col.person and t.name == "identities" and col.name == "value":
                 stored.append(f"{self.hash_sql('t0.' + _q(col.name))} AS value_id")
             elif col.person and t.name == "identities":
-                stored.append(f"'b_' || left({self.hash_sql('t0.' + _q(col.name))}, 16) AS builder_id")
+                stored.append(f"{self.unmapped_sql('t0.' + _q(col.name))} AS builder_id")
             elif col.person:
-                h, i = _q("_h_" + col.name), _q("_i_" + col.name)
-                hashes.append(f"{self.hash_sql(_q(col.name))} AS {h}")
+                h, u, i = _q("_h_" + col.name), _q("_u_" + col.name), _q("_i_" + col.name)
+                hashes.append(f"{self.hash_sql(_q(col.name))} AS {h}, {self.unmapped_sql(_q(col.name))} AS {u}")
                 joins.append(
                     f"LEFT JOIN (SELECT value_id, min(builder_id) AS builder_id FROM identities GROUP BY value_id) {i} "
                     f"ON {i}.value_id = t0.{h}"
                 )
-                stored.append(f"COALESCE({i}.builder_id, 'b_' || left(t0.{h}, 16)) AS {_q(col.name + '_id')}")
+                stored.append(f"COALESCE({i}.builder_id, t0.{u}) AS {_q(col.name + '_id')}")
             else:
                 stored.append(f"t0.{_q(col.name)}")
         base = f"SELECT *{', ' if hashes else ''}{', '.join(hashes)} FROM _typed WHERE _why = ''"
@@ -341,6 +428,8 @@ class Store:
                 ).fetchall()[0][0]
         if t.name == "identities" and (n_new or n_changed):
             self._remap_identities()
+        if t.name == "costs":
+            self._check_currencies(source)
         for tmp in ("_raw", "_typed", "_good", "_cls"):
             c.execute(f"DROP TABLE IF EXISTS {tmp}")
         return LoadCounts(
@@ -354,47 +443,33 @@ class Store:
             unmapped=unmapped,
         )
 
-    def _remap_identities(self) -> None:
-        """Point rows loaded before an identity was mapped at the builder it now resolves to.
+    def _convert_currencies(self) -> None:
+        convert_currencies(self.con, self.rates)
 
-        An unmapped raw identity ``v`` was stored as ``'b_' || left(hash(v), 16)``; an
-        identities row for ``v`` carries ``hash(v)`` as ``value_id``, so the old id is known
-        without the raw value. Rows that would then collide on their key keep the first copy.
+    def _check_currencies(self, source: str) -> None:
+        check_currencies(self.con, source)
+
+    def _remap_identities(self) -> None:
+        remap_identities(self)
+
+    # -- the journal -----------------------------------------------------------------------
+    def run(self, kind: str, source: str, files: list[str] | None = None):
+        """Context manager journalling one load in ``ingest_runs`` (see :mod:`ctssw.store._journal`).
+
+        Inside a transaction the caller opened, the run is part of that transaction (all of it
+        is written, or none), so it is not journalled apart.
         """
-        c = self.con
-        c.execute(
-            """CREATE OR REPLACE TEMP TABLE _remap AS
-               SELECT DISTINCT 'b_' || left(value_id, 16) AS old_id, builder_id AS new_id FROM identities
-               WHERE builder_id <> 'b_' || left(value_id, 16)"""
-        )
-        if not c.execute("SELECT count(*) FROM _remap").fetchall()[0][0]:
-            return
-        for t in TABLES.values():
-            if t.name == "identities":
-                continue
-            for col in t.columns:
-                if not col.person:
-                    continue
-                sc = _q(t.stored_name(col))
-                skey = t.stored_key
-                if t.stored_name(col) in skey:
-                    others = [k for k in skey if k != t.stored_name(col)]
-                    match = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM {_q(t.name)}.{_q(k)}" for k in others) or "true"
-                    # drop a remapped row whose target key already exists
-                    c.execute(
-                        f"""DELETE FROM {_q(t.name)} WHERE {sc} IN (SELECT old_id FROM _remap) AND EXISTS (
-                            SELECT 1 FROM {_q(t.name)} x JOIN _remap m ON x.{sc} = m.new_id
-                            WHERE m.old_id = {_q(t.name)}.{sc} AND {match})"""
-                    )
-                c.execute(
-                    f"""UPDATE {_q(t.name)} SET {sc} = m.new_id FROM _remap m WHERE {_q(t.name)}.{sc} = m.old_id"""
-                )
-        c.execute(
-            """INSERT INTO builders SELECT DISTINCT new_id, now() FROM _remap
-               WHERE new_id NOT IN (SELECT builder_id FROM builders)"""
-        )
-        c.execute("DELETE FROM builders WHERE builder_id IN (SELECT old_id FROM _remap)")
-        c.execute("DROP TABLE _remap")
+        if self._in_tx:
+            return contextlib.nullcontext({"run_id": None, "counts": None})
+        return _journal.run(self, kind, source, files)
+
+    def incomplete_runs(self) -> list[str]:
+        """A sentence for each source whose latest load never finished (empty when all did)."""
+        return _journal.incomplete_warnings(self)
+
+    def runs(self) -> list[dict]:
+        """Every load recorded in ``ingest_runs``, newest first."""
+        return _journal.runs(self.con)
 
     # -- reading -------------------------------------------------------------------------
     def ibis(self):
@@ -410,7 +485,8 @@ class Store:
         return {t: self.count(t) for t in [*TABLES, "builders", "quarantine"]}
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            self.con.close()
 
     def __enter__(self) -> Store:
         return self

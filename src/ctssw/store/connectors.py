@@ -62,10 +62,12 @@ def load_tables(store: Store, tables: Tables, source: str, progress: Progress | 
     if progress:
         progress(f"loading {source}", 0, 1)
     tables = {k: v for k, v in tables.items() if v is not None}
-    with store.transaction():
-        register_bots(store, tables)
-        out = ingest_tables(store, tables, source)
-        infer_memberships(store)
+    with store.run(source.split(":", 1)[0], source) as run:
+        with store.transaction():
+            register_bots(store, tables)
+            out = ingest_tables(store, tables, source)
+            infer_memberships(store)
+        run["counts"] = [c.as_row() for c in out]
     if progress:
         progress(f"loaded {source}", 1, 1)
     return out
@@ -298,11 +300,17 @@ def load_otel(store: Store, paths: str | Path | Iterable[str | Path], *, progres
     return load_tables(store, otel.read(ps, progress=progress), source_name("otel", ps), progress)
 
 
-def load_roster(store: Store, paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> list[LoadCounts]:
-    """Read roster CSVs (see :func:`ctssw.sources.roster.read`) and load them in one transaction
-    (teams, identities, memberships, costs)."""
+def load_roster(
+    store: Store,
+    paths: str | Path | Iterable[str | Path],
+    *,
+    date_format: str | None = None,
+    progress: Progress | None = None,
+) -> list[LoadCounts]:
+    """Read roster CSVs or folders of them (see :func:`ctssw.sources.roster.read`) and load them
+    in one transaction (teams, identities, memberships, costs)."""
     ps = paths_of(paths)
-    return load_tables(store, roster.read(ps, progress=progress), source_name("roster", ps), progress)
+    return load_tables(store, roster.read(ps, progress=progress, date_format=date_format), source_name("roster", ps), progress)
 
 
 def load_devlake(
@@ -310,7 +318,7 @@ def load_devlake(
     paths: str | Path | Iterable[str | Path],
     *,
     repo_id: str = "devlake",
-    membership_start: str = "1970-01-01",
+    membership_start: str | None = None,
     progress: Progress | None = None,
 ) -> list[LoadCounts]:
     """Read DevLake tables (see :func:`ctssw.sources.devlake.read`) and load them in one transaction."""

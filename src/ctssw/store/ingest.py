@@ -18,17 +18,22 @@ def ingest_canonical(
 ) -> list[LoadCounts]:
     """Load every canonical table found in ``directory`` (referenced tables first).
 
-    Each table loads in its own transaction; a file that cannot be read raises
-    :class:`~ctssw.errors.SchemaError` naming it, after the tables before it
-    have loaded and with nothing of it written.
+    Every file is probed before anything is written, and the tables load in one
+    transaction journalled in ``ingest_runs``: a file that cannot be read raises
+    :class:`~ctssw.errors.SchemaError` naming it and nothing is written, and a run
+    killed part-way leaves the store as it was (readers then name the run).
     """
     scans = canonical.find(directory, LOAD_ORDER)
-    out = []
-    for i, scan in enumerate(scans):
-        if progress:
-            progress(scan.table, i, len(scans))
+    for scan in scans:
         canonical.probe(store.con, scan)
-        out.append(store.load(scan.table, scan.sql, scan.source, row_ref_sql=scan.row_ref))
+    out = []
+    with store.run("canonical", f"canonical:{directory}", [s.source for s in scans]) as run:
+        with store.transaction():
+            for i, scan in enumerate(scans):
+                if progress:
+                    progress(scan.table, i, len(scans))
+                out.append(store.load(scan.table, scan.sql, scan.source, row_ref_sql=scan.row_ref))
+        run["counts"] = [c.as_row() for c in out]
     if progress:
         progress("", len(scans), len(scans))
     return out

@@ -43,6 +43,7 @@ from ..common import (
     read_json,
     records,
     table,
+    whole,
 )
 
 __all__ = ["TOOL", "feature_of", "read"]
@@ -54,12 +55,11 @@ COUNTS = ("user_initiated_interaction_count", "code_generation_activity_count", 
 
 
 def _num(v: object) -> int | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        return int(v) if isinstance(v, (int, float)) else int(float(str(v)))
-    except (ValueError, OverflowError):
-        return None
+    """A count as an int; None for one that is not a whole number ≥ 0 (negative, fractional,
+    NaN, infinite), which is then passed on as it came so the store quarantines its row:
+    never summed away or rounded."""
+    n = whole(v)
+    return n if n is not None and n >= 0 else None
 
 
 def feature_of(name: object) -> str | None:

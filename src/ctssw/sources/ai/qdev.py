@@ -44,17 +44,10 @@ PART = re.compile(r"^(.*)_part_(\d+)$", re.IGNORECASE)
 
 
 def _sum(rec: dict, cols: list[str]) -> object:
-    total, seen = 0, False
-    for c in cols:
-        v = rec.get(c)
-        if v is None:
-            continue
-        try:
-            total += int(float(v))
-            seen = True
-        except (ValueError, OverflowError):
-            return v  # not a number: the store quarantines the row
-    return total if seen else None
+    from ..common import count_sum
+
+    # a value that is not a whole count ≥ 0 is passed on as it came: the store quarantines the row
+    return count_sum(rec.get(c) for c in cols)
 
 
 def _rows(header: list[str], recs: list[dict], path: Path, tool: str = TOOL) -> list[dict]:

@@ -1,0 +1,180 @@
+"""``ctssw rekey``: re-pseudonymise a store under a new key, writing a fresh file.
+
+Every stored pseudonym (identity value ids, builder ids, the hidden identities in the
+quarantine's raw rows) is re-keyed with one more HMAC under a new random secret; the new
+key file holds the chain of secrets so later loads land on the same ids. The store is
+rewritten into a new file that then replaces the old one, so no block of the old file
+(an old pseudonym, or the key an older ctssw kept inside the store) survives in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from ..errors import StoreError
+from . import _keys
+from ._schema import TABLES
+
+__all__ = ["rekey"]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _person_columns() -> dict[str, list[str]]:
+    cols = {t.name: [t.stored_name(c) for c in t.columns if c.person] for t in TABLES.values()}
+    cols["builders"] = ["builder_id"]
+    return cols
+
+
+def _old_key(path: Path, identity_key: str | Path | None) -> _keys.IdentityKey:
+    try:
+        con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+    except duckdb.Error as e:
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise StoreError(f"cannot open store {path} to re-key it: {first}") from None
+    try:
+        con.execute("CHECKPOINT")  # fold any WAL into the file before it is copied
+        meta = dict(con.execute("SELECT key, value FROM ctssw_meta").fetchall())
+    except duckdb.Error:
+        raise StoreError(f"{path} is not a ctssw store (no ctssw_meta table)") from None
+    finally:
+        con.close()
+    if "identity_key" in meta:
+        return _keys.IdentityKey((f"legacy:{meta['identity_key']}",))
+    fp = meta.get("identity_key_fingerprint")
+    if fp is None:
+        raise StoreError(f"{path} holds no pseudonyms yet: nothing to re-key")
+    kp = _keys.key_path(identity_key)
+    if not kp.exists():
+        raise StoreError(f"re-keying {path} needs its current identity key (fingerprint {fp}): {_keys.HOW}")
+    key = _keys.read_key(kp)
+    if key.fingerprint != fp:
+        raise StoreError(f"{kp} is not the identity key of {path} (fingerprint {key.fingerprint}, the store's is {fp})")
+    return key
+
+
+def rekey(db: str | Path, new_key: str | Path, *, identity_key: str | Path | None = None) -> dict:
+    """Re-pseudonymise the store ``db`` under a new key written to ``new_key`` (which must not exist).
+
+    Parameters
+    ----------
+    db : str or Path
+        The store file. A store written by an older ctssw (its key inside the file) is
+        migrated: its key moves into the new key file and leaves the store.
+    new_key : str or Path
+        Where to write the new key (mode 0600). Ingest into ``db`` with it from now on.
+    identity_key : str or Path, optional
+        The store's current key file (default: ``$CTSSW_IDENTITY_KEY``, else the default key).
+
+    Returns
+    -------
+    dict
+        ``fingerprint`` (the new key's), ``rewritten`` (pseudonyms re-keyed per table), ``key`` (its path).
+    """
+    from ._db import _check_file
+
+    path = Path(db)
+    if not path.exists():
+        raise StoreError(f"no store at {path}")
+    _check_file(str(path))
+    new_path = Path(new_key).expanduser()
+    if new_path.exists():
+        raise StoreError(f"{new_path} exists already: choose a new file for the key")
+    old = _old_key(path, identity_key)
+    chain, secret = old.extended()
+    key = _keys.write_key(new_path, chain)
+    tmp = path.with_name(path.name + ".rekey")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    try:
+        rewritten = _copy(path, tmp, new_path, secret)
+    except BaseException:
+        for p in (tmp, Path(str(tmp) + ".wal"), new_path):
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
+    os.replace(tmp, path)
+    Path(str(path) + ".wal").unlink(missing_ok=True)
+    return {"fingerprint": key.fingerprint, "rewritten": rewritten, "key": str(new_path), "db": str(path)}
+
+
+def _copy(src: Path, dst: Path, key_path: Path, secret: bytes) -> dict[str, int]:
+    from ._db import Store
+
+    def rk(arr):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        d = arr.dictionary_encode()
+        vals = [None if v is None else _keys.rekey_one(secret, v) for v in d.dictionary.to_pylist()]
+        return pc.take(pa.array(vals, pa.string()), d.indices)
+
+    people = {t: [c for c in cols if c != "value_id"] for t, cols in _person_columns().items()}
+    hidden = {t.name: [c.name for c in t.columns if c.person] for t in TABLES.values()}
+
+    def rk_raw(table: str, raw: str) -> str:
+        try:
+            row = json.loads(raw)
+        except (TypeError, ValueError):
+            return raw
+        if isinstance(row, dict):
+            for c in hidden.get(table, []):
+                v = row.get(c)
+                if isinstance(v, str) and v.startswith("h_"):
+                    row[c] = _keys.rekey_one(secret, v)
+        return json.dumps(row)
+
+    counts: dict[str, int] = {}
+    with Store(dst, identity_key=key_path) as new:
+        c = new.con
+        c.create_function("ctssw_rekey", rk, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+        c.create_function("ctssw_rekey_raw", rk_raw, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=False)
+        c.execute(f"ATTACH {_lit(src)} AS src (READ_ONLY)")
+        have = {r[0] for r in c.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall()}
+        mine = {r[0] for r in c.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'").fetchall()}
+        c.execute("BEGIN TRANSACTION")
+        for name in sorted(have):
+            if name == "ctssw_meta":
+                c.execute(
+                    """INSERT INTO main.ctssw_meta SELECT key, value FROM src.ctssw_meta
+                       WHERE key NOT IN ('identity_key', 'identity_key_fingerprint') ON CONFLICT DO NOTHING"""
+                )
+                continue
+            cols = [r[0] for r in c.execute(
+                f"SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND table_name = {_lit(name)}").fetchall()]
+            repl = [f"ctssw_rekey({_q(x)}) AS {_q(x)}" for x in cols if x in people.get(name, []) or (name == "identities" and x == "value_id")]
+            if name == "quarantine":
+                repl.append("ctssw_rekey_raw(table_name, raw) AS raw")
+            sel = f"SELECT * REPLACE ({', '.join(repl)}) FROM src.{_q(name)}" if repl else f"SELECT * FROM src.{_q(name)}"
+            if name in mine:
+                c.execute(f"INSERT INTO main.{_q(name)} BY NAME {sel}")
+            else:
+                c.execute(f"CREATE TABLE main.{_q(name)} AS {sel}")
+            if repl:
+                counts[name] = c.execute(f"SELECT count(*) FROM main.{_q(name)}").fetchall()[0][0]
+        now = dt.datetime.now(dt.UTC)
+        c.execute(
+            """INSERT INTO ingest_runs SELECT coalesce(max(run_id), 0) + 1, 'rekey', 'rekey', ?, ?, 'finished', '[]', ?, ?, NULL
+               FROM ingest_runs""",
+            [now, now, json.dumps(counts), os.getpid()],
+        )
+        c.execute("COMMIT")
+        c.execute("DETACH src")
+        c.execute("CHECKPOINT")
+    return counts
+
+
+def _lit(v: object) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
