@@ -16,6 +16,7 @@ ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store
 app.add_typer(ingest_app, name="ingest")
 from ._common import DbOpt, Exit, JsonOpt, _counts_table, _fail, _progress, console, out
 from ._ingest import register as _register_connectors
+from ._metrics import Backend, BackendOpt, SparkUrlOpt
 
 _register_connectors(ingest_app)
 
@@ -83,14 +84,19 @@ def panel(
     unit: Annotated[str, typer.Option(help="Unit of software: deployment, change, commit, or team (each team's own).")] = "deployment",
     tool: Annotated[str | None, typer.Option(help="AI tool for ai_share (default: any).")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Parquet (or .csv) file for the panel.")] = Path("panel.parquet"),
+    backend: BackendOpt = Backend.duckdb,
+    spark_url: SparkUrlOpt = None,
 ) -> None:
     """Build the team × week panel from the store."""
     from ..panel import panel as build
-    from ..store import Store
+    from ..panel.backend import connect
 
     try:
-        with Store(db, read_only=True) as store:
-            df = build(store.ibis(), unit=unit, tool=tool)
+        con, close = connect(backend.value, db=db, spark_url=spark_url)
+        try:
+            df = build(con, unit=unit, tool=tool)
+        finally:
+            close()
     except CtsswError as e:
         _fail(e)
     if out_file.suffix == ".csv":
