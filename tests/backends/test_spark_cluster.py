@@ -112,10 +112,11 @@ def test_metrics_through_spark_connect_equal_duckdb(connect_url, cluster, small_
 
 
 @pytest.mark.parametrize("scheme", ["spark", "sc"])
-def test_unreachable_cluster_is_one_error_line(scheme, small_store, tmp_path):
+@pytest.mark.parametrize("command", ["panel", "metrics", "drivers", "impact"])
+def test_unreachable_cluster_is_one_error_line(command, scheme, small_store, tmp_path):
     url = f"{scheme}://127.0.0.1:{free_port()}"  # nothing listens there
-    r = CliRunner().invoke(app, ["panel", "--db", str(small_store), "--backend", "spark", "--spark-url", url,
-                                 "--out", str(tmp_path / "p.parquet")])
+    extra = ["--out", str(tmp_path / "p.parquet")] if command == "panel" else []
+    r = CliRunner().invoke(app, [command, "--db", str(small_store), "--backend", "spark", "--spark-url", url, *extra])
     assert r.exit_code == 4, r.output
     assert "cannot reach the Spark cluster at " + url in r.output
     assert "Traceback" not in r.output and not (tmp_path / "p.parquet").exists()

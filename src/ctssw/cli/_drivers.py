@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from ..errors import CtsswError
+from ._metrics import Backend, BackendOpt, SparkUrlOpt
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -38,12 +39,14 @@ def register(app: typer.Typer) -> None:
         k: KOpt = 5,
         unit: Annotated[str, typer.Option("--unit", help="Unit of software: deployment, change, commit or team.")] = "deployment",
         level: Annotated[float, typer.Option("--level", help="Confidence level of the intervals.")] = 0.95,
+        backend: BackendOpt = Backend.duckdb,
+        spark_url: SparkUrlOpt = None,
     ) -> None:
         """Rank the drivers of CTS-SW: % change per +1 SD and per +10% of each, from a mixed model."""
         try:
             from ..pipeline import drivers_from_store
 
-            res = drivers_from_store(db, k=k, unit=unit, level=level)
+            res = drivers_from_store(db, k=k, unit=unit, level=level, backend=backend.value, spark_url=spark_url)
         except CtsswError as e:
             _fail(e)
         if as_json:

@@ -47,6 +47,10 @@ def java_available() -> bool:
 
 
 DRIVER_MEMORY = "4g"
+# Client JIT only: a ctssw command is a short-lived JVM that compiles many small generated
+# plans once each, and on 2 shared cores the optimising compiler's threads cost more than
+# they return (benchmarks/results/spark.md). $CTSSW_SPARK_JAVA_OPTIONS replaces it ("" for the JVM default).
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None):
@@ -56,7 +60,8 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
     temporary folder, so nothing lands in the working directory. A local session's
     JVM (driver and executor in one) gets ``memory`` of heap (``$CTSSW_SPARK_MEMORY``,
     else 4g): with Spark's own 1g, the joins and aggregations of a 200-team panel
-    leave little headroom, and a fuller heap spends its time in GC.
+    leave little headroom, and a fuller heap spends its time in GC. The driver's (and,
+    on a cluster, the executors') JVM runs with :data:`JAVA_OPTIONS`.
     """
     try:
         from pyspark.sql import SparkSession
@@ -75,13 +80,15 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
     else:
         if not java_available():
             raise ConfigError("the spark backend needs Java (17) on the PATH or in JAVA_HOME")
+        java = os.environ.get("CTSSW_SPARK_JAVA_OPTIONS", JAVA_OPTIONS)
         b = SparkSession.builder.master(url or f"local[{cores}]")
         b = (
             b.config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(max(2, cores)))
             .config("spark.driver.memory", memory or os.environ.get("CTSSW_SPARK_MEMORY", DRIVER_MEMORY))
-            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp}")
+            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {java}".strip())
+            .config("spark.executor.extraJavaOptions", java)
             .config("spark.local.dir", str(tmp / "local"))
         )
     b = (
