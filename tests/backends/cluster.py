@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ctssw.panel.backend import JAVA_OPTIONS
+
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -134,7 +136,7 @@ def start_cluster(root: Path, *, workers: int = 2, worker_memory: str = "1g", ti
     return c
 
 
-def start_connect(c: Cluster, *, cores: int = 1, timeout: float = 180) -> str:
+def start_connect(c: Cluster, *, cores: int = 1, shuffle_partitions: int = 2, timeout: float = 180) -> str:
     """A Spark Connect server running as an application on the cluster; returns its ``sc://`` URL.
 
     It holds ``cores`` of the cluster's cores for its whole life, so other
@@ -150,7 +152,10 @@ def start_connect(c: Cluster, *, cores: int = 1, timeout: float = 180) -> str:
         "--conf", f"spark.cores.max={cores}", "--conf", "spark.executor.memory=512m",
         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
         "--conf", f"spark.sql.warehouse.dir={warehouse}",
-        "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={c.root}",
+        # sized like ctssw's own sessions: client JIT only, one shuffle partition per cluster core
+        "--conf", f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={c.root} {JAVA_OPTIONS}",
+        "--conf", f"spark.executor.extraJavaOptions={JAVA_OPTIONS}",
+        "--conf", f"spark.sql.shuffle.partitions={shuffle_partitions}",
         "spark-internal",
     ], SPARK_DAEMON_MEMORY="1g")  # spark-submit sizes the Connect server's driver as a daemon
 
