@@ -21,8 +21,6 @@ from typer.testing import CliRunner
 from backends.cluster import free_port, start_cluster, start_connect
 from backends.compare import assert_frames_equal
 from ctssw.cli import app
-from ctssw.panel import panel
-from ctssw.store import Store
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -50,23 +48,24 @@ def _ctssw(args: list[str], cluster) -> subprocess.CompletedProcess:
     return r
 
 
-def _duckdb_panel(store) -> pd.DataFrame:
-    with Store(store, read_only=True) as s:
-        return panel(s.ibis())
+def _duckdb_panel(store, tmp_path) -> pd.DataFrame:
+    # the same command on DuckDB, so both sides pass through everything the command does
+    out = tmp_path / "duckdb-panel.parquet"
+    r = CliRunner().invoke(app, ["panel", "--db", str(store), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return pd.read_parquet(out)
 
 
 def _duckdb_metrics(store) -> pd.DataFrame:
-    from ctssw.cli._metrics import metrics_table
-
-    rows, _ = metrics_table(store, by="team", k=3)
-    # the same JSON round trip the command's --json output takes
-    return pd.DataFrame(json.loads(rows.to_json(orient="records")))
+    r = CliRunner().invoke(app, ["metrics", "--db", str(store), "--k", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    return pd.DataFrame(json.loads(r.stdout)["rows"])
 
 
 def _check_panel(url, cluster, small_store, tmp_path):
     out = tmp_path / "panel.parquet"
     _ctssw(["panel", "--db", str(small_store), "--backend", "spark", "--spark-url", url, "--out", str(out)], cluster)
-    got, want = pd.read_parquet(out), _duckdb_panel(small_store)
+    got, want = pd.read_parquet(out), _duckdb_panel(small_store, tmp_path)
     assert len(want) > 0 and want["cts_sw"].notna().any()
     assert_frames_equal(got, want, rtol=1e-9)
 
