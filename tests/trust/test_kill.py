@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctssw.cli._metrics import metrics_table
+from ctssw.pipeline.metrics import metrics_table
 from ctssw.errors import DataWarning
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
