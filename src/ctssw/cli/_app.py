@@ -141,9 +141,7 @@ def rekey(
     except CtsswError as e:
         _fail(e)
     if as_json:
-        import json
-
-        out.print_json(json.dumps(res))
+        emit_json("rekey", res)
         return
     n = sum(res["rewritten"].values())
     out.print(

@@ -244,7 +244,7 @@ def interactive_report(
     k = check_k(k)
     data = series(weekly, k=k, teams_meta=teams_meta)
     names = dict(zip(teams_meta["team_id"], teams_meta["name"], strict=False)) if teams_meta is not None and "name" in teams_meta else None
-    cols, rows, dropped_teams = team_rows(teams, k=k, names=names) if teams is not None else ([], [], 0)
+    cols, rows, dropped_teams = team_rows(teams, k=k, names=names, weekly=weekly) if teams is not None else ([], [], 0)
     kept = len([key for key in data["keys"] if key.startswith("team:")])
     head = headline(impact)
     payload = {
