@@ -103,8 +103,10 @@ def test_documented_collect_panel_metrics_sequence_runs_as_written(github, api_u
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "github: 22 requests (22 fetched, 0 not modified)" in r.stdout
-    # the GitHub team with a member gives the panel its team-weeks, from the first --since on
-    assert re.search(r"wrote [\d,]+ team-weeks \(1 teams × \d+ weeks\) to panel.parquet", r.stdout)
+    # the GitHub team has one member: its team-weeks are below the privacy floor, so the panel file
+    # people read holds none of them and says how many were left out
+    assert re.search(r"wrote 0 team-weeks \(0 teams × 0 weeks\) to panel.parquet", r.stdout), r.stdout
+    assert re.search(r"[\d,]+ team-week\(s\) left out: they describe fewer than 5 builders", r.stderr), r.stderr
     assert (tmp_path / "panel.parquet").stat().st_size > 0
     # one builder is below the privacy floor: metrics show the team's row suppressed, not the person
     assert "suppressed: they describe fewer than 5 builders" in r.stderr

@@ -44,7 +44,11 @@ def dynamic_text(res: dict, width: int = 80) -> str:
         parts.append(textwrap.fill(f"{m} failed: {err}", width))
     checks = dyn["checks"]
     parts += ["", str(ExogeneityChecks(pd.DataFrame(checks["checks"]), alpha=checks["alpha"])), ""]
-    v = dyn["value"]
+    v = dyn.get("value")
+    if not v:  # withheld: the estimate is not credible or leaves CTS-SW undefined (the headline says why)
+        why = res.get("value_withheld") or dyn.get("value_withheld") or "the estimate does not support one"
+        parts.append(textwrap.fill(f"Value withheld: {why}.", width))
+        return "\n".join(parts)
     est = {k: Estimate(**{f: v[k][f] for f in ("estimate", "std_error", "ci_low", "ci_high", "level")})
            for k in ("relative_effect", "cts_change", "engineering_years", "gross_dollars", "net_dollars")}
     value = SimpleNamespace(**est, settings=SimpleNamespace(**v["settings"]), warnings=tuple(v.get("warnings", ())))

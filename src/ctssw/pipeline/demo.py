@@ -146,6 +146,8 @@ def summary_lines(results: dict) -> list[str]:
             f"Engineering-years saved ({dyn.get('valued_method')}): {fmt_num(y['estimate'], 1)} "
             f"(95% CI {fmt_num(y['ci_low'], 1)} to {fmt_num(y['ci_high'], 1)})."
         )
+    elif (results.get("impact") or {}).get("value_withheld"):
+        lines.append(f"Engineering-years: not given, {results['impact']['value_withheld']}.")
     return lines
 
 
