@@ -44,8 +44,14 @@ def test_loads_offline_without_console_errors(page):
     pg, errors, requests = page
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:", "blob:"))] == []
-    for chart in ("chart-forest", "chart-cts", "chart-df", "chart-lt", "chart-cfr", "chart-rec", "chart-rw",
-                  "chart-adoption", "chart-event", "chart-drivers", "chart-waterfall"):
+    charts = ["chart-forest", "chart-cts", "chart-df", "chart-lt", "chart-cfr", "chart-rec", "chart-rw",
+              "chart-adoption", "chart-event", "chart-drivers", "chart-waterfall"]
+    if pg.evaluate("JSON.parse(document.getElementById('ctssw-data').textContent).waterfall === null"):
+        # a value withheld (the estimate is not credible): the section says why in place of the chart
+        assert pg.is_visible("#missing-waterfall") and not pg.is_visible("#chart-waterfall")
+        assert "not credible" in pg.inner_text("#missing-waterfall")
+        charts.remove("chart-waterfall")
+    for chart in charts:
         assert pg.evaluate(f"document.getElementById('{chart}').data.length") >= 1, chart
         title = pg.evaluate(f"(document.getElementById('{chart}').layout.xaxis.title || {{}}).text || ''")
         ytitle = pg.evaluate(f"(document.getElementById('{chart}').layout.yaxis.title || {{}}).text || ''")

@@ -106,8 +106,6 @@ def report_from_store(
         done["impact"] = "ok"
         if not (res.get("did") or {}).get("event_study"):
             missing["event_study"] = "no difference-in-differences estimate ran; ctssw impact --method all shows why"
-        if res.get("credible") is False:
-            missing["waterfall"] = "the estimate is not credible, so its value is withheld (see the headline)"
     if st.tables.get("tool_usage", {}).get("rows", 0) == 0:
         missing["adoption"] = f"no AI tool usage in the store; {_USAGE_FIX}"
     path = write_store_report(db, out, impact=res, drivers=drv, status=status_health(st), missing=missing,

@@ -262,6 +262,8 @@ def interactive_report(
     names = dict(zip(teams_meta["team_id"], teams_meta["name"], strict=False)) if teams_meta is not None and "name" in teams_meta else None
     cols, rows, dropped_teams = team_rows(teams, k=k, names=names) if teams is not None else ([], [], 0)
     kept = len([key for key in data["keys"] if key.startswith("team:")])
+    if impact and impact.get("credible") is False and not waterfall:
+        missing.setdefault("waterfall", "the estimate is not credible, so its value is withheld (the headline says why)")
     if not rows and dropped_teams:
         missing.setdefault("teams", f"every team has fewer than {k} builders over the period, the privacy floor "
                                     "(lower it to at least 3 with --k)")
