@@ -105,8 +105,11 @@ def test_documented_collect_panel_metrics_sequence_runs_as_written(github, api_u
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "github: 22 requests (22 fetched, 0 not modified)" in r.stdout
-    # the GitHub team with a member gives the panel its team-weeks, from the first --since on
-    assert re.search(r"wrote [\d,]+ team-weeks \(1 teams × \d+ weeks\) to panel.parquet", r.stdout)
+    # the GitHub team's one member gives the panel its team-weeks, from the first --since on; one builder
+    # is below the privacy floor, so panel --out writes none of them and says how many it left out
+    m = re.search(r"([\d,]+) team-week\(s\) left out: they describe fewer than 5 builders", r.stderr)
+    assert m and int(m.group(1).replace(",", "")) > 0
+    assert "wrote 0 team-weeks (0 teams × 0 weeks) to panel.parquet" in r.stdout
     assert (tmp_path / "panel.parquet").stat().st_size > 0
     assert "next: " in r.stdout and (tmp_path / "report.html").stat().st_size > 0
     # one builder is below the privacy floor: metrics show the team's row suppressed, not the person
