@@ -9,7 +9,34 @@ import pandas as pd
 from .. import report
 from ..estimators import DriversResult
 
-__all__ = ["store_report_inputs", "write_store_report"]
+__all__ = ["adoption_by_feature", "store_report_inputs", "write_store_report"]
+
+
+def adoption_by_feature(con) -> pd.DataFrame:
+    """Builders active with each tool and feature per week, summed over teams.
+
+    From :func:`ctssw.panel.tool_shares` (``claude:git`` counts as ``claude``; a builder is counted
+    on the teams they belong to that week). A tool's ``all`` row becomes "any feature", kept only
+    when the tool records more than one feature (with one, it repeats that feature's line).
+    Columns ``week, tool, feature, active``; empty when the store has no members or no usage.
+    """
+    from ..errors import CtsswError
+    from ..panel import tool_shares
+
+    empty = pd.DataFrame({"week": pd.Series(dtype="datetime64[ns]"), "tool": pd.Series(dtype=str),
+                          "feature": pd.Series(dtype=str), "active": pd.Series(dtype=float)})
+    try:
+        sh = tool_shares(con)
+    except CtsswError:
+        return empty
+    if sh.empty:
+        return empty
+    a = sh.groupby(["week", "tool", "feature"], as_index=False)["active_builders"].sum().rename(columns={"active_builders": "active"})
+    features = a[a["feature"] != "all"].groupby("tool")["feature"].nunique()
+    keep_all = a["tool"].map(features).fillna(0) != 1
+    a = a[(a["feature"] != "all") | keep_all].copy()
+    a["feature"] = a["feature"].replace({"all": "any feature"})
+    return a.reset_index(drop=True)
 
 
 def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
@@ -23,12 +50,7 @@ def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
     """
     con = store.ibis()
     teams_meta = con.table("teams").to_pandas()
-    usage = con.table("tool_usage")
-    cols = ["tool", "feature"] if "feature" in usage.columns else ["tool"]
-    u = usage.filter(usage.active).mutate(week=usage.day.truncate("W"))
-    adoption = u.group_by(["week", *cols]).aggregate(active=u.builder_id.nunique()).to_pandas()
-    if "feature" not in adoption:
-        adoption["feature"] = "any feature"
+    adoption = adoption_by_feature(con)
     status: dict = {"rows_per_table": [{"table": t, "rows": n} for t, n in store.counts().items()]}
     q = store.con.execute("SELECT table_name, reason, count(*) AS n FROM quarantine GROUP BY ALL ORDER BY n DESC").fetchall()
     status["quarantined_rows_by_reason"] = [{"table": t, "reason": r, "rows": n} for t, r, n in q] or ["none"]
