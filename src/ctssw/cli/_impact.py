@@ -43,7 +43,11 @@ def dynamic_text(res: dict, width: int = 80) -> str:
         parts.append(textwrap.fill(f"{m} failed: {err}", width))
     checks = dyn["checks"]
     parts += ["", str(ExogeneityChecks(pd.DataFrame(checks["checks"]), alpha=checks["alpha"])), ""]
-    v = dyn["value"]
+    v = dyn.get("value")
+    if not v:  # withheld: the estimate is not credible, or no method was valued
+        why = res.get("value_withheld") or "; ".join(res.get("not_credible_because") or []) or "no estimate was valued"
+        parts.append(textwrap.fill(f"Value: withheld ({why}).", width))
+        return "\n".join(parts)
     est = {k: Estimate(**{f: v[k][f] for f in ("estimate", "std_error", "ci_low", "ci_high", "level")})
            for k in ("relative_effect", "cts_change", "engineering_years", "gross_dollars", "net_dollars")}
     value = SimpleNamespace(**est, settings=SimpleNamespace(**v["settings"]), warnings=tuple(v.get("warnings", ())))
