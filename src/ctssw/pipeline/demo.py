@@ -146,6 +146,10 @@ def summary_lines(results: dict) -> list[str]:
             f"Engineering-years saved ({dyn.get('valued_method')}): {fmt_num(y['estimate'], 1)} "
             f"(95% CI {fmt_num(y['ci_low'], 1)} to {fmt_num(y['ci_high'], 1)})."
         )
+    elif results.get("impact"):
+        imp = results["impact"]
+        why = imp.get("value_withheld") or "; ".join(imp.get("not_credible_because") or []) or "no estimate was valued"
+        lines.append(f"Engineering-years saved: withheld ({why}).")
     return lines
 
 
