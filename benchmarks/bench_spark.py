@@ -1,11 +1,13 @@
-"""Time the panel on Spark (local[2]) against DuckDB, and check they agree row for row.
+"""Time the panel on DuckDB, local Spark and a standalone Spark cluster, and check they agree row for row.
 
-    python benchmarks/bench_spark.py --size 40x60 --size 200x104 --work /tmp/ctssw-bench-spark
+    python benchmarks/bench_spark.py --size 200x104 --workers 0 --workers 2 --work /tmp/ctssw-bench-spark
 
 For each size: simulates the organisation (seed 0, once; kept under --work),
-ingests it into a store (once), times the DuckDB panel, then on one Spark session
-(started once) loads the store's tables and times the Spark panel, and compares
-the two panels (all columns; floats to 1e-9 relative). Writes
+ingests it into a store (once) and times the DuckDB panel. Then for each
+``--workers`` (0: local[2]; N: a master and N one-core workers on 127.0.0.1,
+started with pyspark's ``bin/spark-class`` and stopped at the end) it starts one
+Spark session, loads the store's tables, times the Spark panel and compares the
+two panels (all columns; floats to 1e-9 relative). Writes
 its table into benchmarks/results/spark.md, between the "latest run" markers.
 """
 
@@ -48,9 +50,14 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/ctssw-bench-spark"))
     ap.add_argument("--load", choices=("parquet", "arrow"), default="parquet")
     ap.add_argument("--memory", default=None, help="the JVM heap (default: $CTSSW_SPARK_MEMORY, else 4g)")
+    ap.add_argument("--workers", type=int, action="append", default=None,
+                    help="0 for local[2], N for a standalone cluster of N one-core workers on 127.0.0.1 (repeatable; default 0 and 2)")
+    ap.add_argument("--executor-memory", default="1g", help="each worker's memory (its executor's heap)")
+    ap.add_argument("--repeat", type=int, default=2, help="panel runs per session (the first is JIT-cold)")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
-    sizes = [tuple(int(x) for x in s.split("x")) for s in (a.size or ["40x60", "200x104"])]
+    sizes = [tuple(int(x) for x in s.split("x")) for s in (a.size or ["200x104"])]
+    a.workers = a.workers or [0, 2]
     a.work.mkdir(parents=True, exist_ok=True)
     # tests/backends, put on the path above
     from backends.compare import assert_frames_equal
@@ -61,40 +68,61 @@ def main() -> None:
         rows.append((step, sec, out))
         print(f"{step}: {sec:.1f} s {out}", flush=True)
 
-    t = time.perf_counter()
-    session, tmp = spark_session(None, cores=2, app="ctssw-bench", memory=a.memory)
-    session.sparkContext.setLogLevel("ERROR")
-    con = ibis.pyspark.connect(session)
-    session.range(1).count()
-    heap = session.sparkContext.getConf().get("spark.driver.memory")
-    add("Spark session start (local[2], JVM up)", time.perf_counter() - t, f"heap {heap}")
-    try:
-        for teams, weeks in sizes:
-            db = _store(a.work, teams, weeks)
-            with Store(db, read_only=True) as s:
-                n = sum(s.count(k) for k in ("changes", "commits", "deployments", "deployment_commits", "incidents", "pages", "tool_usage"))
-                t = time.perf_counter()
-                want = panel_expr(s.ibis()).to_pandas()
-                add(f"{teams}×{weeks}: DuckDB panel", time.perf_counter() - t, f"{len(want):,} team-weeks")
-                t = time.perf_counter()
-                folder = tmp / f"tables-{teams}x{weeks}" if a.load == "parquet" else None
-                load_into_spark(s, con, folder=folder)
-                add(f"{teams}×{weeks}: load into Spark ({a.load})", time.perf_counter() - t, f"{n:,} event rows")
+    from backends.cluster import start_cluster
+
+    wants: dict[tuple[int, int], object] = {}
+    for teams, weeks in sizes:
+        db = _store(a.work, teams, weeks)
+        with Store(db, read_only=True) as s:
             t = time.perf_counter()
-            got = panel_expr(con).to_pandas()
-            add(f"{teams}×{weeks}: Spark panel", time.perf_counter() - t, f"{len(got):,} team-weeks")
-            assert_frames_equal(got, want)
-            add(f"{teams}×{weeks}: Spark panel equals DuckDB panel", 0.0, "all columns, rtol 1e-9")
-    finally:
-        session.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+            wants[teams, weeks] = panel_expr(s.ibis()).to_pandas()
+            add(f"{teams}×{weeks}: DuckDB panel", time.perf_counter() - t, f"{len(wants[teams, weeks]):,} team-weeks")
+    for workers in a.workers:
+        cluster = None
+        if workers:
+            t = time.perf_counter()
+            cluster = start_cluster(a.work / f"cluster-{workers}", workers=workers, worker_memory=a.executor_memory)
+            os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+            add(f"standalone cluster up ({workers} one-core worker(s) on 127.0.0.1)", time.perf_counter() - t, cluster.master_url)
+        mode = f"cluster {workers}×1 core" if workers else "local[2]"
+        t = time.perf_counter()
+        session, tmp = spark_session(cluster.master_url if cluster else None, cores=2, app="ctssw-bench", memory=a.memory)
+        try:
+            if cluster:
+                session.conf.set("spark.sql.shuffle.partitions", str(max(2, workers)))
+            session.sparkContext.setLogLevel("ERROR")
+            con = ibis.pyspark.connect(session)
+            session.range(4).count()
+            heap = session.sparkContext.getConf().get("spark.driver.memory")
+            add(f"{mode}: Spark session start (driver JVM up, executors granted)", time.perf_counter() - t, f"driver heap {heap}")
+            for teams, weeks in sizes:
+                db = _store(a.work, teams, weeks)
+                with Store(db, read_only=True) as s:
+                    n = sum(s.count(k) for k in ("changes", "commits", "deployments", "deployment_commits", "incidents", "pages", "tool_usage"))
+                    t = time.perf_counter()
+                    # the executors run on this machine, so they read the Parquet files the driver's DuckDB writes
+                    folder = tmp / f"tables-{teams}x{weeks}" if a.load == "parquet" else None
+                    load_into_spark(s, con, folder=folder)
+                    add(f"{mode}, {teams}×{weeks}: load into Spark ({a.load})", time.perf_counter() - t, f"{n:,} event rows")
+                for i in range(a.repeat):
+                    t = time.perf_counter()
+                    got = panel_expr(con).to_pandas()
+                    add(f"{mode}, {teams}×{weeks}: Spark panel{' (again)' if i else ''}", time.perf_counter() - t, f"{len(got):,} team-weeks")
+                assert_frames_equal(got, wants[teams, weeks])
+                add(f"{mode}, {teams}×{weeks}: Spark panel equals DuckDB panel", 0.0, "all columns, rtol 1e-9")
+        finally:
+            session.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+            if cluster:
+                cluster.stop()
     cmd = "python benchmarks/bench_spark.py " + " ".join(f"--size {t}x{w}" for t, w in sizes)
+    cmd += " " + " ".join(f"--workers {w}" for w in a.workers)
     if a.load != "parquet":
         cmd += f" --load {a.load}"
     if a.memory:
         cmd += f" --memory {a.memory}"
     lines = [
-        "# Panel on Spark (local[2]) and DuckDB",
+        "# Panel on DuckDB, local Spark and a standalone Spark cluster",
         "",
         (
             f"Simulated organisations (seed 0); machine: {platform.machine()}, {os.cpu_count()} cores, "

@@ -39,7 +39,7 @@ def _check(name: str, args: list[str]) -> dict:
 
 def test_every_schema_is_documented_and_valid():
     names = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json"))
-    assert names == ["demo", "drivers", "fit-lmm", "impact", "ingest", "metrics"]
+    assert names == ["demo", "drivers", "fit-lmm", "impact", "ingest", "metrics", "rekey"]
     text = (SCHEMAS.parent / "cli.md").read_text()
     for n in names:
         assert f"schemas/{n}.schema.json" in text
@@ -70,3 +70,15 @@ def test_impact_json(store_path):
 
 def test_demo_json(tmp_path):
     _check("demo", ["demo", "--out", str(tmp_path / "demo"), "--teams", "30", "--weeks", "60", "--seed", "2"])
+
+
+def test_rekey_json(tmp_path):
+    from ctssw.store import Store, load_roster
+
+    key, new, db = tmp_path / "k" / "old.key", tmp_path / "k" / "new.key", tmp_path / "s.duckdb"
+    roster = Path(__file__).resolve().parents[1] / "sources" / "fixtures" / "roster"
+    with Store(db, identity_key=key) as s:
+        load_roster(s, roster)
+    doc = _check("rekey", ["rekey", "--db", str(db), "--new-key", str(new), "--identity-key", str(key)])
+    assert doc["key"] == str(new) and doc["db"] == str(db) and new.exists()
+    assert doc["rewritten"] and all(n >= 0 for n in doc["rewritten"].values()) and sum(doc["rewritten"].values()) > 0

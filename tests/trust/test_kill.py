@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctssw.cli._metrics import metrics_table
 from ctssw.errors import DataWarning
+from ctssw.pipeline.metrics import metrics_table
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 

@@ -27,6 +27,7 @@ from ._common import (
     working,
 )
 from ._ingest import register as _register_connectors
+from ._metrics import Backend, BackendOpt, SparkUrlOpt
 
 _register_connectors(ingest_app)
 
@@ -140,9 +141,7 @@ def rekey(
     except CtsswError as e:
         _fail(e)
     if as_json:
-        import json
-
-        out.print_json(json.dumps(res))
+        emit_json("rekey", res)
         return
     n = sum(res["rewritten"].values())
     out.print(
@@ -158,15 +157,21 @@ def panel(
     tool: Annotated[str | None, typer.Option(help="AI tool for ai_share (default: any).")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Parquet (or .csv) file for the panel.")] = Path("panel.parquet"),
     k: FloorOpt = 5,
+    backend: BackendOpt = Backend.duckdb,
+    spark_url: SparkUrlOpt = None,
 ) -> None:
     """Build the team × week panel from the store (team-weeks below the privacy floor are left out)."""
     from ..panel import panel as build
+    from ..panel.backend import connect
     from ..privacy import suppress_small_groups
-    from ..store import Store
 
     try:
-        with Store(db, read_only=True) as store, working("building the team × week panel"):
-            df = build(store.ibis(), unit=unit, tool=tool)
+        with working("building the team × week panel"):
+            con, close = connect(backend.value, db=db, spark_url=spark_url)
+            try:
+                df = build(con, unit=unit, tool=tool)
+            finally:
+                close()
     except CtsswError as e:
         _fail(e)
     df, dropped = suppress_small_groups(df, builders="headcount", k=k)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import CtsswError
+from ._metrics import Backend, BackendOpt, SparkUrlOpt
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -42,6 +43,8 @@ def register(app: typer.Typer) -> None:
         drivers_opt: Annotated[
             str | None, typer.Option("--drivers", help="Comma-separated panel columns to use as drivers (default: those with data).")
         ] = None,
+        backend: BackendOpt = Backend.duckdb,
+        spark_url: SparkUrlOpt = None,
     ) -> None:
         """Rank the drivers of CTS-SW: % change per +1 SD and per +10% of each, from a mixed model."""
         try:
@@ -49,7 +52,7 @@ def register(app: typer.Typer) -> None:
 
             chosen = [d.strip() for d in drivers_opt.split(",") if d.strip()] if drivers_opt else None
             with working("fitting the drivers model"):
-                res = drivers_from_store(db, k=k, unit=unit, level=level, drivers=chosen)
+                res = drivers_from_store(db, k=k, unit=unit, level=level, drivers=chosen, backend=backend.value, spark_url=spark_url)
         except CtsswError as e:
             _fail(e)
         if as_json:

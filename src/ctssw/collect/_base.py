@@ -135,7 +135,9 @@ class Run:
         left in the cache with a note.
         """
         r = self.result
-        with self.store.transaction():
+        files = [str(p) for _, paths, _ in steps for p in paths]
+        # journalled before the transaction begins: a collect killed while loading is named by every reader
+        with self.store.run(f"collect {self.source}", f"collect:{self.source}", files) as journal, self.store.transaction():
             for kind, paths, kw in steps:
                 paths = [p for p in paths if p.exists() and (p.is_file() or any(p.rglob("*.*")))]
                 if not paths:
@@ -148,6 +150,8 @@ class Run:
                     self.progress(f"ingest {kind}", 0, "")
                 r.counts += LOADERS[kind](self.store, paths, **kw)
             self.state.save(self.store)
+            journal["counts"] = [x.as_row() for x in r.counts]
+            journal["finish"]()
         c = self.client
         r.requests, r.fetched, r.not_modified, r.waited_s = c.requests, c.fetched, c.not_modified, c.waited
         r.files_written = self.cache.written

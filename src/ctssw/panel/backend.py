@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, CtsswError, StoreError
 
 BACKENDS = ("duckdb", "spark")
 CANONICAL = (
@@ -46,6 +47,10 @@ def java_available() -> bool:
 
 
 DRIVER_MEMORY = "4g"
+# Client JIT only: a ctssw command is a short-lived JVM that compiles many small generated
+# plans once each, and on 2 shared cores the optimising compiler's threads cost more than
+# they return (benchmarks/results/spark.md). $CTSSW_SPARK_JAVA_OPTIONS replaces it ("" for the JVM default).
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None):
@@ -55,25 +60,35 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
     temporary folder, so nothing lands in the working directory. A local session's
     JVM (driver and executor in one) gets ``memory`` of heap (``$CTSSW_SPARK_MEMORY``,
     else 4g): with Spark's own 1g, the joins and aggregations of a 200-team panel
-    leave little headroom, and a fuller heap spends its time in GC.
+    leave little headroom, and a fuller heap spends its time in GC. The driver's (and,
+    on a cluster, the executors') JVM runs with :data:`JAVA_OPTIONS`.
     """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("the spark backend needs pyspark: pip install 'ibis-framework[pyspark]'") from None
+    if url is not None:
+        check_spark_url(url)
     tmp = Path(tempfile.mkdtemp(prefix="ctssw-spark-"))
     if url is not None and url.startswith("sc://"):
+        try:
+            import grpc  # noqa: F401  (Spark Connect's client transport)
+        except ImportError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ConfigError("sc:// (Spark Connect) needs pyspark's connect extra: pip install 'pyspark[connect]'") from None
         b = SparkSession.builder.remote(url)
     else:
         if not java_available():
             raise ConfigError("the spark backend needs Java (17) on the PATH or in JAVA_HOME")
+        java = os.environ.get("CTSSW_SPARK_JAVA_OPTIONS", JAVA_OPTIONS)
         b = SparkSession.builder.master(url or f"local[{cores}]")
         b = (
             b.config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(max(2, cores)))
             .config("spark.driver.memory", memory or os.environ.get("CTSSW_SPARK_MEMORY", DRIVER_MEMORY))
-            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp}")
+            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {java}".strip())
+            .config("spark.executor.extraJavaOptions", java)
             .config("spark.local.dir", str(tmp / "local"))
         )
     b = (
@@ -82,8 +97,40 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
         .config("spark.sql.warehouse.dir", str(tmp / "warehouse"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
-    session = b.getOrCreate()
+    try:
+        session = b.getOrCreate()
+    except Exception as e:  # the JVM or the Connect channel did not come up
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"cannot start a Spark session on {url or 'local'}: {_first_line(e)}") from None
     return session, tmp
+
+
+_DEFAULT_PORT = {"spark": 7077, "sc": 15002}
+
+
+def check_spark_url(url: str) -> None:
+    """Refuse a malformed Spark URL, and a cluster that does not answer, in one clear line.
+
+    ``local``/``local[N]`` needs nothing; ``spark://host:port`` (a standalone master)
+    and ``sc://host:port`` (Spark Connect) must accept a TCP connection within 5 s,
+    so an unreachable cluster fails at once instead of after Spark's own retries.
+    """
+    if url == "local" or (url.startswith("local[") and url.endswith("]")):
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DEFAULT_PORT or not rest:
+        raise ConfigError(f"--spark-url must be local[N], spark://host:port or sc://host:port; got {url!r}")
+    hostport = rest.split("/", 1)[0].split(";", 1)[0]
+    host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    try:
+        port_n = int(port) if port else _DEFAULT_PORT[scheme]
+    except ValueError:
+        raise ConfigError(f"--spark-url has a bad port: {url!r}") from None
+    try:
+        with socket.create_connection((host.strip("[]"), port_n), timeout=5):
+            pass
+    except OSError as e:
+        raise StoreError(f"cannot reach the Spark cluster at {url}: {e.strerror or e}") from None
 
 
 def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL, *, folder: str | Path | None = None) -> list[str]:
@@ -186,11 +233,28 @@ def connect(backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_u
         return store.ibis(), store.close
     import ibis
 
-    session, tmp = spark_session(spark_url)
-    con = ibis.pyspark.connect(session)
-    local = spark_url is None or spark_url.startswith("local")
-    # a remote cluster cannot read this machine's files, so only local sessions get Parquet
-    load_into_spark(store, con, folder=tmp / "tables" if local else None)
-    store.close()
+    try:
+        session, tmp = spark_session(spark_url)
+    except BaseException:
+        store.close()
+        raise
+    try:
+        con = ibis.pyspark.connect(session)
+        local = spark_url is None or spark_url.startswith("local")
+        # a remote cluster cannot read this machine's files, so only local sessions get Parquet
+        load_into_spark(store, con, folder=tmp / "tables" if local else None)
+    except CtsswError:
+        SparkHandle(session=session, con=None, tmp=tmp).close()
+        raise
+    except Exception as e:  # Py4J, Spark Connect (gRPC) and Spark's own errors: one line, no trace
+        SparkHandle(session=session, con=None, tmp=tmp).close()
+        raise StoreError(f"Spark at {spark_url or 'local'} failed loading the store's tables: {_first_line(e)}") from None
+    finally:
+        store.close()
     h = SparkHandle(session=session, con=con, tmp=tmp)
     return con, h.close
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"

@@ -40,13 +40,24 @@ def choose_drivers(df, candidates, gaps: dict[str, str] | None = None) -> tuple[
 
 
 def drivers_from_store(
-    db: str | Path, *, k: int = 5, unit: str = "deployment", level: float = 0.95, drivers: list[str] | None = None
+    db: str | Path, *, k: int = 5, unit: str = "deployment", level: float = 0.95, drivers: list[str] | None = None,
+    backend: str = "duckdb", spark_url: str | None = None,
 ) -> DriversResult:
-    """Build the panel from the store at ``db`` and run the sensitivity analysis on the drivers with data."""
+    """Build the panel from the store at ``db`` (on ``backend``) and run the sensitivity analysis on the
+    drivers with data. Which sources the store lacks is always read from the DuckDB store itself."""
     with Store(db, read_only=True) as store:
         con = store.ibis()
-        df = panel(con, unit=unit)
         gaps = source_gaps(con)
+        if backend == "duckdb":
+            df = panel(con, unit=unit)
+    if backend != "duckdb":
+        from ..panel.backend import connect
+
+        scon, close = connect(backend, db=db, spark_url=spark_url)
+        try:
+            df = panel(scon, unit=unit)
+        finally:
+            close()
     keep, notes = choose_drivers(df, tuple(drivers) if drivers else DEFAULT_DRIVERS, gaps)
     if not keep:
         raise MissingDataError(

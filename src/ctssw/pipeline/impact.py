@@ -197,18 +197,29 @@ def impact_from_store(
     rollout: str | Path | None = None,
     loaded_annual_cost: float = 200_000.0,
     weeks_per_year: float = 52.0,
+    backend: str = "duckdb",
+    spark_url: str | None = None,
     **kw,
 ) -> dict:
     """:func:`impact` on the panel of the store at ``db`` (or a panel file written by ``ctssw panel``).
 
     ``rollout``: a CSV of ``team,date`` rollout dates (:func:`ctssw.estimators.rollout_cohorts`); the
     tool's adoption is then 1 from each listed team's rollout week on, whatever the usage data say.
+    ``backend`` builds the panel on DuckDB or Spark; the estimators receive it as pandas either way.
     """
     from ..panel import panel, read_panel
     from ..store import Store
 
     if panel_file is not None:
         p = read_panel(panel_file)
+    elif backend != "duckdb":
+        from ..panel.backend import connect
+
+        con, close = connect(backend, db=db, spark_url=spark_url)
+        try:
+            p = panel(con, tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+        finally:
+            close()
     else:
         with Store(db, read_only=True) as store:
             p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)

@@ -3,8 +3,9 @@
 Everything here is arithmetic on tables already computed (sums and ratios of sums);
 no model is fitted. Every row that leaves this module describes at least ``k``
 builders: team-weeks below the floor are dropped before any series is built, a
-group-week or month is kept only if its builders reach ``k``, and the team table is
-floored the same way.
+group-week or month is kept only if its builders reach ``k``, and the team table keeps a
+team only when every one of its team-weeks reaches ``k`` (its row sums the whole period, so
+an average of ``k`` is not enough).
 """
 
 from __future__ import annotations
@@ -171,18 +172,26 @@ TEAM_COLUMNS = {
 PERCENT_COLUMNS = {"change_failure_rate", "rework_rate"}
 
 
-def team_rows(teams: pd.DataFrame, *, k: int, names: dict[str, str] | None = None) -> tuple[list[str], list[dict[str, Any]], int]:
+def team_rows(
+    teams: pd.DataFrame, *, k: int, names: dict[str, str] | None = None, weekly: pd.DataFrame | None = None
+) -> tuple[list[str], list[dict[str, Any]], int]:
     """The per-team table (``period_metrics(by="team")``) floored at ``k`` builders.
 
+    A team's row sums every week of the period, and its headcount is the average over those
+    weeks, so an average of ``k`` can hide weeks of two builders. With ``weekly`` (the team-week
+    rows the period covers) a team is kept only when every one of its team-weeks reaches ``k``.
     ``names`` maps team ids to names, shown as "name (id)". Returns readable column names,
     rows (raw numbers, JSON-safe) and how many teams were left out.
     """
     k = check_k(k)
     t = teams.copy()
-    if names:
-        t["group"] = [f"{names[g]} ({g})" if names.get(g) and names[g] != g else g for g in t["group"]]
     t["headcount"] = t["headcount"].fillna(0)
     keep = t["headcount"] >= k
+    if weekly is not None and len(weekly):
+        low = weekly.groupby("team_id")["headcount"].min().fillna(0)
+        keep &= ~t["group"].map(low < k).fillna(False).astype(bool)
+    if names:
+        t["group"] = [f"{names[g]} ({g})" if names.get(g) and names[g] != g else g for g in t["group"]]
     t = t[keep]
     cols = [c for c in TEAM_COLUMNS if c in t.columns]
     rows = [{TEAM_COLUMNS[c]: (_num(v) if c != "group" else str(v)) for c, v in r.items()} for r in t[cols].to_dict(orient="records")]

@@ -260,7 +260,7 @@ def interactive_report(
         for sec in ("cts", "dora"):
             missing.setdefault(sec, floor if len(weekly) else "the store has no team-weeks (see ctssw status)")
     names = dict(zip(teams_meta["team_id"], teams_meta["name"], strict=False)) if teams_meta is not None and "name" in teams_meta else None
-    cols, rows, dropped_teams = team_rows(teams, k=k, names=names) if teams is not None else ([], [], 0)
+    cols, rows, dropped_teams = team_rows(teams, k=k, names=names, weekly=weekly) if teams is not None else ([], [], 0)
     kept = len([key for key in data["keys"] if key.startswith("team:")])
     if impact and impact.get("credible") is False and not waterfall:
         missing.setdefault("waterfall", "the estimate is not credible, so its value is withheld (the headline says why)")

@@ -42,7 +42,15 @@ def run(store, kind: str, source: str, files: list[str] | None = None) -> Iterat
         "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, NULL, 'running', ?, NULL, ?, NULL)",
         [rid, kind, source, now, json.dumps(files or []), os.getpid()],
     )
-    info: dict = {"run_id": rid, "counts": None}
+    def finish() -> None:
+        con.execute(
+            "UPDATE ingest_runs SET finished_at = ?, status = 'finished', counts = ? WHERE run_id = ?",
+            [dt.datetime.now(dt.UTC), json.dumps(info["counts"]), rid],
+        )
+
+    # ``info['finish']()`` inside the load's own transaction marks the run finished in the same
+    # commit as its data, so no kill can leave the data written and the run unfinished
+    info: dict = {"run_id": rid, "counts": None, "finish": finish}
     try:
         yield info
     except BaseException as e:
@@ -52,10 +60,7 @@ def run(store, kind: str, source: str, files: list[str] | None = None) -> Iterat
                 [dt.datetime.now(dt.UTC), str(e).splitlines()[0][:500] if str(e) else type(e).__name__, rid],
             )
         raise
-    con.execute(
-        "UPDATE ingest_runs SET finished_at = ?, status = 'finished', counts = ? WHERE run_id = ?",
-        [dt.datetime.now(dt.UTC), json.dumps(info["counts"]), rid],
-    )
+    finish()
 
 
 def incomplete(con) -> list[tuple]:
@@ -73,8 +78,9 @@ def incomplete_warnings(store) -> list[str]:
     """One sentence per unfinished run, naming it and what to do."""
     out = []
     for rid, kind, source, started in incomplete(store.con):
+        command = f"ctssw {kind}" if str(kind).startswith("collect ") else f"ctssw ingest {kind}"
         out.append(
-            f"INCOMPLETE LOAD in {store.path}: run {rid} (`ctssw ingest {kind}`, {source}, started "
+            f"INCOMPLETE LOAD in {store.path}: run {rid} (`{command}`, {source}, started "
             f"{started:%Y-%m-%d %H:%M:%S} UTC) never finished, so nothing of it is in the store and these numbers "
             f"are from before it: run it again (re-loading is harmless)"
         )

@@ -35,7 +35,7 @@ from ..common import (
     records,
     table,
 )
-from ._counts import total
+from ._counts import amount_sum, count_sum
 
 __all__ = ["TOOL", "read"]
 
@@ -48,10 +48,10 @@ def _row(r: dict) -> dict:
     models = r.get("model_breakdown") if isinstance(r.get("model_breakdown"), list) else []
     return {
         "builder": get(r, "actor", "email_address"), "tool": TOOL, "day": day(r.get("date")), "active": True,
-        "events": total(get(a, "accepted") for a in actions.values()),
-        "accepted_lines": total([get(r, "core_metrics", "lines_of_code", "added")]),
-        "agent_requests": total([get(r, "core_metrics", "num_sessions")]),
-        "cost": total((get(m, "estimated_cost", "amount") for m in models), per=100),
+        "events": count_sum(get(a, "accepted") for a in actions.values()),
+        "accepted_lines": count_sum([get(r, "core_metrics", "lines_of_code", "added")]),
+        "agent_requests": count_sum([get(r, "core_metrics", "num_sessions")]),
+        "cost": amount_sum((get(m, "estimated_cost", "amount") for m in models), per=100),
     }
 
 

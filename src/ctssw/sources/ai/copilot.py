@@ -92,9 +92,9 @@ def _add(a: object, b: object) -> object:
     so the store quarantines the row."""
     if b is None:
         return a
-    if a is None or not isinstance(b, int):
+    if a is None or _num(b) is None:  # a negative or fractional count is kept as it came, never added
         return b
-    return a + b if isinstance(a, int) else a
+    return _num(a) + _num(b) if _num(a) is not None else a  # type: ignore[operator]
 
 
 def _lines(v: object) -> object:

@@ -36,7 +36,7 @@ from ..common import (
     records,
     table,
 )
-from ._counts import total
+from ._counts import count_sum
 
 __all__ = ["TOOL", "read"]
 
@@ -52,16 +52,16 @@ FEATURES = {
 
 def _daily(r: dict) -> list[dict]:
     base = {"builder": r.get("email") or r.get("userEmail"), "tool": TOOL, "day": day(r.get("date"))}
-    events = total(r.get(k) for k in ("totalTabsAccepted", "totalAccepts", "chatRequests", "composerRequests",
+    events = count_sum(r.get(k) for k in ("totalTabsAccepted", "totalAccepts", "chatRequests", "composerRequests",
                                       "agentRequests", "cmdkUsages", "bugbotUsages"))
     active = r.get("isActive") if isinstance(r.get("isActive"), bool) else (isinstance(events, int) and events > 0)
     rows = [{**base, "feature": "all", "active": active, "events": events,
-             "accepted_lines": total([r.get("acceptedLinesAdded")]), "agent_requests": total([r.get("agentRequests")])}]
+             "accepted_lines": count_sum([r.get("acceptedLinesAdded")]), "agent_requests": count_sum([r.get("agentRequests")])}]
     for feat, cols in FEATURES.items():
-        ev = total(r.get(c) for c in cols)
+        ev = count_sum(r.get(c) for c in cols)
         if not isinstance(ev, (int, float)) or ev > 0:
             rows.append({**base, "feature": feat, "active": True, "events": ev,
-                         "agent_requests": total([r.get("agentRequests")]) if feat == "agent" else None})
+                         "agent_requests": count_sum([r.get("agentRequests")]) if feat == "agent" else None})
     return rows
 
 
@@ -71,18 +71,18 @@ def _tracked(items: list[dict]) -> tuple[list[dict], int, int]:
     for c in items:
         key = (c.get("userEmail") or c.get("userId"), day(c.get("commitTs") or c.get("createdAt")))
         a = acc.setdefault(key, {"commits": 0, "tab": None, "composer": None})
-        tab, comp = total([c.get("tabLinesAdded")]), total([c.get("composerLinesAdded")])
-        a["tab"], a["composer"] = total([a["tab"], tab]), total([a["composer"], comp])
-        ai = total([tab, comp])
+        tab, comp = count_sum([c.get("tabLinesAdded")]), count_sum([c.get("composerLinesAdded")])
+        a["tab"], a["composer"] = count_sum([a["tab"], tab]), count_sum([a["composer"], comp])
+        ai = count_sum([tab, comp])
         if isinstance(ai, int):
             a["commits"] += ai > 0
             ai_lines += ai
-            rest = total([c.get("nonAiLinesAdded")])
+            rest = count_sum([c.get("nonAiLinesAdded")])
             all_lines += ai + (rest if isinstance(rest, int) else 0)
     rows = []
     for (who, d), a in acc.items():
         base = {"builder": who, "tool": f"{TOOL}:code", "day": d, "active": True}
-        rows.append({**base, "feature": "all", "events": a["commits"], "accepted_lines": total([a["tab"], a["composer"]])})
+        rows.append({**base, "feature": "all", "events": a["commits"], "accepted_lines": count_sum([a["tab"], a["composer"]])})
         rows.append({**base, "feature": "completion", "accepted_lines": a["tab"]})
         rows.append({**base, "feature": "agent", "accepted_lines": a["composer"]})
     return rows, ai_lines, all_lines

@@ -36,7 +36,7 @@ from ..common import (
     table,
 )
 from . import qdev
-from ._counts import total
+from ._counts import amount_sum, count_sum
 
 __all__ = ["TOOL", "read"]
 
@@ -69,9 +69,9 @@ def _user_report(p: Path) -> list[dict]:
 
         client = str(v("client_type") or "").strip().lower()
         feat = CLIENT.get(client, client or None)
-        convs = total([v("chat_conversations")])
+        convs = count_sum([v("chat_conversations")])
         row = {"builder": v("userid"), "tool": TOOL, "day": day(v("date")), "active": True, "feature": feat,
-               "events": total([v("total_messages")]), "credits": total([v("credits_used")]),
+               "events": count_sum([v("total_messages")]), "credits": amount_sum([v("credits_used")]),
                "agent_requests": convs if feat in ("agent", "cli") else None}
         if "_malformed" in r:
             row["day"] = f"<malformed row: {r['_malformed']}>"
@@ -86,8 +86,9 @@ def _with_totals(rows: list[dict]) -> list[dict]:
         k = (r["builder"], r["day"])
         a = acc.setdefault(k, {"builder": r["builder"], "tool": TOOL, "day": r["day"], "feature": "all", "active": True,
                                "events": None, "credits": None, "agent_requests": None})
-        for c in ("events", "credits", "agent_requests"):
-            a[c] = total([a[c], r[c]])
+        for c in ("events", "agent_requests"):
+            a[c] = count_sum([a[c], r[c]])
+        a["credits"] = amount_sum([a["credits"], r["credits"]])
     return rows + list(acc.values())
 
 

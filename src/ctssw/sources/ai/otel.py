@@ -17,7 +17,10 @@ and ``gemini_cli.*`` (tool ``gemini``). Per person (data point or resource attri
 
 Delta sums (``aggregationTemporality`` 1) add up; cumulative sums (2) count each point's
 increase over the previous point of the same series (same attributes and start time). Each
-person-day gives a feature ``all`` row and a feature ``agent`` row with the same counts.
+person-day gives a feature ``all`` row and a feature ``agent`` row with the same counts. A count
+that is not a whole number ≥ 0 (fractional, negative, NaN, infinite) or a cost that is negative
+or not finite is never rounded or summed away: the person-day's rows carry it as it came and are
+quarantined with the reason.
 Other metrics (tokens, active time, commits, pull requests, a service's own metrics) are counted
 in a note and not loaded.
 """
@@ -32,6 +35,7 @@ from pathlib import Path
 
 from ...errors import SchemaError
 from ..common import Progress, Tables, get, note, paths_of, read_each, read_json, table
+from ._counts import amount_sum, count_sum
 
 __all__ = ["read"]
 
@@ -49,10 +53,15 @@ def _attrs(lst: object) -> dict[str, object]:
     return out
 
 
-def _value(p: dict) -> float | None:
+def _value(p: dict) -> object:
+    """The point's value as it came (``asInt`` is a string in OTLP JSON); None when it has none."""
     v = p.get("asDouble", p.get("asInt"))
+    return None if v is None or v == "" else v
+
+
+def _finite(v: object) -> float | None:
     try:
-        x = float(v) if v is not None and not isinstance(v, bool) else None
+        x = float(v) if not isinstance(v, bool) else None  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         return None
     return x if x is not None and math.isfinite(x) else None
@@ -113,30 +122,31 @@ def read_file(path: str | Path) -> Tables:
                         if who is None:
                             nobody += 1
                             continue
-                        if cumulative:
+                        if cumulative and _finite(v) is not None:
+                            # the increase over the series' previous point (a decrease stays negative: quarantined)
                             series = (name, json.dumps(attrs, sort_keys=True, default=str), get(pt, "startTimeUnixNano"))
-                            v, last[series] = v - last.get(series, 0.0), v
+                            x = _finite(v)
+                            v, last[series] = x - last.get(series, 0.0), x
                         k = (tool, str(who), when.date().isoformat())
-                        acc.setdefault(k, {})[what] = acc.setdefault(k, {}).get(what, 0.0) + v
+                        m_ = acc.setdefault(k, {})
+                        # counts must be whole and ≥ 0, costs finite and ≥ 0; a bad value is kept as it
+                        # came, never summed away or rounded, so the store quarantines the row
+                        m_[what] = (amount_sum if what == "cost" else count_sum)([m_.get(what), v])
     if skipped:
         shown = ", ".join(f"{n or '?'} ({c})" for n, c in sorted(skipped.items())[:6])
         note(f"{p}: {sum(skipped.values())} data point(s) of metrics ctssw does not take were skipped: {shown}")
     if nobody:
         note(f"{p}: {nobody} AI tool data point(s) carry no user.email, user.account_uuid or user.id: not loaded")
     if bad:
-        note(f"{p}: {bad} AI tool data point(s) without a numeric value or a time: not loaded")
+        note(f"{p}: {bad} AI tool data point(s) without a value or a time: not loaded")
     rows = []
     for (tool, who, d), m in sorted(acc.items()):
-        base = {"builder": who, "tool": tool, "day": d, "active": True,
-                "events": _count(m.get("events")), "accepted_lines": _count(m.get("accepted_lines")),
-                "agent_requests": _count(m.get("agent_requests")),
-                "cost": round(m["cost"], 6) if "cost" in m else None}
+        cost = m.get("cost")
+        base = {"builder": who, "tool": tool, "day": d, "active": True, "events": m.get("events"),
+                "accepted_lines": m.get("accepted_lines"), "agent_requests": m.get("agent_requests"),
+                "cost": round(cost, 6) if isinstance(cost, float) else cost}
         rows += [{**base, "feature": "all"}, {**base, "feature": "agent"}]
     return {"tool_usage": table("tool_usage", rows)} if rows else {}
-
-
-def _count(v: float | None) -> int | None:
-    return None if v is None else int(round(v))
 
 
 def read(paths: str | Path | Iterable[str | Path], *, progress: Progress | None = None) -> Tables:
