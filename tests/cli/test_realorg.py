@@ -4,6 +4,7 @@ impact and report through the CLI, as a user types them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import duckdb
@@ -134,10 +135,21 @@ def test_report_from_a_real_store_and_from_nothing(org, tmp_path):
     r = runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--k", "3"])
     assert r.exit_code == 0, r.output
     html = out.read_text()
-    assert "inferred from activity" in html and "Cost to serve software" in html and "<svg" in html
-    assert "This section cannot be computed from this store: no tool named" in html
-    assert "b_" not in html and "corp.example" not in html
+    # the interactive page: plotly inlined, CTS-SW and DORA drawn, ctssw status as its data health
+    assert "inferred from activity" in html and "Cost to serve software" in html and "Plotly" in html
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    assert data["has_series"] and data["series"]["weekly"]["org"]["cts_sw"]
+    health = {b["title"]: b for b in data["status"]}
+    assert "What can be computed" in health and "Teams inferred from activity" in health
+    assert re.search(r'id="missing-headline">This section cannot be computed from this store: no tool named[^<]*'
+                     r"ctssw report --tool NAME", html)
+    assert 'id="missing-cts"' not in html and 'id="missing-dora"' not in html
+    page = re.sub(r"<script>.*?</script>", "", html, flags=re.S)  # our page and its data, without plotly.js
+    assert "b_" not in page and "corp.example" not in html
     empty = tmp_path / "empty.html"
     r = runner.invoke(app, ["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(empty)])
     assert r.exit_code == 0, r.output
-    assert "cannot be computed from this store" in empty.read_text()
+    html = empty.read_text()
+    for sec in ("headline", "cts", "dora", "drivers", "adoption"):
+        assert re.search(rf'id="missing-{sec}">This section cannot be computed from this store: [^<]*ctssw ', html), sec
+    assert "Traceback" not in r.output

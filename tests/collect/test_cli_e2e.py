@@ -1,8 +1,10 @@
 """``ctssw collect github`` as a process: killed mid-way it resumes to exactly the uninterrupted rows,
-and the documented sequence (collect, panel, metrics) runs as written."""
+the documented sequence (collect, status, panel, metrics, report) runs as written, and every
+analysis command after a collect answers or says in one line what is missing."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -103,11 +105,68 @@ def test_documented_collect_panel_metrics_sequence_runs_as_written(github, api_u
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "github: 22 requests (22 fetched, 0 not modified)" in r.stdout
-    # the GitHub team has one member: its team-weeks are below the privacy floor, so the panel file
-    # people read holds none of them and says how many were left out
-    assert re.search(r"wrote 0 team-weeks \(0 teams × 0 weeks\) to panel.parquet", r.stdout), r.stdout
-    assert re.search(r"[\d,]+ team-week\(s\) left out: they describe fewer than 5 builders", r.stderr), r.stderr
+    # the GitHub team's one member gives the panel its team-weeks, from the first --since on; one builder
+    # is below the privacy floor, so panel --out writes none of them and says how many it left out
+    m = re.search(r"([\d,]+) team-week\(s\) left out: they describe fewer than 5 builders", r.stderr)
+    assert m and int(m.group(1).replace(",", "")) > 0
+    assert "wrote 0 team-weeks (0 teams × 0 weeks) to panel.parquet" in r.stdout
     assert (tmp_path / "panel.parquet").stat().st_size > 0
+    assert "next: " in r.stdout and (tmp_path / "report.html").stat().st_size > 0
     # one builder is below the privacy floor: metrics show the team's row suppressed, not the person
     assert "suppressed: they describe fewer than 5 builders" in r.stderr
     assert not _leaks(tmp_path, r.stdout, r.stderr)
+
+
+def _answers_or_one_line(r, cmd: list[str], code: int, missing: str | None = None) -> None:
+    """Exit 0, or exactly one line naming what is missing and the command that supplies it, with the
+    exit code docs/cli.md gives for that kind of error; never a traceback."""
+    assert r.exception is None or isinstance(r.exception, SystemExit), (cmd, repr(r.exception))
+    assert "Traceback" not in r.output, cmd
+    if r.exit_code == 0:
+        return
+    lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+    assert r.exit_code == code, (cmd, r.exit_code, r.output)
+    assert len(lines) == 1 and lines[0].startswith("error:") and "ctssw " in lines[0], (cmd, r.output)
+    if missing:
+        assert missing in lines[0], (cmd, r.output)
+
+
+def test_collect_then_every_command_with_no_manual_step(github, api_url, tmp_path, token):
+    from typer.testing import CliRunner
+
+    from ctssw.cli import app
+
+    runner = CliRunner()
+    db = str(tmp_path / "c.duckdb")
+    r = runner.invoke(app, _args(api_url, tmp_path, "c"))
+    assert r.exit_code == 0, r.output
+    outputs = [r.output]
+    d = ["--db", db]
+    r = runner.invoke(app, ["status", *d, "--json"])
+    assert r.exit_code == 0, r.output
+    status = json.loads(r.stdout)
+    caps = {c["name"]: c for c in status["capabilities"]}
+    assert status["tables"]["changes"]["rows"] > 0 and caps["team × week panel"]["ok"]
+    assert not caps["a tool's effect (ctssw impact)"]["ok"]  # --no-copilot: no AI usage was collected
+    # (command, the exit code when the data cannot support it, what the one line must name); None: must answer
+    for cmd, code, missing in (
+        (["status", *d], None, None),
+        (["panel", *d, "--out", str(tmp_path / "panel.parquet")], None, None),
+        (["metrics", *d, "--since", "2012-01-01"], None, None),
+        (["drivers", *d, "--k", "3"], 3, "see ctssw status"),  # Exit.DATA: no driver has data in the one team
+        (["impact", *d, "--tool", "copilot", "--method", "all"], 2, "no usage of tool 'copilot'"),  # Exit.USAGE: a tool with no usage
+        (["report", *d, "--out", str(tmp_path / "report.html")], None, None),
+    ):
+        r = runner.invoke(app, cmd)
+        outputs.append(r.output)
+        if code is None:
+            assert r.exit_code == 0 and "Traceback" not in r.output, (cmd, r.output)
+        else:
+            _answers_or_one_line(r, cmd, code, missing)
+    html = (tmp_path / "report.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    assert {b["title"] for b in data["status"]} >= {"What can be computed", "Coverage per table"}
+    # one builder, below the privacy floor: no series is drawn, and the page says why instead of a chart
+    assert re.search(r'id="missing-cts">This section cannot be computed from this store: [^<]*privacy floor', html)
+    assert re.search(r'id="missing-headline">This section cannot be computed from this store: [^<]*ctssw ', html)
+    assert not _leaks(tmp_path, *outputs)

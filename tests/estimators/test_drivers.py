@@ -250,13 +250,24 @@ def test_result_contract():
 
 
 def test_report_section(sims):
-    from ctssw.report import drivers_section
+    import re
+
+    import pandas as pd
+
+    from ctssw.report import interactive_report
 
     res, truth = sims[0]
-    sec = drivers_section(res, truth)
-    assert sec.id == "drivers" and sec.charts[0].startswith("<svg")
-    assert "velocity" in sec.tables[0] and "% per +1 SD" in sec.tables[0]
-    assert any("Simulated truth" in p for p in sec.paragraphs)
+    weekly = pd.DataFrame({"team_id": ["t1"] * 4, "week": pd.date_range("2024-01-01", periods=4, freq="W-MON"),
+                           "headcount": [10.0] * 4, "cost": [1e5] * 4, "units": [5.0] * 4})
+    html = interactive_report(weekly=weekly, drivers=res)
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    rows = {r["driver"]: r for r in data["drivers"]}
+    e = res.effects.set_index("driver")
+    assert set(rows) == set(e.index) and "velocity" in rows
+    v = rows["velocity"]
+    assert v["estimate"] == pytest.approx(e.loc["velocity", "pct_per_sd"] / 100)
+    assert v["ci_low"] <= v["estimate"] <= v["ci_high"]
+    assert "Drivers of CTS-SW" in html and 'id="missing-drivers"' not in html
 
 
 def test_cli_drivers(store_path):

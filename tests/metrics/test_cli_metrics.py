@@ -44,13 +44,22 @@ def test_privacy_floor_never_below_three(store_path):
 
 
 def test_dora_report_section_applies_floor(store_path):
+    import re
+
     from ctssw.metrics import clear_cache, period_metrics, team_week_metrics
-    from ctssw.report import dora_sections
+    from ctssw.report import interactive_report
     from ctssw.store import Store
 
     with Store(store_path, read_only=True) as s:
         con = s.ibis()
-        (sec,) = dora_sections(team_week_metrics(con), period_metrics(con), k=8)
+        weekly, teams = team_week_metrics(con), period_metrics(con, by="team")
         clear_cache()
-    assert sec.id == "dora" and len(sec.charts) == 3 and all(c.lstrip().startswith("<") for c in sec.charts)
-    assert any("suppressed" in n for n in sec.notes)
+    html = interactive_report(weekly=weekly, teams=teams, k=8)
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    below = int((weekly["headcount"] < 8).sum())
+    assert below > 0 and data["series"]["suppressed"] == below
+    assert f"{below} team-weeks" in html  # the page says how many team-weeks the floor left out
+    for w in data["series"]["weekly"].values():
+        assert all(b is None or b >= 8 for b in w["builders"])
+    assert all(r["Builders"] >= 8 for r in data["teams"]["rows"])
+    assert data["series"]["monthly"]["org"]["deploy_freq"] and set(data["series"]["stats"]["org"]) >= {"deploy_freq", "lead_time_h"}

@@ -46,9 +46,10 @@ def test_loads_offline_without_console_errors(page):
     assert [u for u in requests if not u.startswith(("file:", "data:", "blob:"))] == []
     charts = ["chart-forest", "chart-cts", "chart-df", "chart-lt", "chart-cfr", "chart-rec", "chart-rw",
               "chart-adoption", "chart-event", "chart-drivers", "chart-waterfall"]
-    if pg.evaluate("document.getElementById('sec-value').style.display") == "none":
-        # no value when the estimate is not credible: the section is hidden and the headline says why
-        assert "Value withheld" in pg.inner_text("#headline")
+    if pg.evaluate("JSON.parse(document.getElementById('ctssw-data').textContent).waterfall === null"):
+        # a value withheld (the estimate is not credible): the section says why in place of the chart
+        assert pg.is_visible("#missing-waterfall") and not pg.is_visible("#chart-waterfall")
+        assert "not credible" in pg.inner_text("#missing-waterfall")
         charts.remove("chart-waterfall")
     for chart in charts:
         assert pg.evaluate(f"document.getElementById('{chart}').data.length") >= 1, chart

@@ -89,3 +89,37 @@ def test_status_dict_becomes_tables(report_inputs):
     titles = [b["title"] for b in data["status"]]
     assert titles == ["Summary", "Sources", "Not computed"]
     assert data["status"][1]["rows"] == [["git", "12,000"]]
+
+
+def test_adoption_by_tool_and_feature(store_path, tmp_path):
+    import shutil
+
+    from ctssw.metrics import team_week_metrics
+    from ctssw.panel import panel as build_panel
+    from ctssw.pipeline.report import adoption_by_feature, store_report_inputs
+    from ctssw.store import Store
+
+    with Store(store_path, read_only=True) as s:
+        plain = adoption_by_feature(s.ibis())
+    # the simulator records no feature: one line per tool, any feature
+    assert set(plain["feature"]) == {"any feature"} and len(plain)
+    db = tmp_path / "features.duckdb"
+    shutil.copy(store_path, db)
+    with Store(db) as s:
+        s.con.execute("UPDATE tool_usage SET feature = CASE WHEN hash(builder_id) % 2 = 0 THEN 'agent' ELSE 'completion' END")
+    with Store(db, read_only=True) as s:
+        con = s.ibis()
+        a = adoption_by_feature(con)
+        p = build_panel(con)
+        weekly = team_week_metrics(con)
+        inputs = store_report_inputs(s, p)
+    assert set(a["feature"]) == {"agent", "completion", "any feature"}
+    wide = a.pivot_table(index=["week", "tool"], columns="feature", values="active", fill_value=0)
+    # a builder with either feature counts once in "any feature"
+    assert (wide["any feature"] >= wide[["agent", "completion"]].max(axis=1)).all()
+    assert (wide["any feature"] <= wide["agent"] + wide["completion"]).all()
+    html = interactive_report(weekly=weekly, **inputs)
+    data = _payload(html)
+    tools = set(a["tool"])
+    assert {f"{t} · {f}" for t in tools for f in ("agent", "completion", "any feature")} <= set(data["adoption"])
+    assert all(0 <= v <= 1 for s in data["adoption"].values() for v in s["share"])

@@ -5,7 +5,8 @@ Pipelines orchestrate; estimators estimate and report code renders.
 ``impact``   a tool's effect: the dynamic panel and DiD families, their checks, value
 ``attribution``  several tools at once (``impact --tools``), the baseline decomposition (``explain``), rollout power (``plan``)
 ``drivers``  the drivers of CTS-SW from a store
-``report``   the demo report's own sections
+``report``   the interactive report's data from a store
+``store_report``  ``ctssw report``: the interactive report from any store, with ``ctssw status`` as its data health
 ``demo``     simulate → ingest → panel → estimate → report
 """
 
@@ -19,10 +20,10 @@ _LAZY = {
     "impact_did": "._did_impact", "render_impact_text": "._did_impact", "impact_dynamic": "._dynamic_impact",
     "run_demo": ".demo", "summary_lines": ".demo", "drivers_from_store": ".drivers",
     "DEFAULT_COVARIATES": ".impact", "DEFAULT_OUTCOME": ".impact", "ToolEffect": ".impact", "impact": ".impact",
-    "impact_from_store": ".impact", "tool_effect": ".impact", "demo_report_sections": ".report",
+    "impact_from_store": ".impact", "tool_effect": ".impact",
     "attribute_from_store": ".attribution", "attribute_tools": ".attribution", "explain_change": ".attribution",
     "explain_from_store": ".attribution", "plan_from_store": ".attribution", "tools_panel_from_store": ".attribution",
-    "write_store_report": ".report",
+    "write_store_report": ".report", "report_from_store": ".store_report", "store_status": ".status",
 }
 
 
@@ -40,7 +41,6 @@ __all__ = [
     "ToolEffect",
     "attribute_from_store",
     "attribute_tools",
-    "demo_report_sections",
     "drivers_from_store",
     "explain_change",
     "explain_from_store",
@@ -50,7 +50,9 @@ __all__ = [
     "impact_from_store",
     "plan_from_store",
     "render_impact_text",
+    "report_from_store",
     "run_demo",
+    "store_status",
     "summary_lines",
     "tool_effect",
     "tools_panel_from_store",

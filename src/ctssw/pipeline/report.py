@@ -1,4 +1,4 @@
-"""Report pipelines: read a store for the interactive report and write it; the older static demo sections."""
+"""Report pipelines: read a store for the interactive report and write it."""
 
 from __future__ import annotations
 
@@ -8,72 +8,35 @@ import pandas as pd
 
 from .. import report
 from ..estimators import DriversResult
-from ..metrics import org_weekly
-from ..report import charts
-from .impact import ToolEffect
 
-__all__ = ["demo_report_sections", "store_report_inputs", "write_store_report"]
+__all__ = ["adoption_by_feature", "store_report_inputs", "write_store_report"]
 
 
-def demo_report_sections(
-    panel: pd.DataFrame, effect: ToolEffect, truth: dict | None, drivers: DriversResult | None = None
-) -> list[report.Section]:
-    org = org_weekly(panel)
-    trend = report.Section(
-        "cts",
-        "Cost to serve software",
-        paragraphs=[
-            "CTS-SW is the organisation's cost (loaded labour plus licences and infrastructure) per unit of "
-            f"software reaching customers; the unit here is one production {panel['unit'].iloc[0]}. Each week "
-            "is a ratio of sums over all teams; the smoothed line uses the trailing four weeks."
-        ],
-        charts=[
-            charts.line_chart(
-                org, "week", {"cts_sw": "weekly", "cts_sw_4w": "trailing 4 weeks"},
-                title="CTS-SW per unit", ylabel="dollars per unit",
-            )
-        ],
-    )
-    adoption = report.Section(
-        "adoption",
-        "Adoption of the AI assistant",
-        paragraphs=["Share of builders active with the assistant each week, across all teams."],
-        charts=[charts.line_chart(org, "week", {"ai_share": "share of builders active"}, title="Adoption curve", ylabel="share")],
-    )
-    lr, sr, v = effect.long_run, effect.short_run, effect.value
-    rows = pd.DataFrame(
-        [
-            {"label": "short-run (γ)", "estimate": sr.estimate, "ci_low": sr.ci_low, "ci_high": sr.ci_high},
-            {"label": "long-run γ/(1−β)", "estimate": lr.estimate, "ci_low": lr.ci_low, "ci_high": lr.ci_high},
-        ]
-    )
-    est = report.Section(
-        "effect",
-        "Effect of the assistant",
-        paragraphs=[
-            "Dynamic two-way fixed-effects model (team and week effects, errors clustered by team): "
-            f"{effect.outcome} on its own lag, the assistant's adoption share, the rollback rate and manual "
-            "interventions per deployment. The long-run effect is the relative change in deployments per "
-            "builder-week at full adoption."
-        ],
-        charts=[
-            charts.forest(
-                rows, title="Effect of full adoption on deployments per builder-week", xlabel="relative change",
-                truth=truth["effect"] if truth else None,
-            )
-        ],
-        tables=[report.table_html(effect.fit.tidy())],
-        pre=[effect.fit.summary(), v.summary()],
-        notes=[
-            "With a lagged outcome and team effects the within estimator carries Nickell bias of about "
-            "−(1+β)/(T−1) in β; at the panel lengths here it is small, and the bias-corrected and GMM "
-            "estimators are available through `ctssw impact`."
-        ],
-    )
-    sections = [trend, adoption, est]
-    if drivers is not None:
-        sections.append(report.drivers_section(drivers, truth))
-    return sections
+def adoption_by_feature(con) -> pd.DataFrame:
+    """Builders active with each tool and feature per week, summed over teams.
+
+    From :func:`ctssw.panel.tool_shares` (``claude:git`` counts as ``claude``; a builder is counted
+    on the teams they belong to that week). A tool's ``all`` row becomes "any feature", kept only
+    when the tool records more than one feature (with one, it repeats that feature's line).
+    Columns ``week, tool, feature, active``; empty when the store has no members or no usage.
+    """
+    from ..errors import CtsswError
+    from ..panel import tool_shares
+
+    empty = pd.DataFrame({"week": pd.Series(dtype="datetime64[ns]"), "tool": pd.Series(dtype=str),
+                          "feature": pd.Series(dtype=str), "active": pd.Series(dtype=float)})
+    try:
+        sh = tool_shares(con)
+    except CtsswError:
+        return empty
+    if sh.empty:
+        return empty
+    a = sh.groupby(["week", "tool", "feature"], as_index=False)["active_builders"].sum().rename(columns={"active_builders": "active"})
+    features = a[a["feature"] != "all"].groupby("tool")["feature"].nunique()
+    keep_all = a["tool"].map(features).fillna(0) != 1
+    a = a[(a["feature"] != "all") | keep_all].copy()
+    a["feature"] = a["feature"].replace({"all": "any feature"})
+    return a.reset_index(drop=True)
 
 
 def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
@@ -87,12 +50,7 @@ def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
     """
     con = store.ibis()
     teams_meta = con.table("teams").to_pandas()
-    usage = con.table("tool_usage")
-    cols = ["tool", "feature"] if "feature" in usage.columns else ["tool"]
-    u = usage.filter(usage.active).mutate(week=usage.day.truncate("W"))
-    adoption = u.group_by(["week", *cols]).aggregate(active=u.builder_id.nunique()).to_pandas()
-    if "feature" not in adoption:
-        adoption["feature"] = "any feature"
+    adoption = adoption_by_feature(con)
     status: dict = {"rows_per_table": [{"table": t, "rows": n} for t, n in store.counts().items()]}
     q = store.con.execute("SELECT table_name, reason, count(*) AS n FROM quarantine GROUP BY ALL ORDER BY n DESC").fetchall()
     status["quarantined_rows_by_reason"] = [{"table": t, "reason": r, "rows": n} for t, r, n in q] or ["none"]
@@ -117,8 +75,10 @@ def write_store_report(
     impact: dict | None = None,
     drivers: DriversResult | None = None,
     status: dict | None = None,
+    missing: dict[str, str] | None = None,
     title: str = "Cost to serve software",
     subtitle: str = "",
+    unit: str = "deployment",
     k: int = report.DEFAULT_K,
 ) -> Path:
     """Write the interactive report for the store at ``db`` to ``path``.
@@ -126,22 +86,40 @@ def write_store_report(
     The store gives the team-week metrics, the team table, adoption and its own health;
     ``impact`` (:func:`ctssw.pipeline.impact` output) and ``drivers`` add their sections
     when given. ``status`` (for instance what ``ctssw status`` reports) is merged over the
-    health the store reports itself.
+    health the store reports itself. ``missing`` maps a section (``headline``, ``cts``,
+    ``dora``, ``adoption``, ``event_study``, ``drivers``, ``waterfall``, ``teams``) to the
+    sentence shown in its place when it cannot be computed. A store with no panel at all
+    still gets a page: its time sections say why they are empty.
     """
+    from ..errors import CtsswError
     from ..metrics import period_metrics, team_week_metrics
     from ..panel import panel as build_panel
     from ..store import Store
 
-    with Store(db, read_only=True) as store:
-        con = store.ibis()
-        p = build_panel(con)
-        weekly = team_week_metrics(con)
-        teams = period_metrics(con, by="team")
-        inputs = store_report_inputs(store, p)
+    missing = dict(missing or {})
+    p = weekly = teams = None
+    inputs: dict = {"teams_meta": None, "adoption": None, "status": {}}
+    if not Path(db).exists():
+        for sec in ("cts", "dora", "teams"):
+            missing.setdefault(sec, f"there is no store at {db} yet; ctssw ingest git REPO... --deployments tags creates one")
+    else:
+        with Store(db, read_only=True) as store:
+            con = store.ibis()
+            try:
+                p = build_panel(con, unit=unit)
+                weekly = team_week_metrics(con, unit=unit)
+                teams = period_metrics(con, by="team", unit=unit)
+            except CtsswError as e:
+                for sec in ("cts", "dora", "teams"):
+                    missing.setdefault(sec, str(e))
+            inputs = store_report_inputs(store, p)
+    if weekly is None:
+        weekly = pd.DataFrame({"team_id": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[ns]"),
+                               "headcount": pd.Series(dtype=float), "unit": pd.Series(dtype=str)})
     if status:
         inputs["status"] = {**inputs["status"], **status}
-    rostered = not (set(p["team_id"]) - set(inputs["teams_meta"]["team_id"]))
+    rostered = None if p is None else not (set(p["team_id"]) - set(inputs["teams_meta"]["team_id"]))
     return report.write_interactive_report(
         path, weekly=weekly, teams=teams, impact=impact, drivers=drivers, title=title, subtitle=subtitle,
-        rostered=rostered, k=k, **inputs,
+        rostered=rostered, unit=unit, missing=missing, k=k, **inputs,
     )

@@ -183,6 +183,11 @@ def _cell(v: Any) -> str:
 
 def _context(weekly: pd.DataFrame, kept_teams: int, *, unit: str | None, cost_basis: str | None, rostered: bool | None, k: int) -> str:
     w = pd.to_datetime(weekly["week"])
+    if w.empty:
+        return (f"Cost to serve software (CTS-SW) is what this organisation spends per unit of software that reaches "
+                f"customers. This store has no team-weeks yet, so there is no period to describe; the sections below say "
+                f"what is missing and which command supplies it. Privacy floor: nothing in this file describes fewer "
+                f"than {k} builders.")
     unit = unit or (str(weekly["unit"].iloc[0]) if "unit" in weekly and len(weekly) else "deployment")
     unit_text = {"deployment": "production deployment", "change": "merged change", "commit": "commit that reached production"}.get(unit, unit)
     teams = f"{fmt_num(weekly['team_id'].nunique())} teams ({'from a roster' if rostered else 'inferred from activity, not from a roster' if rostered is False else 'rostered or inferred as the store records'})"
@@ -214,6 +219,7 @@ def interactive_report(
     unit: str | None = None,
     cost_basis: str | None = None,
     rostered: bool | None = None,
+    missing: dict[str, str] | None = None,
     k: int = DEFAULT_K,
 ) -> str:
     """The report page as one HTML string.
@@ -238,14 +244,29 @@ def interactive_report(
         Value waterfall steps (``label, value, low, high, total``); by default the headline's value.
     truth : dict, optional
         A simulation's ``truth.json``: the true effect is drawn on the forest plot.
+    missing : dict, optional
+        Section → one sentence saying why it cannot be computed and which command supplies
+        the data (sections ``headline``, ``cts``, ``dora``, ``adoption``, ``event_study``,
+        ``drivers``, ``waterfall``, ``teams``); shown in the section's place.
     k : int
         Privacy floor.
     """
     k = check_k(k)
     data = series(weekly, k=k, teams_meta=teams_meta)
+    missing = {s: m for s, m in (missing or {}).items() if m}
+    if not data["keys"]:
+        floor = (f"no week has at least {k} builders in the store, the privacy floor "
+                 f"(lower it to at least 3 with --k, or add teams' members: ctssw ingest roster)")
+        for sec in ("cts", "dora"):
+            missing.setdefault(sec, floor if len(weekly) else "the store has no team-weeks (see ctssw status)")
     names = dict(zip(teams_meta["team_id"], teams_meta["name"], strict=False)) if teams_meta is not None and "name" in teams_meta else None
     cols, rows, dropped_teams = team_rows(teams, k=k, names=names, weekly=weekly) if teams is not None else ([], [], 0)
     kept = len([key for key in data["keys"] if key.startswith("team:")])
+    if impact and impact.get("credible") is False and not waterfall:
+        missing.setdefault("waterfall", "the estimate is not credible, so its value is withheld (the headline says why)")
+    if not rows and dropped_teams:
+        missing.setdefault("teams", f"every team has fewer than {k} builders over the period, the privacy floor "
+                                    "(lower it to at least 3 with --k)")
     head = headline(impact)
     payload = {
         "k": k,
@@ -262,13 +283,14 @@ def interactive_report(
         "adoption": _adoption(adoption, k),
         "status": _status(status),
         "tool": (impact or {}).get("tool"),
+        "has_series": bool(data["keys"]),
     }
     js = resources.files("ctssw.report").joinpath("templates/report.js").read_text(encoding="utf-8")
     return _ENV.get_template("interactive.html").render(
         title=title, subtitle=subtitle, context=_context(weekly, kept, unit=unit, cost_basis=cost_basis, rostered=rostered, k=k),
         headline=head, plotly=plotly_js(), app=js,
         data=json.dumps(payload, allow_nan=False, separators=(",", ":")).replace("</", "<\\/"),
-        k=k, suppressed=data["suppressed"], dropped_teams=dropped_teams,
+        k=k, suppressed=data["suppressed"], dropped_teams=dropped_teams, missing=missing,
     )
 
 

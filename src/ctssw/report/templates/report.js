@@ -48,7 +48,10 @@
   document.querySelectorAll("section[data-when]").forEach(function (s) {
     var v = D[s.getAttribute("data-when")];
     var has = v && (!Array.isArray(v) || v.length) && (!(v.rows) || v.rows.length);
-    s.style.display = has ? "" : "none";
+    var missing = s.querySelector(".missing");
+    s.style.display = has || missing ? "" : "none";
+    // a section that cannot be computed keeps only its heading and the sentence saying why
+    if (!has) Array.prototype.forEach.call(s.children, function (e) { if (e.tagName !== "H2" && e !== missing) e.style.display = "none"; });
   });
 
   // ---- selector ------------------------------------------------------------------------------------
@@ -135,9 +138,13 @@
 
   var t0 = new URLSearchParams(window.location.search).get("group");
   sel.value = t0 && D.series.keys[t0] ? t0 : "org";
-  draw(sel.value);
-  document.getElementById("chart-cts").on("plotly_relayout", syncRange);
-  sel.addEventListener("change", function () { draw(sel.value); });
+  if (D.has_series) {
+    draw(sel.value);
+    document.getElementById("chart-cts").on("plotly_relayout", syncRange);
+    sel.addEventListener("change", function () { draw(sel.value); });
+  } else {
+    document.querySelector(".controls").style.display = "none";
+  }
   var tiers = document.getElementById("tiers");
   tiers.innerHTML = "<caption>DORA tiers used</caption>" + Object.keys(D.tiers).map(function (m) {
     return "<tr><td>" + LABEL[m][0] + "</td><td>" + D.tiers[m] + "</td></tr>"; }).join("");
