@@ -135,3 +135,36 @@ def test_github_agent_authored_and_agent_reviewed(store, tmp_path):
         load_github(store, tmp_path)
     got = store.con.execute("SELECT agent, review_agent, first_review_at FROM changes").fetchall()
     assert got == [("copilot", "copilot", None)]  # the review bot is an agent, not a reviewer
+
+
+def test_production_env_pattern_is_kept_per_service(store, tmp_path):
+    # facebook/OpenBIC deploys to github-pages: once a pattern names it, later loads of the same
+    # repository classify alike without repeating --production-env, and status says what is left out
+    from ctssw.pipeline.status import store_status
+
+    with pytest.warns(DataWarning, match="non-production"):
+        load_github(store, REAL / "github/graphql_deployments_openbic.json")
+    assert store.con.execute("SELECT count(*) FROM deployments WHERE is_production").fetchall() == [(0,)]
+    load_github(store, REAL / "github/graphql_deployments_openbic.json", production_env="github-pages|prod")
+    assert store.con.execute("SELECT service_id, repo_id, production_env FROM services").fetchall() == [
+        ("facebook/OpenBIC", "facebook/OpenBIC", "github-pages|prod")]
+    assert store.con.execute("SELECT count(*) FROM deployments WHERE is_production").fetchall() == [(2,)]
+    again = by_table(load_github(store, REAL / "github/graphql_deployments_openbic.json"))
+    assert again["deployments"].loaded == 0  # same pattern, same rows: nothing changes
+    assert store.con.execute("SELECT count(*) FROM deployments WHERE is_production").fetchall() == [(2,)]
+    store.close()
+    s = store_status(store.path)
+    assert "non_production" not in s.tables["deployments"]
+    assert not any("non-production" in w for w in s.warnings)
+
+
+def test_status_counts_non_production_deployments(store):
+    from ctssw.pipeline.status import store_status
+
+    with pytest.warns(DataWarning, match="non-production"):
+        load_github(store, REAL / "github/graphql_deployments_openbic.json")
+    store.close()
+    s = store_status(store.path)
+    assert s.tables["deployments"]["non_production"] == 2
+    line = next(w for w in s.warnings if "non-production" in w)
+    assert "(github-pages 2)" in line and "--production-env REGEX" in line

@@ -101,16 +101,26 @@ def store_status(db: str | Path) -> StoreStatus:
             WHERE a.fte + b.fte > 1.0001""")
         outside = _one(c, """SELECT count(*) FROM deployments d LEFT JOIN repos r USING (repo_id)
             LEFT JOIN services s USING (service_id)
-            WHERE d.environment = 'production' AND NOT EXISTS (
+            WHERE coalesce(d.is_production, d.environment = 'production') AND NOT EXISTS (
                 SELECT 1 FROM memberships m WHERE m.team_id = coalesce(d.team_id, s.team_id, r.team_id)
                 AND m.start <= CAST(d.finished_at AS DATE) + 6
                 AND coalesce(m."end", DATE '9999-12-31') >= CAST(d.finished_at AS DATE) - 6)""")
+        nonprod = c.execute("""SELECT environment, count(*) FROM deployments
+            WHERE NOT coalesce(is_production, environment = 'production') GROUP BY 1 ORDER BY 2 DESC, 1""").fetchall()
+        if nonprod:
+            tables["deployments"]["non_production"] = sum(n for _, n in nonprod)
+        patterns = _one(c, "SELECT count(*) FROM services WHERE production_env IS NOT NULL")
         quarantined = store.count("quarantine")
         gaps = source_gaps(store.con)
         caps = _capabilities(tables, gaps)
     warnings = []
     if over:
         warnings.append(f"{over} builder(s) have more than 1.0 FTE across teams in some weeks (check the roster)")
+    if nonprod:
+        shown = ", ".join(f"{e} {n}" for e, n in nonprod[:6]) + (", …" if len(nonprod) > 6 else "")
+        kept = f" (patterns stored for {patterns} service(s))" if patterns else ""
+        warnings.append(f"{sum(n for _, n in nonprod)} deployment(s) to non-production environments ({shown}) are left "
+                        f"out of production counts{kept}; ctssw ingest github/gitlab --production-env REGEX counts them")
     if outside:
         warnings.append(f"{outside} production deployment(s) have no team with members that week; the panel "
                         "leaves them out (give their repository a team: ctssw ingest git --team, or load a roster)")

@@ -33,7 +33,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "identities": ("kind", "value", "builder"),
     "memberships": ("builder", "team_id", "start", "end", "fte", "oncall", "inferred"),
     "repos": ("repo_id", "team_id", "name", "ownership"),
-    "services": ("service_id", "team_id", "repo_id"),
+    "services": ("service_id", "team_id", "repo_id", "production_env"),
     "commits": (
         "repo_id", "sha", "author", "authored_at", "committed_at", "additions", "deletions", "is_merge", "parents", "team_id",
     ),

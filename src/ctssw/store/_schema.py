@@ -107,6 +107,8 @@ TABLES: dict[str, Table] = {
                 _c("service_id", "VARCHAR", required=True),
                 _c("team_id", "VARCHAR"),
                 _c("repo_id", "VARCHAR"),
+                # the --production-env pattern last given for this service's deployments
+                _c("production_env", "VARCHAR"),
             ),
             team_refs=("team_id",),
         ),

@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,6 +27,7 @@ from ..sources.common import (
     fill_teams,
     paths_of,
     source_name,
+    table,
 )
 from ..sources.forges import github, gitlab
 from ..sources.ops import pagerduty
@@ -77,6 +78,32 @@ def drop_unknown_teams(store: Store, tables: Tables, origin: str) -> None:
     """Empty optional team ids the roster does not know, with a note, rather than quarantine rows."""
     known = {r[0] for r in store.con.execute("SELECT team_id FROM teams").fetchall()}
     blank_unknown_teams(tables, known, _TEAM_REQUIRED, origin)
+
+
+def stored_production_envs(store: Store) -> dict[str, str]:
+    """The ``--production-env`` pattern given earlier for each service, by repository."""
+    return dict(store.con.execute(
+        "SELECT coalesce(repo_id, service_id), production_env FROM services WHERE production_env IS NOT NULL").fetchall())
+
+
+def remember_production_env(store: Store, tables: Tables, pattern: str | None) -> None:
+    """Store ``pattern`` on the service of every repository these deployments belong to, so a
+    later load of the same service without ``--production-env`` classifies environments alike.
+    A service row the store has already keeps its team."""
+    d = tables.get("deployments")
+    if pattern is None or d is None or d.num_rows == 0:
+        return
+    repos = sorted({r for r in d.column("repo_id").to_pylist() if r})
+    if not repos:
+        return
+    have = {r[0]: r[1:] for r in store.con.execute(
+        "SELECT service_id, team_id, repo_id FROM services WHERE service_id IN (SELECT unnest(?))", [repos]).fetchall()}
+    rows = [{"service_id": r, "team_id": have.get(r, (None, None))[0], "repo_id": have.get(r, (None, r))[1] or r,
+             "production_env": pattern} for r in repos]
+    old = tables.get("services")
+    extra = old.to_pylist() if old is not None else []
+    known = {x["service_id"] for x in extra}
+    tables["services"] = table("services", extra + [x for x in rows if x["service_id"] not in known])
 
 
 def keep_agents(store: Store, tables: Tables) -> None:
@@ -196,11 +223,17 @@ def load_github(
     production_env: str | None = None,
     agent_rules: str | Path | None = None,
     progress: Progress | None = None,
+    production_env_by_repo: Mapping[str, str] | None = None,
 ) -> list[LoadCounts]:
-    """Read GitHub REST JSON (see :func:`ctssw.sources.forges.github.read`) and load it in one transaction."""
+    """Read GitHub REST JSON (see :func:`ctssw.sources.forges.github.read`) and load it in one transaction.
+
+    A ``production_env`` given is stored on each repository's service and used for it in later loads
+    that give none (``production_env_by_repo`` overrides the stored ones)."""
     ps = paths_of(paths)
     tables = github.read(ps, workflow=workflow, job=job, environment=environment, team=team, bots=bots,
-                         production_env=production_env, agent_rules=agent_rules, progress=progress)
+                         production_env=production_env, agent_rules=agent_rules, progress=progress,
+                         production_env_by_repo=stored_production_envs(store) | dict(production_env_by_repo or {}))
+    remember_production_env(store, tables, production_env)
     keep_agents(store, tables)
     _release_shas(store, tables)
     drop_unknown_teams(store, tables, "github")
@@ -235,11 +268,17 @@ def load_gitlab(
     production_env: str | None = None,
     agent_rules: str | Path | None = None,
     progress: Progress | None = None,
+    production_env_by_repo: Mapping[str, str] | None = None,
 ) -> list[LoadCounts]:
-    """Read GitLab REST JSON (see :func:`ctssw.sources.forges.gitlab.read`) and load it in one transaction."""
+    """Read GitLab REST JSON (see :func:`ctssw.sources.forges.gitlab.read`) and load it in one transaction.
+
+    A ``production_env`` given is stored on each repository's service and used for it in later loads
+    that give none (``production_env_by_repo`` overrides the stored ones)."""
     ps = paths_of(paths)
     tables = gitlab.read(ps, pipeline_ref=pipeline_ref, environment=environment, team=team,
-                         production_env=production_env, agent_rules=agent_rules, progress=progress)
+                         production_env=production_env, agent_rules=agent_rules, progress=progress,
+                         production_env_by_repo=stored_production_envs(store) | dict(production_env_by_repo or {}))
+    remember_production_env(store, tables, production_env)
     keep_agents(store, tables)
     drop_unknown_teams(store, tables, "gitlab")
     return load_tables(store, tables, source_name("gitlab", ps), progress)

@@ -45,7 +45,7 @@ Mapping:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,9 +92,11 @@ class _Config:
     bots: tuple[str, ...] = ()
     production: re.Pattern | None = None
     rules: Rules = field(default_factory=rules)
+    by_repo: Mapping[str, re.Pattern] = field(default_factory=dict)
 
-    def is_production(self, env: str | None) -> bool | None:
-        return None if env is None or self.production is None else bool(self.production.fullmatch(env))
+    def is_production(self, env: str | None, repo: str | None = None) -> bool | None:
+        rx = self.by_repo.get(repo, self.production) if repo else self.production
+        return None if env is None or rx is None else bool(rx.fullmatch(env))
 
 
 def _kind(r: object) -> str | None:
@@ -320,7 +322,7 @@ def _deployments(k: dict[str, list], cfg: _Config) -> list[dict]:
             "deployment_id": f"{repo}:deployment:{did}" if repo and did is not None else None,
             "repo_id": repo, "environment": env_name, "started_at": utc(created), "finished_at": utc(finished),
             "result": result, "sha": sha, "team_id": cfg.team,
-            "is_production": flag if flag is not None else cfg.is_production(env_name),
+            "is_production": flag if flag is not None else cfg.is_production(env_name, repo),
         })
     if waiting:
         note(f"github: {waiting} deployment(s) have no status yet: loaded as running (finished_at = created_at)")
@@ -355,7 +357,7 @@ def _deployments(k: dict[str, list], cfg: _Config) -> list[dict]:
             "deployment_id": rid if repo and r.get("id") is not None else None, "repo_id": repo,
             "environment": cfg.environment, "started_at": utc(started), "finished_at": utc(finished),
             "result": result, "sha": r.get("head_sha"), "team_id": cfg.team,
-            "is_production": cfg.is_production(cfg.environment),
+            "is_production": cfg.is_production(cfg.environment, repo),
         })
     if cfg.job is not None and not job_hits:
         named = [j for js in jobs.values() for j in js if cfg.job.search(str(j.get("name") or ""))]
@@ -368,7 +370,8 @@ def _deployments(k: dict[str, list], cfg: _Config) -> list[dict]:
 
 
 def _config(workflow: str | None, job: str | None, environment: str, team: str | None,
-            bots: Iterable[str] = (), production_env: str | None = None, agent_rules: object = None) -> _Config:
+            bots: Iterable[str] = (), production_env: str | None = None, agent_rules: object = None,
+            production_env_by_repo: Mapping[str, str] | None = None) -> _Config:
     def comp(p: str | None, what: str) -> re.Pattern | None:
         if p is None:
             return None
@@ -380,8 +383,10 @@ def _config(workflow: str | None, job: str | None, environment: str, team: str |
     if not environment:
         raise ConfigError("environment must be a non-empty name such as production")
     prod = comp(production_env if production_env is not None else PRODUCTION_ENV, "production_env")
+    by_repo = {} if production_env is not None else {
+        r: comp(p, f"production_env of {r}") for r, p in (production_env_by_repo or {}).items()}
     return _Config(comp(workflow, "workflow"), comp(job, "job"), environment.lower(), team,
-                   tuple(bots), prod, rules(agent_rules))  # type: ignore[arg-type]
+                   tuple(bots), prod, rules(agent_rules), by_repo)  # type: ignore[arg-type]
 
 
 def read(
@@ -395,6 +400,7 @@ def read(
     production_env: str | None = None,
     agent_rules: str | Path | None = None,
     progress: Progress | None = None,
+    production_env_by_repo: Mapping[str, str] | None = None,
 ) -> Tables:
     """Read GitHub REST JSON files (or folders of them); see the module docstring.
 
@@ -414,10 +420,12 @@ def read(
     production_env : str, optional
         Regular expression (whole name, any case) for production environment names; default
         ``(prod|production|live)([-_. ].*)?``. A deployment's ``production_environment`` flag wins.
+    production_env_by_repo : mapping of str to str, optional
+        Patterns stored earlier for single repositories; used where ``production_env`` is not given.
     agent_rules : str or Path, optional
         A CSV of extra agent detection rules (see :mod:`ctssw.sources.agents`).
     """
-    cfg = _config(workflow, job, environment, team, bots, production_env, agent_rules)
+    cfg = _config(workflow, job, environment, team, bots, production_env, agent_rules, production_env_by_repo)
     k = _collect(paths_of(paths), progress)
     out: Tables = {}
     if k["pull"]:

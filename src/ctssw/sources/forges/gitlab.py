@@ -33,7 +33,7 @@ Mapping:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ...errors import ConfigError, SchemaError
@@ -154,6 +154,7 @@ def read(
     production_env: str | None = None,
     agent_rules: str | Path | None = None,
     progress: Progress | None = None,
+    production_env_by_repo: Mapping[str, str] | None = None,
 ) -> Tables:
     """Read GitLab REST JSON files (or folders of them); see the module docstring.
 
@@ -168,6 +169,8 @@ def read(
     production_env : str, optional
         Regular expression (whole name, any case) for production environment names; default
         ``(prod|production|live)([-_. ].*)?``. An environment's ``tier`` wins where the export has it.
+    production_env_by_repo : mapping of str to str, optional
+        Patterns stored earlier for single projects; used where ``production_env`` is not given.
     agent_rules : str or Path, optional
         A CSV of extra agent detection rules (see :mod:`ctssw.sources.agents`).
     """
@@ -175,16 +178,20 @@ def read(
         ref_rx = re.compile(pipeline_ref) if pipeline_ref is not None else None
     except re.error as e:
         raise ConfigError(f"pipeline_ref pattern {pipeline_ref!r} is not a regular expression ({e})") from None
-    try:
-        prod_rx = re.compile(production_env if production_env is not None else PRODUCTION_ENV, re.IGNORECASE)
-    except re.error as e:
-        raise ConfigError(f"production_env pattern {production_env!r} is not a regular expression ({e})") from None
+    def comp(p: str, what: str) -> re.Pattern:
+        try:
+            return re.compile(p, re.IGNORECASE)
+        except re.error as e:
+            raise ConfigError(f"{what} pattern {p!r} is not a regular expression ({e})") from None
+    prod_rx = comp(production_env if production_env is not None else PRODUCTION_ENV, "production_env")
+    by_repo = {} if production_env is not None else {
+        r: comp(p, f"production_env of {r}") for r, p in (production_env_by_repo or {}).items()}
     agent_rules_ = rules(agent_rules)
 
-    def is_prod(env: str | None, tier: object = None) -> bool | None:
+    def is_prod(env: str | None, tier: object = None, proj: str | None = None) -> bool | None:
         if isinstance(tier, str) and tier:
             return tier.lower() == "production"
-        return None if env is None else bool(prod_rx.fullmatch(env))
+        return None if env is None else bool(by_repo.get(proj, prod_rx).fullmatch(env))
     if not environment:
         raise ConfigError("environment must be a non-empty name such as production")
     k = _collect(paths_of(paths), progress)
@@ -244,7 +251,7 @@ def read(
             "finished_at": utc(d.get("finished_at") or get(d, "deployable", "finished_at") or d.get("updated_at")
                                or d.get("created_at")),
             "result": STATUS.get(status, status) if status else "running", "sha": d.get("sha"), "team_id": team,
-            "is_production": is_prod(env, get(d, "environment", "tier")),
+            "is_production": is_prod(env, get(d, "environment", "tier"), proj),
         })
     if waiting:
         note(f"gitlab: {waiting} deployment(s) without a status: loaded as running")
@@ -260,7 +267,7 @@ def read(
             "repo_id": proj, "environment": environment.lower(),
             "started_at": utc(pl.get("created_at")), "finished_at": utc(pl.get("finished_at") or pl.get("updated_at")),
             "result": STATUS.get(status, status) if status else "running", "sha": pl.get("sha"), "team_id": team,
-            "is_production": is_prod(environment.lower()),
+            "is_production": is_prod(environment.lower(), None, proj),
         })
     if k["pipeline"] and ref_rx is None:
         note(f"gitlab: {len(k['pipeline'])} pipeline(s) read; none counted as deployments (give pipeline_ref to count them)")
