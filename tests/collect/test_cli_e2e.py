@@ -50,6 +50,14 @@ def _leaks(tmp: Path, *texts: str) -> list[str]:
     return bad + [t[:80] for t in texts if TOKEN in t]
 
 
+def _valid(name: str, doc: dict) -> dict:
+    import jsonschema
+
+    schema = json.loads((DOCS.parent / "schemas" / f"{name}.schema.json").read_text())
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    return doc
+
+
 def _collect(api_url: str, tmp: Path, name: str) -> None:
     """The same collect as the command line's, in this process."""
     with Store(tmp / f"{name}.duckdb") as s:
@@ -138,13 +146,14 @@ def test_collect_then_every_command_with_no_manual_step(github, api_url, tmp_pat
 
     runner = CliRunner()
     db = str(tmp_path / "c.duckdb")
-    r = runner.invoke(app, _args(api_url, tmp_path, "c"))
+    r = runner.invoke(app, [*_args(api_url, tmp_path, "c"), "--json"])
     assert r.exit_code == 0, r.output
     outputs = [r.output]
+    assert _valid("collect", json.loads(r.stdout))["requests"] > 0
     d = ["--db", db]
     r = runner.invoke(app, ["status", *d, "--json"])
     assert r.exit_code == 0, r.output
-    status = json.loads(r.stdout)
+    status = _valid("status", json.loads(r.stdout))
     caps = {c["name"]: c for c in status["capabilities"]}
     assert status["tables"]["changes"]["rows"] > 0 and caps["team × week panel"]["ok"]
     assert not caps["a tool's effect (ctssw impact)"]["ok"]  # --no-copilot: no AI usage was collected

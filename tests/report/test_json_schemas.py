@@ -39,7 +39,8 @@ def _check(name: str, args: list[str]) -> dict:
 
 def test_every_schema_is_documented_and_valid():
     names = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json"))
-    assert names == ["demo", "drivers", "fit-lmm", "impact", "ingest", "metrics", "rekey"]
+    assert names == ["collect", "demo", "drivers", "explain", "fit-lmm", "impact", "impact-tools", "ingest", "metrics",
+                     "plan", "rekey", "report", "status"]
     text = (SCHEMAS.parent / "cli.md").read_text()
     for n in names:
         assert f"schemas/{n}.schema.json" in text
@@ -82,3 +83,29 @@ def test_rekey_json(tmp_path):
     doc = _check("rekey", ["rekey", "--db", str(db), "--new-key", str(new), "--identity-key", str(key)])
     assert doc["key"] == str(new) and doc["db"] == str(db) and new.exists()
     assert doc["rewritten"] and all(n >= 0 for n in doc["rewritten"].values()) and sum(doc["rewritten"].values()) > 0
+
+
+def test_status_json(store_path, tmp_path):
+    doc = _check("status", ["status", "--db", str(store_path)])
+    assert doc["tables"]["deployments"]["rows"] > 0 and doc["capabilities"]
+    empty = _check("status", ["status", "--db", str(tmp_path / "none.duckdb")])
+    assert empty["next_command"].startswith("ctssw ingest")
+
+
+def test_report_json(store_path, tmp_path):
+    doc = _check("report", ["report", "--db", str(store_path), "--out", str(tmp_path / "r.html")])
+    assert doc["path"] == str(tmp_path / "r.html") and doc["sections"]["cts"] == "ok"
+
+
+def test_attribution_json(store_path, tmp_path):
+    doc = _check("impact-tools", ["impact", "--db", str(store_path), "--tools", "assistant", "--method", "fe"])
+    assert doc["tools"] == ["assistant"] and "assistant" in doc["estimates"]["fe"]["effects"]
+    doc = _check("explain", ["explain", "--db", str(store_path), "--since", "2024-03-04", "--until", "2025-01-27",
+                             "--method", "fe"])
+    assert doc["adds_up"] is True
+    parts = [c["log_points"] for c in doc["components"] if c["component"] != "observed"]
+    assert abs(sum(parts) - doc["observed"]) < 1e-9
+    out = tmp_path / "rollout.csv"
+    doc = _check("plan", ["plan", "--db", str(store_path), "--tool", "x", "--effect", "0.1", "--reps", "10",
+                          "--out", str(out)])
+    assert len(doc["schedule"]) == 40 and out.exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +41,7 @@ def _run(service: str, db: Path, as_json: bool, fn: Callable) -> None:
             A._fail(e)
     notes = list(dict.fromkeys([*res.notes, *(str(w.message) for w in caught if issubclass(w.category, DataWarning))]))
     if as_json:
-        A.out.print_json(json.dumps({**res.as_dict(), "notes": notes}))
+        A.emit_json("collect", {**res.as_dict(), "notes": notes})
         return
     items = ", ".join(f"{v} {k}" for k, v in res.items.items())
     A.out.print(

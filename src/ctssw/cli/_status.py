@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +24,7 @@ def register(app: typer.Typer) -> None:
         except CtsswError as e:
             A._fail(e)
         if as_json:
-            A.out.print_json(json.dumps(s.to_dict()))
+            A.emit_json("status", s.to_dict())
             return
         from rich.table import Table
 
@@ -77,7 +76,7 @@ def register_report(app: typer.Typer) -> None:
         except CtsswError as e:
             A._fail(e)
         if as_json:
-            A.out.print_json(json.dumps(res["sections"]))
+            A.emit_json("report", {"path": str(res["path"]), "sections": res["sections"]})
             return
         for sec, state in res["sections"].items():
             A.out.print(f"{sec}: {state}", highlight=False, soft_wrap=True)
