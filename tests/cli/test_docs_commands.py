@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import shlex
 from pathlib import Path
 
@@ -82,3 +83,74 @@ def test_case_study_script_as_documented(tmp_path, monkeypatch):
     for f in ("ingest.txt", "panel.txt", "report.txt"):
         assert "Traceback" not in (out / f).read_text() and "exit " not in (out / f).read_text(), f
     assert (out / "report.html").exists()
+
+
+def _own_data(tmp: Path) -> None:
+    """The files the README's "own data" block names, at the paths it names: six repositories
+    under ~/src (one team each), a roster for their people, GitHub and PagerDuty exports
+    (real recorded payloads) and Copilot usage in the reports API's shape (its documented record,
+    re-dated and re-assigned to the roster's logins, one builder-day per line)."""
+    import csv
+    import datetime as dt
+    import json
+    import shutil
+
+    from . import org
+
+    teams = tuple(f"service-{c}" for c in "abcdef")
+    for i, t in enumerate(teams):
+        org.make_repo(tmp / "home" / "src", t, weeks=30, seed=i)
+    people = tmp / "people"
+    people.mkdir()
+    rows = [(f"dev{p}.{t}@corp.example", t, f"dev{p}-{t}") for t in teams for p in range(6)]
+    with open(people / "teams.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("team_id", "name", "parent_id", "architecture"),
+                                 *((t, t.title(), "", "service") for t in teams)])
+    with open(people / "memberships.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("email", "team_id", "start", "end", "fte", "oncall"),
+                                 *((e, t, "2024-01-01", "", "1.0", "yes" if e.startswith("dev0") else "no") for e, t, _ in rows)])
+    with open(people / "identities.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("email", "github_login", "git_email"), *((e, g, e) for e, _, g in rows)])
+    with open(people / "costs.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("scope", "scope_id", "kind", "period_start", "amount", "currency", "tool"),
+                                 *(("team", t, "labor", "2024-01-01", "52000", "USD", "") for t in teams)])
+    gh = tmp / "exports" / "github"
+    gh.mkdir(parents=True)
+    for p in (ROOT / "tests" / "fixtures" / "github").glob("ants_*.json"):
+        shutil.copy(p, gh / p.name)
+    shutil.copy(ROOT / "tests" / "fixtures" / "pagerduty" / "devlake_incidents_with_log_entries.json", tmp / "incidents.json")
+    record = json.loads((ROOT / "tests" / "fixtures" / "copilot" / "users_report_example.ndjson").read_text().splitlines()[0])
+    lines = []
+    for i, (_, t, login) in enumerate(rows):
+        first = 8 + 3 * (ord(t[-1]) - ord("a"))  # staggered: service-a adopts in week 8, service-f in week 23
+        for w in range(first, 30):
+            for d in (0, 2, 3) if (i + w) % 4 else (1,):
+                day = (org.START + dt.timedelta(weeks=w, days=d)).date().isoformat()
+                lines.append(json.dumps({**record, "day": day, "user_login": login, "user_id": 1000 + i}))
+    (tmp / "copilot-usage.ndjson").write_text("\n".join(lines) + "\n")
+
+
+def test_readme_own_data(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from . import org
+
+    # the block reads metrics since 2025-01-01: the organisation's history starts there
+    monkeypatch.setattr(org, "START", dt.datetime(2025, 1, 6, 10, 0, tzinfo=dt.UTC))
+    _own_data(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    lines = block(ROOT / "README.md", "## Using it on your own data")
+    assert len(lines) == 11 and lines[0].startswith("ctssw ingest roster people/")
+    outputs = {}
+    for line in lines:
+        # the shell expands ~ and globs
+        argv = [m for a in shlex.split(line) for m in (sorted(glob.glob(os.path.expanduser(a))) if "*" in a else [a])]
+        r = runner.invoke(app, argv[1:])
+        assert r.exit_code == 0 and "Traceback" not in r.output, (line, r.output)
+        outputs[" ".join(argv[1:3])] = r.output
+    assert (tmp_path / "panel.parquet").exists() and (tmp_path / "impact.html").exists()
+    assert (tmp_path / "pr_metrics.csv").read_text().count("\n") > 1
+    assert "service-" in outputs["drivers"] or "velocity" in outputs["drivers"]
+    assert "service-a" in outputs["metrics --since"] and "service-f" in outputs["metrics --since"]
+    assert "6 repositories given the roster team" in outputs["ingest git"]

@@ -33,7 +33,12 @@ from ..sources.forges import github, gitlab
 from ..sources.ops import pagerduty
 from ._db import LoadCounts, Store
 from ._schema import TABLES
-from .inference import default_teams, infer_memberships, register_bots
+from .inference import (
+    default_teams,
+    infer_memberships,
+    register_bots,
+    roster_owned_repos,
+)
 from .ingest import ingest_tables
 
 __all__ = [
@@ -207,6 +212,8 @@ def load_git(
         teams_from_roster(store, tables, {"commits": ("author", "committed_at"), "changes": ("author", "merged_at")})
     if team is None and owners is None and not codeowners:
         default_teams(store, tables)
+    if roster_teams:
+        roster_owned_repos(store, tables)
     drop_unknown_teams(store, tables, "git")
     return load_tables(store, tables, source_name("git", ps), progress)
 

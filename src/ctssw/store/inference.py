@@ -101,6 +101,37 @@ def default_teams(store: Store, tables: dict[str, pa.Table]) -> list[str]:
     return new
 
 
+def roster_owned_repos(store: Store, tables: dict[str, pa.Table], share: float = 0.5) -> dict[str, str]:
+    """Give a repository without a team the roster team whose members wrote most of its commits
+    in this load (more than ``share`` of those the roster places), so its releases and
+    deployments count for that team. Only with a roster; returns {repo: team}."""
+    from ..sources.common import note
+
+    repos, commits = tables.get("repos"), tables.get("commits")
+    if repos is None or commits is None or commits.num_rows == 0 or not has_roster(store):
+        return {}
+    rows = repos.to_pylist()
+    open_ = {r["repo_id"] for r in rows if not r.get("team_id")}
+    counts: dict[str, dict[str, int]] = {}
+    for rp, tm in zip(commits.column("repo_id").to_pylist(), commits.column("team_id").to_pylist()):
+        if rp in open_ and tm:
+            counts.setdefault(rp, {})[tm] = counts.setdefault(rp, {}).get(tm, 0) + 1
+    owner = {}
+    for rp, by in counts.items():
+        tm, n = max(by.items(), key=lambda x: (x[1], x[0]))
+        if n > share * sum(by.values()):
+            owner[rp] = tm
+    if not owner:
+        return {}
+    for r in rows:
+        r["team_id"] = r.get("team_id") or owner.get(r["repo_id"])
+    tables["repos"] = pa.Table.from_pylist(rows, schema=repos.schema)
+    shown = ", ".join(f"{r} → {t}" for r, t in sorted(owner.items())[:6]) + (", …" if len(owner) > 6 else "")
+    note(f"git: {len(owner)} repositor{'y' if len(owner) == 1 else 'ies'} given the roster team whose members wrote "
+         f"most of its commits ({shown}); --team REPO=TEAM sets it")
+    return owner
+
+
 def infer_memberships(
     store: Store, *, window_weeks: int = DEFAULT_WINDOW_WEEKS, min_active_weeks: int = DEFAULT_MIN_ACTIVE_WEEKS
 ) -> int:
