@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from ctssw.errors import ConfigError, DataWarning, EstimationError
 from ctssw.estimators.did import staggered_did
@@ -97,11 +98,68 @@ def test_twfe_covariates_unbalanced_matches_pyfixest(data, peers, case):
     assert fit.aggregate("simple").overall.std_error == pytest.approx(ref["se"][0], rel=1e-7)
 
 
-def test_cs_with_covariates_says_how_many_units_it_drops(data):
-    with pytest.warns(DataWarning, match=r"dropped \d+ of 1048 unit\(s\): not observed in every period"):
-        fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="dr")
+def test_sun_abraham_says_how_many_units_it_drops(data):
+    with pytest.warns(DataWarning, match=r"dropped \d+ of 1048 unit\(s\): not observed in every period \(Sun-Abraham"):
+        fit = staggered_did(data.fillna({"Dl_hpi": 0.0}), **KW, cohort="g", method="sun-abraham")
     assert fit.settings["units_dropped"] > 0
     assert fit.settings["units"] + fit.settings["units_dropped"] == 1048
+    assert fit.settings["panel"].startswith("balanced subset")
+
+
+def _cs_against(fit, ref, tol):
+    """Cells, simple and dynamic aggregates and their analytic standard errors
+    against moderndid; cells moderndid leaves out must be left out (NaN) here."""
+    r = pd.DataFrame({"group": ref["group"], "time": ref["time"], "att_r": ref["att"], "se_r": ref["se"]})
+    j = fit.att_gt.merge(r, on=["group", "time"], how="left", indicator=True)
+    assert len(j) == len(fit.att_gt) and (j["_merge"] == "both").sum() == len(r)
+    both = j["_merge"] == "both"
+    assert j.loc[~both, "att"].isna().all()
+    np.testing.assert_allclose(j.loc[both, "att"], j.loc[both, "att_r"], rtol=0, atol=tol)
+    np.testing.assert_allclose(j.loc[both, "se"], j.loc[both, "se_r"], rtol=0, atol=tol)
+    for kind in ("simple", "dynamic"):
+        o = fit.aggregate(kind).overall
+        assert o.estimate == pytest.approx(ref[kind], abs=tol)
+        assert o.std_error == pytest.approx(ref[f"{kind}_se"], abs=tol)
+    es = fit.aggregate("dynamic").table
+    assert es["event_time"].tolist() == ref["event_times"]
+    np.testing.assert_allclose(es["att"], ref["event_att"], rtol=0, atol=tol)
+    np.testing.assert_allclose(es["se"], ref["event_se"], rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("est", ["reg", "ipw", "dr"])
+@pytest.mark.parametrize("control", ["never", "notyet"])
+def test_cs_covariates_unbalanced_every_estimator_matches_moderndid(data, peers, est, control):
+    """Doubly robust, IPW and regression CS on the unbalanced county panel keep every
+    unit with an observation (R did's repeated-cross-section path, drdid_rc,
+    std_ipw_did_rc, reg_did_rc), with unit-clustered influence functions."""
+    ref = peers[f"cs_rc_{est}_{control}treated"]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fit = staggered_did(data, **KW, cohort="g", method="cs", control=control, covariates="Dl_hpi", est_method=est, inference="analytic")
+    msgs = [str(w.message) for w in rec]
+    assert any(m.startswith("dropped 29 of 1048 unit(s): no period") for m in msgs)
+    assert not any("not observed in every period" in m for m in msgs)
+    # the 1995 cohort (two counties) is too small for the treated-group regressions of "dr"
+    assert any(m.startswith("11 (g,t) cell(s) left out") for m in msgs) == (est == "dr")
+    assert fit.settings["units"] == ref["n_units"] == 1019 and not fit.settings["balanced"]
+    assert fit.settings["panel"].startswith(f"unbalanced panel: every observation, repeated-cross-section 2x2 estimator ('{est}'")
+    _cs_against(fit, ref, 1e-8)
+
+
+@pytest.mark.parametrize("est", ["reg", "ipw", "dr"])
+def test_cs_covariates_on_mpdta_with_dropped_rows_matches_moderndid(peers, est):
+    ref = peers[f"mpdta_rc_{est}_notyettreated"]
+    mp = pd.read_csv(CASE / "mpdta_dropped.csv")
+    fit = staggered_did(mp, y="lemp", unit="countyreal", time="year", cohort="first.treat", method="cs",
+                        covariates="lpop", est_method=est, inference="analytic", bootstrap=0)
+    assert fit.settings["units"] == ref["n_units"] == 500 and not fit.settings["balanced"]
+    _cs_against(fit, ref, 1e-8)
+    # the multiplier bootstrap draws units (influence functions summed by unit)
+    boot = staggered_did(mp, y="lemp", unit="countyreal", time="year", cohort="first.treat", method="cs",
+                         covariates="lpop", est_method=est, inference="analytic", bootstrap=499, seed=1)
+    assert boot.fit.inf.shape[0] == 500
+    es = boot.aggregate("dynamic")
+    assert np.isfinite(es.band_crit) and es.band_crit >= stats.norm.ppf(0.975) - 0.05
 
 
 @pytest.mark.parametrize(
@@ -140,8 +198,8 @@ def test_cs_unbalanced_path_equals_balanced_path_on_a_balanced_panel(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         fit = staggered_did(data, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="dr")
-    panel: DidPanel = fit.panel
-    assert panel.balanced
+    panel: DidPanel = fit.panel.subset(fit.panel.observed.all(axis=1))
+    assert panel.balanced and panel.n == 901
     a = cells_linear(panel, control="notyet", anticipation=0, base="varying")
     b = cells_unbalanced(panel, control="notyet", anticipation=0, base="varying")
     np.testing.assert_allclose(a.att, b.att, atol=1e-12)
@@ -150,3 +208,76 @@ def test_cs_unbalanced_path_equals_balanced_path_on_a_balanced_panel(data):
         x, y = aggregate_cells(a, kind), aggregate_cells(b, kind)
         assert x.overall_att == pytest.approx(y.overall_att, abs=1e-12)
         assert x.overall_se == pytest.approx(y.overall_se, abs=1e-12)
+
+
+def test_cs_covariates_on_a_balanced_panel_use_the_panel_estimators(data):
+    """The repeated-cross-section path is only taken when the panel is unbalanced."""
+    full = data.dropna(subset=["Dl_vloans_b", "Dl_hpi"])
+    full = full[full.groupby("county")["year"].transform("size") == 12]
+    fit = staggered_did(full, **KW, cohort="g", method="cs", covariates="Dl_hpi", est_method="dr", inference="analytic")
+    assert fit.settings["balanced"] and fit.settings["panel"] == "balanced panel: panel 2x2 estimators"
+    assert fit.settings["units_dropped"] == 0
+    assert not any("dropped" in w for w in fit.warnings)
+
+
+
+@pytest.mark.parametrize("est", ["dr", "ipw", "reg"])
+def test_cs_covariates_unbalanced_two_unit_cohort_warns_and_continues_as_moderndid(est):
+    """A cohort of two counties (one missing a year), separated from the controls on
+    the covariate: on the repeated-cross-section path the propensity logit fails for
+    that cohort's cells, which are left out with a warning (no linear-algebra error),
+    as moderndid with allow_unbalanced_panel=True; the other cells agree with it."""
+    md = pytest.importorskip("moderndid")
+    mp = pd.read_csv(CASE / "mpdta_dropped.csv")
+    c04 = sorted(mp.loc[mp["first.treat"] == 2004, "countyreal"].unique())[:2]
+    d = mp[(mp["first.treat"] != 2004) | mp["countyreal"].isin(c04)].copy()
+    d.loc[d["countyreal"].isin(c04), "lpop"] = d["lpop"].max() + 3
+    kw = dict(y="lemp", unit="countyreal", time="year", cohort="first.treat", control="never", est_method=est, covariates="lpop", bootstrap=0, inference="analytic")
+    if est == "reg":
+        ours = staggered_did(d, **kw)
+    else:
+        with pytest.warns(DataWarning, match=r"4 \(g,t\) cell\(s\) left out.*\(g=2004, t=2004\): the propensity-score logit"):
+            ours = staggered_did(d, **kw)
+    assert not ours.settings["balanced"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = md.att_gt(data=d, yname="lemp", tname="year", idname="countyreal", gname="first.treat", xformla="~lpop", est_method=est,
+                        control_group="nevertreated", boot=False, allow_unbalanced_panel=True, panel=False)
+    r = pd.DataFrame({"group": np.asarray(ref.groups), "time": np.asarray(ref.times), "att_r": ref.att_gt, "se_r": ref.se_gt})
+    j = ours.att_gt.merge(r, on=["group", "time"], how="left")
+    assert np.array_equal(np.isnan(j["att"].to_numpy(float)), np.isnan(j["att_r"].to_numpy(float)))
+    assert j["att"].isna().sum() == (0 if est == "reg" else 4)
+    ok = j["att"].notna()
+    np.testing.assert_allclose(j.loc[ok, "att"], j.loc[ok, "att_r"], atol=1e-10)
+    np.testing.assert_allclose(j.loc[ok, "se"], j.loc[ok, "se_r"], atol=1e-10)
+
+
+def test_repeated_cross_section_2x2_trims_controls_as_drdid():
+    """Controls whose propensity score reaches 0.995 get no weight in the IPW and DR
+    repeated-cross-section estimators (R DRDID's trim.level), and a cell whose
+    largest score reaches 0.999 is left out (R did's overlap check)."""
+    from moderndid.drdid.estimators.drdid_rc import drdid_rc
+    from moderndid.drdid.estimators.std_ipw_did_rc import std_ipw_did_rc
+
+    from ctssw.estimators.did._cs import CellSkipped, propensity_logit
+    from ctssw.estimators.did._rc import dr_did_rc, ipw_did_rc
+
+    rng = np.random.default_rng(0)
+    # x = 1: 997 treated, 3 controls (propensity 0.997: trimmed); x = 0: 200 of each
+    x = np.r_[np.ones(1000), np.zeros(400)]
+    D = np.r_[np.ones(997), np.zeros(3), np.ones(200), np.zeros(200)]
+    post = np.tile([0.0, 1.0], 700)
+    X = np.column_stack([np.ones(1400), x])
+    y = 1 + x + D + post + 0.5 * D * post + rng.normal(size=1400)
+    assert propensity_logit(D, X)[0].max() == pytest.approx(0.997)
+    for ours, peer in ((ipw_did_rc, std_ipw_did_rc), (dr_did_rc, drdid_rc)):
+        att, phi = ours(y, post, D, X)
+        ref = peer(y, post, D, X, influence_func=True)
+        assert att == pytest.approx(ref.att, abs=1e-12)
+        np.testing.assert_allclose(phi, ref.att_inf_func, atol=1e-10)
+    untrimmed = std_ipw_did_rc(y, post, D, X, influence_func=True, trim_level=1.0).att
+    assert abs(ipw_did_rc(y, post, D, X)[0] - untrimmed) > 0.5
+    D2 = np.r_[np.ones(999), np.zeros(1), np.ones(200), np.zeros(200)]  # propensity 0.999
+    for ours in (ipw_did_rc, dr_did_rc):
+        with pytest.raises(CellSkipped, match="overlap violated"):
+            ours(y, post, D2, X)

@@ -3,8 +3,9 @@
 ``model``       ``staggered_did``, ``DidResult``, aggregation
 ``event_study`` the event-study table
 ``_fit``        settings (``DidConfig``) and the dispatch to one estimator
-``_data``       the unit × period arrays (balanced for CS and Sun-Abraham)
+``_data``       the unit × period arrays (balanced for Sun-Abraham)
 ``_cs``         Callaway–Sant'Anna 2x2 cells (regression, IPW, doubly robust, trimming)
+``_rc``         the same on an unbalanced panel: repeated-cross-section 2x2 estimators
 ``_fe``         unit and period effects on any subset of the grid (unbalanced panels)
 ``_imputation`` Borusyak–Jaravel–Spiess, with covariates in the first stage
 ``_pretrends``  imputation event-study windows and the leads-regression test

@@ -7,7 +7,9 @@ cells at once from the units x periods matrix and never form the dense
 influence-function matrix; an aggregate's influence function is built
 directly from per-cohort linear maps (``combine``). With covariates each cell
 is a 2x2 DRDID fit (outcome regression, IPW or doubly robust, as in the R
-``DRDID`` package) and the influence functions are kept densely.
+``DRDID`` package) and the influence functions are kept densely; on an
+unbalanced panel the cells come from the repeated-cross-section fits in
+``_rc``.
 
 Influence functions follow the R ``did`` convention: ``se = sqrt(sum(IF^2)) / n``
 with ``IF`` scaled by ``n / n_cell``.
@@ -203,7 +205,7 @@ def _propensity(D: np.ndarray, X: np.ndarray) -> np.ndarray:
     return p
 
 
-def _logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def propensity_logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = np.clip(_propensity(D, X), 1e-6, 1 - 1e-6)
     W = p * (1 - p)
     try:
@@ -214,7 +216,7 @@ def _logit(D: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p, lin_rep
 
 
-def _trimmed(D: np.ndarray, ps: np.ndarray) -> np.ndarray:
+def trimmed(D: np.ndarray, ps: np.ndarray) -> np.ndarray:
     """1 for treated units and for controls with ``ps < TRIM_LEVEL``, else 0."""
     keep = np.ones_like(D)
     c = D == 0
@@ -238,8 +240,8 @@ def did_reg(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.nda
 
 
 def did_ipw(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-    ps, lin_ps = _logit(D, X)
-    trim = _trimmed(D, ps)
+    ps, lin_ps = propensity_logit(D, X)
+    trim = trimmed(D, ps)
     w_t = trim * D
     w_c = trim * ps * (1 - D) / (1 - ps)
     eta_t = np.mean(w_t * dy) / np.mean(w_t)
@@ -252,9 +254,9 @@ def did_ipw(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.nda
 
 
 def did_dr(dy: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-    ps, lin_ps = _logit(D, X)
+    ps, lin_ps = propensity_logit(D, X)
     fitted, lin_ols = _ols_control(dy, D, X)
-    trim = _trimmed(D, ps)
+    trim = trimmed(D, ps)
     w_t = trim * D
     w_c = trim * ps * (1 - D) / (1 - ps)
     r = dy - fitted
@@ -388,81 +390,6 @@ def cells_unbalanced(panel: DidPanel, *, control: str, anticipation: int, base: 
             inf[seen, k] += w * n * (y0[seen, s] - m) / cnt
     if empty:
         warnings.warn(f"{empty} (g,t) cell(s) have no observed treated or control unit in one of their periods; they are left out", DataWarning, stacklevel=4)
-    se = np.sqrt((inf**2).sum(axis=0)) / n
-    se[np.isnan(att)] = np.nan
-    return CellSet(g, t, b, post, att, se, n1, n0, n, codes, ucode, ctrl, inf=inf)
-
-
-def reg_did_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-    """Outcome-regression DiD for repeated cross sections (R DRDID ``reg_did_rc``):
-    ATT and its influence function per observation."""
-    n = len(y)
-
-    def ols(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        Xm = X[mask]
-        if mask.sum() <= X.shape[1] or np.linalg.cond(Xm.T @ Xm) > 1 / np.finfo(float).eps:
-            raise CellSkipped("not enough control observations to run the outcome regression")
-        beta = np.linalg.lstsq(Xm, y[mask], rcond=None)[0]
-        fitted = X @ beta
-        w = mask.astype(float)
-        xpx_inv = np.linalg.inv((w[:, None] * X).T @ X / n)
-        return fitted, (w * (y - fitted))[:, None] * X @ xpx_inv
-
-    out_pre, lin_pre = ols((D == 0) & (post == 0))
-    out_post, lin_post = ols((D == 0) & (post == 1))
-    w_tpre, w_tpost, w_c = D * (1 - post), D * post, D
-    if w_tpre.sum() == 0 or w_tpost.sum() == 0:
-        raise CellSkipped("no treated observation in one of the two periods")
-    eta_tpre = np.mean(w_tpre * y) / np.mean(w_tpre)
-    eta_tpost = np.mean(w_tpost * y) / np.mean(w_tpost)
-    reg_c = w_c * (out_post - out_pre)
-    eta_c = np.mean(reg_c) / np.mean(w_c)
-    inf_tpre = (w_tpre * y - w_tpre * eta_tpre) / np.mean(w_tpre)
-    inf_tpost = (w_tpost * y - w_tpost * eta_tpost) / np.mean(w_tpost)
-    M1 = np.mean(w_c[:, None] * X, axis=0)
-    inf_c = (reg_c - w_c * eta_c + lin_post @ M1 - lin_pre @ M1) / np.mean(w_c)
-    return float((eta_tpost - eta_tpre) - eta_c), (inf_tpost - inf_tpre) - inf_c
-
-
-def cells_unbalanced_covariates(panel: DidPanel, *, control: str, anticipation: int, base: str) -> CellSet:
-    """Cells with covariates on an unbalanced panel by the repeated-cross-section
-    outcome regression, as R ``did`` with ``allow_unbalanced_panel=TRUE`` and
-    ``est_method="reg"``: each observation carries its own period's covariates;
-    influence functions are scaled by ``n_units / n_obs`` and summed by unit."""
-    g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
-    n, K = panel.n, len(g)
-    order = np.argsort(codes)
-    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
-    obs = panel.observed
-    att = np.full(K, np.nan)
-    inf = np.zeros((n, K))
-    n1 = np.zeros(K)
-    n0 = np.zeros(K)
-    skipped: list[str] = []
-    for k in range(K):
-        treated = panel.cohort == g[k]
-        members = treated | ctrl[k][ucode]
-        n1[k], n0[k] = treated.sum(), ctrl[k][ucode].sum()
-        rows, periods = [], []
-        for s, p in ((b[k], 0.0), (t[k], 1.0)):
-            u = np.flatnonzero(members & obs[:, s])
-            rows.append(u)
-            periods.append(np.full(u.size, p))
-        u = np.concatenate(rows)
-        s_idx = np.concatenate([np.full(rows[0].size, b[k]), np.full(rows[1].size, t[k])])
-        pst = np.concatenate(periods)
-        y = panel.y[u, s_idx]
-        X = np.column_stack([np.ones(u.size), panel.x[u, s_idx, :]])
-        D = treated[u].astype(float)
-        try:
-            att[k], phi = reg_did_rc(y, pst, D, X)
-        except CellSkipped as why:
-            skipped.append(f"(g={panel.cohort_label(int(g[k]))}, t={panel.cohort_label(int(t[k]))}): {why}")
-            continue
-        inf[:, k] = np.bincount(u, weights=phi * n / u.size, minlength=n)
-    if skipped:
-        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        warnings.warn(f"{len(skipped)} (g,t) cell(s) left out, as R did does: {shown}", DataWarning, stacklevel=4)
     se = np.sqrt((inf**2).sum(axis=0)) / n
     se[np.isnan(att)] = np.nan
     return CellSet(g, t, b, post, att, se, n1, n0, n, codes, ucode, ctrl, inf=inf)

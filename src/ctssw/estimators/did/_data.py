@@ -1,6 +1,6 @@
 """Turn a long team-week table into the unit x period arrays the DiD
-estimators work on (balanced for Sun-Abraham and Callaway-Sant'Anna with
-covariates; otherwise unobserved cells are NaN).
+estimators work on (balanced for Sun-Abraham; otherwise unobserved cells are
+NaN).
 
 Periods are recoded to 0..T-1 in sorted order (the R ``did`` package does the
 same), so event time is counted in periods; the panel is assumed regular.
@@ -21,7 +21,7 @@ NEVER = -1  # cohort code of never-treated units
 
 @dataclass(frozen=True)
 class DidPanel:
-    """Balanced panel as arrays.
+    """Unit x period panel as arrays (unobserved cells are NaN).
 
     Attributes
     ----------
@@ -174,7 +174,7 @@ def prepare_panel(
 ) -> DidPanel:
     """Pivot ``data`` to a units x periods panel.
 
-    With ``balance`` (Sun-Abraham, Callaway-Sant'Anna with covariates), units
+    With ``balance`` (Sun-Abraham), units
     with a missing outcome or covariate in any period are dropped; without it
     they are kept and the missing cells are NaN, and only units with no
     observed cell are dropped. Units treated in the first period (no
@@ -227,8 +227,8 @@ def prepare_panel(
     if (~ok).any():
         if balance:
             why = (
-                "not observed in every period (Sun-Abraham and Callaway-Sant'Anna with covariates by 'dr' or 'ipw' use a balanced panel; "
-                "'imputation', 'twfe' and 'cs' without covariates or with est_method='reg' use every observation)"
+                "not observed in every period (Sun-Abraham uses a balanced panel; "
+                "'imputation', 'twfe' and 'cs' use every observation)"
             )
         else:
             why = "no period with the outcome and covariates observed"

@@ -8,15 +8,11 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, EstimationError
-from ._cs import (
-    cells_covariates,
-    cells_linear,
-    cells_unbalanced,
-    cells_unbalanced_covariates,
-)
+from ._cs import cells_covariates, cells_linear, cells_unbalanced
 from ._data import NEVER, DidPanel
 from ._imputation import fit_imputation
 from ._inference import INFERENCES
+from ._rc import cells_unbalanced_covariates
 from ._twfe import fit_twfe
 
 __all__ = ["CONTROLS", "EST_METHODS", "METHODS", "DidConfig", "fit_panel"]
@@ -46,6 +42,20 @@ class DidConfig:
     pre_periods: int = 5
     inference: str = "auto"
     treatment: str | None = None
+
+    def panel_path(self, panel: DidPanel) -> str:
+        """Which observations the fit used and how, for ``settings["panel"]``."""
+        if self.method in ("imputation", "twfe"):
+            return "every observation (unit and period effects fit on the observed cells)"
+        if self.method == "sun-abraham":
+            return "balanced subset: units observed in every period (the others are dropped with a warning)"
+        if panel.balanced:
+            return "balanced panel: panel 2x2 estimators"
+        est = f" ('{self.est_method}', covariates of each observation's period)" if self.covariates else ""
+        return (
+            f"unbalanced panel: every observation, repeated-cross-section 2x2 estimator{est} in each (g,t) "
+            "cell, influence functions summed by unit (R did's allow_unbalanced_panel=TRUE)"
+        )
 
 
 def _config(**kw: Any) -> DidConfig:
@@ -132,7 +142,9 @@ def fit_panel(panel: DidPanel, cfg: DidConfig) -> tuple[Any, Any, list[str]]:
     if cfg.control == "never" and not (panel.cohort == NEVER).any():
         raise EstimationError("control='never' but no unit is never treated; use control='notyet'")
     if cfg.covariates and not panel.balanced:
-        return cells_unbalanced_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying"), None, notes
+        return cells_unbalanced_covariates(
+            panel, control=cfg.control, anticipation=cfg.anticipation, base="varying", est_method=cfg.est_method
+        ), None, notes
     if cfg.covariates:
         return cells_covariates(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying", est_method=cfg.est_method), None, notes
     if not panel.balanced:

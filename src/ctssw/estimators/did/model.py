@@ -352,14 +352,14 @@ def staggered_did(
         Outcome, unit and period columns. Periods may be numbers, dates or date
         strings ('2024-03', '2024-03-01') and are assumed evenly spaced.
         On an unbalanced panel, imputation, TWFE and Callaway-Sant'Anna
-        without covariates or with ``est_method="reg"`` use every
+        (with or without covariates, every ``est_method``) use every
         observation (CS through the repeated-cross-section estimators with
         unit-clustered influence functions, as R ``did`` with
         ``allow_unbalanced_panel=TRUE``; each observation then carries its
-        own period's covariates). Sun-Abraham and CS with ``"dr"`` or
-        ``"ipw"`` use the units observed in every period, and the others are
-        dropped with a warning that counts them (also in
-        ``settings["units_dropped"]``).
+        own period's covariates). Sun-Abraham uses the units observed in
+        every period, and the others are dropped with a warning that counts
+        them (also in ``settings["units_dropped"]``). ``settings["panel"]``
+        says which path ran.
     cohort : str or None
         First treated period of the unit (same units as ``time``); missing,
         infinite, 0 or negative means never treated. ``None`` only for
@@ -416,7 +416,7 @@ def staggered_did(
         warnings.simplefilter("always")
         panel = prepare_panel(
             data, y=cfg.y, unit=cfg.unit, time=cfg.time, cohort=cohort, covariates=cfg.covariates,
-            dose=cfg.treatment, balance=cfg.method == "sun-abraham" or (cfg.method == "cs" and bool(cfg.covariates) and cfg.est_method != "reg"),
+            dose=cfg.treatment, balance=cfg.method == "sun-abraham",
         )
         fit, pre_fit, notes = fit_panel(panel, cfg)
     for w in caught:
@@ -437,6 +437,7 @@ def build_result(panel: DidPanel, cfg: DidConfig, fit: Any, pre_fit: Any, notes:
         "never_treated": int((panel.cohort == NEVER).sum()),
         "units_dropped": int(panel.n_input_units - panel.n),
         "balanced": panel.balanced,
+        "panel": cfg.panel_path(panel),
     }
     inference = choose(cfg.inference, panel.cohort)
     if cfg.method == "twfe":
