@@ -78,7 +78,8 @@ def _design(u: np.ndarray, t: np.ndarray, nu: int, nt: int) -> sp.csr_matrix:
     return Z[:, np.r_[np.arange(nu), nu + np.arange(1, nt)]]
 
 
-def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarray, estimands: dict[str, np.ndarray]) -> tuple[pd.Series, pd.DataFrame, dict]:
+def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarray, estimands: dict[str, np.ndarray],
+                       optional: frozenset[str] = frozenset()) -> tuple[pd.Series, pd.DataFrame, dict]:
     """Estimates and clustered covariance of linear estimands of the imputed effects.
 
     Parameters
@@ -92,6 +93,8 @@ def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarra
     estimands : dict of str to ndarray (n,)
         Weights over rows; only rows with some treatment adopted may carry weight,
         and each estimand's weights sum to one.
+    optional : set of str
+        Estimands that may have no imputable row (NaN then); any other raises.
 
     Returns
     -------
@@ -137,7 +140,7 @@ def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarra
     for j, name in enumerate(names):
         a = estimands[name]
         a_ok = a[ok]
-        if abs(a.sum() - a_ok.sum()) > 1e-9 and a_ok.sum() == 0:
+        if abs(a.sum() - a_ok.sum()) > 1e-9 and a_ok.sum() == 0 and name not in optional:
             raise EstimationError(f"{name}: no adopted team-week can be imputed")
         s = a_ok.sum()
         if s <= 0:
@@ -193,7 +196,12 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
             label = " + ".join(c for c, on in zip(tools, pat, strict=True) if on)
             combos[label] = (pat, int(m))
             estimands[f"combination: {label}"] = cell.astype(float)
-    est, V, info = imputation_effects(Y, u, t, D, estimands)
+    est, V, info = imputation_effects(Y, u, t, D, estimands, optional=frozenset(f"combination: {c}" for c in combos))
+    not_imputable = [c for c in combos if not np.isfinite(est[f"combination: {c}"])]
+    for c in not_imputable:  # its teams or weeks have no team-week without a tool
+        del combos[c]
+    keep = [n for n in est.index if np.isfinite(est[n])]
+    est, V = est[keep], V.loc[keep, keep]
     G = info["clusters"]
     crit = float(stats.t.ppf(0.5 + spec.level / 2, G - 1))
     params = est[tools]
@@ -235,6 +243,6 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
         naive_total=naive_total,
         method="did",
         diagnostics={**info, "team_weeks_alone": counts, "interactions": interactions,
-                     "combinations_below_privacy_floor": suppressed},
+                     "combinations_below_privacy_floor": suppressed, "combinations_not_imputable": not_imputable},
         level=spec.level,
     )
