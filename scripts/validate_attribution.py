@@ -74,7 +74,7 @@ def did_truth(p: pd.DataFrame, seed: int, teams: int, weeks: int, threshold: flo
 
 
 def one(args) -> list[dict]:
-    r, teams, weeks, methods, threshold, outcome = args
+    r, teams, weeks, methods, threshold, outcome, naive = args
     OUTCOME["outcome"] = outcome
     seed = 2000 + r
     with warnings.catch_warnings():
@@ -82,12 +82,13 @@ def one(args) -> list[dict]:
         p, truth = organisation(seed, teams, weeks)
         rows = []
         for m in methods:
-            res = attribute(p, tools=TOOLS, y="y", method=m, threshold=threshold)
+            res = attribute(p, tools=TOOLS, y="y", method=m, threshold=threshold, naive=naive)
             tr = did_truth(p, seed, teams, weeks, threshold) if m == "did" else {f"share_{n}": truth["tools"][n] for n in NAMES}
             ci = res.conf_int(0.95)
             for t in TOOLS:
                 rows.append({"rep": r, "method": m, "tool": t, "truth": tr[t], "estimate": res.params[t], "se": res.std_errors[t],
-                             "lo": ci.loc[t, "lower"], "hi": ci.loc[t, "upper"], "naive": res.naive.loc[t, "estimate"]})
+                             "lo": ci.loc[t, "lower"], "hi": ci.loc[t, "upper"],
+                             "naive": res.naive.loc[t, "estimate"] if naive else np.nan})
             tot = sum(tr.values())
             rows.append({"rep": r, "method": m, "tool": "sum", "truth": tot, "estimate": res.total.estimate, "se": res.total.std_error,
                          "lo": res.total.ci_low, "hi": res.total.ci_high, "naive": res.naive_total})
@@ -120,12 +121,13 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["fe", "jackknife", "did"])
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--outcome", choices=["team", "pre"], default="team")
+    ap.add_argument("--no-naive", action="store_true", help="skip the one-model-per-tool fits")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--csv", type=Path, default=None)
     a = ap.parse_args()
     t0 = time.time()
-    jobs = [(r, a.teams, a.weeks, a.methods, a.threshold, a.outcome) for r in range(a.reps)]
+    jobs = [(r, a.teams, a.weeks, a.methods, a.threshold, a.outcome, not a.no_naive) for r in range(a.reps)]
     if a.workers > 1:
         with Pool(a.workers) as pool:
             rows = [x for chunk in pool.imap_unordered(one, jobs) for x in chunk]

@@ -403,3 +403,21 @@ def test_drivers_by_architecture_recovers_different_slopes():
     assert "velocity:architecture[service]" in res.params.index and "Same slope" in res.summary()
     with pytest.raises(ConfigError, match="two architectures"):
         drivers_by_architecture(df.assign(architecture="service"), drivers=["velocity"])
+
+
+def test_plan_with_the_jackknife_needs_use_in_both_halves_and_has_power(history):
+    # 13 weeks before the first wave and 39 after: two of the four waves start in the first half
+    res = plan(history, tool="x", effect=0.3, weeks=39, cohorts=4, pre_weeks=13, reps=20, seed=3, method="jackknife")
+    assert res.settings["estimator"].endswith("method jackknife)") and res.power.estimate >= 0.6
+    null = plan(history, tool="x", effect=0.0, weeks=39, cohorts=4, pre_weeks=13, reps=20, seed=4, method="jackknife")
+    assert null.power.estimate <= 0.2 and null.mean_se > 0
+
+
+def test_persistence_without_a_varying_covariate_matches_the_within_estimator(history):
+    from ctssw.estimators.attribution.power import _ar1_within
+    from ctssw.estimators.dynamic import dynamic_panel
+
+    h = history.dropna(subset=["deploys_per_builder"]).copy()
+    h["z"] = np.random.default_rng(0).normal(size=len(h)) * 1e-3
+    beta = float(dynamic_panel(h, y="deploys_per_builder", x=["z"], unit="team_id", time="week", method="fe").params.iloc[0])
+    assert _ar1_within(h, "deploys_per_builder", "team_id", "week") == pytest.approx(beta, abs=2e-3)

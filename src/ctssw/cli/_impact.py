@@ -88,6 +88,12 @@ def register(app: typer.Typer) -> None:
         rollout: Annotated[
             Path | None, typer.Option("--rollout", help="CSV of team,date rollout dates: adoption from each team's date on.")
         ] = None,
+        event: Annotated[
+            str | None, typer.Option(help="Study a change of architecture as a staggered DiD event: architecture:FROM->TO (needs --architecture-changes).")
+        ] = None,
+        architecture_changes: Annotated[
+            Path | None, typer.Option("--architecture-changes", help="CSV of team,date,from,to architecture changes (with --event).")
+        ] = None,
         report_file: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
         backend: BackendOpt = Backend.duckdb,
@@ -96,6 +102,9 @@ def register(app: typer.Typer) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
         from ..pipeline import impact_from_store, render_impact_text
 
+        if event is not None:
+            _event(db, event, architecture_changes, panel_file, method, as_json)
+            return
         if tools is not None:
             if report_file is not None:
                 _fail(ConfigError("--report renders one tool's impact; with --tools, use --json and pass it to the report"))
@@ -162,5 +171,23 @@ def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_
         from ._common import emit_json
 
         emit_json("impact-tools", res)
+    else:
+        out.print(res["text"], highlight=False)
+
+
+def _event(db: Path, event: str, changes: Path | None, panel_file: Path | None, method: str, as_json: bool) -> None:
+    """``ctssw impact --event architecture:FROM->TO --architecture-changes FILE``."""
+    from ..pipeline.architecture_event import architecture_event_from_store
+    from ._app import _fail, out
+    from ._common import emit_json
+
+    try:
+        if changes is None:
+            raise ConfigError("--event needs --architecture-changes FILE (a CSV of team,date,from,to)")
+        res = architecture_event_from_store(db, event, changes, panel_file=panel_file, method="cs" if method in ("all", "did") else method)
+    except CtsswError as e:
+        _fail(e)
+    if as_json:
+        emit_json("impact-event", res)
     else:
         out.print(res["text"], highlight=False)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._build import PANEL_COLUMNS, UNITS, PanelConfig, build_panel, panel_config
+from ._build import (
+    CHANGE_ROLES,
+    FEATURES,
+    PANEL_COLUMNS,
+    UNITS,
+    PanelConfig,
+    build_panel,
+    panel_config,
+)
+from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
 
-__all__ = ["PANEL_COLUMNS", "UNITS", "PanelConfig", "panel", "panel_expr", "read_panel", "tool_shares"]
+__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr", "read_panel", "tool_shares"]
 
 
 def panel_expr(con, **kw):
@@ -43,6 +52,16 @@ def tool_shares(con, **kw) -> pd.DataFrame:
         :class:`PanelConfig` fields (``start``, ``end``, ...).
     """
     df = _tool_shares(con, panel_config(**kw)).to_pandas()
+    df["week"] = pd.to_datetime(df["week"])
+    return df.reset_index(drop=True)
+
+
+def change_shares(con, **kw) -> pd.DataFrame:
+    """Per team, week, role (``agent``: authored or co-authored, ``review``: reviewed) and tool: the
+    merged changes an AI agent took part in and their share of the team's merged changes, in long
+    form; see :func:`ctssw.panel._build.change_shares`.
+    """
+    df = _change_shares(con, panel_config(**kw)).to_pandas()
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 

@@ -384,3 +384,36 @@ def tool_shares(con, cfg: PanelConfig) -> ir.Table:
         "team_id", "week", "tool", "feature", "active_builders", "headcount",
         share=_ratio(act.active_builders, act.headcount),
     ).order_by(["team_id", "week", "tool", "feature"])
+
+
+CHANGE_ROLES = {"agent": "agent", "review": "review_agent"}
+
+
+def change_shares(con, cfg: PanelConfig) -> ir.Table:
+    """Per team, week, role and tool: merged changes an AI agent authored (role ``agent``, from
+    ``changes.agent``) or reviewed (role ``review``, from ``changes.review_agent``), and their share
+    of the team's merged changes that week (``agent_share[tool]``; ``review_share[tool]``).
+
+    Long form, one row per team-week-role-tool with any such change; a team-week missing for a tool
+    means none of its merged changes had that agent (share 0). Teams and weeks as in the panel: the
+    change's team, else its repository's; the week of ``merged_at``.
+    """
+    ch = con.table("changes")
+    rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
+    ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
+    ch = ch.mutate(team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=_week(ch.merged_at))
+    merged = ch.group_by(["team_id", "week"]).aggregate(changes_merged=ch.change_id.count())
+    parts = []
+    for role, col in CHANGE_ROLES.items():
+        if col not in ch.columns:  # a store read-only from before the column
+            continue
+        one = ch.filter(ch[col].notnull())
+        parts.append(one.group_by(["team_id", "week", one[col].name("tool")]).aggregate(
+            changes=one.change_id.count()).mutate(role=ibis.literal(role)))
+    if not parts:
+        return merged.mutate(role=ibis.null("string"), tool=ibis.null("string"), changes=ibis.literal(0, "int64"),
+                             share=ibis.null("float64")).limit(0)
+    by_tool = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
+    j = by_tool.join(merged, ["team_id", "week"])
+    return j.select("team_id", "week", "role", "tool", "changes", "changes_merged",
+                    share=_ratio(j.changes, j.changes_merged)).order_by(["team_id", "week", "role", "tool"])

@@ -19,6 +19,7 @@ from ..estimators.attribution import (
 )
 from ..estimators.results import jsonable
 from ..privacy import DEFAULT_K, check_k
+from ._tools import change_share, check_known, parse_selector
 
 __all__ = ["OUTCOME", "attribute_from_store", "attribute_tools", "explain_change", "explain_from_store", "load_tools_panel", "parse_tools", "plan_from_store", "share_column", "tools_panel", "tools_panel_from_store"]
 
@@ -26,8 +27,9 @@ OUTCOME = "deploys_per_builder"
 
 
 def share_column(tool: str) -> str:
-    """Panel column of a tool's usage share."""
-    return f"share_{tool}"
+    """Panel column of a tool's share: ``share_<tool>`` for usage, ``agent_share_<tool>`` for
+    ``agent:<tool>``, ``review_share_<tool>`` for ``review:<tool>`` (see :mod:`._tools`)."""
+    return parse_selector(tool).column
 
 
 def parse_prices(text: str | None) -> dict[str, float]:
@@ -55,6 +57,9 @@ def parse_tools(tools: str | Sequence[str]) -> list[str]:
         raise ConfigError("--tools needs at least one tool name, e.g. --tools assistant,review_agent")
     if len(set(names)) != len(names):
         raise ConfigError(f"--tools lists a tool twice: {names}")
+    cols = [parse_selector(t).column for t in names]
+    if len(set(cols)) != len(cols):
+        raise ConfigError(f"--tools names one share twice: {names}")
     return names
 
 
@@ -78,25 +83,31 @@ def tools_panel(panel_df: pd.DataFrame, tools: Sequence[str], *, outcome: str = 
 
 def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = "deployment", loaded_annual_cost: float = 200_000.0,
                            weeks_per_year: float = 52.0) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The store's panel with one ``share_<tool>`` column per tool, and each tool's licence cost."""
-    from ..panel import panel
+    """The store's panel with one share column per tool (:func:`share_column`: usage, feature, coding
+    or review agent), and each tool's licence cost (licence rows of ``costs`` naming that tool)."""
+    from ..panel import change_shares, panel
     from ..store import Store
 
     kw = dict(unit=unit, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+    sels = [parse_selector(t) for t in tools]
     with Store(db, read_only=True) as store:
         con = store.ibis()
         tu = con.table("tool_usage")
-        known = sorted(tu.select("tool").distinct().to_pandas()["tool"].dropna())
-        unknown = [t for t in tools if t not in known]
-        if unknown:
-            raise ConfigError(f"no usage of {unknown} in the store; tools with usage: {known or 'none'}")
+        usage = tu.select("tool", "feature").distinct().to_pandas().dropna()
+        changes = change_shares(con) if any(s.kind != "usage" for s in sels) else pd.DataFrame(columns=["role", "tool"])
+        check_known(sels, usage, changes)
         base = panel(con, **kw)
         if base.empty:
             raise ConfigError(f"the store {db} holds no team-weeks")
-        for t in tools:
-            one = panel(con, tool=t, **kw)[["team_id", "week", "ai_share", "ai_active"]]
-            one = one.rename(columns={"ai_share": share_column(t), "ai_active": f"active_{t}"})
-            base = base.merge(one, on=["team_id", "week"], how="left")
+        for s in sels:
+            if s.kind == "usage":
+                one = panel(con, tool=s.tool, feature=s.feature, **kw)[["team_id", "week", "ai_share", "ai_active"]]
+                one = one.rename(columns={"ai_share": s.column, "ai_active": f"active_{s.name}"})
+                base = base.merge(one, on=["team_id", "week"], how="left")
+            else:
+                base = base.merge(change_share(changes, s), on=["team_id", "week"], how="left")
+                # a team-week without any of these changes (or without merged changes) has share 0
+                base[s.column] = base[s.column].fillna(0.0)
         c = con.table("costs")
         lic = c.filter((c.kind == "license") & c.tool.isin(list(tools))).group_by("tool").aggregate(amount=c.amount.sum()).to_pandas()
     licences = {t: float(lic.loc[lic["tool"] == t, "amount"].sum()) for t in tools}
@@ -226,21 +237,45 @@ def explain_from_store(db: str | Path, tools: str | Sequence[str], *, since: str
 
 def plan_from_store(db: str | Path, *, tool: str, effect: float, out: str | Path = "rollout.csv", panel_file: str | Path | None = None,
                     **kw) -> dict[str, Any]:
-    """``ctssw plan``: power and a balanced schedule from the store's history; writes the rollout CSV to ``out``."""
+    """``ctssw plan``: power and a balanced schedule from the store's history; writes the rollout CSV to ``out``.
+
+    ``tool`` is named as for ``--tools`` (``copilot``, ``copilot/chat``, ``agent:copilot``,
+    ``review:coderabbit``, or a new tool's label). When the store already records use of it, the
+    plan simulates on the history before its first use, which it says.
+    """
     from ..estimators.attribution import plan
     from ..panel import panel, read_panel
     from ..store import Store
 
+    sel = parse_selector(tool)
+    note = None
     if panel_file is not None:
         p = read_panel(panel_file)
     else:
         with Store(db, read_only=True) as store:
             p = panel(store.ibis())
+        if not p.empty:
+            first = _first_use(db, tool)
+            if first is not None:
+                p = p[p["week"] < first]
+                note = (f"{tool} is in use from the week of {first.date()}: the plan simulates on the "
+                        f"{p['week'].nunique()} weeks before it")
     if p.empty:
-        raise ConfigError(f"the store {db} holds no team-weeks")
-    result = plan(p, tool=tool, effect=effect, **kw)
+        raise ConfigError(f"the store {db} holds no team-weeks" + (" before the tool's first use" if note else ""))
+    result = plan(p, tool=sel.name, effect=effect, **kw)
     path = result.write_schedule(out)
     res = result.to_dict()
     res["rollout_csv"] = str(path)
-    res["text"] = result.summary() + f"\nRollout CSV (team,date,wave; `ctssw impact` reads team,date): {path}"
+    res["history_before_first_use"] = note
+    res["text"] = (f"{note}\n" if note else "") + result.summary() + f"\nRollout CSV (team,date,wave; `ctssw impact` reads team,date): {path}"
     return res
+
+
+def _first_use(db: str | Path, tool: str) -> pd.Timestamp | None:
+    """The first week any team used ``tool`` (share above 0), or None when the store records no use."""
+    try:
+        p, _ = tools_panel_from_store(db, [tool])
+    except ConfigError:
+        return None
+    used = p.loc[p[share_column(tool)].fillna(0) > 0, "week"]
+    return None if used.empty else pd.Timestamp(used.min())

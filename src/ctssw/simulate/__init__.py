@@ -17,10 +17,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
+from ._architecture import simulate_architecture_change
 from ._dgp import ARCHITECTURES, BLOCK_TEAMS, TOOL, SimConfig, iter_blocks
 from ._events import Expander
 
-__all__ = ["TOOL", "SimConfig", "parse_tools", "simulate", "simulate_panel"]
+__all__ = ["TOOL", "SimConfig", "parse_tools", "simulate", "simulate_architecture_change", "simulate_panel"]
 
 TABLES = (
     "teams",

@@ -375,9 +375,9 @@ class Expander:
     def _extra_tool_rows(self, blk: Block, block_no: int, tid: pa.Array, out: dict[str, pa.Table]) -> None:
         """Usage rows of the extra tools, from their own random stream.
 
-        Their licences are not written: the costs table is keyed by scope and
-        week, not by tool, so a second tool's licence row for the same team-week
-        would collide with the assistant's. ``truth.json`` gives their seat price.
+        Their licences are not written (the simulated organisations keep the
+        assistant's licence as their only tool cost); ``truth.json`` gives their
+        seat price, for ``--license``.
         """
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, block_no, 2])

@@ -341,14 +341,16 @@ class Store:
             c.execute(
                 f"UPDATE _typed SET _why = concat_ws('; ', NULLIF(_why, ''), {', '.join(late)}) WHERE _why = ''"
             )
-        # same key, different content inside one load: ambiguous, so every copy is quarantined
+        # same key, different content inside one load: ambiguous, so every copy is quarantined.
+        # Keys compare NULL-safely: a key column may be NULL (costs.tool for a cost of no tool).
         key = ", ".join(_q(k) for k in t.key)
         content = ", ".join(_q(col.name) for col in t.columns)
+        dup_on = " AND ".join(f"d.{_q(k)} IS NOT DISTINCT FROM _typed.{_q(k)}" for k in t.key)
         c.execute(
             f"""UPDATE _typed SET _why = 'duplicate key with different content'
-                WHERE _why = '' AND ({key}) IN (
+                WHERE _why = '' AND EXISTS (SELECT 1 FROM (
                     SELECT {key} FROM (SELECT DISTINCT {content} FROM _typed WHERE _why = '')
-                    GROUP BY {key} HAVING count(*) > 1)"""
+                    GROUP BY {key} HAVING count(*) > 1) d WHERE {dup_on})"""
         )
         n_read = c.execute("SELECT count(*) FROM _raw").fetchall()[0][0]
         n_bad = c.execute("SELECT count(*) FROM _typed WHERE _why <> ''").fetchall()[0][0]
@@ -390,8 +392,9 @@ class Store:
         n_good_rows = n_read - n_bad
         n_distinct = c.execute("SELECT count(*) FROM _good").fetchall()[0][0]
         skey = t.stored_key
-        on = " AND ".join(f"g.{_q(k)} = s.{_q(k)}" for k in skey)
+        on = " AND ".join(f"g.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in skey)
         same = " AND ".join(f"g.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in t.stored_columns)
+        # the first key column is required (never NULL), so a NULL there means no stored row
         c.execute(
             f"""CREATE OR REPLACE TEMP TABLE _cls AS
                 SELECT g.*, CASE WHEN s.{_q(skey[0])} IS NULL THEN 'new'
@@ -402,9 +405,10 @@ class Store:
         n_new, n_changed, n_same = (status.get(k, 0) for k in ("new", "changed", "same"))
         cols = ", ".join(_q(x) for x in t.stored_columns)
         if n_changed:
+            gone = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM {_q(t.name)}.{_q(k)}" for k in skey)
             c.execute(
-                f"""DELETE FROM {_q(t.name)} WHERE ({', '.join(_q(k) for k in skey)}) IN
-                    (SELECT {', '.join(_q(k) for k in skey)} FROM _cls WHERE _status = 'changed')"""
+                f"""DELETE FROM {_q(t.name)} WHERE EXISTS
+                    (SELECT 1 FROM _cls x WHERE x._status = 'changed' AND {gone})"""
             )
         if n_new or n_changed:
             c.execute(

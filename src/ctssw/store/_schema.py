@@ -280,8 +280,9 @@ TABLES: dict[str, Table] = {
                      "feature": ("all", "completion", "chat", "agent", "cli", "review")},
         ),
         Table(
+            # tool is in the key (NULL for a cost of no tool): two tools' licences in one period are two rows
             "costs",
-            ("scope", "scope_id", "kind", "period_start"),
+            ("scope", "scope_id", "kind", "period_start", "tool"),
             (
                 _c("scope", "VARCHAR", required=True),
                 _c("scope_id", "VARCHAR", required=True),

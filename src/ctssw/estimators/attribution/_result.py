@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..results import Estimate, Result, jsonable
 
@@ -78,6 +79,21 @@ class AttributionResult(Result):
     fit: Any = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     level: float = 0.95
+    df_params: pd.Series | None = None  # degrees of freedom per tool, where they differ (``"did"``)
+
+    def _df(self) -> np.ndarray:
+        if self.df_params is None:
+            return np.full(len(self.params), np.inf if self.df_resid is None else float(self.df_resid))
+        return self.df_params.reindex(self.params.index).to_numpy(dtype=float)
+
+    @property
+    def pvalues(self) -> pd.Series:
+        t = np.abs(self.tstats.to_numpy(dtype=float))
+        return pd.Series(2 * stats.t.sf(t, self._df()), index=self.params.index, name="pvalue")
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        c = stats.t.ppf(0.5 + level / 2, self._df())
+        return pd.DataFrame({"lower": self.params - c * self.std_errors, "upper": self.params + c * self.std_errors})
 
     def effect(self, tool: str) -> Estimate:
         """One tool's effect as an :class:`Estimate` at the result's level."""

@@ -78,7 +78,8 @@ def _design(u: np.ndarray, t: np.ndarray, nu: int, nt: int) -> sp.csr_matrix:
     return Z[:, np.r_[np.arange(nu), nu + np.arange(1, nt)]]
 
 
-def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarray, estimands: dict[str, np.ndarray]) -> tuple[pd.Series, pd.DataFrame, dict]:
+def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarray, estimands: dict[str, np.ndarray],
+                       optional: frozenset[str] = frozenset()) -> tuple[pd.Series, pd.DataFrame, dict]:
     """Estimates and clustered covariance of linear estimands of the imputed effects.
 
     Parameters
@@ -92,6 +93,8 @@ def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarra
     estimands : dict of str to ndarray (n,)
         Weights over rows; only rows with some treatment adopted may carry weight,
         and each estimand's weights sum to one.
+    optional : set of str
+        Estimands that may have no imputable row (NaN then); any other raises.
 
     Returns
     -------
@@ -137,7 +140,7 @@ def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarra
     for j, name in enumerate(names):
         a = estimands[name]
         a_ok = a[ok]
-        if abs(a.sum() - a_ok.sum()) > 1e-9 and a_ok.sum() == 0:
+        if abs(a.sum() - a_ok.sum()) > 1e-9 and a_ok.sum() == 0 and name not in optional:
             raise EstimationError(f"{name}: no adopted team-week can be imputed")
         s = a_ok.sum()
         if s <= 0:
@@ -150,9 +153,62 @@ def imputation_effects(Y: np.ndarray, u: np.ndarray, t: np.ndarray, D: np.ndarra
         v[ok] = a_ok
         v[untreated] = -(Z0 @ b)
         phi[:, j] = np.bincount(u, weights=v * e, minlength=nu)
-    V = phi.T @ phi * G / max(G - 1, 1)
-    info = {"clusters": G, "untreated_rows": int(untreated.sum()), "adopted_rows": int(treated.sum()), "adopted_rows_not_imputable": n_lost}
+    # small-sample correction (Bell-McCaffrey): per estimand, the scale that makes the clustered
+    # variance unbiased under independent homoskedastic errors, and Satterthwaite degrees of freedom
+    small = _SmallSample(u, ok, untreated, Z0, Z1, lu, combo, nu)
+    weights = {}
+    dfs, scale = np.full(len(names), np.nan), np.ones(len(names))
+    for j, name in enumerate(names):
+        if np.isfinite(est[j]):
+            weights[name] = _weights(estimands[name], ok, untreated, Z0, Z1, lu)
+            scale[j], dfs[j] = small(weights[name])
+    root = np.sqrt(scale)
+    V = (phi.T @ phi) * np.outer(root, root)
+    info = {"clusters": G, "untreated_rows": int(untreated.sum()), "adopted_rows": int(treated.sum()), "adopted_rows_not_imputable": n_lost,
+            "df": dict(zip(names, dfs, strict=True)), "variance_scale": dict(zip(names, scale, strict=True)),
+            "small_sample": small, "weights": weights}
     return pd.Series(est, index=names), pd.DataFrame(V, index=names, columns=names), info
+
+
+def _weights(a: np.ndarray, ok: np.ndarray, untreated: np.ndarray, Z0, Z1, lu) -> np.ndarray:
+    """The estimate as ``v' Y``: weight ``a`` (normalised) on imputed adopted rows, minus the imputation on untreated rows."""
+    a_ok = a[ok] / a[ok].sum()
+    v = np.zeros(a.size)
+    v[ok] = a_ok
+    v[untreated] = -(Z0 @ lu.solve(np.asarray(Z1.T @ a_ok).ravel()))
+    return v
+
+
+class _SmallSample:
+    """Bell and McCaffrey's (2002) correction of a clustered variance, for an estimate ``v' Y``.
+
+    The residuals are ``e = A Y``: on untreated rows ``(I - P0) Y0``, on imputed adopted rows
+    ``C (Y1 - Z1 coef)`` with ``C`` the centring within cells of tool combinations. The variance
+    estimate is ``sum_g (q_g' Y)^2`` with ``q_g = A' (v 1_g)``; under independent errors of equal
+    variance its mean is ``s^2 tr(Q'Q)`` while the estimate's variance is ``s^2 |v|^2``. The scale
+    ``|v|^2 / tr(Q'Q)`` removes that bias (CR2's aim, as one factor per estimate), and the
+    Satterthwaite degrees of freedom are ``tr(Q'Q)^2 / |Q'Q|_F^2``: few when the estimate rests on
+    few teams, as a tool adopted alone by a handful of teams does.
+    """
+
+    def __init__(self, u, ok, untreated, Z0, Z1, lu, combo, nu) -> None:
+        self.u, self.ok, self.untreated, self.Z0, self.Z1, self.lu, self.nu = u, ok, untreated, Z0, Z1, lu, nu
+        self.cells = pd.factorize(combo)[0]
+
+    def __call__(self, v: np.ndarray) -> tuple[float, float]:
+        u, ok, un = self.u, self.ok, self.untreated
+        G = sp.csr_matrix
+        U0 = G((v[un], (np.arange(un.sum()), u[un])), shape=(int(un.sum()), self.nu))
+        U1 = G((v[ok], (np.arange(ok.sum()), u[ok])), shape=(int(ok.sum()), self.nu)).toarray()
+        means = pd.DataFrame(U1).groupby(self.cells).transform("mean").to_numpy()
+        CU1 = U1 - means
+        rhs = np.asarray((self.Z0.T @ U0).todense()) + np.asarray(self.Z1.T @ CU1)
+        part0 = U0.toarray() - self.Z0 @ self.lu.solve(rhs)
+        S = part0.T @ part0 + CU1.T @ CU1
+        tr = float(np.trace(S))
+        if tr <= 0:
+            return 1.0, float("nan")
+        return float(v @ v) / tr, tr**2 / float(np.sum(S * S))
 
 
 def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
@@ -193,12 +249,25 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
             label = " + ".join(c for c, on in zip(tools, pat, strict=True) if on)
             combos[label] = (pat, int(m))
             estimands[f"combination: {label}"] = cell.astype(float)
-    est, V, info = imputation_effects(Y, u, t, D, estimands)
+    est, V, info = imputation_effects(Y, u, t, D, estimands, optional=frozenset(f"combination: {c}" for c in combos))
+    not_imputable = [c for c in combos if not np.isfinite(est[f"combination: {c}"])]
+    for c in not_imputable:  # its teams or weeks have no team-week without a tool
+        del combos[c]
+    keep = [n for n in est.index if np.isfinite(est[n])]
+    est, V = est[keep], V.loc[keep, keep]
     G = info["clusters"]
-    crit = float(stats.t.ppf(0.5 + spec.level / 2, G - 1))
+    small, vw = info.pop("small_sample"), info.pop("weights")
+
+    def crit_of(w: pd.Series) -> float:
+        """t critical value with the Satterthwaite degrees of freedom of ``w' est`` (at least 1)."""
+        _, df = small(sum(x * vw[n] for n, x in w.items() if x != 0))
+        return float(stats.t.ppf(0.5 + spec.level / 2, max(df, 1.0) if np.isfinite(df) else G - 1))
+
     params = est[tools]
     Vt = V.loc[tools, tools]
-    total = linear_combination(params, Vt, pd.Series(1.0, index=tools), crit, spec.level)
+    total_w = pd.Series(1.0, index=tools)
+    df_total = small(sum(vw[c] for c in tools))[1]
+    total = linear_combination(params, Vt, total_w, crit_of(total_w), spec.level)
     interactions = {}
     for label, (pat, m) in combos.items():
         w = pd.Series(0.0, index=est.index)
@@ -206,7 +275,7 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
         for c, on in zip(tools, pat, strict=True):
             if on:
                 w[c] -= 1.0
-        e_int = linear_combination(est, V, w, crit, spec.level)
+        e_int = linear_combination(est, V, w, crit_of(w), spec.level)
         interactions[label] = {"team_weeks": m, "combined_effect": float(est[f"combination: {label}"]), **{f"interaction_{k}": v for k, v in e_int.to_dict().items()}}
     naive = None
     naive_total = float("nan")
@@ -214,18 +283,22 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
         rows = {}
         for k, c in enumerate(tools):
             Dk = D[:, [k]]
-            e1, V1, _ = imputation_effects(Y, u, t, Dk, {c: Dk[:, 0].astype(float)})
+            e1, V1, i1 = imputation_effects(Y, u, t, Dk, {c: Dk[:, 0].astype(float)})
             se = float(np.sqrt(V1.iloc[0, 0]))
-            rows[c] = {"estimate": float(e1[c]), "std_error": se, "ci_low": float(e1[c]) - crit * se, "ci_high": float(e1[c]) + crit * se}
+            c1 = float(stats.t.ppf(0.5 + spec.level / 2, max(i1["df"][c], 1.0)))
+            rows[c] = {"estimate": float(e1[c]), "std_error": se, "ci_low": float(e1[c]) - c1 * se, "ci_high": float(e1[c]) + c1 * se}
         naive = pd.DataFrame.from_dict(rows, orient="index")
         naive_total = float(naive["estimate"].sum())
+    info.pop("small_sample", None)
+    info["df"] = {**info["df"], "sum": df_total}
     return AttributionResult(
         params=params.rename("estimate"),
         std_errors=pd.Series(np.sqrt(np.clip(np.diag(Vt), 0, None)), index=tools, name="std_error"),
+        df_params=pd.Series([max(info["df"][c], 1.0) for c in tools], index=tools),
         nobs=int(len(d)),
         formula=f"{spec.y} ~ adopted({', '.join(tools)}) | {spec.unit} + {spec.time}, imputed from team-weeks with no tool",
         settings={"method": "did", "estimator": "joint imputation DiD, effect of each tool alone (dCDH 2023 design, BJS imputation)",
-                  "adoption": f"first week share >= {spec.threshold}, absorbing", "vcov": f"clustered by {spec.unit}, conservative", "threshold": spec.threshold},
+                  "adoption": f"first week share >= {spec.threshold}, absorbing", "vcov": f"clustered by {spec.unit}, conservative, Bell-McCaffrey small-sample scale and Satterthwaite df", "threshold": spec.threshold},
         df_resid=G - 1,
         title=f"Joint imputation DiD of {K} tools",
         tools=tools,
@@ -235,6 +308,6 @@ def joint_did(panel: pd.DataFrame, spec: AttributionSpec) -> AttributionResult:
         naive_total=naive_total,
         method="did",
         diagnostics={**info, "team_weeks_alone": counts, "interactions": interactions,
-                     "combinations_below_privacy_floor": suppressed},
+                     "combinations_below_privacy_floor": suppressed, "combinations_not_imputable": not_imputable},
         level=spec.level,
     )

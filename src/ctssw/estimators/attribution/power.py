@@ -245,7 +245,10 @@ def plan(
     # the outcome's persistence on the history, for the effect's build-up
     hist = p[p[unit].isin(g.index)]
     try:
-        beta = float(dynamic_panel(hist, y=y, x=[builders], unit=unit, time=time, method="fe").params.iloc[0])
+        if hist.groupby(unit)[builders].nunique().max() > 1:
+            beta = float(dynamic_panel(hist, y=y, x=[builders], unit=unit, time=time, method="fe").params.iloc[0])
+        else:  # team sizes constant (a roster without changes): nothing to hold fixed beside the lag
+            beta = _ar1_within(hist, y, unit, time)
     except EstimationError as exc:
         raise EstimationError(f"cannot estimate the outcome's persistence on the history: {exc}") from exc
     beta = min(max(beta, 0.0), 0.95)
@@ -308,3 +311,26 @@ def plan(
                   "mean_estimate": float(np.mean(est)), "sd_estimate": float(np.std(est, ddof=1))},
         estimates=est,
     )
+
+
+def _ar1_within(panel: pd.DataFrame, y: str, unit: str, time: str, *, tol: float = 1e-10) -> float:
+    """``beta`` of ``y_it = a_i + lambda_t + beta y_i,t-1 + e_it`` by the within estimator (two-way
+    demeaning by alternating projections), for a history with no covariate that varies."""
+    d = panel[[unit, time, y]].sort_values([unit, time])
+    d = d.assign(_lag=d.groupby(unit)[y].shift(1)).dropna(subset=[y, "_lag"])
+    if d[unit].nunique() < 2 or d[time].nunique() < 3:
+        raise EstimationError("too few teams or weeks to estimate the outcome's persistence")
+    cols = {}
+    for c in (y, "_lag"):
+        v = d[c].to_numpy(dtype=float) - d[c].mean()
+        for _ in range(1000):
+            before = v
+            v = v - pd.Series(v).groupby(d[unit].to_numpy()).transform("mean").to_numpy()
+            v = v - pd.Series(v).groupby(d[time].to_numpy()).transform("mean").to_numpy()
+            if np.max(np.abs(v - before)) < tol:
+                break
+        cols[c] = v
+    den = float(cols["_lag"] @ cols["_lag"])
+    if den <= 0:
+        raise EstimationError("the outcome does not vary within teams")
+    return float(cols["_lag"] @ cols[y]) / den
