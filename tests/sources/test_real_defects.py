@@ -168,3 +168,27 @@ def test_status_counts_non_production_deployments(store):
     assert s.tables["deployments"]["non_production"] == 2
     line = next(w for w in s.warnings if "non-production" in w)
     assert "(github-pages 2)" in line and "--production-env REGEX" in line
+
+
+def test_github_team_member_lists_become_teams_and_memberships(store, tmp_path):
+    # PyGithub's recorded /teams/…/members page (one member, jacquev6) saved under the API's path,
+    # and its recorded /orgs/BeaverSoftware/teams team "Members" in the shape `ctssw collect github` caches
+    members = json.loads((REAL / "github/team_members.json").read_text())["body"]
+    team = json.loads((REAL.parent / "collect/fixtures/github/org_teams.json").read_text())["body"][0]
+    (tmp_path / "teams" / "platform").mkdir(parents=True)
+    (tmp_path / "teams" / "platform" / "members.json").write_text(json.dumps(members))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "members.json").write_text(json.dumps({"team": team, "members": members}))
+    shutil.copy(REAL / "github/ants_pulls.json", tmp_path / "pulls.json")
+    with pytest.warns(DataWarning, match=r"team members start on 20\d\d-\d\d-\d\d \(GitHub keeps no joining dates"):
+        c = by_table(load_github(store, [tmp_path / "teams", tmp_path / "cache", tmp_path / "pulls.json"]))
+    assert c["memberships"].loaded == 2 and c["teams"].loaded == 2
+    first = store.con.execute("SELECT min(created_at)::DATE FROM changes").fetchall()[0][0]
+    got = store.con.execute("SELECT team_id, start, builder_id = ? FROM memberships ORDER BY 1",
+                            [store.pseudonymise("jacquev6")]).fetchall()
+    assert got == [("members", first, True), ("platform", first, True)]
+    assert store.con.execute("SELECT team_id, name FROM teams ORDER BY 1").fetchall() == [
+        ("members", "Members"), ("platform", "platform")]
+    again = by_table(load_github(store, [tmp_path / "teams"]))  # the start is kept: nothing changes
+    assert again["memberships"].loaded == 0
+    assert not store.con.execute("SELECT count(*) FROM memberships WHERE coalesce(inferred, false)").fetchall()[0][0]

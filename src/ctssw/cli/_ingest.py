@@ -103,15 +103,16 @@ def register(ingest_app: typer.Typer) -> None:
         bot: Annotated[list[str] | None, typer.Option("--bot", help="Login of an automation account that is not marked as a bot (repeatable).")] = None,
         production_env: Annotated[str | None, typer.Option("--production-env", help="Regex for production environment names (default: prod, production, live and their -suffixed forms).")] = None,
         agent_rules: AgentRulesOpt = None,
+        membership_start: Annotated[str | None, typer.Option("--membership-start", help="First day of the members of team member lists (default: the earliest activity).")] = None,
         db: A.DbOpt = Path("ctssw.duckdb"),
         as_json: A.JsonOpt = False,
     ) -> None:
-        """GitHub REST JSON: pulls, reviews, comments, commits, deployments, statuses, workflow runs."""
+        """GitHub REST JSON: pulls, reviews, comments, commits, deployments, statuses, workflow runs, team members."""
         from ..store import load_github
 
         _run("github", db, as_json, lambda s, tick: load_github(
             s, paths, workflow=workflow, job=job, environment=environment, team=team, bots=bot or (),
-            production_env=production_env, agent_rules=agent_rules, progress=tick))
+            production_env=production_env, agent_rules=agent_rules, membership_start=membership_start, progress=tick))
 
     @ingest_app.command("gitlab")
     def gitlab_cmd(

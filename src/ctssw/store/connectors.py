@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ..sources.common import (
     Tables,
     blank_unknown_teams,
     fill_teams,
+    note,
     paths_of,
     source_name,
     table,
@@ -231,8 +233,13 @@ def load_github(
     agent_rules: str | Path | None = None,
     progress: Progress | None = None,
     production_env_by_repo: Mapping[str, str] | None = None,
+    membership_start: str | None = None,
 ) -> list[LoadCounts]:
     """Read GitHub REST JSON (see :func:`ctssw.sources.forges.github.read`) and load it in one transaction.
+
+    Team member lists become teams and memberships from ``membership_start``; by default from
+    the earliest activity in the store (or in this load), kept for later loads so a member keeps
+    one start.
 
     A ``production_env`` given is stored on each repository's service and used for it in later loads
     that give none (``production_env_by_repo`` overrides the stored ones)."""
@@ -241,10 +248,34 @@ def load_github(
                          production_env=production_env, agent_rules=agent_rules, progress=progress,
                          production_env_by_repo=stored_production_envs(store) | dict(production_env_by_repo or {}))
     remember_production_env(store, tables, production_env)
+    _member_starts(store, tables, membership_start)
     keep_agents(store, tables)
     _release_shas(store, tables)
     drop_unknown_teams(store, tables, "github")
     return load_tables(store, tables, source_name("github", ps), progress)
+
+
+def _member_starts(store: Store, tables: Tables, start: str | None) -> None:
+    """Fill the start of team memberships read from GitHub member lists (see :func:`load_github`)."""
+    m = tables.get("memberships")
+    if m is None or m.num_rows == 0:
+        return
+    kept = store.con.execute("SELECT value FROM ctssw_meta WHERE key = 'github_membership_start'").fetchall()
+    if start is None and kept:
+        start = kept[0][0]
+    if start is None:
+        days = [r[0] for r in store.con.execute(
+            "SELECT min(committed_at)::DATE FROM commits UNION ALL SELECT min(created_at)::DATE FROM changes").fetchall()]
+        ch = tables.get("changes")
+        if ch is not None and ch.num_rows:
+            days += [dt.date.fromisoformat(v[:10]) for v in ch.column("created_at").to_pylist() if v]
+        days = [d for d in days if d is not None]
+        start = (min(days) if days else dt.datetime.now(dt.UTC).date()).isoformat()
+        note(f"github: team members start on {start} (GitHub keeps no joining dates; the earliest activity "
+             "loaded); --membership-start DATE sets it")
+    if not kept:
+        store.con.execute("INSERT INTO ctssw_meta VALUES ('github_membership_start', ?)", [start])
+    tables["memberships"] = m.set_column(m.column_names.index("start"), "start", pa.array([start] * m.num_rows, pa.string()))
 
 
 def _release_shas(store: Store, tables: Tables) -> None:

@@ -16,7 +16,10 @@ by its fields, so one file may mix kinds and the order of files does not matter:
 - deployment statuses (``/deployments/{id}/statuses``): ``state`` and ``deployment_url``;
 - releases (``/releases``): ``tag_name`` and ``published_at``;
 - Actions workflow runs (``/actions/runs``): ``workflow_id`` and ``run_number``;
-  workflow jobs (``/actions/runs/{id}/jobs``): ``run_id`` and ``steps``.
+  workflow jobs (``/actions/runs/{id}/jobs``): ``run_id`` and ``steps``;
+- team members (``/orgs/{org}/teams/{slug}/members``): a page of users saved as
+  ``teams/<slug>/members.json``, or ``{"team": {...}, "members": [...]}`` as ``ctssw collect
+  github`` caches it.
 
 Mapping:
 
@@ -36,6 +39,9 @@ Mapping:
   ``<owner>/<repo>@<tag>`` of kind ``release`` at ``published_at`` (the id ``ctssw ingest git
   --deployments tags`` gives the same tag, so loading both keeps one deployment; its sha and the
   commits it shipped come from git when ``target_commitish`` is a branch name);
+- a team's members → a ``teams`` row ``<slug>`` (parent from ``team.parent``) and ``memberships``
+  rows (builder = ``login``, bots left out) from ``membership_start``: GitHub keeps no dates of
+  joining, so the loader starts them at the earliest activity the store holds unless told;
 - a workflow run counts as a deployment when its workflow name or path matches ``workflow``
   (a regular expression), or, with ``job``, when one of its jobs matches ``job``; it gets
   environment ``environment`` (default production), ``result`` from its conclusion and
@@ -65,6 +71,7 @@ from ..common import (
     text,
     utc,
 )
+from .github_teams import team_members, teams_tables
 
 __all__ = ["read"]
 
@@ -154,13 +161,17 @@ def _earliest(times: Iterable[object]) -> str | None:
 
 
 def _collect(paths: list[Path], progress: Progress | None) -> dict[str, list]:
-    kinds: dict[str, list] = {k: [] for k in (*KINDS, None)}
+    kinds: dict[str, list] = {k: [] for k in (*KINDS, "team", None)}
     files = list(expand(paths, (".json", ".ndjson", ".jsonl")))
     skipped: list[str] = []
     for i, p in enumerate(files):
         if progress:
             progress(f"reading {p}", i, len(files))
         doc = read_json(p, EXPECTED)
+        team = team_members(doc, p, _kind)
+        if team is not None:
+            kinds["team"].append(team)
+            continue
         pr_no = PR_COMMITS_FILE.search(p.name)
         flat = []
         for r in records(doc, p, EXPECTED, WRAPPERS):
@@ -182,7 +193,7 @@ def _collect(paths: list[Path], progress: Progress | None) -> dict[str, list]:
             kinds[kd].append(x)
         if flat and not known:
             skipped.append(p.name)
-    if skipped and not any(kinds[k] for k in KINDS):
+    if skipped and not any(kinds[k] for k in (*KINDS, "team")):
         raise SchemaError(f"{files[0] if len(files) == 1 else paths[0]}: no GitHub records recognised; expected {EXPECTED}")
     if skipped:
         shown = ", ".join(skipped[:5]) + (" …" if len(skipped) > 5 else "")
@@ -430,6 +441,8 @@ def read(
     out: Tables = {}
     if k["pull"]:
         out["changes"] = table("changes", _changes(k, cfg))
+    if k["team"]:
+        out.update(teams_tables(k["team"], cfg.bots))
     deps = _deployments(k, cfg) + _releases(k, cfg)
     if deps:
         out["deployments"] = table("deployments", deps)
