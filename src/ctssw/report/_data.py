@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..privacy import check_k
 
-__all__ = ["DORA_TIERS", "dora_tier", "explain_steps", "series", "team_rows", "tier_table", "tool_effects"]
+__all__ = ["DORA_TIERS", "STAT_SUMS", "dora_tier", "explain_steps", "series", "team_rows", "tier_bounds", "tier_table", "tool_effects"]
 
 # DORA's performance clusters (Accelerate State of DevOps 2023): upper bounds per tier.
 # Deployment frequency is in production deployments per team-week (on demand ≈ daily or more).
@@ -45,9 +45,19 @@ def dora_tier(metric: str, value: float | None) -> str | None:
     return "Low"
 
 
+def tier_bounds() -> dict[str, dict[str, Any]]:
+    """:data:`DORA_TIERS` for the page: each tier's bound (None for no bound) and its direction."""
+    return {m: {"higher_is_better": s["higher_is_better"], "bounds": [[n, None if math.isinf(b) else b] for n, b in s["bounds"]]}
+            for m, s in DORA_TIERS.items()}
+
+
 def tier_table() -> list[dict[str, str]]:
     return [{"metric": m, "tiers": s["text"]} for m, s in DORA_TIERS.items()]
 
+
+#: the weekly sums behind the DORA stat panels, as the page names them (ratios of these over any period)
+STAT_SUMS = {"prod_deployments": "deployments", "team_weeks": "team_weeks", "_lt": "lead_time_sum", "_ltw": "lead_time_weight",
+             "change_failures": "failures", "_rec": "recovery_sum", "_recw": "recovery_weight", "rework_deployments": "rework"}
 
 _SUMS = ["headcount", "builders", "cost", "units", "ai_active", "prod_deployments", "deploy_days", "change_failures",
          "rework_deployments", "changes_deployed", "_lt", "_coding", "_pickup", "_review", "_deploy", "_rec", "_recw", "team_weeks"]
@@ -112,7 +122,9 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
 
     Returns a dict: ``keys`` (series key → label), ``weekly`` and ``monthly`` (key → columns
     as lists), ``stats`` (key → the DORA keys over the last ``recent_weeks`` weeks with tiers),
-    ``suppressed`` (team-weeks left out by the floor).
+    ``sums`` (key → the weekly sums the DORA keys are ratios of, :data:`STAT_SUMS`, so the page
+    computes them over any period the brush selects), ``suppressed`` (team-weeks left out by
+    the floor). Every week of every key sums team-weeks that each reach ``k`` builders.
     """
     k = check_k(k)
     w = _prepare(weekly)
@@ -121,7 +133,7 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
     w = w[keep].reset_index(drop=True)
     w["month"] = w["week"].dt.to_period("M").dt.to_timestamp()
     last = w["week"].max() if len(w) else None
-    keys, wk, mo, stats = {}, {}, {}, {}
+    keys, wk, mo, stats, sums = {}, {}, {}, {}, {}
     for key, (label, mask) in _groups(w, teams_meta).items():
         sub = w[mask]
         if sub.empty:
@@ -139,13 +151,14 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
         recent = sub[sub["week"] > last - pd.Timedelta(weeks=recent_weeks)].groupby(lambda _: 0)[_SUMS + ["_ltw"]].sum()
         keys[key] = label
         wk[key] = _cols(rw, ["cts_sw", "cts_sw_4w", "ai_share", "builders"])
+        sums[key] = _cols(gw.rename(columns=STAT_SUMS), list(STAT_SUMS.values()))
         mo[key] = _cols(rm, ["deploy_freq", "lead_time_h", "coding_h", "pickup_h", "review_h", "deploy_h",
                              "change_failure_rate", "recovery_h", "rework_rate"])
         if len(recent):
             r = _ratios(recent).iloc[0]
             stats[key] = {m: {"value": _num(r[m]), "tier": dora_tier(m, _num(r[m])) if m in DORA_TIERS else None}
                           for m in ("deploy_freq", "lead_time_h", "change_failure_rate", "recovery_h", "rework_rate")}
-    return {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "suppressed": suppressed, "recent_weeks": recent_weeks}
+    return {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "sums": sums, "suppressed": suppressed, "recent_weeks": recent_weeks}
 
 
 def _num(x: Any) -> float | None:

@@ -27,6 +27,7 @@ from ._data import (
     explain_steps,
     series,
     team_rows,
+    tier_bounds,
     tool_effects,
 )
 
@@ -290,6 +291,7 @@ def interactive_report(
         "k": k,
         "series": data,
         "tiers": {m: s["text"] for m, s in DORA_TIERS.items()},
+        "tier_bounds": tier_bounds(),
         "teams": {"columns": cols, "rows": rows, "percent": [TEAM_COLUMNS[c] for c in PERCENT_COLUMNS if TEAM_COLUMNS[c] in cols],
                   "dropped": dropped_teams},
         "headline": head,

@@ -98,8 +98,43 @@
     recovery_h: ["Recovery time (median)", function (v) { return num(v, 1) + " h"; }],
     rework_rate: ["Rework rate", function (v) { return pct(v, 1); }] };
 
+  // the stat panels are ratios of weekly sums over the period: the brushed one, else the last weeks
+  function day(v) { return typeof v === "number" ? new Date(v).toISOString().slice(0, 10) : String(v).slice(0, 10); }
+  function tierOf(m, v) {
+    var t = D.tier_bounds[m];
+    if (!t || v === null) return null;
+    for (var i = 0; i < t.bounds.length; i++) {
+      var b = t.bounds[i][1];
+      if (b === null || (t.higher_is_better ? v >= b : v <= b)) return t.bounds[i][0];
+    }
+    return "Low";
+  }
+  function periodStats(key) {
+    var w = D.series.sums[key], n = w ? w.x.length : 0, lo, hi;
+    if (!n) return { stats: {}, from: null, to: null };
+    if (range) { lo = day(range[0]); hi = day(range[1]); }
+    else {
+      var org = (D.series.sums.org || w).x;
+      hi = org[org.length - 1]; // the last week of the whole organisation, as the server's stats use
+      var cut = new Date(Date.parse(hi + "T00:00:00Z") - 7 * 86400000 * D.series.recent_weeks).toISOString().slice(0, 10);
+      lo = w.x.filter(function (x) { return x > cut; })[0] || hi;
+    }
+    var t = {}, first = null, last = null;
+    w.x.forEach(function (x, i) {
+      if (x < lo || x > hi) return;
+      first = first || x; last = x;
+      Object.keys(w).forEach(function (c) { if (c !== "x") t[c] = (t[c] || 0) + (w[c][i] || 0); });
+    });
+    var div = function (a, b) { return first && b > 0 ? a / b : null; };
+    var v = { deploy_freq: div(t.deployments, t.team_weeks), lead_time_h: div(t.lead_time_sum, t.lead_time_weight),
+      change_failure_rate: div(t.failures, t.deployments), recovery_h: div(t.recovery_sum, t.recovery_weight), rework_rate: div(t.rework, t.deployments) };
+    var out = {};
+    Object.keys(v).forEach(function (m) { out[m] = { value: v[m], tier: m === "rework_rate" ? null : tierOf(m, v[m]) }; });
+    return { stats: out, from: first, to: last };
+  }
+
   function drawStats(key) {
-    var s = D.series.stats[key] || {}, box = document.getElementById("stats");
+    var ps = periodStats(key), s = ps.stats, box = document.getElementById("stats");
     box.innerHTML = "";
     Object.keys(LABEL).forEach(function (m) {
       var v = s[m] || {}, d = document.createElement("div"); d.className = "stat";
@@ -107,8 +142,11 @@
       d.innerHTML = '<div class="t">' + LABEL[m][0] + '</div><div class="v">' + (v.value === null || v.value === undefined ? "\u2014" : LABEL[m][1](v.value)) + "</div>" + tier;
       box.appendChild(d);
     });
-    document.getElementById("stats-note").textContent = "Last " + D.series.recent_weeks + " weeks for " + D.series.keys[key] +
-      ", with DORA performance tiers (State of DevOps 2023 clusters; rework rate has no tier).";
+    var when = !ps.from ? "No week in the chosen period" : range ? "Weeks " + ps.from + " to " + ps.to + " (the period brush)"
+      : "Last " + D.series.recent_weeks + " weeks (" + ps.from + " to " + ps.to + ")";
+    document.getElementById("stats-note").textContent = when + " for " + D.series.keys[key] +
+      ", with DORA performance tiers (State of DevOps 2023 clusters; rework rate has no tier). Drag the slider under the CTS-SW chart to choose the period.";
+    box.setAttribute("data-period", ps.from ? ps.from + ".." + ps.to : "");
   }
 
   function draw(key) {
@@ -130,6 +168,7 @@
     if (ev && ev["xaxis.autorange"]) r = null;
     if (r === undefined) return;
     range = r;
+    drawStats(sel.value);
     timeCharts.forEach(function (id) {
       if (id === "chart-cts") return;
       var el = document.getElementById(id);
