@@ -89,6 +89,22 @@ def test_explain_json_adds_up(tools_store):
     assert sum(c["log_points"] for k, c in comps.items() if k != "observed") == pytest.approx(res["observed"], abs=1e-12)
 
 
+def test_impact_tools_report_has_each_tool_and_the_waterfall(tools_store, tmp_path):
+    out = tmp_path / "tools.html"
+    r = runner.invoke(app, ["impact", "--db", str(tools_store / "tools.duckdb"), "--tools", TOOLS, "--method", "fe", "--report", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"Report: {out}" in r.output and "What moved CTS-SW" in r.output
+    html = out.read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    assert [row["tool"] for row in data["tool_effects"]["rows"]] == [*TOOLS.split(","), "all tools (sum)"]
+    steps = data["explain"]["steps"]
+    assert [s["component"] for s in steps][:2] == ["start", "trend"] and steps[-1]["component"] == "end"
+    assert {f"tool: {t}" for t in TOOLS.split(",")} <= {s["component"] for s in steps}
+    moves = sum(s["value"] for s in steps if s["measure"] == "relative")
+    assert steps[0]["value"] + moves == pytest.approx(steps[-1]["value"], rel=1e-12)
+    assert 'id="missing-explain"' not in html and 'id="missing-tools"' not in html
+
+
 def test_plan_json(tools_store, tmp_path):
     out = tmp_path / "r.csv"
     r = runner.invoke(app, ["plan", "--db", str(tools_store / "tools.duckdb"), "--tool", "x", "--effect", "0.2", "--reps", "20",
@@ -104,7 +120,6 @@ def test_plan_json(tools_store, tmp_path):
     [
         (["impact", "--tools", "assistant,nothing"], 2, "no usage of ['nothing']"),
         (["impact", "--tools", TOOLS, "--method", "cs"], 2, "with --tools, method must be"),
-        (["impact", "--tools", TOOLS, "--report", "x.html"], 2, "use --json"),
         (["impact", "--tools", TOOLS, "--license", "assistant=lots"], 2, "licences are tool=dollars"),
         (["impact", "--tools", "assistant", "--license", "other=3"], 2, "not among --tools"),
         (["explain", "--tools", TOOLS, "--since", "2024-01-01", "--until", "2024-01-08"], 2, "overlap"),

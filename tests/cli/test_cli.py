@@ -43,8 +43,16 @@ def test_demo_end_to_end(tmp_path):
     ours = re.sub(r"<script>/\*\*\s*\* plotly\.js.*?</script>", "", html, count=1, flags=re.S)
     assert len(ours) < len(html) / 2
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", ours)
-    for title in ("CTS-SW over time", "Adoption by tool and feature", "The effect, estimator by estimator", "Event study"):
+    for title in ("CTS-SW over time", "Adoption by tool and feature", "The effect, estimator by estimator", "Event study",
+                  "What moved CTS-SW"):
         assert title in ours
+    # the assistant's share of the change in CTS-SW: a waterfall that adds up, or one sentence saying why not
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    if data["explain"]:
+        steps = data["explain"]["steps"]
+        assert steps[0]["value"] + sum(s["value"] for s in steps[1:-1]) == pytest.approx(steps[-1]["value"], rel=1e-12)
+    else:
+        assert re.search(r'id="missing-explain">This section cannot be computed from this store: [^<]+', html)
     # no builder identity or pseudonym appears in any output
     for text in ((out / "results.json").read_text(), ours):
         assert "@example.com" not in text and "gh-dev" not in text and "b_" not in text

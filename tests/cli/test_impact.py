@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from typer.testing import CliRunner
 
 from ctssw.cli import app
@@ -26,6 +28,11 @@ def test_impact_on_a_store_shows_estimates_value_and_event_study(store_path, tmp
         assert "Value withheld" in html
     assert "Event study" in html and html.count("plotly.js v") == 1 and "id=\"ctssw-data\"" in html
     assert "b_" not in r.stdout
+    # the tool's usage also gives the decomposition of the change in CTS-SW, drawn as a waterfall that adds up
+    data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+    steps = data["explain"]["steps"]
+    assert [s["component"] for s in steps] == ["start", "trend", "tool: assistant", "composition", "cost_per_builder_week", "residual", "end"]
+    assert steps[0]["value"] + sum(s["value"] for s in steps[1:-1]) == pytest.approx(steps[-1]["value"], rel=1e-12)
 
 
 def test_impact_rejects_unknown_method_and_tool(store_path):

@@ -144,12 +144,17 @@ def test_report_from_a_real_store_and_from_nothing(org, tmp_path):
     assert re.search(r'id="missing-headline">This section cannot be computed from this store: no tool named[^<]*'
                      r"ctssw report --tool NAME", html)
     assert 'id="missing-cts"' not in html and 'id="missing-dora"' not in html
+    # claude's usage: each tool's effect and the waterfall of the change, or one sentence saying why not
+    assert data["explain"] or re.search(r'id="missing-explain">This section cannot be computed from this store: [^<]+', html)
+    if data["explain"]:
+        steps = data["explain"]["steps"]
+        assert steps[0]["value"] + sum(s["value"] for s in steps if s["measure"] == "relative") == pytest.approx(steps[-1]["value"])
     page = re.sub(r"<script>.*?</script>", "", html, flags=re.S)  # our page and its data, without plotly.js
     assert "b_" not in page and "corp.example" not in html
     empty = tmp_path / "empty.html"
     r = runner.invoke(app, ["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(empty)])
     assert r.exit_code == 0, r.output
     html = empty.read_text()
-    for sec in ("headline", "cts", "dora", "drivers", "adoption"):
+    for sec in ("headline", "cts", "dora", "drivers", "adoption", "tools", "explain"):
         assert re.search(rf'id="missing-{sec}">This section cannot be computed from this store: [^<]*ctssw ', html), sec
     assert "Traceback" not in r.output

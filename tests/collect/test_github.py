@@ -88,7 +88,7 @@ def test_a_rate_limited_run_shows_the_wait_and_completes(github, api_url, token,
                reply("github/deployments_list.json"))
     seen = []
     with Store(tmp_path / "s.duckdb") as s:
-        res = run(s, api_url, tmp_path / "cache", sleeps, progress=lambda r, n, w: seen.append((r, w)))
+        res = run(s, api_url, tmp_path / "cache", sleeps, progress=lambda r, n, w, pages: seen.append((r, w)))
     assert sleeps == [60.0] and res.waited_s == 60.0
     assert ("deployments", "secondary rate limit: waiting 60 s") in seen
 

@@ -1,7 +1,8 @@
 """The report in a real headless browser (Debian's chromium driven by Playwright; nothing downloaded).
 
 The page must load with the network off, log no console errors, redraw when the team/group
-selector changes, follow the period brush, sort, search and download its team table, and print.
+selector changes, follow the period brush (charts and DORA stat panels alike), sort, search and
+download its team table, and print.
 A screenshot and a PDF print are kept under ``test-artefacts/`` (git-ignored).
 """
 
@@ -20,11 +21,15 @@ ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
 
 
 @pytest.fixture(scope="module")
-def page(report_inputs, tmp_path_factory):
+def page(report_inputs, store_path, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
+    from ctssw.pipeline import attribute_tools, tools_panel_from_store
+
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: `make browser` installs it"
-    path = write_interactive_report(tmp_path_factory.mktemp("report") / "report.html", **report_inputs["kw"])
+    p, _ = tools_panel_from_store(store_path, ["assistant"])
+    tools = attribute_tools(p, ["assistant"], method="fe", decompose=True)  # each tool's effect and the change's waterfall
+    path = write_interactive_report(tmp_path_factory.mktemp("report") / "report.html", **report_inputs["kw"], tools=tools)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -45,7 +50,7 @@ def test_loads_offline_without_console_errors(page):
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:", "blob:"))] == []
     charts = ["chart-forest", "chart-cts", "chart-df", "chart-lt", "chart-cfr", "chart-rec", "chart-rw",
-              "chart-adoption", "chart-event", "chart-drivers", "chart-waterfall"]
+              "chart-adoption", "chart-event", "chart-drivers", "chart-waterfall", "chart-tools", "chart-explain"]
     if pg.evaluate("JSON.parse(document.getElementById('ctssw-data').textContent).waterfall === null"):
         # a value withheld (the estimate is not credible): the section says why in place of the chart
         assert pg.is_visible("#missing-waterfall") and not pg.is_visible("#chart-waterfall")
@@ -59,6 +64,10 @@ def test_loads_offline_without_console_errors(page):
     assert "cannot" in pg.inner_text("#headline") or "raised" in pg.inner_text("#headline") or "lowered" in pg.inner_text("#headline")
     ticks = pg.evaluate("Array.from(document.querySelectorAll('.xtick text, .ytick text, .y2tick text')).map(t => t.textContent)")
     assert ticks and not [t for t in ticks if re.fullmatch(r"[−-]\$?0(\.0+)?%?", t)], "a tick reads -0"
+    # the decomposition: observed start, trend, the tool, composition, cost, residual, observed end, with intervals in hover
+    wf = pg.evaluate("document.getElementById('chart-explain').data[0]")
+    assert wf["measure"][0] == "absolute" and wf["measure"][-1] == "total" and len(wf["x"]) == 7
+    assert any("95% CI" in h for h in wf["customdata"]) and pg.inner_text("#reading-explain").startswith("What this shows:")
     tiers = pg.locator("#stats .tier").all_inner_texts()
     assert tiers and set(tiers) <= {"Elite", "High", "Medium", "Low"}
 
@@ -85,6 +94,52 @@ def test_period_brush_moves_every_time_chart(page):
     pg.evaluate(f"Plotly.relayout('chart-cts', {{'xaxis.range': ['{lo}', '{hi}']}})")
     pg.wait_for_function(f"String(document.getElementById('chart-df').layout.xaxis.range[0]).startsWith('{lo}')")
     assert str(pg.evaluate("document.getElementById('chart-rw').layout.xaxis.range[1]")).startswith(hi)
+    assert errors == []
+
+
+def _stats(pg) -> dict[str, str]:
+    labels = pg.locator("#stats .stat .t").all_inner_texts()
+    return dict(zip(labels, pg.locator("#stats .stat .v").all_inner_texts(), strict=True))
+
+
+def test_stat_panels_follow_the_brush_and_the_selector(page, report_inputs):
+    from ctssw.report._data import series
+
+    pg, errors, _ = page
+    weekly = report_inputs["kw"]["weekly"]
+    pg.select_option("#group", "org")
+    pg.evaluate("Plotly.relayout('chart-cts', {'xaxis.autorange': true})")  # no period chosen (an earlier test brushed one)
+    pg.wait_for_function("document.getElementById('stats-note').textContent.startsWith('Last 13 weeks')")
+    data = pg.evaluate("JSON.parse(document.getElementById('ctssw-data').textContent).series.stats.org")
+    start = _stats(pg)
+    # with no period chosen: the last 13 weeks, the same values the server computed
+    assert start["Deployment frequency"] == f"{data['deploy_freq']['value']:,.1f} per team-week"
+    assert "Last 13 weeks" in pg.inner_text("#stats-note")
+    x = pg.evaluate("document.getElementById('chart-cts').data[0].x")
+    lo, hi = x[5], x[20]
+    pg.evaluate(f"Plotly.relayout('chart-cts', {{'xaxis.range': ['{lo}', '{hi}']}})")
+    pg.wait_for_function(f"document.getElementById('stats').getAttribute('data-period') === '{lo}..{hi}'")
+    brushed = _stats(pg)
+    assert brushed != start and f"Weeks {lo} to {hi} (the period brush)" in pg.inner_text("#stats-note")
+    # the brushed value is the ratio of sums over exactly those weeks (the server's arithmetic on them)
+    w = weekly[weekly["week"].between(lo, hi)]
+    want = series(w, k=5, recent_weeks=1000)["stats"]["org"]
+    assert brushed["Deployment frequency"] == f"{want['deploy_freq']['value']:,.1f} per team-week"
+    assert brushed["Change failure rate"] == f"{100 * want['change_failure_rate']['value']:,.1f}%"
+    tier = pg.locator("#stats .stat").first.locator(".tier").inner_text()
+    assert tier == want["deploy_freq"]["tier"]
+    # the selector: another team over the same period
+    option = pg.evaluate("Array.from(document.querySelectorAll('#group option')).map(o => o.value).filter(v => v.startsWith('team:'))[1]")
+    pg.select_option("#group", option)
+    team = _stats(pg)
+    assert team != brushed and f"Weeks {lo} to {hi}" in pg.inner_text("#stats-note")
+    tw = w[w["team_id"] == option.split(":", 1)[1]]
+    assert team["Deployment frequency"] == f"{tw['prod_deployments'].sum() / len(tw):,.1f} per team-week"
+    # back to the whole period and the organisation: the panels return to the last 13 weeks
+    pg.select_option("#group", "org")
+    pg.evaluate("Plotly.relayout('chart-cts', {'xaxis.autorange': true})")
+    pg.wait_for_function("document.getElementById('stats-note').textContent.startsWith('Last 13 weeks')")
+    assert _stats(pg) == start
     assert errors == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -27,6 +28,11 @@ def test_shell_blocks_run_as_written(name, tmp_path):
     for block in blocks:
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, f"{block}\n{r.stdout}\n{r.stderr}"
+    if name == "report.md":
+        html = (tmp_path / "tools.html").read_text()
+        data = json.loads(re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S).group(1))
+        assert [r["tool"] for r in data["tool_effects"]["rows"]] == ["assistant", "review_agent", "all tools (sum)"]
+        assert [s["component"] for s in data["explain"]["steps"]][::7] == ["start", "end"]
     if name == "cli.md":
         assert (tmp_path / "report.html").exists() and (tmp_path / "panel.parquet").exists()
         assert '"schema": "ctssw.ingest"' in (tmp_path / "ingest.json").read_text()

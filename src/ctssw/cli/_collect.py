@@ -21,19 +21,25 @@ MaxWaitOpt = Annotated[float, typer.Option("--max-wait", help="Longest rate-limi
 
 
 def _run(service: str, db: Path, as_json: bool, fn: Callable) -> None:
-    """Open the store, run one collector with a progress bar per resource, print the summary."""
+    """Open the store, run one collector with a progress line per resource, print the summary.
+
+    Each resource's line counts its items and the responses (pages) fetched for it, and says what
+    the run waits for (a rate limit, a retry); on standard error, on a terminal, never with --json.
+    """
     from ..store import Store
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
-            with Store(db) as store, A._progress() as p:
+            with Store(db) as store, A._progress(quiet=as_json) as p:
                 tasks: dict[str, int] = {}
 
-                def tick(resource: str, n: int, waiting: str) -> None:
+                def tick(resource: str, n: int, waiting: str, pages: int) -> None:
+                    desc = resource if resource.startswith("ingest ") else f"{service} {resource}"
+                    desc += f", {pages} page{'s' if pages != 1 else ''}" if pages else ""
+                    desc += f" ({waiting})" if waiting else ""
                     if resource not in tasks:
-                        tasks[resource] = p.add_task(resource, total=None)
-                    desc = f"{resource} ({waiting})" if waiting else resource
+                        tasks[resource] = p.add_task(desc, total=None)
                     p.update(tasks[resource], description=desc, completed=n)
 
                 res = fn(store, tick)

@@ -17,7 +17,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -160,11 +166,12 @@ def _fail(e: CtsswError) -> None:
     raise typer.Exit(int(code))
 
 
-def _progress():
-
+def _progress(quiet: bool = False):
+    """Progress bars on standard error: shown only on a terminal, and never when ``quiet``
+    (``--json``), so machine output and logs carry none of it. A task with no total counts up."""
     return Progress(
-        TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=True, disable=quiet or not console.is_terminal,
     )
 
 

@@ -106,9 +106,7 @@ def register(app: typer.Typer) -> None:
             _event(db, event, architecture_changes, panel_file, method, as_json)
             return
         if tools is not None:
-            if report_file is not None:
-                _fail(ConfigError("--report renders one tool's impact; with --tools, use --json and pass it to the report"))
-            _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture)
+            _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture, report_file)
             return
         try:
             dyn, did = _families(method)
@@ -121,11 +119,14 @@ def register(app: typer.Typer) -> None:
         except CtsswError as e:
             _fail(e)
         if report_file is not None:
-            from ..pipeline.report import write_store_report
+            from ..pipeline.report import tools_for_report, write_store_report
 
             try:
-                with working("writing the report"):
-                    write_store_report(db, report_file, impact=res, title=f"Impact of {tool}", subtitle=f"Store {db}; outcome {outcome}.")
+                with working("decomposing the change in CTS-SW") as w:
+                    several, why_not = tools_for_report(db, [tool], loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+                    w.step("writing the report")
+                    write_store_report(db, report_file, impact=res, tools=several, missing=why_not, title=f"Impact of {tool}",
+                                       subtitle=f"Store {db}; outcome {outcome}.")
             except CtsswError as e:
                 _fail(e)
         if as_json:
@@ -156,15 +157,25 @@ def register(app: typer.Typer) -> None:
 
 
 def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_annual_cost: float, weeks_per_year: float, as_json: bool,
-             license: str | None, by_architecture: bool = False) -> None:
-    """``ctssw impact --tools a,b,c``: the joint model, its sum beside the one-model-per-tool sum, value per tool."""
+             license: str | None, by_architecture: bool = False, report_file: Path | None = None) -> None:
+    """``ctssw impact --tools a,b,c``: the joint model, its sum beside the one-model-per-tool sum, value per tool; with
+    ``--report``, also the decomposition of the change in CTS-SW, and the report with both."""
     from ..pipeline import attribute_from_store
     from ._app import _fail, out
+    from ._common import working
 
     try:
-        res = attribute_from_store(db, tools, panel_file=panel_file, method="jackknife" if method == "dynamic" else method,
-                                   loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, license=license,
-                                   by_architecture=by_architecture)
+        with working("estimating every tool in one model"):
+            res = attribute_from_store(db, tools, panel_file=panel_file, method="jackknife" if method == "dynamic" else method,
+                                       loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, license=license,
+                                       by_architecture=by_architecture, decompose=report_file is not None)
+        if report_file is not None:
+            from ..pipeline.report import write_store_report
+
+            missing = {"explain": res["explain_withheld"]} if res.get("explain_withheld") else {}
+            with working("writing the report"):
+                write_store_report(db, report_file, tools=res, missing=missing, title=f"Impact of {', '.join(res['tools'])}",
+                                   subtitle=f"Store {db}; outcome {res['outcome']}.")
     except CtsswError as e:
         _fail(e)
     if as_json:
@@ -173,6 +184,8 @@ def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_
         emit_json("impact-tools", res)
     else:
         out.print(res["text"], highlight=False)
+        if report_file is not None:
+            out.print(f"Report: {report_file}", highlight=False, soft_wrap=True)
 
 
 def _event(db: Path, event: str, changes: Path | None, panel_file: Path | None, method: str, as_json: bool) -> None:

@@ -16,8 +16,8 @@ from ._state import Cache, State
 
 __all__ = ["Options", "Result", "Run", "Tick", "iso_day", "token_from"]
 
-# (resource, items so far, what it is waiting for or "") → the progress bar
-Tick = Callable[[str, int, str], None]
+# (resource, items so far, what it is waiting for or "", responses received for it so far) → the progress display
+Tick = Callable[[str, int, str, int], None]
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -95,26 +95,32 @@ class Run:
         self.state = State.load(store, source)
         self.progress = progress
         self._current = ""
+        self.pages: dict[str, int] = {}  # responses received while each resource was being read
         self.result = Result(source, self.cache.root)
         self.client = Client(source, opts.api_url, headers, timeout=opts.timeout, retries=opts.retries,
-                             max_wait=opts.max_wait, on_wait=self._waiting, **(client_kw or {}))
+                             max_wait=opts.max_wait, on_wait=self._waiting, on_response=self._responded, **(client_kw or {}))
+
+    def _show(self, resource: str, waiting: str = "") -> None:
+        if self.progress:
+            self.progress(resource, self.result.items.get(resource, 0), waiting, self.pages.get(resource, 0))
 
     def _waiting(self, what: str) -> None:
-        if self.progress:
-            self.progress(self._current, self.result.items.get(self._current, 0), what)
+        self._show(self._current, what)
+
+    def _responded(self) -> None:
+        self.pages[self._current] = self.pages.get(self._current, 0) + 1
+        self._show(self._current)
 
     def tick(self, resource: str, n: int = 1) -> None:
         """Count ``n`` more items of ``resource`` (shown on its progress bar)."""
         self._current = resource
         self.result.items[resource] = self.result.items.get(resource, 0) + n
-        if self.progress:
-            self.progress(resource, self.result.items[resource], "")
+        self._show(resource)
 
     def start(self, resource: str) -> None:
         self._current = resource
         self.result.items.setdefault(resource, 0)
-        if self.progress:
-            self.progress(resource, self.result.items[resource], "")
+        self._show(resource)
 
     def note(self, text: str) -> None:
         if text not in self.result.notes:
@@ -147,7 +153,7 @@ class Run:
                               f"so they were not ingested (run `ctssw ingest {kind}` once it has one)")
                     continue
                 if self.progress:
-                    self.progress(f"ingest {kind}", 0, "")
+                    self.progress(f"ingest {kind}", 0, "", 0)
                 r.counts += LOADERS[kind](self.store, paths, **kw)
             self.state.save(self.store)
             journal["counts"] = [x.as_row() for x in r.counts]

@@ -113,6 +113,9 @@ class Client:
         The longest single rate-limit wait, in seconds; a longer one stops the run.
     on_wait : callable, optional
         Called with a description of each wait (``rate limit: waiting 60 s``).
+    on_response : callable, optional
+        Called with no argument after each response (every status), so a progress display
+        can count pages as they arrive.
     sleep, clock : callable
         ``time.sleep`` and ``time.time``, replaceable in tests.
     """
@@ -128,6 +131,7 @@ class Client:
         max_wait: float = 900.0,
         backoff: float = 1.0,
         on_wait: Wait | None = None,
+        on_response: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
@@ -140,7 +144,7 @@ class Client:
         self._origin = (base.scheme, base.netloc)
         self._headers = headers
         self.retries, self.max_wait, self.backoff = retries, max_wait, backoff
-        self.on_wait, self.sleep, self.clock = on_wait, sleep, clock
+        self.on_wait, self.on_response, self.sleep, self.clock = on_wait, on_response, sleep, clock
         self.requests = 0  # responses received, every status
         self.fetched = 0  # 200 responses with a body
         self.not_modified = 0
@@ -261,6 +265,8 @@ class Client:
                 attempt += 1
                 continue
             self.requests += 1
+            if self.on_response:
+                self.on_response()
             status = r.status_code
             wait = None if signed else self._rate_wait(r, limited)
             if wait is not None:

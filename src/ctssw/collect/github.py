@@ -372,7 +372,9 @@ def collect_github(
     timeout, retries, max_wait
         Per-request timeout (s), retries after 5xx/connection errors, longest rate-limit wait (s).
     progress : callable, optional
-        ``progress(resource, items, waiting)`` after each item and around each wait.
+        ``progress(resource, items, waiting, requests)`` after each item, each response (page)
+        and around each wait: items of ``resource`` so far, what the client waits for (or ""),
+        and the responses received while reading ``resource``.
 
     Returns
     -------

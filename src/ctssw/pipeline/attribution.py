@@ -21,7 +21,8 @@ from ..estimators.results import jsonable
 from ..privacy import DEFAULT_K, check_k
 from ._tools import change_share, check_known, parse_selector
 
-__all__ = ["OUTCOME", "attribute_from_store", "attribute_tools", "explain_change", "explain_from_store", "load_tools_panel", "parse_tools", "plan_from_store", "share_column", "tools_panel", "tools_panel_from_store"]
+__all__ = ["OUTCOME", "attribute_from_store", "attribute_tools", "explain_change", "explain_from_store", "load_tools_panel", "parse_tools",
+           "plan_from_store", "report_window", "share_column", "tools_panel", "tools_panel_from_store"]
 
 OUTCOME = "deploys_per_builder"
 
@@ -128,12 +129,21 @@ def attribute_tools(
     level: float = 0.95,
     threshold: float = 0.5,
     by_architecture: bool = False,
+    decompose: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    window: int | None = None,
     k: int = DEFAULT_K,
 ) -> dict[str, Any]:
     """Every tool's effect in one model, their sum, the one-model-per-tool sum, and their value.
 
     ``method`` is ``"jackknife"``, ``"fe"``, ``"did"`` or ``"all"`` (all three,
     valuing the jackknife). Returns a JSON-safe dict with ``text`` for the terminal.
+    With ``decompose``, the result also holds ``explain``: the baseline decomposition
+    (``ctssw explain``) of the change between the ``window`` weeks from ``since`` and the
+    ``window`` weeks up to ``until``, with the valued method's effects (by default the
+    panel's first and last weeks, windows from :func:`report_window`); when it cannot be
+    computed, ``explain`` is None and ``explain_withheld`` says why.
     """
     k = check_k(k)
     tools = parse_tools(tools)
@@ -158,6 +168,10 @@ def attribute_tools(
         cts = cts_by_architecture(p, k=k)
         extra["by_architecture"] = {"effects": arch.to_dict(), "cts_sw": cts.to_dict(orient="records")}
         text += ["", arch.summary(), "", "CTS-SW per architecture (cost over units, each in its own unit):", cts.to_string(index=False)]
+    if decompose:
+        extra.update(_decompose(p, fits[valued], since=since, until=until, window=window, threshold=threshold, k=k))
+        if extra.get("explain"):
+            text += ["", extra["explain"]["text"]]
     return jsonable({
         **extra,
         "tools": tools,
@@ -170,6 +184,30 @@ def attribute_tools(
         "value": value.to_dict(),
         "text": "\n".join(text),
     })
+
+
+def report_window(weeks: int) -> int:
+    """Weeks in each window of the report's decomposition: a quarter (13 weeks), fewer when the
+    history is short (a quarter of it, at least one week), so the two windows never overlap."""
+    return max(1, min(13, int(weeks) // 4))
+
+
+def _decompose(p: pd.DataFrame, fit, *, since: str | None, until: str | None, window: int | None, threshold: float,
+               k: int) -> dict[str, Any]:
+    """``explain`` (the decomposition as a dict, with ``text``) or ``explain_withheld`` (why not)."""
+    from ..errors import CtsswError
+
+    weeks = pd.to_datetime(p["week"])
+    since = since or str(weeks.min().date())
+    until = until or str(weeks.max().date())
+    window = window or report_window(weeks.nunique())
+    try:
+        d = explain(p, fit, since=since, until=until, window=window, threshold=threshold, k=k)
+    except CtsswError as e:
+        return {"explain": None, "explain_withheld": str(e)}
+    out = d.to_dict()
+    out["text"] = d.summary()
+    return {"explain": out}
 
 
 def explain_change(

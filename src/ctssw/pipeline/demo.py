@@ -15,7 +15,7 @@ from ..panel import panel as build_panel
 from ..simulate import TOOL, simulate
 from ..store import Store, ingest_canonical
 from .impact import impact, tool_effect
-from .report import store_report_inputs
+from .report import store_report_inputs, tools_for_report
 
 __all__ = ["Step", "run_demo", "summary_lines"]
 
@@ -57,6 +57,7 @@ def run_demo(
     drivers = sensitivity(panel, k=report.DEFAULT_K)
     impact_res = impact(panel, dynamic="all", did="cs")
     change = cts_change(panel)
+    several, why_not = tools_for_report(db, [TOOL], k=report.DEFAULT_K)  # the assistant's share of the change in CTS-SW
     step("writing the report")
     results = {
         "effect": {
@@ -104,6 +105,8 @@ def run_demo(
         teams=dora_teams,
         impact=impact_res,
         drivers=drivers,
+        tools=several,
+        missing=why_not,
         truth=truth,
         title="ctssw demo: cost to serve software",
         subtitle=f"Simulated organisation: {teams} teams × {weeks} weeks, seed {seed}; the assistant's true effect is "

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import report
 from ..estimators import DriversResult
 
-__all__ = ["adoption_by_feature", "store_report_inputs", "write_store_report"]
+__all__ = ["adoption_by_feature", "store_report_inputs", "tools_for_report", "write_store_report"]
 
 
 def adoption_by_feature(con) -> pd.DataFrame:
@@ -68,12 +68,39 @@ def store_report_inputs(store, panel: pd.DataFrame | None = None) -> dict:
     return {"teams_meta": teams_meta, "adoption": adoption, "status": status}
 
 
+def tools_for_report(db: str | Path, tools: list[str], *, method: str = "jackknife", k: int = report.DEFAULT_K,
+                     **kw) -> tuple[dict | None, dict[str, str]]:
+    """Several tools in one model with the baseline decomposition, for the report's two sections.
+
+    :func:`ctssw.pipeline.attribute_from_store` with ``decompose=True``; ``kw`` passes on
+    (``panel_file``, ``license``, ``since``, ``until``, ``window``, ...). When the
+    half-panel jackknife cannot be fitted (a tool not used in both halves of the history),
+    the within estimator is used instead. Returns the result, or None, and the sentences
+    for the sections it cannot fill (``tools``, ``explain``).
+    """
+    from ..errors import CtsswError, EstimationError
+    from .attribution import attribute_from_store
+
+    try:
+        try:
+            res = attribute_from_store(db, tools, method=method, decompose=True, k=k, **kw)
+        except EstimationError:
+            if method != "jackknife":
+                raise
+            res = attribute_from_store(db, tools, method="fe", decompose=True, k=k, **kw)
+    except CtsswError as e:
+        why = f"{', '.join(tools)} in one model: {e}"
+        return None, {"tools": why, "explain": f"it needs the tools' effects, and {why}"}
+    return res, {}
+
+
 def write_store_report(
     db: str | Path,
     path: str | Path,
     *,
     impact: dict | None = None,
     drivers: DriversResult | None = None,
+    tools: dict | None = None,
     status: dict | None = None,
     missing: dict[str, str] | None = None,
     title: str = "Cost to serve software",
@@ -84,10 +111,11 @@ def write_store_report(
     """Write the interactive report for the store at ``db`` to ``path``.
 
     The store gives the team-week metrics, the team table, adoption and its own health;
-    ``impact`` (:func:`ctssw.pipeline.impact` output) and ``drivers`` add their sections
-    when given. ``status`` (for instance what ``ctssw status`` reports) is merged over the
+    ``impact`` (:func:`ctssw.pipeline.impact` output), ``drivers`` and ``tools``
+    (:func:`tools_for_report`: each tool's effect and the decomposition of the change)
+    add their sections when given. ``status`` (for instance what ``ctssw status`` reports) is merged over the
     health the store reports itself. ``missing`` maps a section (``headline``, ``cts``,
-    ``dora``, ``adoption``, ``event_study``, ``drivers``, ``waterfall``, ``teams``) to the
+    ``dora``, ``adoption``, ``event_study``, ``drivers``, ``waterfall``, ``tools``, ``explain``, ``teams``) to the
     sentence shown in its place when it cannot be computed. A store with no panel at all
     still gets a page: its time sections say why they are empty.
     """
@@ -120,6 +148,6 @@ def write_store_report(
         inputs["status"] = {**inputs["status"], **status}
     rostered = None if p is None else not (set(p["team_id"]) - set(inputs["teams_meta"]["team_id"]))
     return report.write_interactive_report(
-        path, weekly=weekly, teams=teams, impact=impact, drivers=drivers, title=title, subtitle=subtitle,
+        path, weekly=weekly, teams=teams, impact=impact, drivers=drivers, tools=tools, title=title, subtitle=subtitle,
         rostered=rostered, unit=unit, missing=missing, k=k, **inputs,
     )

@@ -1,7 +1,9 @@
 """``ctssw report``: the interactive report (the demo's sections) from any store.
 
-The data-health section is what ``ctssw status`` says about the store. Drivers and a tool's
-impact are run where the store supports them; each section that cannot be computed says, in the
+The data-health section is what ``ctssw status`` says about the store. Drivers, a tool's
+impact, and every tool with usage in one model with the decomposition of the change in CTS-SW
+(``ctssw explain``'s trend, tools, composition and residual, drawn as a waterfall) are run where
+the store supports them; each section that cannot be computed says, in the
 page itself, why in one sentence and which command supplies what it lacks. Teams inferred from
 activity are named as such, and the privacy floor applies as everywhere.
 """
@@ -64,7 +66,7 @@ def report_from_store(
     """
     from .drivers import drivers_from_store
     from .impact import impact_from_store
-    from .report import write_store_report
+    from .report import tools_for_report, write_store_report
 
     st = store_status(db)
     missing: dict[str, str] = {}
@@ -108,7 +110,21 @@ def report_from_store(
             missing["event_study"] = "no difference-in-differences estimate ran; ctssw impact --method all shows why"
     if st.tables.get("tool_usage", {}).get("rows", 0) == 0:
         missing["adoption"] = f"no AI tool usage in the store; {_USAGE_FIX}"
-    path = write_store_report(db, out, impact=res, drivers=drv, status=status_health(st), missing=missing,
+    several, why_not = None, {}
+    used = _tools_with_usage(db)
+    if not used:
+        why_not = {"tools": f"no AI tool usage in the store; {_USAGE_FIX}",
+                   "explain": f"it needs the tools' effects, and there is no AI tool usage in the store; {_USAGE_FIX}"}
+    elif panel_cap is not None and not panel_cap.ok:
+        why_not = {sec: missing["cts"] for sec in ("tools", "explain")}
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            several, why_not = tools_for_report(db, used, k=k)
+    missing.update(why_not)
+    done["tools"] = why_not.get("tools", "ok")
+    done["explain"] = why_not.get("explain") or ("ok" if (several or {}).get("explain") else (several or {}).get("explain_withheld", ""))
+    path = write_store_report(db, out, impact=res, drivers=drv, tools=several, status=status_health(st), missing=missing,
                               title="Cost to serve software", subtitle=f"Store {db}.", unit=unit, k=k)
     for sec in ("cts", "dora"):
         done[sec] = missing.get(sec, "ok")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..privacy import check_k
 
-__all__ = ["DORA_TIERS", "dora_tier", "series", "team_rows", "tier_table"]
+__all__ = ["DORA_TIERS", "STAT_SUMS", "dora_tier", "explain_steps", "series", "team_rows", "tier_bounds", "tier_table", "tool_effects"]
 
 # DORA's performance clusters (Accelerate State of DevOps 2023): upper bounds per tier.
 # Deployment frequency is in production deployments per team-week (on demand ≈ daily or more).
@@ -45,9 +45,19 @@ def dora_tier(metric: str, value: float | None) -> str | None:
     return "Low"
 
 
+def tier_bounds() -> dict[str, dict[str, Any]]:
+    """:data:`DORA_TIERS` for the page: each tier's bound (None for no bound) and its direction."""
+    return {m: {"higher_is_better": s["higher_is_better"], "bounds": [[n, None if math.isinf(b) else b] for n, b in s["bounds"]]}
+            for m, s in DORA_TIERS.items()}
+
+
 def tier_table() -> list[dict[str, str]]:
     return [{"metric": m, "tiers": s["text"]} for m, s in DORA_TIERS.items()]
 
+
+#: the weekly sums behind the DORA stat panels, as the page names them (ratios of these over any period)
+STAT_SUMS = {"prod_deployments": "deployments", "team_weeks": "team_weeks", "_lt": "lead_time_sum", "_ltw": "lead_time_weight",
+             "change_failures": "failures", "_rec": "recovery_sum", "_recw": "recovery_weight", "rework_deployments": "rework"}
 
 _SUMS = ["headcount", "builders", "cost", "units", "ai_active", "prod_deployments", "deploy_days", "change_failures",
          "rework_deployments", "changes_deployed", "_lt", "_coding", "_pickup", "_review", "_deploy", "_rec", "_recw", "team_weeks"]
@@ -112,7 +122,9 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
 
     Returns a dict: ``keys`` (series key → label), ``weekly`` and ``monthly`` (key → columns
     as lists), ``stats`` (key → the DORA keys over the last ``recent_weeks`` weeks with tiers),
-    ``suppressed`` (team-weeks left out by the floor).
+    ``sums`` (key → the weekly sums the DORA keys are ratios of, :data:`STAT_SUMS`, so the page
+    computes them over any period the brush selects), ``suppressed`` (team-weeks left out by
+    the floor). Every week of every key sums team-weeks that each reach ``k`` builders.
     """
     k = check_k(k)
     w = _prepare(weekly)
@@ -121,7 +133,7 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
     w = w[keep].reset_index(drop=True)
     w["month"] = w["week"].dt.to_period("M").dt.to_timestamp()
     last = w["week"].max() if len(w) else None
-    keys, wk, mo, stats = {}, {}, {}, {}
+    keys, wk, mo, stats, sums = {}, {}, {}, {}, {}
     for key, (label, mask) in _groups(w, teams_meta).items():
         sub = w[mask]
         if sub.empty:
@@ -139,13 +151,14 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
         recent = sub[sub["week"] > last - pd.Timedelta(weeks=recent_weeks)].groupby(lambda _: 0)[_SUMS + ["_ltw"]].sum()
         keys[key] = label
         wk[key] = _cols(rw, ["cts_sw", "cts_sw_4w", "ai_share", "builders"])
+        sums[key] = _cols(gw.rename(columns=STAT_SUMS), list(STAT_SUMS.values()))
         mo[key] = _cols(rm, ["deploy_freq", "lead_time_h", "coding_h", "pickup_h", "review_h", "deploy_h",
                              "change_failure_rate", "recovery_h", "rework_rate"])
         if len(recent):
             r = _ratios(recent).iloc[0]
             stats[key] = {m: {"value": _num(r[m]), "tier": dora_tier(m, _num(r[m])) if m in DORA_TIERS else None}
                           for m in ("deploy_freq", "lead_time_h", "change_failure_rate", "recovery_h", "rework_rate")}
-    return {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "suppressed": suppressed, "recent_weeks": recent_weeks}
+    return {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "sums": sums, "suppressed": suppressed, "recent_weeks": recent_weeks}
 
 
 def _num(x: Any) -> float | None:
@@ -200,3 +213,79 @@ def team_rows(
 
 def is_number(x: Any) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+#: the decomposition's components as the waterfall names them, in the order it draws them
+EXPLAIN_LABELS = {"trend": "counterfactual trend (baseline)", "composition": "team composition (mix)",
+                  "cost_per_builder_week": "cost per builder-week", "residual": "residual"}
+
+
+def explain_steps(explain: dict | None, *, k: int) -> dict[str, Any] | None:
+    """The baseline decomposition (``ctssw explain``'s dict) as waterfall steps in dollars per unit.
+
+    Steps: observed CTS-SW in the earlier window, the counterfactual trend, each tool, team
+    composition, cost per builder-week, the residual, and observed CTS-SW in the later window.
+    Each component is its share of the level change (its log points times the change over the
+    observed log change, as :meth:`Decomposition.table` splits it), with its interval on the same
+    scale; the components add up to the observed change. The decomposition describes the whole
+    organisation in two windows; None when either window has a week with fewer than ``k``
+    builders (the privacy floor), or nothing to show.
+    """
+    k = check_k(k)
+    if not explain or not explain.get("components"):
+        return None
+    det = explain.get("details") or {}
+    low = [det.get("min_builders_a"), det.get("min_builders_b")]
+    if any(b is None or b < k for b in low):
+        return None
+    comps = {c["component"]: c for c in explain["components"] if c["component"] != "observed"}
+    obs = float(explain["observed"])
+    a, b = float(explain["cts_a"]), float(explain["cts_b"])
+    scale = (b - a) / obs if obs else 0.0
+    tools = [c for c in comps if c.startswith("tool: ")]
+    order = ["trend", *tools, "composition", "cost_per_builder_week", "residual"]
+    if set(order) != set(comps):
+        raise ValueError(f"unexpected decomposition components: {sorted(comps)}")
+    wa, wb = explain["windows"]["A"], explain["windows"]["B"]
+    steps: list[dict[str, Any]] = [{"label": f"observed, {wa[0]} to {wa[1]}", "component": "start", "measure": "absolute", "value": a}]
+    for name in order:
+        c = comps[name]
+        exact = not c["std_error"]
+        steps.append({
+            "label": EXPLAIN_LABELS.get(name) or f"{name[len('tool: '):]} (tool)", "component": name, "measure": "relative",
+            "value": float(c["log_points"]) * scale, "low": None if exact else float(c["ci_low"]) * scale,
+            "high": None if exact else float(c["ci_high"]) * scale, "log_points": float(c["log_points"]),
+            "log_low": float(c["ci_low"]), "log_high": float(c["ci_high"]), "exact": exact,
+        })
+    steps.append({"label": f"observed, {wb[0]} to {wb[1]}", "component": "end", "measure": "total", "value": b})
+    return {"steps": steps, "observed": obs, "change": b - a, "windows": {"A": wa, "B": wb}, "level": explain.get("level", 0.95),
+            "tool_effects": (explain.get("settings") or {}).get("tool_effects"), "adds_up": bool(explain.get("adds_up"))}
+
+
+def tool_effects(res: dict | None) -> dict[str, Any] | None:
+    """Per-tool effects from one joint model (``ctssw impact --tools``'s dict) for the report.
+
+    One row per tool and one for their sum: the joint estimate with its interval, the
+    one-model-per-tool estimate, and the value (CTS-SW change, engineering-years, net dollars).
+    Every row describes the organisation's teams that used the tool; the fit itself refuses a
+    panel under the privacy floor.
+    """
+    if not res or not res.get("estimates"):
+        return None
+    method = res.get("valued_method") or res.get("method")
+    est = res["estimates"].get(method) or next(iter(res["estimates"].values()))
+    naive = {r["tool"]: r.get("naive_estimate") for r in (res.get("table") or {}).get(method) or []}
+    value = res.get("value") or {}
+    rows = []
+    for t in res["tools"]:
+        e = est["effects"][t]
+        v = (value.get("per_tool") or {}).get(t) or {}
+        rows.append({"tool": t, "estimate": e["estimate"], "ci_low": e["ci_low"], "ci_high": e["ci_high"], "naive": naive.get(t),
+                     "cts_change": (v.get("cts_change") or {}).get("estimate"), "engineering_years": v.get("engineering_years"),
+                     "net_dollars": v.get("net_dollars")})
+    tot = est.get("total") or {}
+    vt = value.get("total") or {}
+    rows.append({"tool": "all tools (sum)", "estimate": tot.get("estimate"), "ci_low": tot.get("ci_low"), "ci_high": tot.get("ci_high"),
+                 "naive": est.get("naive_total"), "cts_change": None, "engineering_years": vt.get("engineering_years"),
+                 "net_dollars": vt.get("net_dollars"), "total": True})
+    return {"method": method, "outcome": res.get("outcome"), "rows": rows}

@@ -20,7 +20,16 @@ import pandas as pd
 
 from ..estimators.display import fmt_ci, fmt_money, fmt_num, fmt_pct, verdict
 from ..privacy import DEFAULT_K, check_k
-from ._data import DORA_TIERS, PERCENT_COLUMNS, TEAM_COLUMNS, series, team_rows
+from ._data import (
+    DORA_TIERS,
+    PERCENT_COLUMNS,
+    TEAM_COLUMNS,
+    explain_steps,
+    series,
+    team_rows,
+    tier_bounds,
+    tool_effects,
+)
 
 __all__ = ["RECOMMENDED_DYNAMIC", "headline", "interactive_report", "plotly_js", "write_interactive_report"]
 
@@ -213,6 +222,7 @@ def interactive_report(
     adoption: pd.DataFrame | None = None,
     status: dict | None = None,
     waterfall: list[dict] | None = None,
+    tools: dict | None = None,
     truth: dict | None = None,
     title: str = "Cost to serve software",
     subtitle: str = "",
@@ -242,12 +252,17 @@ def interactive_report(
         inferred teams, what could not be computed): any plain dict; lists of dicts become tables.
     waterfall : list of dict, optional
         Value waterfall steps (``label, value, low, high, total``); by default the headline's value.
+    tools : dict, optional
+        Several tools in one model (:func:`ctssw.pipeline.attribute_tools` output): each tool's
+        effect, and with ``decompose=True`` its ``explain``, drawn as the waterfall of what moved
+        CTS-SW (observed, counterfactual trend, each tool, team composition, cost per
+        builder-week, residual, observed).
     truth : dict, optional
         A simulation's ``truth.json``: the true effect is drawn on the forest plot.
     missing : dict, optional
         Section → one sentence saying why it cannot be computed and which command supplies
         the data (sections ``headline``, ``cts``, ``dora``, ``adoption``, ``event_study``,
-        ``drivers``, ``waterfall``, ``teams``); shown in the section's place.
+        ``drivers``, ``waterfall``, ``tools``, ``explain``, ``teams``); shown in the section's place.
     k : int
         Privacy floor.
     """
@@ -268,10 +283,15 @@ def interactive_report(
         missing.setdefault("teams", f"every team has fewer than {k} builders over the period, the privacy floor "
                                     "(lower it to at least 3 with --k)")
     head = headline(impact)
+    explained = explain_steps((tools or {}).get("explain"), k=k)
+    if tools and not explained:
+        why = tools.get("explain_withheld")
+        missing.setdefault("explain", why or f"a window of the decomposition has a week with fewer than {k} builders, the privacy floor")
     payload = {
         "k": k,
         "series": data,
         "tiers": {m: s["text"] for m, s in DORA_TIERS.items()},
+        "tier_bounds": tier_bounds(),
         "teams": {"columns": cols, "rows": rows, "percent": [TEAM_COLUMNS[c] for c in PERCENT_COLUMNS if TEAM_COLUMNS[c] in cols],
                   "dropped": dropped_teams},
         "headline": head,
@@ -280,6 +300,8 @@ def interactive_report(
         "did_verdict": ((impact or {}).get("did") or {}).get("verdict"),
         "drivers": _drivers(drivers),
         "waterfall": _waterfall(impact, waterfall),
+        "tool_effects": tool_effects(tools),
+        "explain": explained,
         "adoption": _adoption(adoption, k),
         "status": _status(status),
         "tool": (impact or {}).get("tool"),

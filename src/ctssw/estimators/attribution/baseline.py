@@ -68,7 +68,8 @@ class Decomposition(Result):
         First and last week of each window.
     level : float
     details : dict
-        Team counts, builder-weeks and the inputs of each component.
+        Team counts, builder-weeks, the fewest builders in a week of each window
+        (``min_builders_a``, ``min_builders_b``) and the inputs of each component.
     """
 
     observed: float = 0.0
@@ -182,8 +183,10 @@ def explain(
         raise ConfigError(f"the windows overlap: --since {t0.date()} and --until {t1.date()} must be more than {window} weeks apart")
     p = panel.assign(**{time: pd.to_datetime(panel[time])})
     A, B = p[p[time].isin(wa)], p[p[time].isin(wb)]
+    floor = {}
     for name, w in (("since", A), ("until", B)):
-        if float(w.groupby(time)[builders].sum().min()) < k:
+        floor[name] = float(w.groupby(time)[builders].sum().min())
+        if floor[name] < k:
             raise ConfigError(f"the {name} window covers fewer than {k} builders (privacy floor)")
         if float(w[units].sum()) <= 0:
             raise EstimationError(f"no units of software in the {name} window: CTS-SW is undefined there")
@@ -251,6 +254,7 @@ def explain(
         windows={"A": [str(wa[0].date()), str(wa[-1].date())], "B": [str(wb[0].date()), str(wb[-1].date())]},
         level=effects.level,
         details={"teams_a": int(len(ta)), "teams_b": int(len(tb)), "teams_both": int(len(common)),
+                 "min_builders_a": floor["since"], "min_builders_b": floor["until"],
                  "builder_weeks_a": float(A[builder_weeks].sum()), "builder_weeks_b": float(B[builder_weeks].sum()),
                  "within_team_change_units_per_builder_week": within, "tool_effects": dict(zip(tools, map(float, theta), strict=True)),
                  "tools_total": {"log_points": float(-tool_R.sum()), "std_error": math.sqrt(tools_total_var)}, **tinfo},

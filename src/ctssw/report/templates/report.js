@@ -5,6 +5,7 @@
   var C = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
   var CFG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"] };
   var MINUS = "\u2212";
+  var METHOD_LABEL = { fe: "within two-way model", jackknife: "half-panel jackknife", did: "joint imputation DiD" };
 
   function clean(s) { // no "-0": a value that rounds to zero is unsigned; a real minus sign otherwise
     if (!/[1-9]/.test(s)) return s.replace(/^[+-]/, "");
@@ -97,8 +98,43 @@
     recovery_h: ["Recovery time (median)", function (v) { return num(v, 1) + " h"; }],
     rework_rate: ["Rework rate", function (v) { return pct(v, 1); }] };
 
+  // the stat panels are ratios of weekly sums over the period: the brushed one, else the last weeks
+  function day(v) { return typeof v === "number" ? new Date(v).toISOString().slice(0, 10) : String(v).slice(0, 10); }
+  function tierOf(m, v) {
+    var t = D.tier_bounds[m];
+    if (!t || v === null) return null;
+    for (var i = 0; i < t.bounds.length; i++) {
+      var b = t.bounds[i][1];
+      if (b === null || (t.higher_is_better ? v >= b : v <= b)) return t.bounds[i][0];
+    }
+    return "Low";
+  }
+  function periodStats(key) {
+    var w = D.series.sums[key], n = w ? w.x.length : 0, lo, hi;
+    if (!n) return { stats: {}, from: null, to: null };
+    if (range) { lo = day(range[0]); hi = day(range[1]); }
+    else {
+      var org = (D.series.sums.org || w).x;
+      hi = org[org.length - 1]; // the last week of the whole organisation, as the server's stats use
+      var cut = new Date(Date.parse(hi + "T00:00:00Z") - 7 * 86400000 * D.series.recent_weeks).toISOString().slice(0, 10);
+      lo = w.x.filter(function (x) { return x > cut; })[0] || hi;
+    }
+    var t = {}, first = null, last = null;
+    w.x.forEach(function (x, i) {
+      if (x < lo || x > hi) return;
+      first = first || x; last = x;
+      Object.keys(w).forEach(function (c) { if (c !== "x") t[c] = (t[c] || 0) + (w[c][i] || 0); });
+    });
+    var div = function (a, b) { return first && b > 0 ? a / b : null; };
+    var v = { deploy_freq: div(t.deployments, t.team_weeks), lead_time_h: div(t.lead_time_sum, t.lead_time_weight),
+      change_failure_rate: div(t.failures, t.deployments), recovery_h: div(t.recovery_sum, t.recovery_weight), rework_rate: div(t.rework, t.deployments) };
+    var out = {};
+    Object.keys(v).forEach(function (m) { out[m] = { value: v[m], tier: m === "rework_rate" ? null : tierOf(m, v[m]) }; });
+    return { stats: out, from: first, to: last };
+  }
+
   function drawStats(key) {
-    var s = D.series.stats[key] || {}, box = document.getElementById("stats");
+    var ps = periodStats(key), s = ps.stats, box = document.getElementById("stats");
     box.innerHTML = "";
     Object.keys(LABEL).forEach(function (m) {
       var v = s[m] || {}, d = document.createElement("div"); d.className = "stat";
@@ -106,8 +142,11 @@
       d.innerHTML = '<div class="t">' + LABEL[m][0] + '</div><div class="v">' + (v.value === null || v.value === undefined ? "\u2014" : LABEL[m][1](v.value)) + "</div>" + tier;
       box.appendChild(d);
     });
-    document.getElementById("stats-note").textContent = "Last " + D.series.recent_weeks + " weeks for " + D.series.keys[key] +
-      ", with DORA performance tiers (State of DevOps 2023 clusters; rework rate has no tier).";
+    var when = !ps.from ? "No week in the chosen period" : range ? "Weeks " + ps.from + " to " + ps.to + " (the period brush)"
+      : "Last " + D.series.recent_weeks + " weeks (" + ps.from + " to " + ps.to + ")";
+    document.getElementById("stats-note").textContent = when + " for " + D.series.keys[key] +
+      ", with DORA performance tiers (State of DevOps 2023 clusters; rework rate has no tier). Drag the slider under the CTS-SW chart to choose the period.";
+    box.setAttribute("data-period", ps.from ? ps.from + ".." + ps.to : "");
   }
 
   function draw(key) {
@@ -129,6 +168,7 @@
     if (ev && ev["xaxis.autorange"]) r = null;
     if (r === undefined) return;
     range = r;
+    drawStats(sel.value);
     timeCharts.forEach(function (id) {
       if (id === "chart-cts") return;
       var el = document.getElementById(id);
@@ -221,6 +261,80 @@
         error_y: { type: "data", symmetric: false, array: wf.filter(function (s) { return s.total && s.low !== undefined && s.low !== null; }).map(function (s) { return s.high - s.value; }),
           arrayminus: wf.filter(function (s) { return s.total && s.low !== undefined && s.low !== null; }).map(function (s) { return s.value - s.low; }), color: "#222" }, hoverinfo: "skip" }],
       layout("Value of the effect over the period", "", "dollars", { hovermode: "closest", showlegend: false, yaxis: { title: { text: "dollars" }, tickprefix: "$", tickformat: ",.0f" } }), CFG);
+  }
+
+  // ---- several tools: each tool's effect in one model ----------------------------------------------------
+  function perUnit(x, signed) { // dollars per unit: cents below $100, a sign on changes
+    if (x === null || x === undefined || isNaN(x)) return "\u2014";
+    var a = Math.abs(x), s = "$" + a.toLocaleString("en-US", { minimumFractionDigits: a < 100 ? 2 : 0, maximumFractionDigits: a < 100 ? 2 : 0 });
+    var zero = !/[1-9]/.test(s);
+    return (zero ? "" : x < 0 ? MINUS : signed ? "+" : "") + s;
+  }
+  function ciText(e, f) { return e && e.estimate !== null && e.estimate !== undefined ? f(e.estimate) + " (" + f(e.ci_low) + " to " + f(e.ci_high) + ")" : "\u2014"; }
+  if (D.tool_effects) {
+    var te = D.tool_effects.rows.slice().reverse();
+    var lbl = te.map(function (r) { return r.tool.replace(/_/g, " "); });
+    var teTraces = [{ type: "scatter", mode: "markers", name: "joint model (95% interval)", y: lbl, x: te.map(function (r) { return r.estimate; }),
+      error_x: { type: "data", symmetric: false, array: te.map(function (r) { return r.ci_high - r.estimate; }), arrayminus: te.map(function (r) { return r.estimate - r.ci_low; }) },
+      marker: { size: 10, color: te.map(function (r) { return r.total ? C[3] : C[0]; }) },
+      customdata: te.map(function (r) { return [pct(r.estimate, 1, true), pct(r.ci_low, 1, true), pct(r.ci_high, 1, true)]; }),
+      hovertemplate: "%{y}: %{customdata[0]} (95% CI %{customdata[1]} to %{customdata[2]})<extra>joint model</extra>" },
+      { type: "scatter", mode: "markers", name: "one model per tool (no interval)", y: lbl, x: te.map(function (r) { return r.naive; }),
+        marker: { size: 9, symbol: "diamond-open", color: C[1] }, customdata: te.map(function (r) { return pct(r.naive, 1, true); }),
+        hovertemplate: "%{y}: %{customdata}<extra>one model per tool</extra>" }];
+    var teVals = te.map(function (r) { return r.ci_low; }).concat(te.map(function (r) { return r.ci_high; }), te.map(function (r) { return r.naive; }));
+    Plotly.newPlot("chart-tools", teTraces, layout("Effect of full use of each tool on production deployments per builder-week", "relative change (95% interval)", "", {
+      height: 170 + 40 * te.length, hovermode: "closest", margin: { l: 170, r: 20, t: 70, b: 60 }, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+      xaxis: pctAxis(teVals, "relative change in deployments per builder-week at full use (95% interval)"), yaxis: { title: { text: "tool" }, automargin: true },
+      shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { color: "#777", width: 1 } }] }), CFG);
+    document.getElementById("reading-tools").textContent = "What this shows: each tool's long-run effect on production deployments per builder-week " +
+      "(relative to each team's mean) from one model holding every tool (" + (METHOD_LABEL[D.tool_effects.method] || D.tool_effects.method) +
+      "), with 95% intervals, beside the estimate of a model of that tool alone (diamonds), which absorbs the effects of the tools left out; the sum's interval uses the covariance of the effects.";
+    var cols = ["Tool", "Effect, joint model (95% CI)", "One model per tool", "CTS-SW change", "Engineering-years saved (95% CI)", "Net dollars (95% CI)"];
+    document.getElementById("tools-table").innerHTML = "<thead><tr>" + cols.map(function (c) { return "<th>" + c + "</th>"; }).join("") + "</tr></thead><tbody>" +
+      D.tool_effects.rows.map(function (r) {
+        return "<tr><td>" + r.tool.replace(/&/g, "&amp;").replace(/</g, "&lt;") + "</td><td class=\"num\">" + ciText(r, function (v) { return pct(v, 1, true); }) +
+          "</td><td class=\"num\">" + pct(r.naive, 1, true) + "</td><td class=\"num\">" + pct(r.cts_change, 1, true) +
+          "</td><td class=\"num\">" + ciText(r.engineering_years, function (v) { return num(v, 1); }) + "</td><td class=\"num\">" + ciText(r.net_dollars, money) + "</td></tr>";
+      }).join("") + "</tbody>";
+  }
+
+  // ---- what moved CTS-SW: the baseline decomposition as a waterfall ---------------------------------------
+  if (D.explain) {
+    var ex = D.explain, st = ex.steps, run = 0, before = [];
+    st.forEach(function (s) { before.push(s.measure === "relative" ? run : 0); run = s.measure === "absolute" ? s.value : s.measure === "relative" ? run + s.value : run; });
+    var lvl = [];
+    st.forEach(function (s, i) {
+      if (s.measure === "relative") { lvl.push(before[i], before[i] + s.value); if (s.low !== null) lvl.push(before[i] + s.low, before[i] + s.high); }
+      else lvl.push(s.value);
+    });
+    var lo = Math.min.apply(null, lvl), hi = Math.max.apply(null, lvl), pad = (hi - lo) * 0.12 || Math.abs(hi) * 0.05 || 1;
+    var hov = st.map(function (s) {
+      if (s.measure !== "relative") return "observed CTS-SW: " + perUnit(s.value) + " per unit";
+      var ci = s.exact ? "exact: an accounting identity" : "95% CI " + perUnit(s.low, true) + " to " + perUnit(s.high, true);
+      return perUnit(s.value, true) + " per unit (" + ci + "); " + num(100 * s.log_points, 1) + " log points";
+    });
+    var rel = st.map(function (s, i) { return s.measure === "relative" && s.low !== null ? i : -1; }).filter(function (i) { return i >= 0; });
+    var wrap = function (t) { // category labels on lines of about 16 characters, so none is cut or slanted
+      var lines = [], cur = "";
+      t.split(" ").forEach(function (w) { if (cur && (cur + " " + w).length > 16) { lines.push(cur); cur = w; } else cur = cur ? cur + " " + w : w; });
+      return lines.concat([cur]).join("<br>");
+    };
+    st.forEach(function (s) { s.label = wrap(s.label); });
+    Plotly.newPlot("chart-explain", [{ type: "waterfall", x: st.map(function (s) { return s.label; }), y: st.map(function (s) { return s.value; }),
+      measure: st.map(function (s) { return s.measure; }), text: st.map(function (s) { return perUnit(s.value, s.measure === "relative"); }), textposition: "outside",
+      increasing: { marker: { color: C[3] } }, decreasing: { marker: { color: C[2] } }, totals: { marker: { color: C[0] } },
+      connector: { line: { color: "#999", width: 1 } }, customdata: hov, hovertemplate: "%{x}: %{customdata}<extra></extra>", name: "component" },
+      { type: "scatter", mode: "markers", name: "95% interval", x: rel.map(function (i) { return st[i].label; }), y: rel.map(function (i) { return before[i] + st[i].value; }),
+        marker: { size: 1, color: "#222" }, hoverinfo: "skip",
+        error_y: { type: "data", symmetric: false, array: rel.map(function (i) { return st[i].high - st[i].value; }), arrayminus: rel.map(function (i) { return st[i].value - st[i].low; }), color: "#222" } }],
+      layout("Organisation CTS-SW from " + ex.windows.A[0] + " to " + ex.windows.B[1] + ", step by step", "component of the change", "dollars per unit (CTS-SW)", {
+        hovermode: "closest", showlegend: false, height: 440, margin: { l: 80, r: 20, t: 40, b: 110 }, xaxis: { title: { text: "component of the change" }, tickangle: 0 },
+        yaxis: { title: { text: "dollars per unit (CTS-SW)" }, tickprefix: "$", tickformat: ",.0f", range: [lo - pad, hi + pad] } }), CFG);
+    document.getElementById("reading-explain").textContent = "What this shows: the organisation's CTS-SW in dollars per unit over the weeks " + ex.windows.A[0] + " to " + ex.windows.A[1] +
+      " and over " + ex.windows.B[0] + " to " + ex.windows.B[1] + " (" + perUnit(ex.change, true) + ", " + pct(Math.expm1(ex.observed), 1, true) +
+      "), split into the trend without any tool (fitted on team-weeks with no tool), each tool's contribution through its effect (" + (METHOD_LABEL[ex.tool_effects] || ex.tool_effects) +
+      "), the shift of builders between teams, cost per builder-week and the residual, which add up exactly to the change; green steps made software cheaper to serve, whiskers and hover give 95% intervals.";
   }
 
   // ---- team table ----------------------------------------------------------------------------------------
