@@ -129,25 +129,51 @@ def test_otel_claude_code_metrics(store, tmp_path):
     ]
 
 
-KIRO_HEADER = ("UserId,Date,Client_Type,Chat_Conversations,Credits_Used,Overage_Cap,Overage_Credits_Used,"
-               "Overage_Enabled,ProfileId,Subscription_Tier,Total_Messages")
+def _nowhere_in_store(store, *raw):
+    for t in [r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]:
+        text = store.con.execute(f'SELECT * FROM "{t}"').df().astype(str).to_csv().lower()
+        for v in raw:
+            assert v.lower() not in text, (t, v)
 
 
-def test_kiro_user_reports_per_client(store, tmp_path):
-    # no published example rows exist (tests/fixtures/MISSING.md): rows typed here under the documented header
-    d = tmp_path / "KiroLogs" / "user_report" / "us-east-1" / "2026" / "05" / "12" / "00"
-    d.mkdir(parents=True)
-    (d / "KIRO_IDE_111122223333_user_report_1.csv").write_text(
-        KIRO_HEADER + "\nu-1,2026-05-12,KIRO_IDE,3,12.5,0,0,false,p-1,PRO,40\n")
-    (d / "KIRO_CLI_111122223333_user_report_1.csv").write_text(
-        KIRO_HEADER + "\nu-1,2026-05-12,KIRO_CLI,1,2.25,0,0,false,p-1,PRO,6\n")
-    c = by_table(load_kiro(store, tmp_path))["tool_usage"]
-    assert (c.read, c.loaded) == (3, 3)
-    assert _usage(store, "kiro") == [
-        ("agent", "2026-05-12", True, 40, None, 3, None, 12.5),
-        ("all", "2026-05-12", True, 46, None, 4, None, 14.75),
-        ("cli", "2026-05-12", True, 6, None, 1, None, 2.25),
+def test_kiro_user_reports_per_client(store):
+    # two real per-client reports of one user and day (tests/fixtures/kiro/ORIGIN.md), read from
+    # their folder: quoted UserId/ProfileId/User_Email, New_User and <model>_messages columns
+    c = by_table(load_kiro(store, REAL / "kiro"))["tool_usage"]
+    assert (c.read, c.loaded, c.quarantined, c.unmapped) == (3, 3, 0, 1)
+    got = _usage(store, "kiro")
+    # KIRO_IDE -> agent: 4 messages, 2 conversations; KIRO_CLI -> cli: 131 messages, 8 conversations;
+    # all: 4 + 131 = 135 messages, 2 + 8 = 10 conversations, 0.7132330391376451 + 114.45787414391377 credits
+    assert [r[:6] for r in got] == [
+        ("agent", "2026-07-10", True, 4, None, 2),
+        ("all", "2026-07-10", True, 135, None, 10),
+        ("cli", "2026-07-10", True, 131, None, 8),
     ]
+    assert [r[7] for r in got] == [0.7132330391376451, pytest.approx(115.1711071830514151), 114.45787414391377]
+    assert all(r[6] is None for r in got)  # no cost column in the report: credits only
+    uid = "215bb5b0-00a1-70cd-1caf-57794fdc8915"
+    assert {r[0] for r in store.con.execute("SELECT builder_id FROM tool_usage").fetchall()} == {store.pseudonymise(uid)}
+    _nowhere_in_store(store, uid, "dwalleck@proton.me", "UV4C4VUDDGRU")
+    _reload_changes_nothing(load_kiro, store, REAL / "kiro")
+
+
+def test_cursor_daily_usage_record_of_the_current_api(store):
+    # DevLake's recorded daily-usage-data record: `day` (YYYY-MM-DD) and `userId`, no epoch `date`,
+    # and no cmdkUsages/bugbotUsages fields (tests/fixtures/cursor/ORIGIN.md)
+    path = REAL / "cursor/devlake_daily_usage_record.json"
+    c = by_table(load_cursor(store, path))["tool_usage"]
+    assert (c.read, c.loaded, c.quarantined, c.unmapped) == (4, 4, 0, 1)
+    # 42 tabs + 8 accepts + 8 chat + 2 composer + 5 agent; no review row: the record says nothing of Bugbot
+    assert _usage(store, "cursor") == [
+        ("agent", "2026-07-08", True, 7, None, 5, None, None),
+        ("all", "2026-07-08", True, 65, 120, 5, None, None),
+        ("chat", "2026-07-08", True, 8, None, None, None, None),
+        ("completion", "2026-07-08", True, 42, None, None, None, None),
+    ]
+    assert {r[0] for r in store.con.execute("SELECT builder_id FROM tool_usage").fetchall()} == {
+        store.pseudonymise("user@example.com")}
+    _nowhere_in_store(store, "user@example.com", "user_example123")
+    _reload_changes_nothing(load_cursor, store, path)
 
 
 def test_qdev_stays_an_alias_of_kiro(store):

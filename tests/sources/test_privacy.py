@@ -70,12 +70,13 @@ def test_no_raw_identity_anywhere(tmp_path):
 REAL = FIX.parents[1] / "fixtures"
 REAL_IDENTITIES = (
     "PQYACO3", "P25K520", "Keon Amini", "Kian Amini", "user@emaildomain.com", "developer@company.com", "login1",
-    "barryz", "choleraehyq", "Cholerae",  # (panjf2000 also owns the repository, whose id is kept) "emilie.burke@gmail.com", "tayloramurphy",
+    "barryz", "choleraehyq", "Cholerae", "215bb5b0-00a1-70cd-1caf-57794fdc8915", "dwalleck@proton.me",
+    "user@example.com", "user_example123",  # (panjf2000 also owns the repository, whose id is kept) "emilie.burke@gmail.com", "tayloramurphy",
 )
 
 
 def test_real_payloads_pseudonymised_and_reload_changes_nothing(tmp_path):
-    from ctssw.store import load_claude, load_cursor
+    from ctssw.store import load_claude, load_cursor, load_kiro
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -90,7 +91,9 @@ def test_real_payloads_pseudonymised_and_reload_changes_nothing(tmp_path):
                     "devlake_deployments.json")]),
                 lambda: load_copilot(s, REAL / "copilot/users_report_example.ndjson"),
                 lambda: load_claude(s, REAL / "claude/usage_report_claude_code.json"),
-                lambda: load_cursor(s, [REAL / "cursor/teams_daily_usage_data.json", REAL / "cursor/analytics_ai_code_commits.json"]),
+                lambda: load_cursor(s, [REAL / "cursor/teams_daily_usage_data.json", REAL / "cursor/analytics_ai_code_commits.json",
+                                        REAL / "cursor/devlake_daily_usage_record.json"]),
+                lambda: load_kiro(s, REAL / "kiro"),
             ]
             for load in loads:
                 load()

@@ -3,7 +3,8 @@
 Two JSON responses are read (pages as files; records recognised by their fields):
 
 - **Daily usage data** (``POST /teams/daily-usage-data``: ``{"data": [...], "period": ...}``), one
-  record per member and day: ``email``, ``date`` (epoch milliseconds), ``isActive``,
+  record per member and day: ``email`` (else ``userId``), ``date`` (epoch milliseconds; a record
+  carrying ``day`` as ``YYYY-MM-DD`` instead, as DevLake recorded one, is read the same), ``isActive``,
   ``acceptedLinesAdded``, ``totalAccepts``, ``totalTabsAccepted``, ``chatRequests``,
   ``composerRequests``, ``agentRequests``, ``cmdkUsages``, ``bugbotUsages``, ... Each becomes
   tool ``cursor`` rows: feature ``all`` (active = ``isActive``; events = tabs accepted + applies
@@ -51,7 +52,8 @@ FEATURES = {
 
 
 def _daily(r: dict) -> list[dict]:
-    base = {"builder": r.get("email") or r.get("userEmail"), "tool": TOOL, "day": day(r.get("date"))}
+    when = r.get("date") if r.get("date") not in (None, "") else r.get("day")
+    base = {"builder": r.get("email") or r.get("userEmail") or r.get("userId"), "tool": TOOL, "day": day(when)}
     events = count_sum(r.get(k) for k in ("totalTabsAccepted", "totalAccepts", "chatRequests", "composerRequests",
                                       "agentRequests", "cmdkUsages", "bugbotUsages"))
     active = r.get("isActive") if isinstance(r.get("isActive"), bool) else (isinstance(events, int) and events > 0)
@@ -59,6 +61,8 @@ def _daily(r: dict) -> list[dict]:
              "accepted_lines": count_sum([r.get("acceptedLinesAdded")]), "agent_requests": count_sum([r.get("agentRequests")])}]
     for feat, cols in FEATURES.items():
         ev = count_sum(r.get(c) for c in cols)
+        if ev is None:  # none of the feature's fields in the record: nothing said about it
+            continue
         if not isinstance(ev, (int, float)) or ev > 0:
             rows.append({**base, "feature": feat, "active": True, "events": ev,
                          "agent_requests": count_sum([r.get("agentRequests")]) if feat == "agent" else None})
@@ -91,7 +95,7 @@ def _tracked(items: list[dict]) -> tuple[list[dict], int, int]:
 def read_file(path: str | Path) -> Tables:
     p = Path(path)
     recs = records(read_json(p, EXPECTED), p, EXPECTED, ("data", "items", "usageData", "teamMembers"))
-    daily = [r for r in recs if isinstance(r, dict) and "date" in r and ("email" in r or "isActive" in r)]
+    daily = [r for r in recs if isinstance(r, dict) and ("date" in r or "day" in r) and ("email" in r or "isActive" in r)]
     commits = [r for r in recs if isinstance(r, dict) and "commitHash" in r]
     other = [r for r in recs if not any(r is x for x in daily + commits)]
     if not daily and not commits:

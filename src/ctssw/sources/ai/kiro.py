@@ -15,8 +15,8 @@ Kiro writes two CSV reports to the S3 bucket an administrator chooses:
 - the legacy **by_user_analytic** report, read as :mod:`ctssw.sources.ai.qdev` reads it; under a
   ``KiroLogs`` folder its rows are tool ``kiro``, elsewhere (``QDeveloperLogs``) ``amazon-q``.
 
-No public example of the user report with rows was found (tests/fixtures/MISSING.md); the
-columns follow Kiro's documented header.
+Real reports (tests/fixtures/kiro) quote ``UserId``, ``ProfileId`` and ``User_Email``, write ISO
+dates and add a ``<model>_messages`` column only for the models used that day.
 """
 
 from __future__ import annotations
