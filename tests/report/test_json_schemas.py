@@ -39,7 +39,7 @@ def _check(name: str, args: list[str]) -> dict:
 
 def test_every_schema_is_documented_and_valid():
     names = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json"))
-    assert names == ["collect", "demo", "drivers", "explain", "fit-lmm", "impact", "impact-tools", "ingest", "metrics",
+    assert names == ["collect", "demo", "drivers", "explain", "fit-lmm", "impact", "impact-event", "impact-tools", "ingest", "metrics",
                      "plan", "rekey", "report", "status"]
     text = (SCHEMAS.parent / "cli.md").read_text()
     for n in names:
@@ -109,3 +109,18 @@ def test_attribution_json(store_path, tmp_path):
     doc = _check("plan", ["plan", "--db", str(store_path), "--tool", "x", "--effect", "0.1", "--reps", "10",
                           "--out", str(out)])
     assert len(doc["schedule"]) == 40 and out.exists()
+
+
+def test_impact_event_json(tmp_path):
+    from ctssw.panel import PANEL_COLUMNS
+    from ctssw.simulate import simulate_architecture_change
+
+    p, changes, _ = simulate_architecture_change(teams=40, weeks=52, seed=4, effect=0.3)
+    for c in PANEL_COLUMNS:
+        if c not in p.columns:
+            p[c] = 0.0
+    p[list(PANEL_COLUMNS)].to_parquet(tmp_path / "panel.parquet")
+    changes.to_csv(tmp_path / "arch.csv", index=False)
+    doc = _check("impact-event", ["impact", "--panel", str(tmp_path / "panel.parquet"), "--event",
+                                  "architecture:monolith->service", "--architecture-changes", str(tmp_path / "arch.csv")])
+    assert doc["teams_changing"] > 0 and doc["effect"]["ci_low"] <= doc["effect"]["estimate"] <= doc["effect"]["ci_high"]
