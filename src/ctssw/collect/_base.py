@@ -134,6 +134,11 @@ class Run:
                 raise CollectError(f"{self.source}: {path}: expected a list{f' in {key!r}' if key else ''}, got {type(data).__name__}")
             yield from (x for x in data if isinstance(x, dict))
 
+    def newest_first(self, path: str, scope: str, resource: str, folder: Path, mark: str, key: str,
+                     params: dict | None = None) -> Walk:
+        """The items of a newest-first listing down to the watermark ``mark`` (see :class:`Walk`)."""
+        return Walk(self, path, scope, resource, folder, mark, key, params or {"per_page": 100})
+
     def ingest(self, steps: list[tuple[str, list[Path], dict]]) -> Result:
         """Load the cache with the existing connectors and save the watermarks, in one transaction.
 
@@ -192,3 +197,33 @@ def check_common(service: str, *, since: str, cache: Path | str, api_url: str, t
     if not re.match(r"^https?://[^/\s]+", api_url or ""):
         raise ConfigError(f"{service}: --api-url {api_url!r}: expected an http(s) URL such as https://api.github.com")
     return Options(Path(cache), api_url, iso_day(since), timeout, retries, max_wait)
+
+
+class Walk:
+    """Walk a listing that GitHub returns newest first, down to the watermark: yield each item
+    whose ``key`` is at or after ``mark``, stop at the first older one or at a 304 (the listing
+    has not changed since the ETag kept for it), then :meth:`advance` records the newest value and
+    the first page's ETag for the next run."""
+
+    def __init__(self, run: Run, path: str, scope: str, resource: str, folder: Path, mark: str, key: str,
+                 params: dict) -> None:
+        self.run, self.path, self.scope, self.resource, self.folder = run, path, scope, resource, folder
+        self.mark, self.key, self.params = mark, key, params
+        self.newest: str | None = None
+        self.first_etag: str | None = None
+
+    def __iter__(self) -> Iterator[dict]:
+        run = self.run
+        for page in run.client.pages(self.path, params=self.params, etag=run.state.etag(self.scope, self.resource, self.folder)):
+            if page.not_modified:
+                return
+            self.first_etag = self.first_etag or page.etag
+            for item in page.data if isinstance(page.data, list) else []:
+                value = str(item.get(self.key) or "")
+                if value < self.mark:
+                    return
+                self.newest = max(self.newest or value, value)
+                yield item
+
+    def advance(self) -> None:
+        self.run.state.advance(self.scope, self.resource, self.newest, self.first_etag)

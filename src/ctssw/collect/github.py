@@ -94,64 +94,41 @@ class _GitHub:
         run.start(res)
         folder = run.cache.root / "repos" / _safe(repo) / "pulls"
         mark = run.state.watermark(repo, res, folder) or self.since
-        newest, first_etag = None, None
         params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100}
-        for page in run.client.pages(f"/repos/{repo}/pulls", params=params, etag=run.state.etag(repo, res, folder)):
-            if page.not_modified:
-                break
-            first_etag = first_etag or page.etag
-            stop = False
-            for pr in page.data if isinstance(page.data, list) else []:
-                upd = str(pr.get("updated_at") or "")
-                if upd < mark:
-                    stop = True
-                    break
-                newest = max(newest or upd, upd)
-                path = folder / f"{pr['number']}.json"
-                cached = _first(run.cache.read_json(path))
-                if cached and str(cached.get("updated_at") or "") >= upd:
-                    continue  # fetched whole by an earlier (interrupted) run
-                n = pr["number"]
-                full = run.client.get(f"/repos/{repo}/pulls/{n}").data
-                full = full if isinstance(full, dict) else pr
-                full["reviews"] = self._all(f"/repos/{repo}/pulls/{n}/reviews")
-                full["review_comments"] = self._all(f"/repos/{repo}/pulls/{n}/comments")
-                full["comments"] = self._all(f"/repos/{repo}/issues/{n}/comments")
-                full["commits"] = self._all(f"/repos/{repo}/pulls/{n}/commits")
-                run.cache.write_json(path, [full])
-                run.tick(res)
-            if stop:
-                break
-        run.state.advance(repo, res, newest, first_etag)
+        walk = run.newest_first(f"/repos/{repo}/pulls", repo, res, folder, mark, "updated_at", params)
+        for pr in walk:
+            path = folder / f"{pr['number']}.json"
+            cached = _first(run.cache.read_json(path))
+            if cached and str(cached.get("updated_at") or "") >= str(pr.get("updated_at") or ""):
+                continue  # fetched whole by an earlier (interrupted) run
+            n = pr["number"]
+            full = run.client.get(f"/repos/{repo}/pulls/{n}").data
+            full = full if isinstance(full, dict) else pr
+            full["reviews"] = self._all(f"/repos/{repo}/pulls/{n}/reviews")
+            full["review_comments"] = self._all(f"/repos/{repo}/pulls/{n}/comments")
+            full["comments"] = self._all(f"/repos/{repo}/issues/{n}/comments")
+            full["commits"] = self._all(f"/repos/{repo}/pulls/{n}/commits")
+            run.cache.write_json(path, [full])
+            run.tick(res)
+        walk.advance()
 
     def deployments(self, repo: str) -> None:
         run, res = self.run, "deployments"
         run.start(res)
         folder = run.cache.root / "repos" / _safe(repo) / "deployments"
         mark = run.state.watermark(repo, res, folder) or self.since
-        newest, first_etag, seen = None, None, set()
-        for page in run.client.pages(f"/repos/{repo}/deployments", params={"per_page": 100}, etag=run.state.etag(repo, res, folder)):
-            if page.not_modified:
-                break
-            first_etag = first_etag or page.etag
-            stop = False
-            for d in page.data if isinstance(page.data, list) else []:
-                created = str(d.get("created_at") or "")
-                if created < mark:
-                    stop = True
-                    break
-                newest = max(newest or created, created)
-                seen.add(d["id"])
-                self._deployment(repo, folder, d)
-            if stop:
-                break
+        seen = set()
+        walk = run.newest_first(f"/repos/{repo}/deployments", repo, res, folder, mark, "created_at")
+        for d in walk:
+            seen.add(d["id"])
+            self._deployment(repo, folder, d)
         # deployments whose last known status was not final get their statuses again
         for p in sorted(folder.glob("*.json")) if folder.exists() else []:
             doc = run.cache.read_json(p)
             d = _first(doc)
             if d and d.get("id") not in seen and not self._final(doc):
                 self._deployment(repo, folder, d, force=True)
-        run.state.advance(repo, res, newest, first_etag)
+        walk.advance()
 
     @staticmethod
     def _final(doc: object) -> bool:
@@ -175,23 +152,11 @@ class _GitHub:
         run.start(res)
         folder = run.cache.root / "repos" / _safe(repo) / "releases"
         mark = run.state.watermark(repo, res, folder) or self.since
-        newest, first_etag = None, None
-        for page in run.client.pages(f"/repos/{repo}/releases", params={"per_page": 100}, etag=run.state.etag(repo, res, folder)):
-            if page.not_modified:
-                break
-            first_etag = first_etag or page.etag
-            stop = False
-            for rel in page.data if isinstance(page.data, list) else []:
-                created = str(rel.get("created_at") or "")
-                if created < mark:
-                    stop = True
-                    break
-                newest = max(newest or created, created)
-                run.cache.write_json(folder / f"{rel['id']}.json", rel)
-                run.tick(res)
-            if stop:
-                break
-        run.state.advance(repo, res, newest, first_etag)
+        walk = run.newest_first(f"/repos/{repo}/releases", repo, res, folder, mark, "created_at")
+        for rel in walk:
+            run.cache.write_json(folder / f"{rel['id']}.json", rel)
+            run.tick(res)
+        walk.advance()
 
     def runs(self, repo: str) -> None:
         run, res = self.run, "workflow runs"
