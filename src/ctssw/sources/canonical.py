@@ -61,7 +61,6 @@ def find(directory: str | Path, tables: tuple[str, ...]) -> list[Scan]:
         parquet = [f for f in files if f.suffix == ".parquet"]
         csv = [f for f in files if f.suffix == ".csv"]
         for f in parquet:
-            # one transaction per file keeps memory bounded by the largest part
             scans.append(
                 Scan(
                     t,
