@@ -51,18 +51,33 @@ class TimeWindow:
         return self.not_before, self.not_after or (now + dt.timedelta(days=1)).date()
 
 
-def type_reasons(t: Table, cols_in: list[str]) -> tuple[list[str], list[str]]:
-    """The typed projection of ``_raw`` and the SQL reasons a value cannot take its column's type."""
+# DuckDB's names for input types that need no cast to a column's type
+SAME_TYPE = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+WHOLE_INPUTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+
+
+def type_reasons(t: Table, cols_in: list[str], types: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """The typed projection of ``_raw`` and the SQL reasons a value cannot take its column's type.
+
+    With ``types`` (each input column's DuckDB type), checks that cannot fail for that type
+    are left out: a column already of its type is never the wrong type, an integer input is
+    never fractional.
+    """
+    types = types or {}
     typed, reasons = [], []
     for col in t.columns:
         if col.name in cols_in:
             src = f"_raw.{_q(col.name)}"
-            cast = f"TRY_CAST({src} AS {col.type})"
-            reasons.append(
-                f"CASE WHEN {src} IS NOT NULL AND {cast} IS NULL "
-                f"THEN 'wrong type in {col.name}: expected {col.type}' END"
-            )
-            if col.type in INTEGER_TYPES:
+            have = types.get(col.name)
+            if have in (col.type, SAME_TYPE.get(col.type)):
+                cast = src
+            else:
+                cast = f"TRY_CAST({src} AS {col.type})"
+                reasons.append(
+                    f"CASE WHEN {src} IS NOT NULL AND {cast} IS NULL "
+                    f"THEN 'wrong type in {col.name}: expected {col.type}' END"
+                )
+            if col.type in INTEGER_TYPES and have not in WHOLE_INPUTS:
                 # DuckDB rounds '2.5' to 3: a fractional count is kept out, never rounded
                 reasons.append(
                     f"CASE WHEN {cast} IS NOT NULL AND TRY_CAST({src} AS DOUBLE) <> {cast} "
@@ -145,23 +160,6 @@ def load_rates(rates: str | Path | dict | None) -> dict[str, tuple[str, float]]:
         raise DataError(f"{where}: rates convert to several currencies ({', '.join(sorted(targets))}); use one")
     return out
 
-
-def convert_currencies(con, rates: dict) -> None:
-    """Costs in a currency the rates table knows are converted before they are stored."""
-    import pyarrow as pa
-
-    r = pa.table({
-        "currency": list(rates), "to_currency": [v[0] for v in rates.values()],
-        "rate": [float(v[1]) for v in rates.values()],
-    })
-    con.register("_rates", r)
-    try:
-        con.execute(
-            """UPDATE _typed SET amount = _typed.amount * r.rate, currency = r.to_currency FROM _rates r
-               WHERE upper(_typed.currency) = upper(r.currency) AND _typed._why = ''"""
-        )
-    finally:
-        con.unregister("_rates")
 
 def check_currencies(con, source: str) -> None:
     """Costs in several currencies are never added as one: stop the load (it rolls back)."""

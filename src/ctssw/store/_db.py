@@ -6,53 +6,21 @@ import contextlib
 import datetime as dt
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ..errors import DataWarning, SchemaError, StoreError
-from . import _journal, _keys
-from ._checks import (
-    TimeWindow,
-    check_currencies,
-    convert_currencies,
-    late_checks,
-    load_rates,
-    type_reasons,
-)
+from ..errors import DataWarning, StoreError
+from ..sources.canonical import Batch
+from . import _bulk, _journal, _keys
+from ._bulk import LoadCounts
+from ._checks import TimeWindow, check_currencies, load_rates
 from ._open import _check_file, _first_line, _memory_budget
 from ._remap import remap_identities
 from ._schema import SCHEMA_VERSION, TABLES, Table
 
 DEFAULT_PATH = "ctssw.duckdb"
 META_COLUMNS = ("source", "ingested_at")
-
-
-@dataclass(frozen=True)
-class LoadCounts:
-    """What one load did. ``read = loaded + updated + duplicate + quarantined``."""
-
-    table: str
-    source: str
-    read: int
-    loaded: int
-    updated: int
-    duplicate: int
-    quarantined: int
-    unmapped: int = 0
-
-    def as_row(self) -> dict:
-        return {
-            "table": self.table,
-            "source": self.source,
-            "read": self.read,
-            "loaded": self.loaded,
-            "updated": self.updated,
-            "duplicate": self.duplicate,
-            "quarantined": self.quarantined,
-            "unmapped identities": self.unmapped,
-        }
 
 
 def _q(name: str) -> str:
@@ -291,20 +259,25 @@ class Store:
         row_ref_sql : str
             SQL over the scan naming each input row (e.g. file and row number).
         """
-        t = TABLES[table]
-        c = self.con
-        cols_in = [d[0] for d in c.execute(f"DESCRIBE SELECT * FROM ({scan_sql})").fetchall()]
-        missing = [col.name for col in t.columns if col.required and col.name not in cols_in]
-        if missing:
-            raise SchemaError(
-                f"{source}: table {table} lacks required column(s) {', '.join(missing)}; "
-                f"expected columns: {', '.join(col.name for col in t.columns)}"
-            )
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        return self.load_batch(Batch(table, (source,), scan_sql, row_ref_sql, stable=False))[0]
+
+    def load_batch(self, batch: Batch) -> list[LoadCounts]:
+        """Validate and upsert one table's rows from several sources in one pass (see
+        :mod:`ctssw.store._bulk`); one :class:`LoadCounts` per source, as if each source
+        had been loaded in turn. All of it is written, or none."""
         now = dt.datetime.now(dt.UTC)
-        if self._in_tx:
-            return self._load(t, scan_sql, source, row_ref_sql, cols_in, now)
         with self.transaction():
-            return self._load(t, scan_sql, source, row_ref_sql, cols_in, now)
+            if batch.stable:
+                return _bulk.load(self, TABLES[batch.table], batch, now)
+            # a plain scan need not give its rows in the same order twice: it is read once
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM ({batch.sql})")
+            try:
+                one = Batch(batch.table, batch.sources[:1], "SELECT *, 0 AS _src, rowid AS _rid FROM _raw", batch.row_ref)
+                return _bulk.load(self, TABLES[batch.table], one, now)
+            finally:
+                self.con.execute("DROP TABLE IF EXISTS _raw")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
@@ -322,133 +295,6 @@ class Store:
             raise
         finally:
             self._in_tx = False
-
-    def _load(self, t: Table, scan_sql, source, row_ref_sql, cols_in, now) -> LoadCounts:
-        c = self.con
-        c.execute(
-            f"CREATE OR REPLACE TEMP TABLE _raw AS SELECT CAST({row_ref_sql} AS VARCHAR) AS _ref, * FROM ({scan_sql})"
-        )
-        # typed projection and the reasons a row is rejected
-        typed, reasons = type_reasons(t, cols_in)
-        c.execute(
-            f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _ref, {', '.join(typed)}, "
-            f"concat_ws('; ', {', '.join(reasons) or 'NULL'}) AS _why FROM _raw"
-        )
-        if t.name == "costs" and self.rates:
-            self._convert_currencies()
-        late = late_checks(t, self.window.bounds(now))
-        if late:
-            c.execute(
-                f"UPDATE _typed SET _why = concat_ws('; ', NULLIF(_why, ''), {', '.join(late)}) WHERE _why = ''"
-            )
-        # same key, different content inside one load: ambiguous, so every copy is quarantined.
-        # Keys compare NULL-safely: a key column may be NULL (costs.tool for a cost of no tool).
-        key = ", ".join(_q(k) for k in t.key)
-        content = ", ".join(_q(col.name) for col in t.columns)
-        dup_on = " AND ".join(f"d.{_q(k)} IS NOT DISTINCT FROM _typed.{_q(k)}" for k in t.key)
-        c.execute(
-            f"""UPDATE _typed SET _why = 'duplicate key with different content'
-                WHERE _why = '' AND EXISTS (SELECT 1 FROM (
-                    SELECT {key} FROM (SELECT DISTINCT {content} FROM _typed WHERE _why = '')
-                    GROUP BY {key} HAVING count(*) > 1) d WHERE {dup_on})"""
-        )
-        n_read = c.execute("SELECT count(*) FROM _raw").fetchall()[0][0]
-        n_bad = c.execute("SELECT count(*) FROM _typed WHERE _why <> ''").fetchall()[0][0]
-        if n_bad:
-            # the raw row is kept for diagnosis, with identities replaced by their keyed hash
-            hidden = [col.name for col in t.columns if col.person and col.name in cols_in]
-            repl = ", ".join(f"{self.hidden_sql(_q(n))} AS {_q(n)}" for n in hidden)
-            rawsel = f"SELECT * REPLACE ({repl}) FROM _raw" if hidden else "SELECT * FROM _raw"
-            c.execute(
-                f"""INSERT INTO quarantine
-                    SELECT ?, b._ref, ?, b._why, to_json(r)::VARCHAR, ?
-                    FROM _typed b JOIN ({rawsel}) r USING (_ref)
-                    WHERE b._why <> '' AND (?, b._ref) NOT IN (SELECT source, row_ref FROM quarantine)""",
-                [source, t.name, now, source],
-            )
-        # stored form: identities pseudonymised (each raw value hashed once, resolved
-        # through the identities table by a join), one row per key
-        stored, hashes, joins = [], [], []
-        for col in t.columns:
-            if col.person and t.name == "identities" and col.name == "value":
-                stored.append(f"{self.hash_sql('t0.' + _q(col.name))} AS value_id")
-            elif col.person and t.name == "identities":
-                stored.append(f"{self.unmapped_sql('t0.' + _q(col.name))} AS builder_id")
-            elif col.person:
-                h, u, i = _q("_h_" + col.name), _q("_u_" + col.name), _q("_i_" + col.name)
-                hashes.append(f"{self.hash_sql(_q(col.name))} AS {h}, {self.unmapped_sql(_q(col.name))} AS {u}")
-                joins.append(
-                    f"LEFT JOIN (SELECT value_id, min(builder_id) AS builder_id FROM identities GROUP BY value_id) {i} "
-                    f"ON {i}.value_id = t0.{h}"
-                )
-                stored.append(f"COALESCE({i}.builder_id, t0.{u}) AS {_q(col.name + '_id')}")
-            else:
-                stored.append(f"t0.{_q(col.name)}")
-        base = f"SELECT *{', ' if hashes else ''}{', '.join(hashes)} FROM _typed WHERE _why = ''"
-        c.execute(
-            f"CREATE OR REPLACE TEMP TABLE _good AS SELECT DISTINCT {', '.join(stored)} "
-            f"FROM ({base}) t0 {' '.join(joins)}"
-        )
-        n_good_rows = n_read - n_bad
-        n_distinct = c.execute("SELECT count(*) FROM _good").fetchall()[0][0]
-        skey = t.stored_key
-        on = " AND ".join(f"g.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in skey)
-        same = " AND ".join(f"g.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in t.stored_columns)
-        # the first key column is required (never NULL), so a NULL there means no stored row
-        c.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _cls AS
-                SELECT g.*, CASE WHEN s.{_q(skey[0])} IS NULL THEN 'new'
-                                 WHEN {same} THEN 'same' ELSE 'changed' END AS _status
-                FROM _good g LEFT JOIN {_q(t.name)} s ON {on}"""
-        )
-        status = dict(c.execute("SELECT _status, count(*) FROM _cls GROUP BY 1").fetchall())
-        n_new, n_changed, n_same = (status.get(k, 0) for k in ("new", "changed", "same"))
-        cols = ", ".join(_q(x) for x in t.stored_columns)
-        if n_changed:
-            gone = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM {_q(t.name)}.{_q(k)}" for k in skey)
-            c.execute(
-                f"""DELETE FROM {_q(t.name)} WHERE EXISTS
-                    (SELECT 1 FROM _cls x WHERE x._status = 'changed' AND {gone})"""
-            )
-        if n_new or n_changed:
-            c.execute(
-                f"INSERT INTO {_q(t.name)} ({cols}, source, ingested_at) "
-                f"SELECT {cols}, ?, ? FROM _cls WHERE _status <> 'same'",
-                [source, now],
-            )
-        unmapped = 0
-        person = [t.stored_name(col) for col in t.columns if col.person and t.stored_name(col) != "value_id"]
-        if person:
-            ids = " UNION ".join(f"SELECT {_q(p)} AS b FROM _cls" for p in person)
-            c.execute(
-                f"""INSERT INTO builders SELECT DISTINCT b, ? FROM ({ids})
-                    WHERE b IS NOT NULL AND b NOT IN (SELECT builder_id FROM builders)""",
-                [now],
-            )
-            if t.name not in ("identities", "memberships"):
-                unmapped = c.execute(
-                    f"""SELECT count(DISTINCT b) FROM ({ids}) WHERE b IS NOT NULL
-                        AND b NOT IN (SELECT builder_id FROM memberships)"""
-                ).fetchall()[0][0]
-        if t.name == "identities" and (n_new or n_changed):
-            self._remap_identities()
-        if t.name == "costs":
-            self._check_currencies(source)
-        for tmp in ("_raw", "_typed", "_good", "_cls"):
-            c.execute(f"DROP TABLE IF EXISTS {tmp}")
-        return LoadCounts(
-            table=t.name,
-            source=source,
-            read=n_read,
-            loaded=n_new,
-            updated=n_changed,
-            duplicate=(n_good_rows - n_distinct) + n_same,
-            quarantined=n_bad,
-            unmapped=unmapped,
-        )
-
-    def _convert_currencies(self) -> None:
-        convert_currencies(self.con, self.rates)
 
     def _check_currencies(self, source: str) -> None:
         check_currencies(self.con, source)

@@ -24,15 +24,15 @@ def ingest_canonical(
     killed part-way leaves the store as it was (readers then name the run).
     """
     scans = canonical.find(directory, LOAD_ORDER)
-    for scan in scans:
-        canonical.probe(store.con, scan)
-    out = []
+    shapes = [canonical.probe(store.con, scan) for scan in scans]
+    batches = canonical.batches(scans, shapes)
+    out: list[LoadCounts] = []
     with store.run("canonical", f"canonical:{directory}", [s.source for s in scans]) as run:
         with store.transaction():
-            for i, scan in enumerate(scans):
+            for batch in batches:
                 if progress:
-                    progress(scan.table, i, len(scans))
-                out.append(store.load(scan.table, scan.sql, scan.source, row_ref_sql=scan.row_ref))
+                    progress(batch.table, len(out), len(scans))
+                out += store.load_batch(batch)
         run["counts"] = [c.as_row() for c in out]
     if progress:
         progress("", len(scans), len(scans))
