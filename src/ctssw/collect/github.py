@@ -28,10 +28,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from pathlib import Path
 
 from ..errors import ConfigError, CtsswError
+from ..sources.forges.github_teams import team_slug
 from ..store import Store
 from ._base import (
     Options,
@@ -51,14 +51,6 @@ FINAL = {"success", "failure", "error", "inactive"}
 COPILOT_REPORTS = ("users-1-day", "user-teams-1-day")
 COPILOT_FIRST_DAY = dt.date(2025, 10, 10)  # the reports API has nothing earlier
 READY_DAYS = dt.timedelta(days=3)  # a missing report this recent may still be in the making
-
-
-def _slug(team: dict) -> str:
-    """A team's slug (older API responses carry only the name: GitHub's slug is the name
-    lower-cased with runs of other characters as one hyphen)."""
-    if team.get("slug"):
-        return str(team["slug"])
-    return re.sub(r"[^a-z0-9_]+", "-", str(team.get("name") or team.get("id")).lower()).strip("-")
 
 
 def _first(doc: object) -> dict | None:
@@ -198,7 +190,7 @@ class _GitHub:
             first_etag = first_etag or page.etag
             teams += [t for t in page.data if isinstance(t, dict)] if isinstance(page.data, list) else []
         for t in teams:
-            slug = _slug(t)
+            slug = team_slug(t)
             path, scope = folder / f"{slug}.json", f"{self.org}/{slug}"
             cached = run.cache.read_json(path)
             page = run.client.get(f"/orgs/{self.org}/teams/{slug}/members", params={"per_page": 100},
@@ -227,10 +219,10 @@ class _GitHub:
         for d in docs:
             t = d["team"]
             parent = t.get("parent")
-            tw.writerow([_slug(t), t.get("name") or _slug(t), _slug(parent) if isinstance(parent, dict) else ""])
+            tw.writerow([team_slug(t), t.get("name") or team_slug(t), team_slug(parent) if isinstance(parent, dict) else ""])
             for m in d.get("members") or []:
                 if isinstance(m, dict) and m.get("login") and m.get("type") != "Bot":
-                    mw.writerow([m["login"], _slug(t), start])
+                    mw.writerow([m["login"], team_slug(t), start])
         out = self.run.cache.root / "roster"
         self.run.cache.write_text(out / "teams.csv", teams.getvalue())
         self.run.cache.write_text(out / "memberships.csv", members.getvalue())

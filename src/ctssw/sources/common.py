@@ -343,6 +343,14 @@ def whole(v: object) -> int | None:
     return int(x)
 
 
+def pattern(p: str, what: str, flags: int = re.IGNORECASE) -> re.Pattern:
+    """``p`` compiled, or a one-line ConfigError naming ``what`` when it is not a regular expression."""
+    try:
+        return re.compile(p, flags)
+    except re.error as e:
+        raise ConfigError(f"{what} pattern {p!r} is not a regular expression ({e})") from None
+
+
 def note(msg: str) -> None:
     """Tell the user something about the input that changes what was loaded."""
     warnings.warn(msg, DataWarning, stacklevel=2)

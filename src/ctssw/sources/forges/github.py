@@ -65,6 +65,7 @@ from ..common import (
     note,
     parse_ts,
     paths_of,
+    pattern,
     read_json,
     records,
     table,
@@ -384,12 +385,7 @@ def _config(workflow: str | None, job: str | None, environment: str, team: str |
             bots: Iterable[str] = (), production_env: str | None = None, agent_rules: object = None,
             production_env_by_repo: Mapping[str, str] | None = None) -> _Config:
     def comp(p: str | None, what: str) -> re.Pattern | None:
-        if p is None:
-            return None
-        try:
-            return re.compile(p, re.IGNORECASE)
-        except re.error as e:
-            raise ConfigError(f"{what} pattern {p!r} is not a regular expression ({e})") from None
+        return None if p is None else pattern(p, what)
 
     if not environment:
         raise ConfigError("environment must be a non-empty name such as production")

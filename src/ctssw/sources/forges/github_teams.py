@@ -22,20 +22,25 @@ def team_members(doc: object, p: Path, kind: Callable[[object], str | None]) -> 
     return None
 
 
-def _slug(t: object) -> str | None:
-    return text(get(t, "slug")) or (text(get(t, "name")) or "").lower().replace(" ", "-") or None
+def team_slug(t: object) -> str | None:
+    """A team's slug (older API responses carry only the name: GitHub's slug is the name
+    lower-cased with runs of other characters as one hyphen); None when there is nothing to name it by."""
+    if text(get(t, "slug")):
+        return text(get(t, "slug"))
+    name = text(get(t, "name")) or text(get(t, "id"))
+    return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-") or None if name else None
 
 
 def teams_tables(found: list[tuple[dict, list]], bots: Iterable[str] = ()) -> Tables:
     """Teams and their members; ``start`` is left empty for the loader to fill."""
     teams, members, nbots = {}, [], 0
     for t, ms in found:
-        slug = _slug(t)
+        slug = team_slug(t)
         if slug is None:
             continue
         parent = get(t, "parent")
         teams[slug] = {"team_id": slug, "name": text(get(t, "name")) or slug,
-                       "parent_id": _slug(parent) if isinstance(parent, dict) else None}
+                       "parent_id": team_slug(parent) if isinstance(parent, dict) else None}
         for m in ms:
             login = get(m, "login")
             if not text(login):

@@ -46,6 +46,7 @@ from ..common import (
     note,
     parse_ts,
     paths_of,
+    pattern,
     read_json,
     records,
     table,
@@ -174,18 +175,10 @@ def read(
     agent_rules : str or Path, optional
         A CSV of extra agent detection rules (see :mod:`ctssw.sources.agents`).
     """
-    try:
-        ref_rx = re.compile(pipeline_ref) if pipeline_ref is not None else None
-    except re.error as e:
-        raise ConfigError(f"pipeline_ref pattern {pipeline_ref!r} is not a regular expression ({e})") from None
-    def comp(p: str, what: str) -> re.Pattern:
-        try:
-            return re.compile(p, re.IGNORECASE)
-        except re.error as e:
-            raise ConfigError(f"{what} pattern {p!r} is not a regular expression ({e})") from None
-    prod_rx = comp(production_env if production_env is not None else PRODUCTION_ENV, "production_env")
+    ref_rx = pattern(pipeline_ref, "pipeline_ref", 0) if pipeline_ref is not None else None
+    prod_rx = pattern(production_env if production_env is not None else PRODUCTION_ENV, "production_env")
     by_repo = {} if production_env is not None else {
-        r: comp(p, f"production_env of {r}") for r, p in (production_env_by_repo or {}).items()}
+        r: pattern(p, f"production_env of {r}") for r, p in (production_env_by_repo or {}).items()}
     agent_rules_ = rules(agent_rules)
 
     def is_prod(env: str | None, tier: object = None, proj: str | None = None) -> bool | None:
