@@ -357,6 +357,40 @@ def test_not_converged_while_restarts_still_improve():
     assert "restarts still lowered" in opt.message
 
 
+def _bowl(calls):
+    """A quadratic bowl with its minimum inside the bounds, at (2, -1, 0.5)."""
+    from ctssw.estimators.lmm._core import Evaluation
+
+    centre = np.array([2.0, -1.0, 0.5])
+    A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
+
+    def evaluate(theta, grad):
+        calls.append(theta.copy())
+        d = theta - centre
+        return Evaluation(float(d @ A @ d) + 7.0, np.zeros(0), 0.0, 0.0, 0.0, np.eye(0), [], 2 * A @ d if grad else None)
+
+    return evaluate
+
+
+def test_interior_optimum_is_confirmed_without_repeating_evaluations():
+    from scipy.optimize import minimize
+
+    from ctssw.estimators.lmm._optim import minimise
+
+    calls: list[np.ndarray] = []
+    lower = np.array([0.0, -np.inf, 0.0])
+    opt = minimise(_bowl(calls), np.ones(3), lower, True, columns=[(0, np.array([1])), (2, np.zeros(0, int))])
+    assert opt.converged
+    assert opt.theta == pytest.approx([2.0, -1.0, 0.5], abs=1e-6)
+    # the same search alone: the restart from the optimum is skipped (the quasi-Newton model
+    # promises nothing) and no point is evaluated twice
+    ref = minimize(lambda t: (_bowl([])(t, True).deviance, _bowl([])(t, True).grad), np.ones(3), jac=True,
+                   method="L-BFGS-B", bounds=[(0, None), (None, None), (0, None)],
+                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-10, "maxcor": 20})
+    assert len(calls) == opt.n_eval <= ref.nfev
+    assert len({c.tobytes() for c in calls}) == len(calls)
+
+
 # -- the general (sparse) path against the other two --------------------------------------
 def _general(design):
     from dataclasses import replace

@@ -6,8 +6,9 @@ in that entry (it depends on θ through ΛΛ'), so its derivative there is zero
 whether or not zero is the minimum: a gradient method that lands on the bound
 cannot tell. After the local search, every diagonal at the bound is therefore
 probed away from it and, where the criterion falls, the search restarts from
-there (and from the column's reflection); a restart from the best point is
-always run. ``converged`` is True only when the final point passes the check
+there (and from the column's reflection). A restart from the best point is
+run unless the point is interior and the quasi-Newton model there promises no
+decrease that would count as an improvement. ``converged`` is True only when the final point passes the check
 (projected gradient near zero, no probe off a bound lower) and the last round
 of restarts found no lower criterion.
 """
@@ -42,15 +43,28 @@ class Optimum:
 
 
 class _Counted:
-    """The criterion as the optimisers see it: +inf where it cannot be evaluated."""
+    """The criterion as the optimisers see it: +inf where it cannot be evaluated.
+
+    The last few evaluations are kept: the searches end where they evaluated, and
+    the restarts and the check start there, so each would otherwise repeat it.
+    """
 
     def __init__(self, evaluate):
         self.evaluate = evaluate
         self.n_eval = 0
+        self._seen: dict[bytes, tuple[bool, Evaluation | None]] = {}
 
     def ev(self, theta: np.ndarray, grad: bool = False) -> Evaluation | None:
+        key = np.asarray(theta, dtype=float).tobytes()
+        hit = self._seen.get(key)
+        if hit is not None and (hit[0] or not grad):
+            return hit[1]
         self.n_eval += 1
-        return self.evaluate(theta, grad)
+        out = self.evaluate(theta, grad)
+        if len(self._seen) >= 8:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[key] = (grad, out)
+        return out
 
     def f(self, theta: np.ndarray) -> float:
         ev = self.ev(theta)
@@ -81,7 +95,7 @@ def minimise(
     same column of the relative factor.
     """
     crit = _Counted(evaluate)
-    if crit.ev(theta0) is None:
+    if crit.ev(np.asarray(theta0, dtype=float), analytic) is None:
         raise EstimationError(
             "the criterion cannot be evaluated at the starting values (singular fixed-effect system or perfect fit)"
         )
@@ -91,23 +105,26 @@ def minimise(
 
     def local(start: np.ndarray):
         nonlocal n_iter
-        x, f, it, msg = _local(crit, start, lower, analytic)
+        x, f, it, msg, gain = _local(crit, start, lower, analytic)
         n_iter += it
-        return x, f, msg
+        return x, f, msg, gain
 
-    best, fbest, message = local(np.asarray(theta0, dtype=float))
+    best, fbest, message, gain = local(np.asarray(theta0, dtype=float))
     improved = True
     rounds = 0
     while improved and rounds < max_rounds:
         rounds += 1
         improved = False
-        starts = [best] + _boundary_starts(crit, best, fbest, lower, diag, below)
+        # A restart from the best point can only count as an improvement if the local
+        # quadratic model promises more than IMPROVE_REL; when it does not, skip it.
+        again = gain > IMPROVE_REL * max(1.0, abs(fbest))
+        starts = ([best] if again else []) + _boundary_starts(crit, best, fbest, lower, diag, below)
         for start in starts:
-            x, f, msg = local(start)
+            x, f, msg, g = local(start)
             if f < fbest - IMPROVE_REL * max(1.0, abs(fbest)):
-                best, fbest, message, improved = x, f, msg, True
+                best, fbest, message, gain, improved = x, f, msg, g, True
             elif f < fbest:
-                best, fbest = x, f
+                best, fbest, gain = x, f, g
     theta = np.maximum(best, lower)
     final = crit.ev(theta, analytic)
     if final is None:
@@ -124,7 +141,7 @@ def _local(crit: _Counted, start: np.ndarray, lower: np.ndarray, analytic: bool)
     if analytic:
         res = minimize(
             crit.fg, start, jac=True, method="L-BFGS-B", bounds=bounds,
-            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-10, "maxcor": 20},
         )
     else:
         lb = np.where(np.isfinite(lower), lower, -np.inf)
@@ -135,7 +152,24 @@ def _local(crit: _Counted, start: np.ndarray, lower: np.ndarray, analytic: bool)
         )
     x = np.maximum(np.asarray(res.x, dtype=float), lower)
     msg = res.message if isinstance(res.message, str) else str(res.message)
-    return x, crit.f(x), int(getattr(res, "nit", 0)), msg
+    return x, crit.f(x), int(getattr(res, "nit", 0)), msg, _gain(res, x, lower, analytic)
+
+
+def _gain(res, x: np.ndarray, lower: np.ndarray, analytic: bool) -> float:
+    """The decrease a quasi-Newton step from ``x`` promises, ½ g'H⁻¹g; +inf when unknown.
+
+    Only an interior point of an L-BFGS-B search has one: at a bound, the criterion's
+    evenness makes the gradient uninformative, and Nelder–Mead keeps no curvature.
+    """
+    if not analytic or np.any(x <= lower) or getattr(res, "jac", None) is None:
+        return math.inf
+    g = np.asarray(res.jac, dtype=float)
+    try:
+        step = np.asarray(res.hess_inv.matvec(g), dtype=float)
+    except (AttributeError, ValueError):
+        return math.inf
+    gain = 0.5 * float(g @ step)
+    return gain if np.isfinite(gain) and gain >= 0 else math.inf
 
 
 def _scale(theta: np.ndarray, diag: np.ndarray) -> float:
