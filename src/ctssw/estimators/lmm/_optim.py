@@ -45,8 +45,10 @@ class Optimum:
 class _Counted:
     """The criterion as the optimisers see it: +inf where it cannot be evaluated.
 
-    The last few evaluations are kept: the searches end where they evaluated, and
-    the restarts and the check start there, so each would otherwise repeat it.
+    The last two evaluations are kept: the searches end where they evaluated, and
+    the restarts and the check start there, so each would otherwise repeat it. Only
+    two: on large models each holds arrays the size of the data, and keeping more
+    alive slows every later evaluation (numpy can no longer reuse their memory).
     """
 
     def __init__(self, evaluate):
@@ -61,7 +63,7 @@ class _Counted:
             return hit[1]
         self.n_eval += 1
         out = self.evaluate(theta, grad)
-        if len(self._seen) >= 8:
+        if len(self._seen) >= 2:
             self._seen.pop(next(iter(self._seen)))
         self._seen[key] = (grad, out)
         return out
