@@ -1,0 +1,173 @@
+"""The growth curve: time and peak memory of each stage at 100, 1,000 and 10,000 teams × 260 weeks.
+
+    python benchmarks/bench_growth.py [--teams 100 1000 10000] [--weeks 260] [--work DIR]
+                                      [--spark-workers 2] [--no-spark] [--timeout 3600]
+
+Each stage is the command a user types, run in its own process under ``/usr/bin/time`` so
+its wall time and peak memory (max RSS) are its own:
+
+- ingest: ``ctssw ingest canonical SIM --db STORE`` into a fresh store;
+- panel: ``ctssw panel --db STORE --out PANEL``;
+- metrics: ``ctssw metrics --db STORE --json``;
+- impact: ``ctssw impact --panel PANEL --method fe --json`` (the article's model on the panel);
+- on a Spark standalone cluster (one master and ``--spark-workers`` one-core workers on
+  127.0.0.1, started with pyspark's ``bin/spark-class``): the panel and the metrics with
+  ``--backend spark --spark-url spark://…``.
+
+The full pipeline is ingest + panel + metrics + impact (its peak memory the largest of
+theirs). The organisation is simulated once per size (seed 1, not timed) under ``--work``,
+and kept there, so a later run reuses it. The time exponent k (time ∝ rows^k) is fitted by
+least squares on log time against log canonical rows over the sizes that completed.
+Results go to ``results/growth.md``; a stage that fails or times out is recorded as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "results" / "growth.md"
+CTSSW = [sys.executable, "-m", "ctssw.cli"]
+
+
+def _run(cmd: list[str], timeout: float, env: dict) -> dict:
+    """Wall seconds and peak RSS (GiB) of ``cmd``, or why it did not finish."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        full = ["/usr/bin/time", "-o", tf.name, "-f", "%e %M", *cmd]
+        try:
+            r = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "why": f"timed out after {timeout:.0f} s"}
+        parts = Path(tf.name).read_text().split()
+    if r.returncode != 0:
+        last = (r.stderr.strip() or r.stdout.strip() or "no output").splitlines()[-1]
+        return {"ok": False, "why": f"exit {r.returncode}: {last[:160]}"}
+    wall, rss_kib = float(parts[-2]), float(parts[-1])
+    return {"ok": True, "s": wall, "gib": rss_kib / 2**20}
+
+
+def _simulate(sim: Path, teams: int, weeks: int) -> int:
+    truth = sim / "truth.json"
+    if not truth.exists():
+        from ctssw.simulate import simulate
+
+        simulate(sim, teams=teams, weeks=weeks, seed=1)
+    return int(sum(json.loads(truth.read_text())["rows"].values()))
+
+
+def _fit(points: list[tuple[int, float]]) -> str:
+    """The exponent k of time ∝ rows^k (least squares on logs), from two sizes or more."""
+    if len(points) < 2:
+        return "—"
+    xs = [math.log(r) for r, _ in points]
+    ys = [math.log(s) for _, s in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    k = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return f"{k:.2f}"
+
+
+def _cell(r: dict | None) -> str:
+    if r is None:
+        return "not run"
+    return f"{r['s']:.1f} s ({r['gib']:.2f} GiB)" if r["ok"] else r["why"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--teams", type=int, nargs="+", default=[100, 1000, 10000])
+    ap.add_argument("--weeks", type=int, default=260)
+    ap.add_argument("--work", type=Path, default=ROOT / ".bench-data" / "growth")
+    ap.add_argument("--spark-workers", type=int, default=2)
+    ap.add_argument("--worker-memory", default="4g", help="each Spark worker's memory")
+    ap.add_argument("--no-spark", action="store_true", help="DuckDB only")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed to one stage")
+    args = ap.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.setdefault("CTSSW_IDENTITY_KEY", "0" * 64)
+
+    cluster = url = None
+    if not args.no_spark:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from backends.cluster import start_cluster
+
+        cluster = start_cluster(Path(tempfile.mkdtemp(prefix="ctssw-growth-spark-")), workers=args.spark_workers,
+                                worker_memory=args.worker_memory)
+        url = cluster.master_url
+        spark_env = {**cluster.env(), "PYTHONPATH": env["PYTHONPATH"], "CTSSW_IDENTITY_KEY": env["CTSSW_IDENTITY_KEY"]}
+    rows: dict[int, int] = {}
+    res: dict[int, dict[str, dict | None]] = {}
+    try:
+        for teams in args.teams:
+            tag = f"{teams}x{args.weeks}"
+            sim, db, panel = args.work / f"sim-{tag}", args.work / f"store-{tag}.duckdb", args.work / f"panel-{tag}.parquet"
+            rows[teams] = _simulate(sim, teams, args.weeks)
+            for p in (db, Path(f"{db}.wal")):
+                p.unlink(missing_ok=True)
+            r: dict[str, dict | None] = {}
+            print(f"{tag}: {rows[teams]:,} canonical rows", flush=True)
+            r["ingest"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(db), "--json"], args.timeout, env)
+            if r["ingest"]["ok"]:
+                r["panel"] = _run([*CTSSW, "panel", "--db", str(db), "--out", str(panel)], args.timeout, env)
+                r["metrics"] = _run([*CTSSW, "metrics", "--db", str(db), "--json"], args.timeout, env)
+                if r["panel"]["ok"]:
+                    r["impact"] = _run([*CTSSW, "impact", "--panel", str(panel), "--method", "fe", "--json"], args.timeout, env)
+                if url:
+                    spark = ["--backend", "spark", "--spark-url", url]
+                    r["spark panel"] = _run([*CTSSW, "panel", "--db", str(db), "--out", f"{panel}.spark.parquet", *spark],
+                                            args.timeout, spark_env)
+                    r["spark metrics"] = _run([*CTSSW, "metrics", "--db", str(db), "--json", *spark], args.timeout, spark_env)
+            stages = [r.get(s) for s in ("ingest", "panel", "metrics", "impact")]
+            if all(s is not None and s["ok"] for s in stages):
+                r["pipeline"] = {"ok": True, "s": sum(s["s"] for s in stages), "gib": max(s["gib"] for s in stages)}
+            for name, v in r.items():
+                print(f"  {name}: {_cell(v)}", flush=True)
+            res[teams] = r
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    _write(args, rows, res, url is not None)
+    return 0
+
+
+def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> None:
+    names = ["ingest", "panel", "metrics", "impact", "pipeline"] + (["spark panel", "spark metrics"] if spark else [])
+    load = os.getloadavg()
+    lines = [
+        "## Growth curve: each stage at 100, 1,000 and 10,000 teams × 260 weeks",
+        "",
+        "Simulated organisations (seed 1), each stage the CLI command in its own process; wall time and "
+        f"peak memory (max RSS). Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. "
+        + (f"Spark: a standalone cluster of {args.spark_workers} one-core workers ({args.worker_memory} each) "
+           "on 127.0.0.1; the driver's memory is its own process's peak." if spark else "Spark not run."),
+        "",
+        "Reproduce: `python benchmarks/bench_growth.py " + " ".join(["--teams", *map(str, args.teams), "--weeks", str(args.weeks)]) + "`.",
+        "",
+        "| stage | " + " | ".join(f"{t:,} teams ({rows[t] / 1e6:.1f}M rows)" for t in res) + " | k (time ∝ rows^k) |",
+        "|---|" + "---:|" * len(res) + "---:|",
+    ]
+    for n in names:
+        cells = [_cell(res[t].get(n)) for t in res]
+        pts = [(rows[t], res[t][n]["s"]) for t in res if res[t].get(n) and res[t][n]["ok"]]
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {_fit(pts)} |")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines) + "\n")
+    print(OUT.read_text())
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    code = main()
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    sys.exit(code)
