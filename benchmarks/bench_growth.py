@@ -150,7 +150,7 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
         f"peak memory (max RSS). Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. "
         + (f"Spark: a standalone cluster of {args.spark_workers} one-core workers ({args.worker_memory} each) "
-           "on 127.0.0.1; the driver's memory is its own process's peak." if spark else "Spark not run."),
+           "on 127.0.0.1; the Spark rows give the Python process's peak memory only (the JVMs are not counted)." if spark else "Spark not run."),
         "",
         "Reproduce: `python benchmarks/bench_growth.py " + " ".join(["--teams", *map(str, args.teams), "--weeks", str(args.weeks)]) + "`.",
         "",
