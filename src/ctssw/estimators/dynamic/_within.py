@@ -126,36 +126,36 @@ def shift(values: np.ndarray, idx: PanelIndex, lag: int, find=None) -> np.ndarra
     ``find`` is a :func:`row_lookup` of ``idx`` to reuse across calls; without
     it, rows sorted by (unit, time) are matched by position.
     """
-    if find is None and idx.ordered:
-        rows = _ordered_shift_rows(idx, lag)
-    else:
-        rows = (find or row_lookup(idx))(idx.unit, idx.time - lag)
     v = np.asarray(values, dtype=float)
+    if find is None and idx.ordered:
+        return _ordered_shift(v, idx, lag)
+    rows = (find or row_lookup(idx))(idx.unit, idx.time - lag)
     out = np.full(v.shape, np.nan)
     ok = rows >= 0
     out[ok] = v[rows[ok]]
     return out
 
 
-def _ordered_shift_rows(idx: PanelIndex, lag: int) -> np.ndarray:
-    """:func:`row_lookup` answers for ``(unit, time - lag)`` when the rows are sorted by (unit, time).
+def _ordered_shift(v: np.ndarray, idx: PanelIndex, lag: int) -> np.ndarray:
+    """:func:`shift` when the rows are sorted by (unit, time) without repeats.
 
     The row ``lag`` periods away lies at most ``|lag|`` positions away (fewer
     when the unit skipped periods in between), so each offset is compared in turn.
     """
-    n = idx.unit.size
-    u, t = idx.unit, idx.time
-    rows = np.full(n, -1, dtype=np.int64)
     if lag == 0:
-        return np.arange(n, dtype=np.int64)
+        return v.copy()
+    n = v.shape[0]
+    u, t = idx.unit, idx.time
+    out = np.full(v.shape, np.nan)
+    pad = (slice(None),) + (None,) * (v.ndim - 1)
     for m in range(1, min(abs(lag), n - 1) + 1):
-        if lag > 0:  # earlier rows: row i - m
-            hit = (u[m:] == u[:-m]) & (t[:-m] == t[m:] - lag)
-            rows[m:][hit] = np.flatnonzero(hit)
-        else:  # later rows: row i + m
-            hit = (u[:-m] == u[m:]) & (t[m:] == t[:-m] - lag)
-            rows[:-m][hit] = np.flatnonzero(hit) + m
-    return rows
+        # rows i (later) and i - m (earlier) of one unit, ``|lag|`` periods apart
+        hit = (u[m:] == u[:-m]) & (t[m:] - t[:-m] == abs(lag))
+        if lag > 0:
+            np.copyto(out[m:], v[:-m], where=hit[pad])
+        else:
+            np.copyto(out[:-m], v[m:], where=hit[pad])
+    return out
 
 
 def dense_codes(g: np.ndarray) -> tuple[np.ndarray, int]:
@@ -164,6 +164,8 @@ def dense_codes(g: np.ndarray) -> tuple[np.ndarray, int]:
     if g.size == 0:
         return g, 0
     present = np.bincount(g) > 0
+    if present.all():
+        return g, present.size
     remap = np.cumsum(present) - 1
     return remap[g], int(present.sum())
 

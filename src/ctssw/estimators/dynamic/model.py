@@ -246,31 +246,38 @@ class _Prepared:
 
 def _prepare_within(data: pd.DataFrame, spec: DynamicSpec) -> _Prepared:
     idx = index_panel(data[spec.unit], data[spec.time])
-    n, lags = len(data), spec.lags
-    Z = np.empty((1 + lags + len(spec.x), n))
-    Z[0] = data[spec.y].to_numpy(dtype=float)
+    n = len(data)
+    yv = data[spec.y].to_numpy(dtype=float)
     find = None if idx.ordered else row_lookup(idx)
-    for l in range(1, lags + 1):
-        Z[l] = shift(Z[0], idx, l, find)
-    for j, c in enumerate(spec.x):
-        Z[1 + lags + j] = data[c].to_numpy(dtype=float)
+    columns = [yv, *(shift(yv, idx, l, find) for l in range(1, spec.lags + 1)), *(data[c].to_numpy(dtype=float) for c in spec.x)]
+    ok = np.isfinite(yv)
+    for col in columns[1:]:
+        ok &= np.isfinite(col)
     cl = idx.unit if spec.cluster == spec.unit else pd.factorize(data[spec.cluster], sort=True)[0]
-    ok = np.isfinite(Z).all(axis=0) & (cl >= 0)
+    if spec.cluster != spec.unit:
+        ok &= cl >= 0
     rows = np.flatnonzero(ok)
-    keep = drop_singletons(idx.unit[rows], idx.time[rows])
-    rows = rows[keep]
+    unit, time = idx.unit[rows], idx.time[rows]
+    keep = drop_singletons(unit, time)
+    if not keep.all():
+        rows, unit, time = rows[keep], unit[keep], time[keep]
     if rows.size == 0:
         raise EstimationError("no rows left after dropping missing values and missing lags")
-    unit, nu = dense_codes(idx.unit[rows])
-    time, nt = dense_codes(idx.time[rows])
-    cluster, G = dense_codes(cl[rows])
-    Z = Z if rows.size == n else Z.take(rows, axis=1)
+    Z = np.empty((len(columns), rows.size))
+    for j, col in enumerate(columns):
+        if rows.size == n:
+            Z[j] = col
+        else:
+            col.take(rows, out=Z[j])
+    unit, nu = dense_codes(unit)
+    time, nt = dense_codes(time)
+    cluster, G = (unit, nu) if cl is idx.unit else dense_codes(cl[rows])
     return _Prepared(Z, unit, time, cluster, nu, nt, G, n - rows.size, n)
 
 
-def _within_fit(p: _Prepared, cluster: np.ndarray | None = None, G: int | None = None):
-    """Demean ``p.Z`` (a copy) and fit OLS clustered by ``cluster`` (default ``p.cluster``, dense)."""
-    Zt = demean_rows(p.Z.copy(), p.unit, p.n_units, p.time, p.n_times)
+def _within_fit(p: _Prepared, cluster: np.ndarray | None = None, G: int | None = None, *, overwrite: bool = False):
+    """Demean ``p.Z`` (in place with ``overwrite``) and fit OLS clustered by ``cluster`` (default ``p.cluster``, dense)."""
+    Zt = demean_rows(p.Z if overwrite else p.Z.copy(), p.unit, p.n_units, p.time, p.n_times)
     if cluster is None:
         cluster, G = p.cluster, p.G
     return clustered_ols_rows(Zt[0], Zt[1:], cluster, G)
@@ -314,8 +321,9 @@ def _n_fixed_effects(p: _Prepared, cluster_is_unit: bool = False) -> int:
 def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
     with one_blas_thread():
         p = _prepare_within(data, spec)
-        fit = _within_fit(p)
-        k = fit.k + _n_fixed_effects(p, spec.cluster == spec.unit)
+        k_fe = _n_fixed_effects(p, spec.cluster == spec.unit)
+        fit = _within_fit(p, overwrite=True)  # p.Z is not used again
+        k = fit.k + k_fe
     vcov = fit.vcov / fit.ssc * cr1_factor(fit.n, k, fit.G)
     T = p.n_times
     return finish(
