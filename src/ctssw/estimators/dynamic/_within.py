@@ -18,6 +18,9 @@ from ...errors import ConfigError, EstimationError
 # Above this many levels in the smaller factor, the dense solve gives way to
 # alternating projections.
 _DENSE_LEVELS = 3000
+# Up to this many (larger x smaller factor) cells their counts are a dense
+# array; beyond, a sparse matrix.
+_DENSE_CELLS = 50_000_000
 
 _blas = None
 
@@ -254,7 +257,7 @@ def demean_rows(Zt: np.ndarray, g1: np.ndarray, n1: int, g2: np.ndarray, n2: int
         return Zt
     m1 = _group_means(Zt, g1, c1)  # (p, n1)
     S = _group_sums(Zt, g2, n2)  # (p, n2)
-    if n1 * n2 <= 50_000_000:
+    if n1 * n2 <= _DENSE_CELLS:
         C = np.bincount(g1 * n2 + g2, minlength=n1 * n2).reshape(n1, n2).astype(float)
         A = np.diag(c2) - (C.T / c1) @ C
         S -= m1 @ C
