@@ -49,6 +49,23 @@ def test_exact_demeaning_matches_dummies_and_the_iterative_path(seed, monkeypatc
     np.testing.assert_allclose(exact, iterative, atol=1e-10)
 
 
+def test_iterative_path_on_a_long_chain_of_short_units(monkeypatch):
+    # units observed for 6 periods each at staggered starts over 600 periods: a long, thin
+    # graph on which alternating projections crawl; conjugate gradients must still converge
+    rng = np.random.default_rng(11)
+    start = rng.integers(0, 594, 400)
+    u = np.repeat(np.arange(400), 6)
+    t = (start[:, None] + np.arange(6)).ravel()
+    Z = np.column_stack([rng.normal(size=u.size) + 0.01 * t, rng.normal(size=u.size) + u % 3])
+    exact = W.demean_twoway(Z, u, t)
+    monkeypatch.setattr(W, "_DENSE_LEVELS", 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        iterative = W.demean_twoway(Z, u, t)
+    np.testing.assert_allclose(iterative, exact, atol=1e-10)
+    np.testing.assert_allclose(exact, _dummy_residuals(Z, u, t), atol=1e-10)
+
+
 def test_exact_demeaning_sparse_counts_and_disconnected_panels(monkeypatch):
     # two groups of units observed in disjoint periods: the normal equations have two null directions
     a, b = _unbalanced(3, units=30, periods=12), _unbalanced(4, units=30, periods=12)

@@ -16,7 +16,7 @@ import pandas as pd
 from ...errors import ConfigError, EstimationError
 
 # Above this many levels in the smaller factor, the dense solve gives way to
-# alternating projections.
+# conjugate gradients.
 _DENSE_LEVELS = 3000
 # Up to this many (larger x smaller factor) cells their counts are a dense
 # array; beyond, a sparse matrix.
@@ -214,7 +214,8 @@ def demean_twoway(Z: np.ndarray, g1: np.ndarray, g2: np.ndarray, *, tol: float =
     group means, and the other is solved for densely through its
     ``n2 x n2`` normal equations (a graph Laplacian, so a pseudo-inverse handles
     the one redundant level per connected component). When both factors have
-    more than a few thousand levels it falls back to alternating projections.
+    more than a few thousand levels the same equations are solved by
+    conjugate gradients to a relative residual of ``tol``.
 
     Parameters
     ----------
@@ -252,46 +253,82 @@ def demean_rows(Zt: np.ndarray, g1: np.ndarray, n1: int, g2: np.ndarray, n2: int
     c2 = np.bincount(g2, minlength=n2).astype(float)
     if n1 < n2:
         g1, g2, n1, n2, c1, c2 = g2, g1, n2, n1, c2, c1
-    if n2 > _DENSE_LEVELS:
-        Zt[...] = _alternating(Zt, g1, g2, c1, c2, tol, maxiter)
-        return Zt
     m1 = _group_means(Zt, g1, c1)  # (p, n1)
     S = _group_sums(Zt, g2, n2)  # (p, n2)
-    if n1 * n2 <= _DENSE_CELLS:
-        C = np.bincount(g1 * n2 + g2, minlength=n1 * n2).reshape(n1, n2).astype(float)
-        A = np.diag(c2) - (C.T / c1) @ C
-        S -= m1 @ C
+    if n2 > _DENSE_LEVELS:
+        for j in range(S.shape[0]):
+            S[j] -= np.bincount(g2, weights=m1[j].take(g1), minlength=n2)
+        delta = _solve_cg(S, g1, n1, g2, n2, c1, c2, tol, maxiter)
+        for j in range(S.shape[0]):
+            m1[j] -= np.bincount(g1, weights=delta[j].take(g2), minlength=n1) / c1
     else:
-        from scipy import sparse
+        if n1 * n2 <= _DENSE_CELLS:
+            C = np.bincount(g1 * n2 + g2, minlength=n1 * n2).reshape(n1, n2).astype(float)
+            A = np.diag(c2) - (C.T / c1) @ C
+            S -= m1 @ C
+        else:
+            from scipy import sparse
 
-        C = sparse.csr_matrix((np.ones(g1.size), (g1, g2)), shape=(n1, n2))
-        A = np.diag(c2) - np.asarray((C.T @ sparse.diags(1 / c1) @ C).todense())
-        S -= np.asarray(C.T @ m1.T).T
-    w, V = np.linalg.eigh(A)
-    keep = w > max(w.max(), 1.0) * 1e-10
-    delta = ((V[:, keep] / w[keep]) @ (V[:, keep].T @ S.T)).T  # (p, n2)
-    m1 -= np.asarray(C @ delta.T).T / c1  # the larger factor's effects, (p, n1)
+            C = sparse.csr_matrix((np.ones(g1.size), (g1, g2)), shape=(n1, n2))
+            A = np.diag(c2) - np.asarray((C.T @ sparse.diags(1 / c1) @ C).todense())
+            S -= np.asarray(C.T @ m1.T).T
+        w, V = np.linalg.eigh(A)
+        keep = w > max(w.max(), 1.0) * 1e-10
+        delta = ((V[:, keep] / w[keep]) @ (V[:, keep].T @ S.T)).T  # (p, n2)
+        m1 -= np.asarray(C @ delta.T).T / c1  # the larger factor's effects, (p, n1)
     for j in range(Zt.shape[0]):
         Zt[j] -= m1[j].take(g1)
         Zt[j] -= delta[j].take(g2)
     return Zt
 
 
-def _alternating(Zt, g1, g2, c1, c2, tol, maxiter):
-    out = Zt.copy()
-    scale = max(np.abs(Zt).max(), 1.0)
+def _solve_cg(S, g1, n1, g2, n2, c1, c2, tol, maxiter):
+    """Solve ``A d = S`` row by row by conjugate gradients, never forming ``A``.
+
+    ``A = diag(c2) - C' diag(1/c1) C`` is positive semi-definite with one null
+    direction per connected component of the panel; ``S`` is orthogonal to them
+    (its sums within a component are zero), so the iteration converges, and the
+    part of ``d`` it leaves undetermined cancels in the residuals. Jacobi
+    preconditioning; stops when every row's residual norm is below ``tol`` times
+    that of its right-hand side.
+    """
+    p = S.shape[0]
+    key, cnt = np.unique(g1.astype(np.int64) * n2 + g2, return_counts=True)
+    diag = c2 - np.bincount(key % n2, weights=cnt.astype(float) ** 2 / c1[key // n2], minlength=n2)
+    diag[diag <= 0] = 1.0
+
+    def apply(D):
+        out = np.empty_like(D)
+        for j in range(p):
+            unit = np.bincount(g1, weights=D[j].take(g2), minlength=n1) / c1
+            out[j] = c2 * D[j] - np.bincount(g2, weights=unit.take(g1), minlength=n2)
+        return out
+
+    X = np.zeros_like(S)
+    R = S.copy()
+    goal = tol * np.linalg.norm(S, axis=1)
+    Zr = R / diag
+    P = Zr.copy()
+    rz = (R * Zr).sum(axis=1)
     for _ in range(maxiter):
-        out -= _group_means(out, g1, c1)[:, g1]
-        m2 = _group_means(out, g2, c2)
-        out -= m2[:, g2]
-        if np.abs(m2).max() < tol * scale:
-            return out
+        if (np.linalg.norm(R, axis=1) <= goal).all():
+            return X
+        AP = apply(P)
+        pap = (P * AP).sum(axis=1)
+        alpha = np.divide(rz, pap, out=np.zeros_like(rz), where=pap > 0)
+        X += alpha[:, None] * P
+        R -= alpha[:, None] * AP
+        Zr = R / diag
+        rz_new = (R * Zr).sum(axis=1)
+        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
+        P = Zr + beta[:, None] * P
+        rz = rz_new
     import warnings
 
     from ...errors import ConvergenceWarning
 
-    warnings.warn("two-way demeaning stopped before converging", ConvergenceWarning, stacklevel=3)
-    return out
+    warnings.warn("two-way demeaning stopped before converging", ConvergenceWarning, stacklevel=4)
+    return X
 
 
 @dataclass(frozen=True)
