@@ -229,14 +229,6 @@ class _Prepared:
     n_dropped: int
     n_input: int
 
-    @property
-    def Y(self) -> np.ndarray:
-        return self.Z[0]
-
-    @property
-    def X(self) -> np.ndarray:
-        return self.Z[1:].T
-
     def subset(self, rows: np.ndarray) -> _Prepared:
         """The rows ``rows`` (a mask or positions), codes made dense again; ``cluster`` keeps its codes."""
         unit, nu = dense_codes(self.unit[rows])
