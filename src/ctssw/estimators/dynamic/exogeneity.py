@@ -34,6 +34,7 @@ from ._within import (
     drop_singletons,
     index_panel,
     n_levels,
+    one_blas_thread,
     row_lookup,
     shift,
 )
@@ -118,8 +119,9 @@ def _twfe(frame: pd.DataFrame, y: str, xs: list[str], unit: str, time: str, extr
     rows = rows[drop_singletons(idx.unit[rows], idx.time[rows])]
     if rows.size <= len(names) + 2:
         raise EstimationError("too few complete rows for the check")
-    Z = demean_twoway(M[rows], idx.unit[rows], idx.time[rows])
-    fit = clustered_ols(Z[:, 0], Z[:, 1:], idx.unit[rows])
+    with one_blas_thread():
+        Z = demean_twoway(M[rows], idx.unit[rows], idx.time[rows])
+        fit = clustered_ols(Z[:, 0], Z[:, 1:], idx.unit[rows])
     k = fit.k + n_levels(idx.time[rows])
     V = fit.vcov / fit.ssc * cr1_factor(fit.n, k, fit.G)
     se = np.sqrt(np.diag(V))

@@ -31,14 +31,13 @@ from ...errors import ConfigError, EstimationError
 from ..presentation import Comparison
 from ._result import DynamicResult, DynamicSpec, finish, long_run_effect
 from ._within import (
-    cluster_sums,
-    clustered_ols,
+    clustered_ols_rows,
     cr1_factor,
-    demean_twoway,
+    demean_rows,
     dense_codes,
     drop_singletons,
     index_panel,
-    n_levels,
+    one_blas_thread,
     row_lookup,
     shift,
 )
@@ -215,50 +214,75 @@ def _validate(data, *, y, x, unit, time, lags, method, level, treatment, cluster
 
 @dataclass(frozen=True)
 class _Prepared:
-    """Estimation sample of the within estimators."""
+    """Estimation sample of the within estimators.
 
-    Y: np.ndarray  # (n,)
-    X: np.ndarray  # (n, k): lags of y then x
+    ``unit``, ``time`` and ``cluster`` are dense codes (every level present).
+    """
+
+    Z: np.ndarray  # (1 + k, n), C-ordered: y, its lags, then x
     unit: np.ndarray
     time: np.ndarray
     cluster: np.ndarray
+    n_units: int
+    n_times: int
+    G: int
     n_dropped: int
     n_input: int
+
+    def subset(self, rows: np.ndarray) -> _Prepared:
+        """The rows ``rows`` (a mask or positions), codes made dense again; ``cluster`` keeps its codes."""
+        unit, nu = dense_codes(self.unit[rows])
+        time, nt = dense_codes(self.time[rows])
+        return _Prepared(np.ascontiguousarray(self.Z[:, rows]), unit, time, self.cluster[rows], nu, nt, self.G, 0, 0)
 
 
 def _prepare_within(data: pd.DataFrame, spec: DynamicSpec) -> _Prepared:
     idx = index_panel(data[spec.unit], data[spec.time])
+    n = len(data)
     yv = data[spec.y].to_numpy(dtype=float)
-    find = row_lookup(idx)
-    lagged = np.column_stack([shift(yv, idx, l, find) for l in range(1, spec.lags + 1)])
-    X = np.column_stack([lagged, data[list(spec.x)].to_numpy(dtype=float)])
-    cl = pd.factorize(data[spec.cluster], sort=True)[0]
-    ok = np.isfinite(yv) & np.isfinite(X).all(axis=1) & (cl >= 0)
+    find = None if idx.ordered else row_lookup(idx)
+    columns = [yv, *(shift(yv, idx, l, find) for l in range(1, spec.lags + 1)), *(data[c].to_numpy(dtype=float) for c in spec.x)]
+    ok = np.isfinite(yv)
+    for col in columns[1:]:
+        ok &= np.isfinite(col)
+    cl = idx.unit if spec.cluster == spec.unit else pd.factorize(data[spec.cluster], sort=True)[0]
+    if spec.cluster != spec.unit:
+        ok &= cl >= 0
     rows = np.flatnonzero(ok)
-    keep = drop_singletons(idx.unit[rows], idx.time[rows])
-    rows = rows[keep]
+    unit, time = idx.unit[rows], idx.time[rows]
+    keep = drop_singletons(unit, time)
+    if not keep.all():
+        rows, unit, time = rows[keep], unit[keep], time[keep]
     if rows.size == 0:
         raise EstimationError("no rows left after dropping missing values and missing lags")
-    return _Prepared(yv[rows], X[rows], idx.unit[rows], idx.time[rows], cl[rows], len(data) - rows.size, len(data))
+    Z = np.empty((len(columns), rows.size))
+    for j, col in enumerate(columns):
+        if rows.size == n:
+            Z[j] = col
+        else:
+            col.take(rows, out=Z[j])
+    unit, nu = dense_codes(unit)
+    time, nt = dense_codes(time)
+    cluster, G = (unit, nu) if cl is idx.unit else dense_codes(cl[rows])
+    return _Prepared(Z, unit, time, cluster, nu, nt, G, n - rows.size, n)
 
 
-def _within_fit(p: _Prepared):
-    Z = demean_twoway(np.column_stack([p.Y, p.X]), p.unit, p.time)
-    fit = clustered_ols(Z[:, 0], Z[:, 1:], p.cluster)
-    return fit
+def _within_fit(p: _Prepared, cluster: np.ndarray | None = None, G: int | None = None, *, overwrite: bool = False):
+    """Demean ``p.Z`` (in place with ``overwrite``) and fit OLS clustered by ``cluster`` (default ``p.cluster``, dense)."""
+    Zt = demean_rows(p.Z if overwrite else p.Z.copy(), p.unit, p.n_units, p.time, p.n_times)
+    if cluster is None:
+        cluster, G = p.cluster, p.G
+    return clustered_ols_rows(Zt[0], Zt[1:], cluster, G)
 
 
-def _nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
-    """True when every level of ``fe`` lies within a single cluster."""
-    lo = np.full(fe.max() + 1, np.iinfo(np.int64).max)
-    hi = np.full(fe.max() + 1, -1)
-    np.minimum.at(lo, fe, cluster)
-    np.maximum.at(hi, fe, cluster)
-    present = hi >= 0
-    return bool((lo[present] == hi[present]).all())
+def _nested(fe: np.ndarray, n_fe: int, cluster: np.ndarray) -> bool:
+    """True when every level of ``fe`` (dense codes) lies within a single cluster."""
+    first = np.empty(n_fe, dtype=cluster.dtype)
+    first[fe] = cluster  # one cluster seen with each level
+    return bool((first.take(fe) == cluster).all())
 
 
-def _n_fixed_effects(p: _Prepared) -> int:
+def _n_fixed_effects(p: _Prepared, cluster_is_unit: bool = False) -> int:
     """Fixed effects counted in k, as fixest and pyfixest do by default (``k_fixef="nonnested"``).
 
     Both sets of effects have all their levels, less one for the second set
@@ -274,20 +298,26 @@ def _n_fixed_effects(p: _Prepared) -> int:
     (say a department holding several teams, observed in every period) counts
     ``n_units + n_periods - 1``.
     """
-    levels = {"unit": n_levels(p.unit), "time": n_levels(p.time)}
+    levels = {"unit": p.n_units, "time": p.n_times}
     k_fe = levels["unit"] + levels["time"] - 1
-    nested = [name for name, fe in (("unit", p.unit), ("time", p.time)) if _nested(fe, p.cluster)]
+    nested = [
+        name
+        for name, fe in (("unit", p.unit), ("time", p.time))
+        if (name == "unit" and cluster_is_unit) or _nested(fe, levels[name], p.cluster)
+    ]
     if not nested:
         return k_fe
     return k_fe - sum(levels[name] for name in nested) + len(nested)
 
 
 def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
-    p = _prepare_within(data, spec)
-    fit = _within_fit(p)
-    k = fit.k + _n_fixed_effects(p)
+    with one_blas_thread():
+        p = _prepare_within(data, spec)
+        k_fe = _n_fixed_effects(p, spec.cluster == spec.unit)
+        fit = _within_fit(p, overwrite=True)  # p.Z is not used again
+        k = fit.k + k_fe
     vcov = fit.vcov / fit.ssc * cr1_factor(fit.n, k, fit.G)
-    T = n_levels(p.time)
+    T = p.n_times
     return finish(
         spec,
         "fe",
@@ -295,7 +325,7 @@ def _fit_fe(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
         vcov,
         nobs=fit.n,
         df_resid=fit.G - 1,
-        n_units=n_levels(p.unit),
+        n_units=p.n_units,
         n_periods=T,
         n_dropped=p.n_dropped,
         settings={"fixed_effects": f"{spec.unit} + {spec.time}", "vcov": f"CR1 clustered by {spec.cluster}", "small_sample": "G/(G-1)*(n-1)/(n-k), k = slopes + fixed effects not nested in the clusters (fixest/pyfixest default)"},
@@ -313,37 +343,38 @@ def _fit_jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
     For an odd number of periods the two splits (middle period in the first or
     in the second half) are averaged.
     """
+    with one_blas_thread():
+        return _jackknife(data, spec)
+
+
+def _jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
     p = _prepare_within(data, spec)
     full = _within_fit(p)
-    periods = np.flatnonzero(np.bincount(p.time) > 0)
-    T = periods.size
+    T = p.n_times
     if T < 4:
         raise EstimationError(f"the half-panel jackknife needs at least 4 periods, got {T}")
     splits = [T // 2] if T % 2 == 0 else [T // 2, T // 2 + 1]
-    cl, G = dense_codes(p.cluster)
+    G = p.G
     half_params = np.zeros_like(full.params)
     half_infl = np.zeros((G, full.k))
     for cut in splits:
-        first = p.time < periods[cut]
+        first = p.time < cut
         for mask in (first, ~first):
-            sub = _Prepared(p.Y[mask], p.X[mask], p.unit[mask], p.time[mask], cl[mask], 0, 0)
-            keep = drop_singletons(sub.unit, sub.time)
-            sub = _Prepared(sub.Y[keep], sub.X[keep], sub.unit[keep], sub.time[keep], sub.cluster[keep], 0, 0)
-            Z = demean_twoway(np.column_stack([sub.Y, sub.X]), sub.unit, sub.time)
+            sub = p.subset(mask)
+            sub = sub.subset(drop_singletons(sub.unit, sub.time))
+            # clusters present in this half, in the full sample's order
+            present = np.flatnonzero(np.bincount(sub.cluster, minlength=G))
+            cl = np.searchsorted(present, sub.cluster)
             try:
-                h = clustered_ols(Z[:, 0], Z[:, 1:], sub.cluster)
+                h = _within_fit(sub, cl, present.size)
             except EstimationError as exc:
                 half = "first" if mask is first else "second"
                 raise EstimationError(f"half-panel jackknife, {half} half of the periods: {exc} (does every regressor vary within each half?)") from exc
-            # per-cluster influence, aligned to the full sample's cluster codes
-            e = Z[:, 0] - Z[:, 1:] @ h.params
-            bread = np.linalg.inv(Z[:, 1:].T @ Z[:, 1:])
-            infl = cluster_sums(Z[:, 1:] * e[:, None], sub.cluster, G) @ bread
             half_params += h.params / (2 * len(splits))
-            half_infl += infl / (2 * len(splits))
+            half_infl[present] += h.influence / (2 * len(splits))
     params = 2 * full.params - half_params
     psi = 2 * full.influence - half_infl
-    k = full.k + _n_fixed_effects(p)
+    k = full.k + _n_fixed_effects(p, spec.cluster == spec.unit)
     vcov = cr1_factor(full.n, k, G) * (psi.T @ psi)
     return finish(
         spec,
@@ -352,7 +383,7 @@ def _fit_jackknife(data: pd.DataFrame, spec: DynamicSpec) -> DynamicResult:
         vcov,
         nobs=full.n,
         df_resid=G - 1,
-        n_units=n_levels(p.unit),
+        n_units=p.n_units,
         n_periods=T,
         n_dropped=p.n_dropped,
         settings={
