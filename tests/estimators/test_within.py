@@ -10,6 +10,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from ctssw.errors import ConfigError
+from ctssw.estimators.blas import one_blas_thread
 from ctssw.estimators.dynamic import _within as W
 from ctssw.estimators.dynamic import dynamic_panel
 
@@ -133,6 +134,6 @@ def test_row_order_does_not_matter(method):
 
 def test_one_blas_thread_limits_and_restores():
     before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    with W.one_blas_thread():
+    with one_blas_thread():
         assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
     assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before

@@ -22,26 +22,6 @@ _DENSE_LEVELS = 3000
 # array; beyond, a sparse matrix.
 _DENSE_CELLS = 50_000_000
 
-_blas = None
-
-
-def one_blas_thread():
-    """Context manager: BLAS on one thread while it is open.
-
-    The products in a within fit are small (k x k, periods x periods) or tall
-    and thin (k x n); threaded BLAS gains little on them and, on a busy
-    machine, loses much: its threads wait for one another (a 260,000-row fit
-    took 1.5 s with two threads while other work ran on the two cores, 0.1 s
-    with one).
-    """
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
-
-
 @dataclass(frozen=True)
 class PanelIndex:
     """Integer codes of a panel's rows.

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import ConfigError, EstimationError
+from ..blas import one_blas_thread
 from ..results import jsonable
 from ._within import (
     clustered_ols,
@@ -34,7 +35,6 @@ from ._within import (
     drop_singletons,
     index_panel,
     n_levels,
-    one_blas_thread,
     row_lookup,
     shift,
 )

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ConfigError, EstimationError
+from ..blas import one_blas_thread
 from ..presentation import Comparison
 from ._result import DynamicResult, DynamicSpec, finish, long_run_effect
 from ._within import (
@@ -37,7 +38,6 @@ from ._within import (
     dense_codes,
     drop_singletons,
     index_panel,
-    one_blas_thread,
     row_lookup,
     shift,
 )

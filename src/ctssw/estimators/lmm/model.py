@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import ThreadpoolController
 
 from ...errors import (
     ConfigError,
@@ -29,6 +28,7 @@ from ...errors import (
     EstimationError,
     SingularFitWarning,
 )
+from ..blas import one_blas_thread
 from ..results import Result, jsonable
 from ._core import evaluate_nested, evaluate_single
 from ._data import Design, build_design, stats_general, stats_nested, stats_single
@@ -260,23 +260,12 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, ddf: str = "norm
     design = build_design(parsed, data)
     _check_rank(design)
     # the dense factorisations are small and many: threaded BLAS only adds contention
-    with _one_blas_thread():
+    with one_blas_thread():
         opt, shift, evaluate = _optimise(design, bool(reml))
         res = _result(formula, design, opt, shift, bool(reml))
         if ddf == "satterthwaite":
             _add_satterthwaite(res, design, opt, evaluate)
     return res
-
-
-_BLAS: ThreadpoolController | None = None
-
-
-def _one_blas_thread():
-    """BLAS limited to one thread; the libraries are found once (a scan per fit costs ~2 ms)."""
-    global _BLAS
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _check_rank(design: Design) -> None:
