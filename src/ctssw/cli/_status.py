@@ -14,13 +14,16 @@ def register(app: typer.Typer) -> None:
     """Add ``status`` to ``app``."""
 
     @app.command("status")
-    def status(db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
+    def status(
+        db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
+        lake: Annotated[Path | None, typer.Option("--lake", help="The store's Parquet lake, when not where the store recorded it.")] = None,
+    ) -> None:
         """What the store holds, which metrics and estimates it supports (and why not), what to run next."""
         from ..errors import CtsswError
         from ..pipeline.status import store_status
 
         try:
-            s = store_status(db)
+            s = store_status(db, lake=lake)
         except CtsswError as e:
             A._fail(e)
         if as_json:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store import TABLES, Store
+from ..store import TABLES, open_lake
 
 __all__ = ["Capability", "StoreStatus", "store_status"]
 
@@ -64,8 +64,9 @@ def _one(con, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
-def store_status(db: str | Path) -> StoreStatus:
-    """Describe the store at ``db``: contents, what can be computed and the next command."""
+def store_status(db: str | Path, *, lake: str | Path | None = None) -> StoreStatus:
+    """Describe the store at ``db`` (its tables read from ``lake`` when given, else where the
+    store keeps them): contents, what can be computed and the next command."""
     from ..store.gaps import source_gaps
 
     if not Path(db).exists():
@@ -74,7 +75,7 @@ def store_status(db: str | Path) -> StoreStatus:
         return StoreStatus(path=str(db), tables=tables, teams=0, inferred_teams=[], rostered_teams=0, builders=0,
                            bots=0, quarantined=0, capabilities=caps, next_command=_next(tables, caps),
                            warnings=[f"no store at {db} yet"])
-    with Store(db, read_only=True) as store:
+    with open_lake(lake, db=db) as store:
         c = store.con
         tables = {}
         for name in TABLES:
