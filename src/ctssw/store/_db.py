@@ -86,6 +86,8 @@ class Store:
         self._ikey: _keys.IdentityKey | None = None
         self._lake_arg = lake
         self.lake: Lake | None = None
+        # True: a lake commit's partitions are staged and committed, and published by the next open
+        self.defer_publish = False
         self.con = None
         try:
             self._open(read_only)
@@ -386,7 +388,7 @@ class Store:
             self._in_tx = False
         if lake is not None:
             try:
-                if plan:
+                if plan and not self.defer_publish:
                     lake.apply(v)
             finally:
                 lake.end(self.con)
