@@ -157,7 +157,8 @@ class Lake:
 
     def view_sql(self, con, table: str) -> str:
         """A SELECT of ``table``'s stored columns from its Parquet files, typed as the schema says;
-        a column no file has yet (added to the schema later) reads as its default, or NULL."""
+        a column a file lacks (written before the column was added to the schema) reads as its
+        default, or NULL (a column with a default is never NULL in a file that has it)."""
         t = TABLES[table]
         cols = _columns(t)
         if not self.files(table):
@@ -167,7 +168,9 @@ class Lake:
         defaults = {t.stored_name(c): c.default for c in t.columns}
         sel = []
         for n, typ in cols:
-            if n in have:
+            if n in have and defaults.get(n) is not None:
+                sel.append(f"CAST(COALESCE({_q(n)}, {defaults[n]}) AS {typ}) AS {_q(n)}")
+            elif n in have:
                 sel.append(f"CAST({_q(n)} AS {typ}) AS {_q(n)}")
             else:
                 sel.append(f"CAST({defaults.get(n) or 'NULL'} AS {typ}) AS {_q(n)}")
