@@ -1,44 +1,51 @@
-"""``--backend spark --lake DIR`` reads the lake's Parquet files in place, never the DuckDB file."""
+"""``--backend spark --lake DIR`` reads the lake's Parquet files in place, never the DuckDB file:
+docs/lake.md's Spark command, run as written, with the store file moved away."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from backends.compare import assert_frames_equal
+from ctssw.cli import app
 from ctssw.panel.backend import java_available
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.spark
 
 
-def _ctssw(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "200"}
-    run = "import sys; from ctssw.cli import main; sys.argv[0] = 'ctssw'; main()"
-    return subprocess.run([sys.executable, "-c", run, *args], env=env, capture_output=True, text=True, timeout=600)
+def _block(after: str) -> list[str]:
+    text = (ROOT / "docs" / "lake.md").read_text()
+    start = text.index("```sh", text.index(after)) + len("```sh")
+    body = text[start : text.index("```", start)]
+    return [ln.split("  #")[0].strip() for ln in body.strip().splitlines() if ln.strip()]
 
 
-def test_spark_panel_from_the_lake_alone_equals_duckdbs(small_lake, tmp_path):
+def test_docs_spark_panel_reads_the_lake_alone(tmp_path, monkeypatch):
     if not java_available():
         pytest.skip("Spark tests need a Java runtime (17) on the PATH or in JAVA_HOME")
     pytest.importorskip("pyspark")
-    db, lake = small_lake
-    want = tmp_path / "duckdb.parquet"
-    p = _ctssw("panel", "--db", str(db), "--k", "3", "--out", str(want))
-    assert p.returncode == 0, p.stderr
+    monkeypatch.chdir(tmp_path)
+    for line in _block("# Keeping the tables in a lake"):
+        r = CliRunner().invoke(app, shlex.split(line)[1:])
+        assert r.exit_code == 0, (line, r.output)
+    (line,) = _block("The lake may be any path the executors read")
+    assert "--backend spark --lake lake" in line
     # no store file at all: Spark has only the lake's files to read
-    got = tmp_path / "spark.parquet"
-    p = _ctssw("panel", "--backend", "spark", "--lake", str(lake), "--db", str(tmp_path / "absent.duckdb"),
-               "--k", "3", "--out", str(got))
+    os.rename("meta.duckdb", "elsewhere.duckdb")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    run = "import sys; from ctssw.cli import main; sys.argv[0] = 'ctssw'; main()"
+    p = subprocess.run([sys.executable, "-c", run, *shlex.split(line)[1:]], env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
-    assert not (tmp_path / "absent.duckdb").exists()
-    a, b = pd.read_parquet(got), pd.read_parquet(want)
-    assert len(b) > 0
-    key = ["team_id", "week"]
-    assert_frames_equal(a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True), rtol=1e-9)
+    assert not Path("meta.duckdb").exists()
+    got, want = pd.read_parquet("spark-panel.parquet"), pd.read_parquet("panel.parquet")
+    assert len(want) > 0
+    assert_frames_equal(got, want, rtol=1e-9)

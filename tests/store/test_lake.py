@@ -274,3 +274,20 @@ def test_columns_a_file_lacks_read_as_their_default(lake_store):
         got = s.con.execute("SELECT deployment_id, is_rollback FROM deployments ORDER BY 1").fetchall()
     assert got == [("d1", False), ("d2", False), ("d3", False), ("d4", False)]
     assert next(c for c in TABLES["deployments"].columns if c.name == "is_rollback").default == "false"
+
+
+def test_a_load_reads_into_duckdb_only_the_tables_it_changes(lake_store, tmp_path):
+    db, lake = lake_store
+    d = tmp_path / "teams-only"
+    d.mkdir()
+    (d / "teams.csv").write_text("team_id,name\nt1,Team One\n")
+    with Store(db) as s:
+        with s.transaction():
+            (t,) = ingest_canonical(s, d)
+            temp = {r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+            assert "teams" in temp and "deployments" not in temp  # deployments stays a view over its files
+        assert t.updated == 1
+        with pytest.raises(StoreError, match="only inside Store.transaction"):
+            s.writable("teams")
+    with open_lake(db=db) as s:
+        assert s.con.execute("SELECT name FROM teams").fetchall() == [("Team One",)]

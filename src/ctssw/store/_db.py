@@ -88,6 +88,7 @@ class Store:
         self.lake: Lake | None = None
         # True: a lake commit's partitions are staged and committed, and published by the next open
         self.defer_publish = False
+        self._changing: list[str] = []
         self.con = None
         try:
             self._open(read_only)
@@ -344,6 +345,7 @@ class Store:
         had been loaded in turn. All of it is written, or none."""
         now = dt.datetime.now(dt.UTC)
         with self.transaction():
+            self.writable(batch.table)
             if batch.stable:
                 return _bulk.load(self, TABLES[batch.table], batch, now)
             # a plain scan need not give its rows in the same order twice: it is read once
@@ -368,35 +370,51 @@ class Store:
         lake, v, plan = self.lake, None, []
         self.con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        self._changing = []
         try:
             if lake is not None:
                 lake.begin(self.con)
             yield self
             if lake is not None:
                 v = self._lake_version() + 1
-                plan = lake.stage(self.con, v)
+                plan = lake.stage(self.con, v, self._changing)
                 if plan:
                     lake.write_plan(v, plan)
                     self.con.execute("UPDATE ctssw_meta SET value = ? WHERE key = 'lake_version'", [str(v)])
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self.con.execute("ROLLBACK")  # the temporary tables go with it: the views are back
             if v is not None:
                 lake.discard(v)
             raise
         finally:
             self._in_tx = False
+            changed, self._changing = self._changing, []
         if lake is not None:
             try:
                 if plan and not self.defer_publish:
                     lake.apply(v)
             finally:
-                lake.end(self.con)
+                lake.end(self.con, changed)
+
+    def writable(self, *tables: str) -> None:
+        """Make the canonical ``tables`` changeable by SQL on :attr:`con` for the rest of the current
+        transaction. On a store file they always are; on a lake each is read into a temporary
+        table when first named (and only the tables named are compared and written at the commit)."""
+        if self.lake is None:
+            return
+        if not self._in_tx:
+            raise StoreError("a lake's tables change only inside Store.transaction()")
+        for t in tables:
+            if t in LAKE_TABLES and t not in self._changing:
+                self.lake.materialise(self.con, t)
+                self._changing.append(t)
 
     def _check_currencies(self, source: str) -> None:
         check_currencies(self.con, source)
 
     def _remap_identities(self) -> None:
+        self.writable(*(t.name for t in TABLES.values() if any(c.person for c in t.columns)))
         remap_identities(self)
 
     # -- the journal -----------------------------------------------------------------------

@@ -12,9 +12,10 @@ Layout (see docs/lake.md)::
 ``identities`` table (the keyed pseudonym map), ``builders``, ``bots``, the quarantine, the
 journal and ``ctssw_meta`` stay in the store's DuckDB file.
 
-A load runs against DuckDB exactly as it does on a store file: at the start of its
-transaction each lake table is read into a temporary table of the same name (which DuckDB
-resolves before any other), with a marker on the rows read. At the end, each partition's
+A load runs against DuckDB exactly as it does on a store file: before its transaction first
+changes a lake table (:meth:`ctssw.store.Store.writable`), the table is read into a temporary
+table of the same name (which DuckDB resolves before any other), with a marker on the rows
+read; the tables it only reads stay views over the files. At the end, each changed table's partition's
 rows are compared with what was read (count and a sum of row hashes, ``ingested_at`` left
 out, so a row re-written unchanged is unchanged): an unchanged partition is left alone, one
 that only gained rows gets one new file of those rows, any other is rewritten whole. The new
@@ -183,37 +184,40 @@ class Lake:
 
     # -- writing -------------------------------------------------------------------
     def begin(self, con) -> None:
-        """Read every lake table into a temporary table of the same name (rows marked ``_lk``), and
-        note each partition's count and row-hash sum; the caller holds the transaction."""
-        parts = []
-        for table in LAKE_TABLES:
-            sql = self.view_sql(con, table)
-            con.execute(f"DROP VIEW IF EXISTS temp.{_q(table)}")
-            con.execute(f"CREATE TEMP TABLE {_q(table)} AS SELECT *, true AS _lk FROM ({sql})")
-            parts.append(self._sums(table, "true"))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _lk_before AS {' UNION ALL '.join(parts)}")
+        """Start a transaction's bookkeeping; the caller holds the transaction."""
+        con.execute("CREATE OR REPLACE TEMP TABLE _lk_before (tbl VARCHAR, month VARCHAR, n BIGINT, h HUGEINT)")
+
+    def materialise(self, con, table: str) -> None:
+        """Read ``table`` into a temporary table of the same name (its rows marked ``_lk``) that a load
+        can change, and note each partition's count and row-hash sum."""
+        sql = self.view_sql(con, table)
+        con.execute(f"DROP VIEW IF EXISTS temp.{_q(table)}")
+        con.execute(f"CREATE TEMP TABLE {_q(table)} AS SELECT *, true AS _lk FROM ({sql})")
+        con.execute(f"INSERT INTO _lk_before {self._sums(table)}")
 
     @staticmethod
-    def _sums(table: str, where: str) -> str:
+    def _sums(table: str, *, both: bool = False) -> str:
+        """Per partition: row count and sum of row hashes (``ingested_at`` left out); with ``both``,
+        also those of the rows read from the lake (``_lk``), in the same pass. No row for an empty
+        table (whose month is a constant: without HAVING it would give one row of count 0)."""
         t = TABLES[table]
         h = "hash(" + ", ".join(_q(c) for c in [*t.stored_columns, "source"]) + ")"
         m = month_sql(table) or "''"
-        return (
-            f"SELECT {_lit(table)} AS tbl, {m} AS month, count(*) AS n, sum({h}) AS h "
-            f"FROM temp.{_q(table)} WHERE {where} GROUP BY ALL"
-        )
+        if both:
+            return (
+                f"SELECT month, count(*), sum(h), count(*) FILTER (WHERE _lk), sum(h) FILTER (WHERE _lk) "
+                f"FROM (SELECT {m} AS month, {h} AS h, _lk FROM temp.{_q(table)}) GROUP BY ALL HAVING count(*) > 0"
+            )
+        return f"SELECT {_lit(table)} AS tbl, {m} AS month, count(*) AS n, sum({h}) AS h FROM temp.{_q(table)} GROUP BY ALL HAVING count(*) > 0"
 
-    def stage(self, con, v: int) -> list[dict]:
-        """Write commit ``v``'s changed partitions under its staging folder; returns the plan
-        (empty when nothing changed, and then nothing is written)."""
+    def stage(self, con, v: int, tables: list[str]) -> list[dict]:
+        """Write commit ``v``'s changed partitions of ``tables`` (those materialised) under its staging
+        folder; returns the plan (empty when nothing changed, and then nothing is written)."""
         after = {}
-        for table in LAKE_TABLES:
-            for tbl, month, n, h, n_old, h_old in con.execute(
-                f"""SELECT a.tbl, a.month, a.n, a.h, o.n, o.h FROM ({self._sums(table, 'true')}) a
-                    LEFT JOIN ({self._sums(table, '_lk')}) o USING (tbl, month)"""
-            ).fetchall():
-                after[(tbl, month)] = (n, h, n_old or 0, h_old or 0)
-        before = {(r[0], r[1]): (r[2], r[3]) for r in con.execute("SELECT tbl, month, n, h FROM _lk_before").fetchall()}
+        for table in tables:
+            for month, n, h, n_old, h_old in con.execute(self._sums(table, both=True)).fetchall():
+                after[(table, month)] = (int(n), int(h), int(n_old), int(h_old or 0))
+        before = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in con.execute("SELECT tbl, month, n, h FROM _lk_before").fetchall()}
         plan = []
         for key in sorted(set(before) | set(after)):
             table, month = key
@@ -231,7 +235,7 @@ class Lake:
             return []
         stage = self.staging(v)
         shutil.rmtree(stage, ignore_errors=True)
-        for table in LAKE_TABLES:
+        for table in tables:
             for mode, only_new in (("replace", False), ("append", True)):
                 months = [p["month"] for p in plan if p["table"] == table and p["mode"] == mode]
                 if months:
@@ -265,12 +269,12 @@ class Lake:
     def write_plan(self, v: int, plan: list[dict]) -> None:
         _write_atomic(self.plan_file(v), json.dumps({"version": v, "ops": plan}) + "\n")
 
-    def end(self, con) -> None:
+    def end(self, con, tables: list[str]) -> None:
         """After the transaction: the temporary tables become views over the files again."""
-        for table in LAKE_TABLES:
+        for table in tables:
             con.execute(f"DROP TABLE IF EXISTS temp.{_q(table)}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS {self.view_sql(con, table)}")
         con.execute("DROP TABLE IF EXISTS temp._lk_before")
-        self.attach_views(con)
 
     # -- publishing ----------------------------------------------------------------
     def apply(self, v: int) -> None:

@@ -222,6 +222,7 @@ def _rekey_lake(db: Path, key_path: Path, secret: bytes) -> dict[str, int]:
         s.defer_publish = True
         s.con.create_function("ctssw_rekey", _rekey_fn(secret), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
         with s.transaction():
+            s.writable(*LAKE_TABLES)
             for name in LAKE_TABLES:
                 cols = _person_columns()[name]
                 if not cols:
