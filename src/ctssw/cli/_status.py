@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
-        t = Table(title=f"Store {s.path}")
+        t = Table(title=f"Store {s.path}" + (f" (tables in the lake {s.lake})" if s.lake else ""))
         for c in ("table", "rows", "first", "last"):
             t.add_column(c, justify="left" if c == "table" else "right")
         for name, r in s.tables.items():

@@ -50,10 +50,11 @@ class StoreStatus:
     capabilities: list[Capability] = field(default_factory=list)
     next_command: str = ""
     warnings: list[str] = field(default_factory=list)
+    lake: str | None = None  # the folder of the store's lake, when its tables live there
 
     def to_dict(self) -> dict:
         return {
-            "path": self.path, "tables": self.tables, "teams": self.teams, "inferred_teams": self.inferred_teams,
+            "path": self.path, "lake": self.lake, "tables": self.tables, "teams": self.teams, "inferred_teams": self.inferred_teams,
             "rostered_teams": self.rostered_teams, "builders": self.builders, "bots": self.bots,
             "quarantined": self.quarantined, "capabilities": [c.to_dict() for c in self.capabilities],
             "next_command": self.next_command, "warnings": self.warnings,
@@ -76,6 +77,7 @@ def store_status(db: str | Path, *, lake: str | Path | None = None) -> StoreStat
                            bots=0, quarantined=0, capabilities=caps, next_command=_next(tables, caps),
                            warnings=[f"no store at {db} yet"])
     with open_lake(lake, db=db) as store:
+        where = str(store.lake.root) if store.lake is not None else None
         c = store.con
         tables = {}
         for name in TABLES:
@@ -126,7 +128,7 @@ def store_status(db: str | Path, *, lake: str | Path | None = None) -> StoreStat
         warnings.append(f"{outside} production deployment(s) have no team with members that week; the panel "
                         "leaves them out (give their repository a team: ctssw ingest git --team, or load a roster)")
     return StoreStatus(
-        path=str(db), tables=tables, teams=teams, inferred_teams=inferred, rostered_teams=rostered, builders=builders,
+        path=str(db), lake=where, tables=tables, teams=teams, inferred_teams=inferred, rostered_teams=rostered, builders=builders,
         bots=bots, quarantined=quarantined, capabilities=caps, next_command=_next(tables, caps), warnings=warnings,
     )
 
