@@ -291,3 +291,27 @@ def test_a_load_reads_into_duckdb_only_the_tables_it_changes(lake_store, tmp_pat
             s.writable("teams")
     with open_lake(db=db) as s:
         assert s.con.execute("SELECT name FROM teams").fetchall() == [("Team One",)]
+
+
+def test_a_lake_url_is_for_spark_only(lake_store):
+    from ctssw.errors import ConfigError
+    from ctssw.pipeline.metrics import metrics_table
+    from ctssw.pipeline.status import store_status
+
+    db, _ = lake_store
+    with pytest.raises(ConfigError, match="s3a://bucket/lake is for --backend spark"):
+        metrics_table(db, lake="s3a://bucket/lake")
+    with pytest.raises(ConfigError, match="is for --backend spark"):
+        store_status(db, lake="hdfs://nn:8020/lake")
+
+
+def test_ingest_refuses_a_lake_url_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ctssw.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    _input(tmp_path / "in", ROWS)
+    r = CliRunner().invoke(app, ["ingest", "canonical", "in", "--db", "n.duckdb", "--lake", "s3a://bucket/lake"])
+    assert r.exit_code == 4 and "s3a://bucket/lake is a URL" in r.output and "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no store file, no folder named s3a:

@@ -68,7 +68,7 @@ IdentityKeyOpt = Annotated[
     ),
 ]
 LakeOpt = Annotated[
-    Path | None,
+    str | None,  # a str: a URL given by mistake must reach the store intact to be refused (a Path folds its //)
     typer.Option(
         "--lake",
         help="Keep the canonical tables as a Parquet lake in this folder (the --db file then keeps only identities, "
@@ -143,7 +143,7 @@ def add_store_options(group: typer.Typer) -> None:
 @contextlib.contextmanager
 def ingest_store(
     db: Path, *, identity_key: Path | None = None, not_before: str | None = None, rates: Path | None = None,
-    lake: Path | None = None,
+    lake: str | Path | None = None,
 ) -> Iterator:
     """The store opened for a load (its tables in the lake folder ``lake`` when given); a store file
     (and lake) this load created is removed again if the load fails."""

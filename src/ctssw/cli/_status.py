@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @app.command("status")
     def status(
         db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
-        lake: Annotated[Path | None, typer.Option("--lake", help="The store's Parquet lake, when not where the store recorded it.")] = None,
+        lake: Annotated[str | None, typer.Option("--lake", help="The store's Parquet lake, when not where the store recorded it.")] = None,
     ) -> None:
         """What the store holds, which metrics and estimates it supports (and why not), what to run next."""
         from ..errors import CtsswError

@@ -258,6 +258,12 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     return done
 
 
+def check_lake(backend: str, lake: str | Path | None) -> None:
+    """Refuse a lake URL (hdfs://, s3a://) on DuckDB, which reads only local or mounted folders."""
+    if backend == "duckdb" and lake is not None and "://" in str(lake):
+        raise ConfigError(f"DuckDB reads a lake in a local or mounted folder; {lake} is for --backend spark")
+
+
 def connect(
     backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_url: str | None = None,
     lake: str | Path | None = None,
@@ -275,6 +281,7 @@ def connect(
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     from ..store import open_lake
 
+    check_lake(backend, lake)
     remote = lake is not None and "://" in str(lake)
     if not Path(db).exists() and not (backend == "spark" and lake is not None):
         raise StoreError(f"no store at {db}: run `ctssw ingest` first")

@@ -45,6 +45,9 @@ def drivers_from_store(
 ) -> DriversResult:
     """Build the panel from the store at ``db`` (on ``backend``) and run the sensitivity analysis on the
     drivers with data. Which sources the store lacks is always read from the DuckDB store itself."""
+    from ..panel.backend import check_lake
+
+    check_lake(backend, lake)
     with open_lake(lake, db=db) as store:
         con = store.ibis()
         gaps = source_gaps(con)
