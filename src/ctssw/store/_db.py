@@ -360,9 +360,9 @@ class Store:
     def transaction(self) -> Iterator[Store]:
         """Group several loads into one transaction: all of them are written, or none.
 
-        On a lake, the lake's tables are read into temporary tables when it begins; the
-        partitions it changed are staged as Parquet before the commit and moved into place
-        after it (see :mod:`ctssw.store._lake`).
+        On a lake, each lake table a load changes is first read into a temporary table
+        (:meth:`writable`); the partitions that changed are staged as Parquet before the commit
+        and moved into place after it (see :mod:`ctssw.store._lake`).
         """
         if self._in_tx:
             yield self
@@ -394,6 +394,11 @@ class Store:
             try:
                 if plan and not self.defer_publish:
                     lake.apply(v)
+            except OSError as e:
+                raise StoreError(
+                    f"the load is committed but its files could not all be moved into {lake.root} "
+                    f"({e.strerror or e}); the next open of {self.path} moves them"
+                ) from None
             finally:
                 lake.end(self.con, changed)
 

@@ -15,9 +15,9 @@ journal and ``ctssw_meta`` stay in the store's DuckDB file.
 A load runs against DuckDB exactly as it does on a store file: before its transaction first
 changes a lake table (:meth:`ctssw.store.Store.writable`), the table is read into a temporary
 table of the same name (which DuckDB resolves before any other), with a marker on the rows
-read; the tables it only reads stay views over the files. At the end, each changed table's partition's
-rows are compared with what was read (count and a sum of row hashes, ``ingested_at`` left
-out, so a row re-written unchanged is unchanged): an unchanged partition is left alone, one
+read; the tables it only reads stay views over the files. At the end, the partitions of
+those tables are compared with what was read (count and a sum of row hashes, ``ingested_at``
+left out, so a row re-written unchanged is unchanged): an unchanged partition is left alone, one
 that only gained rows gets one new file of those rows, any other is rewritten whole. The new
 files are written under ``_ctssw/staging/<v>``; the plan is written to ``publish-<v>.json``;
 then the store's transaction commits with ``lake_version = v``. That commit is the one point
