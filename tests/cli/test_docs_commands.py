@@ -175,6 +175,12 @@ def test_readme_and_docs_lake_blocks(tmp_path, monkeypatch):
     for line in docs[3:]:
         run(line)
     assert (tmp_path / "panel.parquet").exists()
+    # the Python example, as written
+    text = (ROOT / "docs" / "lake.md").read_text()
+    start = text.index("```python", text.index("Python:")) + len("```python")
+    scope: dict = {}
+    exec(text[start : text.index("```", start)], scope)
+    assert len(scope["df"]) > 0
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "meta.duckdb"), read_only=True)
