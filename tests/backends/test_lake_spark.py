@@ -49,3 +49,23 @@ def test_docs_spark_panel_reads_the_lake_alone(tmp_path, monkeypatch):
     got, want = pd.read_parquet("spark-panel.parquet"), pd.read_parquet("panel.parquet")
     assert len(want) > 0
     assert_frames_equal(got, want, rtol=1e-9)
+
+
+def test_spark_reads_a_column_a_file_lacks_as_its_default(spark, small_lake, tmp_path):
+    """As DuckDB does: a file written before a column joined the schema gives the column's default."""
+    import shutil
+
+    import duckdb
+    import ibis
+
+    from ctssw.panel.backend import load_lake_into_spark
+
+    lake = tmp_path / "lake"
+    shutil.copytree(small_lake[1], lake)
+    f = sorted((lake / "deployments").rglob("*.parquet"))[0]
+    duckdb.connect().execute(f"COPY (SELECT * EXCLUDE (is_rollback) FROM read_parquet('{f}')) TO '{f}.new' (FORMAT parquet)")
+    os.replace(f"{f}.new", f)
+    con = ibis.pyspark.connect(spark[0].newSession())
+    load_lake_into_spark(con, str(lake), ("deployments",))
+    got = con.table("deployments").to_pandas()
+    assert len(got) > 0 and got["is_rollback"].notna().all()

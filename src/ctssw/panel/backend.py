@@ -230,9 +230,9 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     """Give the Ibis PySpark backend ``con`` the lake's tables as temp views read with
     ``spark.read.parquet`` from ``lake`` (a path the executors see: local, ``hdfs://``, ``s3a://``).
 
-    Each view has the schema's columns and types (a column no file has yet is NULL, a
-    table with no file yet is empty); the month partition column and the lineage columns
-    are left out.
+    Each view has the schema's columns and types, as DuckDB reads them: a column a file lacks
+    (written before the column joined the schema) reads as its default, or NULL; a table with
+    no file yet is empty; the month partition column and the lineage columns are left out.
     """
     from pyspark.sql import functions as F
 
@@ -242,17 +242,20 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     root = str(lake) if "://" in str(lake) else str(Path(lake).expanduser().absolute())
     done = []
     for t in tables:
-        cols = [(c.name + "_id" if c.person else c.name, _SPARK_TYPES[c.type]) for c in TABLES[t].columns]
+        cols = [(c.name + "_id" if c.person else c.name, _SPARK_TYPES[c.type], c.default) for c in TABLES[t].columns]
         try:
             df = session.read.option("mergeSchema", "true").parquet(f"{root.rstrip('/')}/{t}")
         except Exception as e:  # AnalysisException: no file of this table yet
             if "PATH_NOT_FOUND" not in str(e) and "does not exist" not in str(e) and "UNABLE_TO_INFER_SCHEMA" not in str(e):
                 raise
-            df = session.createDataFrame([], ", ".join(f"`{n}` {typ}" for n, typ in cols))
+            df = session.createDataFrame([], ", ".join(f"`{n}` {typ}" for n, typ, _ in cols))
         have = set(df.columns)
-        df = df.select(*[
-            (F.col(f"`{n}`") if n in have else F.lit(None)).cast(typ).alias(n) for n, typ in cols
-        ])
+
+        def col(n: str, default: str | None):
+            got = F.col(f"`{n}`") if n in have else F.lit(None)
+            return got if default is None else F.coalesce(got, F.expr(default))
+
+        df = df.select(*[col(n, d).cast(typ).alias(n) for n, typ, d in cols])
         df.createOrReplaceTempView(t)
         done.append(t)
     return done
