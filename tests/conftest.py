@@ -1,4 +1,4 @@
-"""Shared fixtures: one small simulated organisation, ingested once per test run."""
+"""Shared fixtures: one small simulated organisation, ingested once per test run; the store layouts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from layouts import LAYOUTS, lake_of
 
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
@@ -40,3 +41,35 @@ def store_path(sim_dir, tmp_path_factory) -> Path:
 def store(store_path):
     with Store(store_path, read_only=True) as s:
         yield s
+
+
+@pytest.fixture(params=LAYOUTS)
+def layout(request) -> str:
+    return request.param
+
+
+@pytest.fixture()
+def new_store(layout):
+    """``new_store(path, **kw)`` opens ``Store(path, **kw)`` in the layout under test: in the lake
+    layout the store keeps its tables in ``lake_of(path)``."""
+
+    def open_(path, **kw):
+        if layout == "lake":
+            kw.setdefault("lake", lake_of(path))
+        return Store(path, **kw)
+
+    return open_
+
+
+@pytest.fixture(scope="session")
+def lake_store_path(sim_dir, tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("lake-store") / "ctssw.duckdb"
+    with Store(p, lake=lake_of(p)) as s:
+        ingest_canonical(s, sim_dir)
+    return p
+
+
+@pytest.fixture(params=LAYOUTS)
+def any_store_path(request) -> Path:
+    """The shared organisation's store, in each layout."""
+    return request.getfixturevalue("store_path" if request.param == "db" else "lake_store_path")

@@ -1,9 +1,10 @@
 """Backends for the cross-backend suite: the DuckDB store and a local Spark session.
 
-One small simulated organisation is ingested once; the Spark session (local[2],
-UI off, UTC, warehouse in a temporary folder) starts once per test run, and each
-store gets its own Spark session on it (temp views are per session), read from
-Parquet.
+One small simulated organisation is ingested once, into a store file and into a
+store with a lake; the Spark session (local[2], UI off, UTC, warehouse in a temporary
+folder) starts once per test run, and each store gets its own Spark session on it
+(temp views are per session), read from Parquet: written by DuckDB from the store
+file, or the lake's own files read in place.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from ctssw.panel.backend import java_available
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
-BACKENDS = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+BACKENDS = [
+    "duckdb", pytest.param("spark", marks=pytest.mark.spark),
+    "duckdb_lake", pytest.param("spark_lake", marks=pytest.mark.spark),
+]
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +36,39 @@ def small_store(small_dir, tmp_path_factory) -> Path:
     with Store(p) as s:
         ingest_canonical(s, small_dir)
     return p
+
+
+@pytest.fixture(scope="session")
+def small_lake(small_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """The same organisation in a store whose tables live in a lake: ``(store file, lake folder)``."""
+    d = tmp_path_factory.mktemp("lake-small")
+    with Store(d / "ctssw.duckdb", lake=d / "lake") as s:
+        ingest_canonical(s, small_dir)
+    return d / "ctssw.duckdb", d / "lake"
+
+
+@pytest.fixture(scope="session")
+def duckdb_lake_con(small_lake):
+    from ctssw.metrics import clear_cache
+    from ctssw.store import open_lake
+
+    s = open_lake(small_lake[1], db=small_lake[0])
+    yield s.ibis()
+    clear_cache()
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def spark_lake_con(spark, small_lake):
+    """Spark reading the lake's Parquet files in place: the store file is never opened."""
+    import ibis
+
+    from ctssw.panel.backend import load_lake_into_spark
+
+    session, _ = spark
+    con = ibis.pyspark.connect(session.newSession())
+    load_lake_into_spark(con, str(small_lake[1]))
+    return con
 
 
 @pytest.fixture(scope="session")

@@ -154,3 +154,36 @@ def test_readme_own_data(tmp_path, monkeypatch):
     assert "service-" in outputs["drivers"] or "velocity" in outputs["drivers"]
     assert "service-a" in outputs["metrics --since"] and "service-f" in outputs["metrics --since"]
     assert "6 repositories given the roster team" in outputs["ingest git"]
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*.parquet")}
+
+
+def test_readme_and_docs_lake_blocks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    readme = block(ROOT / "README.md", "## Keeping the tables in a lake")
+    for line in readme[:2]:
+        run(line)
+    written = _files(tmp_path / "lake")
+    assert any("/month=" in f for f in written)
+    for line in readme[2:]:
+        run(line)
+    assert _files(tmp_path / "lake") == written  # the second ingest wrote nothing
+    docs = block(ROOT / "docs" / "lake.md", "# Keeping the tables in a lake")
+    assert docs[:3] == readme[:3]
+    for line in docs[3:]:
+        run(line)
+    assert (tmp_path / "panel.parquet").exists()
+    # the Python example, as written
+    text = (ROOT / "docs" / "lake.md").read_text()
+    start = text.index("```python", text.index("Python:")) + len("```python")
+    scope: dict = {}
+    exec(text[start : text.index("```", start)], scope)
+    assert len(scope["df"]) > 0
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "meta.duckdb"), read_only=True)
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.close()
+    assert "commits" not in have and "identities" in have

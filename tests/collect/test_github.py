@@ -24,8 +24,8 @@ def run(store, api_url, cache, sleeps=None, **kw):
                           workflow="ci.yml", _client={"sleep": sleeps if sleeps is not None else (lambda s: None)}, **kw)
 
 
-def test_first_run_collects_every_resource_and_loads_it(github, api_url, token, tmp_path):
-    with Store(tmp_path / "s.duckdb") as s:
+def test_first_run_collects_every_resource_and_loads_it(github, api_url, token, tmp_path, new_store):
+    with new_store(tmp_path / "s.duckdb") as s:
         res = run(s, api_url, tmp_path / "cache")
         changes = s.con.execute("SELECT change_id, merged_at IS NOT NULL, first_review_at IS NOT NULL, first_commit_at IS NOT NULL, additions FROM changes ORDER BY 1").fetchall()
         deps = s.con.execute("SELECT deployment_id, environment, result FROM deployments").fetchall()
@@ -48,8 +48,8 @@ def test_first_run_collects_every_resource_and_loads_it(github, api_url, token, 
     assert "releases are kept in the cache" in " ".join(res.notes)
 
 
-def test_second_run_fetches_only_what_changed(github, api_url, token, tmp_path):
-    with Store(tmp_path / "s.duckdb") as s:
+def test_second_run_fetches_only_what_changed(github, api_url, token, tmp_path, new_store):
+    with new_store(tmp_path / "s.duckdb") as s:
         first = run(s, api_url, tmp_path / "cache")
         n = len(github.log)
         github_routes(github, changed=True)  # #32 merged, #39 opened
@@ -72,8 +72,8 @@ def test_second_run_fetches_only_what_changed(github, api_url, token, tmp_path):
     assert merged == [("PyGithub/PyGithub#31",), ("PyGithub/PyGithub#32",), ("PyGithub/PyGithub#39",)]
 
 
-def test_an_unchanged_rerun_loads_nothing_new(github, api_url, token, tmp_path):
-    with Store(tmp_path / "s.duckdb") as s:
+def test_an_unchanged_rerun_loads_nothing_new(github, api_url, token, tmp_path, new_store):
+    with new_store(tmp_path / "s.duckdb") as s:
         run(s, api_url, tmp_path / "cache")
         before = s.counts()
         res = run(s, api_url, tmp_path / "cache")

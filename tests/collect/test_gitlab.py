@@ -6,7 +6,6 @@ import json
 from urllib.parse import parse_qs
 
 from ctssw.collect import collect_gitlab
-from ctssw.store import Store
 
 from .replay import HERE, SHARED, Reply
 
@@ -49,12 +48,12 @@ def routes(rp, cutoff: str | None) -> None:
     rp.set("/api/v4/groups/gitlab-data/members/all", _json(members))
 
 
-def test_gitlab_collect_then_only_what_changed(replay, api_url, tmp_path, monkeypatch):
+def test_gitlab_collect_then_only_what_changed(replay, api_url, tmp_path, monkeypatch, new_store):
     monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
     routes(replay, cutoff="2022-01-01")
     kw = dict(group="gitlab-data", projects=["12345678"], since="2019-01-01", cache=tmp_path / "cache",
               api_url=f"{api_url}/api/v4", pipeline_ref="^main$")
-    with Store(tmp_path / "s.duckdb") as s:
+    with new_store(tmp_path / "s.duckdb") as s:
         first = collect_gitlab(s, **kw)
         n1 = s.count("changes")
         reviewed = s.con.execute("SELECT count(*) FROM changes WHERE first_review_at IS NOT NULL").fetchall()[0][0]

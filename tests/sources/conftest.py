@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ctssw.store import Store, load_roster
+from ctssw.store import load_roster
 
 FIX = Path(__file__).parent / "fixtures"
 DEVLAKE = Path(__file__).resolve().parents[2].parent / "shared" / "external" / "devlake-dora"
@@ -17,8 +17,9 @@ RAW_IDENTITIES = (
 
 
 @pytest.fixture()
-def store(tmp_path):
-    with Store(tmp_path / "s.duckdb") as s:
+def store(tmp_path, new_store):
+    """A new store, in each layout (tables in the file, or in a lake beside it)."""
+    with new_store(tmp_path / "s.duckdb") as s:
         yield s
 
 

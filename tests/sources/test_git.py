@@ -136,10 +136,10 @@ def test_roster_team_and_unmapped(repo, tmp_path):
         assert got == {True: "core", False: None}
 
 
-def test_reload_is_idempotent_and_bare_mirror_reads(repo, tmp_path):
+def test_reload_is_idempotent_and_bare_mirror_reads(repo, tmp_path, new_store):
     mirror = tmp_path / "app.git"
     subprocess.run(["git", "clone", "-q", "--mirror", str(repo), str(mirror)], check=True)
-    with Store(tmp_path / "i.duckdb") as s:
+    with new_store(tmp_path / "i.duckdb") as s:
         first = load_git(s, mirror, all_refs=True, repo_id="app")
         before = s.counts()
         again = load_git(s, mirror, all_refs=True, repo_id="app")

@@ -4,8 +4,9 @@ import os
 import subprocess
 import warnings
 
+from layouts import stored_bytes
+
 from ctssw.store import (
-    Store,
     load_copilot,
     load_git,
     load_github,
@@ -29,12 +30,12 @@ def _tiny_repo(path):
         subprocess.run(["git", "-C", str(path), "commit", "-qm", "c"], check=True, env=e)
 
 
-def test_no_raw_identity_anywhere(tmp_path):
+def test_no_raw_identity_anywhere(tmp_path, new_store):
     db = tmp_path / "p.duckdb"
     _tiny_repo(tmp_path / "repo")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(db) as s:
+        with new_store(db) as s:
             # teams, then tools and forges: their identities are unmapped until the roster's people arrive
             load_roster(s, FIX / "roster/teams.csv")
             load_copilot(s, FIX / "copilot/user_usage.ndjson")
@@ -45,7 +46,7 @@ def test_no_raw_identity_anywhere(tmp_path):
             load_git(s, tmp_path / "repo")
             load_roster(s, sorted(p for p in (FIX / "roster").glob("*.csv") if p.stem != "teams"))
             assert s.count("quarantine") > 0  # quarantined rows are checked too
-            tables = [r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+            tables = [r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
             for t in tables:
                 text = s.con.execute(f'SELECT * FROM "{t}"').df().astype(str).to_csv().lower()
                 for v in RAW_IDENTITIES:
@@ -58,10 +59,7 @@ def test_no_raw_identity_anywhere(tmp_path):
             ids = {r[0] for r in s.con.execute("SELECT builder_id FROM builders").fetchall()}
             used = {r[0] for r in s.con.execute("SELECT author_id FROM commits UNION SELECT builder_id FROM tool_usage").fetchall()}
             assert used <= ids
-    raw = db.read_bytes()
-    wal = db.with_suffix(".duckdb.wal")
-    if wal.exists():
-        raw += wal.read_bytes()
+    raw = stored_bytes(db)
     for v in RAW_IDENTITIES:
         assert v.encode() not in raw, v
         assert v.lower().encode() not in raw, v
@@ -75,12 +73,12 @@ REAL_IDENTITIES = (
 )
 
 
-def test_real_payloads_pseudonymised_and_reload_changes_nothing(tmp_path):
+def test_real_payloads_pseudonymised_and_reload_changes_nothing(tmp_path, new_store):
     from ctssw.store import load_claude, load_cursor, load_kiro
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(tmp_path / "r.duckdb") as s:
+        with new_store(tmp_path / "r.duckdb") as s:
             loads = [
                 lambda: load_pagerduty(s, REAL / "pagerduty/devlake_incidents_with_log_entries.json"),
                 lambda: load_github(s, [REAL / "github" / n for n in (
@@ -99,7 +97,7 @@ def test_real_payloads_pseudonymised_and_reload_changes_nothing(tmp_path):
                 load()
             for load in loads:
                 assert all(c.loaded == c.updated == 0 for c in load())
-            for t in [r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]:
+            for t in [r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]:
                 text = s.con.execute(f'SELECT * FROM "{t}"').df().astype(str).to_csv().lower()
                 for v in REAL_IDENTITIES:
                     assert v.lower() not in text, (t, v)

@@ -25,13 +25,13 @@ def test_costs_key_has_the_tool():
     assert TABLES["costs"].key == ("scope", "scope_id", "kind", "period_start", "tool")
 
 
-def test_two_tools_licences_in_one_team_week_are_two_rows(tmp_path):
+def test_two_tools_licences_in_one_team_week_are_two_rows(tmp_path, new_store):
     rows = ("team,t1,license,2025-01-06,190.0,USD,copilot\n"
             "team,t1,license,2025-01-06,240.0,USD,review:coderabbit\n"
             "team,t1,labor,2025-01-06,9000.0,USD,\n"
             "team,t1,infra,2025-01-06,50.0,USD,\n")
     d = _dir(tmp_path, rows)
-    with Store(tmp_path / "c.duckdb") as s:
+    with new_store(tmp_path / "c.duckdb") as s:
         c = [x for x in ingest_canonical(s, d) if x.table == "costs"][0]
         assert (c.read, c.loaded, c.quarantined) == (4, 4, 0)
         got = s.con.execute("SELECT tool, amount FROM costs WHERE kind = 'license' ORDER BY tool").fetchall()
@@ -48,9 +48,9 @@ def test_two_tools_licences_in_one_team_week_are_two_rows(tmp_path):
         assert s.con.execute("SELECT amount FROM costs WHERE kind = 'labor'").fetchall() == [(9100.0,)]
 
 
-def test_same_key_different_amount_without_a_tool_is_still_quarantined(tmp_path):
+def test_same_key_different_amount_without_a_tool_is_still_quarantined(tmp_path, new_store):
     d = _dir(tmp_path, "team,t1,infra,2025-01-06,50.0,USD,\nteam,t1,infra,2025-01-06,60.0,USD,\n")
-    with Store(tmp_path / "q.duckdb") as s:
+    with new_store(tmp_path / "q.duckdb") as s:
         c = [x for x in ingest_canonical(s, d) if x.table == "costs"][0]
         assert (c.loaded, c.quarantined) == (0, 2)
         assert {r[0] for r in s.con.execute("SELECT reason FROM quarantine").fetchall()} == {"duplicate key with different content"}

@@ -6,6 +6,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from layouts import stored_bytes
 
 from ctssw.errors import SchemaError, StoreError
 from ctssw.store import SCHEMA_VERSION, TABLES, Store, ingest_canonical
@@ -15,8 +16,8 @@ def _teams_csv(d: Path) -> None:
     (d / "teams.csv").write_text("team_id,name,parent_id,architecture\nt1,Team 1,,service\nt2,Team 2,,monolith\n")
 
 
-def test_reingest_changes_nothing(sim_dir, tmp_path):
-    with Store(tmp_path / "s.duckdb") as s:
+def test_reingest_changes_nothing(sim_dir, tmp_path, new_store):
+    with new_store(tmp_path / "s.duckdb") as s:
         first = ingest_canonical(s, sim_dir)
         before = s.counts()
         snap = s.con.execute("SELECT * FROM deployments ORDER BY deployment_id").df()
@@ -37,13 +38,13 @@ def test_schema_version_and_key_fingerprint_are_recorded_never_the_key(store):
     assert len(meta["identity_key_fingerprint"]) == 16
 
 
-def test_no_raw_identity_anywhere_in_the_store(store_path, sim_dir):
+def test_no_raw_identity_anywhere_in_the_store(any_store_path, sim_dir):
     emails = pd.read_parquet(sim_dir / "memberships")["builder"].head(50)
     logins = pd.read_parquet(sim_dir / "identities")["value"].head(50)
-    raw = store_path.read_bytes()
+    raw = stored_bytes(any_store_path)
     for v in [*emails, *logins]:
         assert v.encode() not in raw
-    with Store(store_path, read_only=True) as s:
+    with Store(any_store_path, read_only=True) as s:
         for t in TABLES:
             df = s.con.execute(f'SELECT * FROM "{t}"').df().astype(str)
             assert not df.apply(lambda c: c.str.contains("@example.com")).any().any(), t
@@ -58,12 +59,12 @@ def test_login_and_email_resolve_to_one_builder(store, sim_dir):
     assert store.count("builders") == n_members
 
 
-def _load(tmp_path: Path, name: str, text: str):
+def _load(tmp_path: Path, name: str, text: str, new_store=Store):
     d = tmp_path / "in"
     d.mkdir(exist_ok=True)
     _teams_csv(d)
     (d / f"{name}.csv").write_text(text)
-    s = Store(tmp_path / "bad.duckdb")
+    s = new_store(tmp_path / "bad.duckdb")
     return s, ingest_canonical(s, d)
 
 
@@ -81,9 +82,9 @@ DEPLOY_HEAD = "deployment_id,service_id,environment,started_at,finished_at,resul
         (",s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,0,t1", "missing deployment_id"),
     ],
 )
-def test_bad_rows_are_quarantined_good_rows_load(tmp_path, row, reason):
+def test_bad_rows_are_quarantined_good_rows_load(tmp_path, row, reason, new_store):
     good = "d1,s,production,2024-01-01T10:00:00+02:00,2024-01-01T11:00:00+02:00,success,false,1,t1\n"
-    s, counts = _load(tmp_path, "deployments", DEPLOY_HEAD + good + row + "\n")
+    s, counts = _load(tmp_path, "deployments", DEPLOY_HEAD + good + row + "\n", new_store)
     with s:
         c = [x for x in counts if x.table == "deployments"][0]
         assert (c.read, c.loaded, c.quarantined) == (2, 1, 1)
@@ -95,14 +96,14 @@ def test_bad_rows_are_quarantined_good_rows_load(tmp_path, row, reason):
         assert fin.hour == 9 and fin.utcoffset().total_seconds() == 0
 
 
-def test_duplicate_key_with_different_content_is_quarantined(tmp_path):
+def test_duplicate_key_with_different_content_is_quarantined(tmp_path, new_store):
     rows = (
         "d1,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,1,t1\n"
         "d1,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,failure,false,1,t1\n"
         "d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,1,t1\n"
         "d2,s,production,2024-01-01T10:00:00Z,2024-01-01T11:00:00Z,success,false,1,t1\n"
     )
-    s, counts = _load(tmp_path, "deployments", DEPLOY_HEAD + rows)
+    s, counts = _load(tmp_path, "deployments", DEPLOY_HEAD + rows, new_store)
     with s:
         c = [x for x in counts if x.table == "deployments"][0]
         assert (c.read, c.loaded, c.duplicate, c.quarantined) == (4, 1, 1, 2)
@@ -110,11 +111,11 @@ def test_duplicate_key_with_different_content_is_quarantined(tmp_path):
         assert reasons == {"duplicate key with different content"}
 
 
-def test_newer_version_of_a_record_updates_it(tmp_path):
+def test_newer_version_of_a_record_updates_it(tmp_path, new_store):
     d = tmp_path / "in"
     d.mkdir()
     _teams_csv(d)
-    with Store(tmp_path / "u.duckdb") as s:
+    with new_store(tmp_path / "u.duckdb") as s:
         ingest_canonical(s, d)
         (d / "teams.csv").write_text("team_id,name,parent_id,architecture\nt1,Renamed,,service\n")
         (c,) = ingest_canonical(s, d)
@@ -123,12 +124,12 @@ def test_newer_version_of_a_record_updates_it(tmp_path):
         assert s.con.execute("SELECT name FROM teams WHERE team_id='t1'").fetchall() == [("Renamed",)]
 
 
-def test_missing_column_is_one_clear_error_and_writes_nothing(tmp_path):
+def test_missing_column_is_one_clear_error_and_writes_nothing(tmp_path, new_store):
     d = tmp_path / "in"
     d.mkdir()
     _teams_csv(d)
     (d / "deployments.csv").write_text("deployment_id,environment\nd1,production\n")
-    with Store(tmp_path / "m.duckdb") as s:
+    with new_store(tmp_path / "m.duckdb") as s:
         with pytest.raises(SchemaError, match=r"deployments\.csv: table deployments lacks required column\(s\) finished_at, result"):
             ingest_canonical(s, d)
         assert s.count("deployments") == 0
@@ -152,11 +153,11 @@ def test_not_a_store(tmp_path):
         Store(tmp_path / "missing.duckdb", read_only=True)
 
 
-def test_parquet_folder_and_csv_mix(sim_dir, tmp_path):
+def test_parquet_folder_and_csv_mix(sim_dir, tmp_path, new_store):
     d = tmp_path / "mix"
     shutil.copytree(sim_dir / "teams", d / "teams")
     pd.read_parquet(sim_dir / "memberships").to_csv(d / "memberships.csv", index=False)
-    with Store(tmp_path / "mix.duckdb") as s:
+    with new_store(tmp_path / "mix.duckdb") as s:
         counts = {c.table: c for c in ingest_canonical(s, d)}
         assert counts["memberships"].quarantined == 0
         assert counts["memberships"].loaded == len(pd.read_parquet(sim_dir / "memberships"))

@@ -12,10 +12,10 @@ from ctssw.store import Store, load_roster
 ROSTER = Path(__file__).resolve().parents[1] / "sources" / "fixtures" / "roster"
 
 
-def test_every_load_is_journalled_with_its_counts(tmp_path):
+def test_every_load_is_journalled_with_its_counts(tmp_path, new_store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(tmp_path / "s.duckdb") as s:
+        with new_store(tmp_path / "s.duckdb") as s:
             load_roster(s, ROSTER)
             bad = tmp_path / "costs.csv"
             bad.write_text("scope,scope_id,kind,period_start,amount,currency\nteam,web,labor,2024-01-01,1,EUR\n")
@@ -28,11 +28,11 @@ def test_every_load_is_journalled_with_its_counts(tmp_path):
     assert counts["memberships"]["loaded"] == 3 and runs[1]["finished_at"] >= runs[1]["started_at"]
 
 
-def test_readers_name_a_run_that_never_finished_until_it_is_run_again(tmp_path):
+def test_readers_name_a_run_that_never_finished_until_it_is_run_again(tmp_path, new_store):
     db = tmp_path / "s.duckdb"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(db) as s:
+        with new_store(db) as s:
             load_roster(s, ROSTER)
             # what a run killed part-way leaves: its journal row, never completed
             s.con.execute("UPDATE ingest_runs SET finished_at = NULL, status = 'running'")
@@ -48,10 +48,10 @@ def test_readers_name_a_run_that_never_finished_until_it_is_run_again(tmp_path):
             assert s.incomplete_runs() == []
 
 
-def test_loads_grouped_in_one_transaction_are_one_unit(tmp_path):
+def test_loads_grouped_in_one_transaction_are_one_unit(tmp_path, new_store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(tmp_path / "s.duckdb") as s:
+        with new_store(tmp_path / "s.duckdb") as s:
             with pytest.raises(DataError), s.transaction():
                 load_roster(s, ROSTER / "teams.csv")
                 bad = tmp_path / "costs.csv"

@@ -64,10 +64,10 @@ def _load(store: Store, case: dict, tmp: Path):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["case"] for c in CASES])
-def test_census(case, tmp_path):
+def test_census(case, tmp_path, new_store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(tmp_path / "s.duckdb") as store:
+        with new_store(tmp_path / "s.duckdb") as store:
             load_roster(store, ROSTER / "teams.csv")
             before = store.counts()
             if case["outcome"] == "error":
@@ -98,10 +98,10 @@ def test_the_docs_show_this_census():
     assert text.count("\n| ") - 1 >= len(CASES)
 
 
-def test_a_rates_table_converts_costs_to_one_currency(tmp_path):
+def test_a_rates_table_converts_costs_to_one_currency(tmp_path, new_store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(tmp_path / "s.duckdb", rates=CENSUS / "roster/rates.csv") as s:
+        with new_store(tmp_path / "s.duckdb", rates=CENSUS / "roster/rates.csv") as s:
             load_roster(s, [ROSTER / "teams.csv", CENSUS / "roster/currencies/costs.csv"])
             got = dict(s.con.execute("SELECT scope_id, amount FROM costs WHERE currency = 'USD'").fetchall())
     assert got == pytest.approx({"payments": 100.0, "web": 99.0})

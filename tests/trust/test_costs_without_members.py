@@ -8,7 +8,7 @@ from ctssw.panel import panel
 from ctssw.store import Store, load_roster
 
 
-def test_a_team_with_costs_and_no_members_is_not_dropped(tmp_path):
+def test_a_team_with_costs_and_no_members_is_not_dropped(tmp_path, new_store):
     d = tmp_path / "roster"
     d.mkdir()
     (d / "teams.csv").write_text("team_id,name\npay,Payments\nghost,Ghost\n")
@@ -20,7 +20,7 @@ def test_a_team_with_costs_and_no_members_is_not_dropped(tmp_path):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(tmp_path / "s.duckdb") as s:
+        with new_store(tmp_path / "s.duckdb") as s:
             load_roster(s, d)
         with Store(tmp_path / "s.duckdb", read_only=True) as s:
             df = panel(s.ibis())

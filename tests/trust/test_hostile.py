@@ -7,6 +7,7 @@ import sqlite3
 import warnings
 
 import pytest
+from layouts import LAYOUTS
 
 from ctssw.store import Store, load_roster
 
@@ -37,7 +38,8 @@ def test_text_that_looks_like_markup_prints_exactly(tmp_path):
     _one_line(ctssw("ingest", "roster", str(bad), "--db", str(tmp_path / "s.duckdb")), 3, "[/x]/[red]/[/org]", "ambiguous date")
 
 
-def test_copilot_nan_infinity_and_overflow_are_quarantined_not_a_crash(tmp_path):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_copilot_nan_infinity_and_overflow_are_quarantined_not_a_crash(tmp_path, layout):
     f = tmp_path / "usage.ndjson"
     f.write_text(
         '{"day": "2025-10-01", "user_login": "a", "user_initiated_interaction_count": NaN}\n'
@@ -45,7 +47,8 @@ def test_copilot_nan_infinity_and_overflow_are_quarantined_not_a_crash(tmp_path)
         '{"day": "2025-10-01", "user_login": "c", "loc_added_sum": 1e400}\n'
         '{"day": "2025-10-01", "user_login": "d", "loc_added_sum": -Infinity}\n'
     )
-    p = ctssw("ingest", "copilot", str(f), "--db", str(tmp_path / "s.duckdb"), "--json")
+    lake = ("--lake", str(tmp_path / "lake")) if layout == "lake" else ()
+    p = ctssw("ingest", "copilot", str(f), "--db", str(tmp_path / "s.duckdb"), *lake, "--json")
     assert p.returncode == 0, p.stderr
     assert '"quarantined": 4' in p.stdout
 

@@ -9,6 +9,7 @@ import warnings
 
 import duckdb
 import pytest
+from layouts import stored_bytes
 
 from ctssw.errors import StoreError
 from ctssw.store import Store, load_copilot, load_roster, rekey
@@ -16,10 +17,10 @@ from ctssw.store import Store, load_copilot, load_roster, rekey
 from .conftest import EMAILS, FIX, ROSTER
 
 
-def _fill(db, key):
+def _fill(db, key, new_store=Store):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Store(db, identity_key=key) as s:
+        with new_store(db, identity_key=key) as s:
             load_roster(s, ROSTER)
             load_copilot(s, FIX / "copilot/user_usage.ndjson")
 
@@ -63,20 +64,20 @@ def _hex(k: str) -> bool:
     return len(k) % 2 == 0
 
 
-def test_key_file_is_created_private_and_only_its_fingerprint_is_stored(tmp_path, keyfile):
+def test_key_file_is_created_private_and_only_its_fingerprint_is_stored(tmp_path, keyfile, new_store):
     db = tmp_path / "s.duckdb"
-    _fill(db, keyfile)
+    _fill(db, keyfile, new_store)
     assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
     secret = [ln for ln in keyfile.read_text().splitlines() if not ln.startswith("#")][0]
     with Store(db, read_only=True) as s:
         meta = dict(s.con.execute("SELECT key, value FROM ctssw_meta").fetchall())
     assert set(meta) >= {"schema_version", "identity_key_fingerprint"} and "identity_key" not in meta
-    assert secret.encode() not in db.read_bytes()
+    assert secret.encode() not in stored_bytes(db)
 
 
-def test_the_store_file_alone_recovers_no_builder(tmp_path, keyfile):
+def test_the_store_file_alone_recovers_no_builder(tmp_path, keyfile, new_store):
     db = tmp_path / "s.duckdb"
-    _fill(db, keyfile)
+    _fill(db, keyfile, new_store)
     ids = _stored_ids(db)
     assert len(ids) >= 6
     assert not (_attack(db) & ids)
@@ -85,9 +86,9 @@ def test_the_store_file_alone_recovers_no_builder(tmp_path, keyfile):
     assert _attack(db, (secret,)) & ids
 
 
-def test_ingest_refuses_without_the_stores_key_and_reading_needs_none(tmp_path, keyfile, monkeypatch):
+def test_ingest_refuses_without_the_stores_key_and_reading_needs_none(tmp_path, keyfile, new_store, monkeypatch):
     db = tmp_path / "s.duckdb"
-    _fill(db, keyfile)
+    _fill(db, keyfile, new_store)
     with pytest.raises(StoreError, match=r"needs its identity key .*--identity-key FILE.*CTSSW_IDENTITY_KEY"):
         Store(db, identity_key=tmp_path / "nowhere.key")
     other = tmp_path / "other.key"
@@ -102,9 +103,9 @@ def test_ingest_refuses_without_the_stores_key_and_reading_needs_none(tmp_path, 
         Store(db, identity_key=keyfile)
 
 
-def test_rekey_keeps_every_link_and_changes_every_pseudonym(tmp_path, keyfile):
+def test_rekey_keeps_every_link_and_changes_every_pseudonym(tmp_path, keyfile, new_store):
     db = tmp_path / "s.duckdb"
-    _fill(db, keyfile)
+    _fill(db, keyfile, new_store)
     q = """SELECT m.team_id, count(*) FROM tool_usage u JOIN memberships m USING (builder_id) GROUP BY 1 ORDER BY 1"""
     with Store(db, read_only=True) as s:
         before_links = s.con.execute(q).fetchall()

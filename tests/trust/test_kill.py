@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from layouts import LAYOUTS
 
 from ctssw.errors import DataWarning
 from ctssw.pipeline.metrics import metrics_table
@@ -31,10 +32,10 @@ def _start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", RUN, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _read(db: Path) -> tuple[pd.DataFrame, list[str]]:
+def _read(db: Path, lake: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        rows, _ = metrics_table(db, k=3)
+        rows, _ = metrics_table(db, k=3, lake=lake)
     said = [str(w.message) for w in caught if issubclass(w.category, DataWarning) and "INCOMPLETE LOAD" in str(w.message)]
     return rows.sort_values("group").reset_index(drop=True), said
 
@@ -60,14 +61,21 @@ def _kill_when_writing(args: tuple[str, ...], db: Path, delay: float) -> None:
     p.wait(60)
 
 
-def _census(args, base: Path, tmp: Path, pre: pd.DataFrame, post: pd.DataFrame, delays) -> list[str]:
+def _census(args, base: Path, tmp: Path, pre: pd.DataFrame, post: pd.DataFrame, delays, lake: Path | None = None) -> list[str]:
+    """Kill the load ``args`` (``DB``, and ``LAKE`` for a store with a lake, stand for a fresh copy of
+    ``base`` and of its lake ``lake``) after each delay, read, then re-run it on the last copy."""
     outcomes = []
-    last = None
+    last = last_lake = None
     for i, delay in enumerate(delays):
         db = tmp / f"killed-{i}.duckdb"
         shutil.copy(base, db)
-        _kill_when_writing(tuple(a if a != "DB" else str(db) for a in args), db, delay)
-        got, said = _read(db)
+        copy = None
+        if lake is not None:
+            copy = tmp / f"killed-{i}-lake"
+            shutil.copytree(lake, copy)
+        names = {"DB": str(db), "LAKE": str(copy)}
+        _kill_when_writing(tuple(names.get(a, a) for a in args), db, delay)
+        got, said = _read(db, copy)
         if said:
             assert _same(got, pre), "a killed run changed the numbers"
             assert "run it again" in said[0]
@@ -77,11 +85,12 @@ def _census(args, base: Path, tmp: Path, pre: pd.DataFrame, post: pd.DataFrame, 
         else:
             assert _same(got, post), "silently different numbers after a killed load"
             outcomes.append("post-load numbers (the run had finished)")
-        last = db
+        last, last_lake = db, copy
     # re-running converges to the clean counts, and the warning is gone
-    p = _start(*(a if a != "DB" else str(last) for a in args))
+    names = {"DB": str(last), "LAKE": str(last_lake)}
+    p = _start(*(names.get(a, a) for a in args))
     assert p.wait(300) == 0, p.stderr.read()
-    got, said = _read(last)
+    got, said = _read(last, last_lake)
     assert not said and _same(got, post)
     return outcomes
 
@@ -93,19 +102,26 @@ def orgs(tmp_path_factory):
     simulate(d / "b", teams=20, weeks=30, seed=2)
     with Store(d / "base.duckdb") as s:
         ingest_canonical(s, d / "a")
+    with Store(d / "lake-base.duckdb", lake=d / "base-lake") as s:
+        ingest_canonical(s, d / "a")
     return d
 
 
-def test_sigkill_ingest_canonical_then_metrics(orgs, tmp_path):
-    base = orgs / "base.duckdb"
-    pre, _ = _read(base)
-    full = tmp_path / "full.duckdb"
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sigkill_ingest_canonical_then_metrics(orgs, tmp_path, layout):
+    base, lake = (orgs / "base.duckdb", None) if layout == "db" else (orgs / "lake-base.duckdb", orgs / "base-lake")
+    pre, _ = _read(base, lake)
+    full, full_lake = tmp_path / "full.duckdb", None
     shutil.copy(base, full)
-    with Store(full) as s:
+    if lake is not None:
+        full_lake = tmp_path / "full-lake"
+        shutil.copytree(lake, full_lake)
+    with Store(full, lake=full_lake) as s:
         ingest_canonical(s, orgs / "b")
-    post, _ = _read(full)
+    post, _ = _read(full, full_lake)
     assert not _same(pre, post)
-    out = _census(("ingest", "canonical", str(orgs / "b"), "--db", "DB"), base, tmp_path, pre, post, (0.0, 0.8))
+    args = ("ingest", "canonical", str(orgs / "b"), "--db", "DB", *(("--lake", "LAKE") if lake else ()))
+    out = _census(args, base, tmp_path, pre, post, (0.0, 0.8), lake)
     print(out)
     assert "warned, pre-load numbers" in out, out
 

@@ -27,7 +27,7 @@ from ._common import (
     working,
 )
 from ._ingest import register as _register_connectors
-from ._metrics import Backend, BackendOpt, SparkUrlOpt
+from ._metrics import Backend, BackendOpt, LakeReadOpt, SparkUrlOpt
 
 _register_connectors(ingest_app)
 
@@ -159,6 +159,7 @@ def panel(
     k: FloorOpt = 5,
     backend: BackendOpt = Backend.duckdb,
     spark_url: SparkUrlOpt = None,
+    lake: LakeReadOpt = None,
 ) -> None:
     """Build the team × week panel from the store (team-weeks below the privacy floor are left out)."""
     from ..panel import panel as build
@@ -167,7 +168,7 @@ def panel(
 
     try:
         with working("building the team × week panel"):
-            con, close = connect(backend.value, db=db, spark_url=spark_url)
+            con, close = connect(backend.value, db=db, spark_url=spark_url, lake=lake)
             try:
                 df = build(con, unit=unit, tool=tool)
             finally:

@@ -67,6 +67,14 @@ IdentityKeyOpt = Annotated[
         "created with mode 0600 on first use). Keep it apart from the store.",
     ),
 ]
+LakeOpt = Annotated[
+    str | None,  # a str: a URL given by mistake must reach the store intact to be refused (a Path folds its //)
+    typer.Option(
+        "--lake",
+        help="Keep the canonical tables as a Parquet lake in this folder (the --db file then keeps only identities, "
+        "quarantine, journal and metadata); needed only when the store is created: it records its lake.",
+    ),
+]
 NotBeforeOpt = Annotated[
     str | None,
     typer.Option("--not-before", help="Quarantine timestamps before this date as implausible (default 1990-01-01)."),
@@ -96,12 +104,12 @@ _STORE_OPTIONS: contextvars.ContextVar[dict] = contextvars.ContextVar("store_opt
 
 
 def store_options() -> dict:
-    """The store options (identity_key, not_before) of the ingest command running now."""
+    """The store options (identity_key, not_before, lake) of the ingest command running now."""
     return dict(_STORE_OPTIONS.get())
 
 
 def add_store_options(group: typer.Typer) -> None:
-    """Give every command of ``group`` the options ``--identity-key`` and ``--not-before``,
+    """Give every command of ``group`` the options ``--identity-key``, ``--not-before`` and ``--lake``,
     defined once here; the command reads them through :func:`store_options`."""
     import functools
     import inspect
@@ -114,10 +122,11 @@ def add_store_options(group: typer.Typer) -> None:
         extra = [
             inspect.Parameter("identity_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IdentityKeyOpt),
             inspect.Parameter("not_before", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=NotBeforeOpt),
+            inspect.Parameter("lake", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=LakeOpt),
         ]
 
-        def wrapped(*args, identity_key=None, not_before=None, _fn=fn, **kwargs):
-            token = _STORE_OPTIONS.set({"identity_key": identity_key, "not_before": not_before})
+        def wrapped(*args, identity_key=None, not_before=None, lake=None, _fn=fn, **kwargs):
+            token = _STORE_OPTIONS.set({"identity_key": identity_key, "not_before": not_before, "lake": lake})
             try:
                 return _fn(*args, **kwargs)
             finally:
@@ -133,13 +142,15 @@ def add_store_options(group: typer.Typer) -> None:
 
 @contextlib.contextmanager
 def ingest_store(
-    db: Path, *, identity_key: Path | None = None, not_before: str | None = None, rates: Path | None = None
+    db: Path, *, identity_key: Path | None = None, not_before: str | None = None, rates: Path | None = None,
+    lake: str | Path | None = None,
 ) -> Iterator:
-    """The store opened for a load; a store file this load created is removed again if the load fails."""
+    """The store opened for a load (its tables in the lake folder ``lake`` when given); a store file
+    (and lake) this load created is removed again if the load fails."""
     from ..store import Store
 
     existed = db.exists()
-    store = Store(db, identity_key=identity_key, not_before=not_before, rates=rates)
+    store = Store(db, identity_key=identity_key, not_before=not_before, rates=rates, lake=lake)
     try:
         yield store
     except BaseException:
@@ -148,6 +159,8 @@ def ingest_store(
             for p in (db, Path(str(db) + ".wal")):
                 with contextlib.suppress(OSError):
                     p.unlink()
+            if store.lake is not None:
+                store.lake.remove_if_unused()
         raise
     store.close()
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import CtsswError
-from ._metrics import Backend, BackendOpt, SparkUrlOpt
+from ._metrics import Backend, BackendOpt, LakeReadOpt, SparkUrlOpt
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         backend: BackendOpt = Backend.duckdb,
         spark_url: SparkUrlOpt = None,
+        lake: LakeReadOpt = None,
     ) -> None:
         """Rank the drivers of CTS-SW: % change per +1 SD and per +10% of each, from a mixed model."""
         try:
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
             chosen = [d.strip() for d in drivers_opt.split(",") if d.strip()] if drivers_opt else None
             with working("fitting the drivers model"):
-                res = drivers_from_store(db, k=k, unit=unit, level=level, drivers=chosen, backend=backend.value, spark_url=spark_url)
+                res = drivers_from_store(db, k=k, unit=unit, level=level, drivers=chosen, backend=backend.value, spark_url=spark_url, lake=lake)
         except CtsswError as e:
             _fail(e)
         if as_json:

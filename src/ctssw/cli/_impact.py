@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError, CtsswError
-from ._metrics import Backend, BackendOpt, SparkUrlOpt
+from ._metrics import Backend, BackendOpt, LakeReadOpt, SparkUrlOpt
 
 DYNAMIC = ("fe", "jackknife", "diff-gmm", "sys-gmm")
 DID = ("cs", "sun-abraham", "imputation", "twfe")
@@ -98,6 +98,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
         backend: BackendOpt = Backend.duckdb,
         spark_url: SparkUrlOpt = None,
+        lake: LakeReadOpt = None,
     ) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
         from ..pipeline import impact_from_store, render_impact_text
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 res = impact_from_store(
                     db, tool=tool, panel_file=panel_file, rollout=rollout, dynamic=dyn, did=did, outcome=outcome,
                     threshold=threshold, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
-                    backend=backend.value, spark_url=spark_url,
+                    backend=backend.value, spark_url=spark_url, lake=lake,
                 )
         except CtsswError as e:
             _fail(e)

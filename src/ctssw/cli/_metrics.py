@@ -35,6 +35,14 @@ BackendOpt = Annotated[Backend, typer.Option("--backend", help="Engine for the p
 SparkUrlOpt = Annotated[
     str | None, typer.Option("--spark-url", help="spark://host:port or sc://host:port (Spark Connect); local[2] when absent.")
 ]
+LakeReadOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lake",
+        help="The store's Parquet lake, when not where the store recorded it; with --backend spark, any path "
+        "the executors read (a folder, hdfs://..., s3a://...), read without going through the --db file.",
+    ),
+]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="First week (YYYY-MM-DD, inclusive).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Last week (YYYY-MM-DD, inclusive).")]
 WindowOpt = Annotated[
@@ -74,6 +82,7 @@ def register(app: typer.Typer) -> None:
         spark_url: SparkUrlOpt = None,
         k: KOpt = 5,
         window: WindowOpt = None,
+        lake: LakeReadOpt = None,
     ) -> None:
         """DORA, CTS-SW, velocity, delivery health and pages per team over a period."""
         try:
@@ -82,13 +91,16 @@ def register(app: typer.Typer) -> None:
             with working("computing metrics"):
                 rows, dropped = metrics_table(
                     db, team=team, since=since, until=until, by=by.value, backend=backend.value,
-                    spark_url=spark_url, k=k, unit=unit, incident_window_hours=window,
+                    spark_url=spark_url, k=k, unit=unit, incident_window_hours=window, lake=lake,
                 )
         except CtsswError as e:
             _fail(e)
         from ..pipeline.metrics import unknown_metrics
 
-        unknown = unknown_metrics(db)
+        try:
+            unknown = unknown_metrics(db, lake=lake)
+        except CtsswError as e:
+            _fail(e)
         if as_json:
             emit_json("metrics", {
                 "rows": json.loads(rows.to_json(orient="records")),

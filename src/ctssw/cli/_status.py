@@ -14,13 +14,16 @@ def register(app: typer.Typer) -> None:
     """Add ``status`` to ``app``."""
 
     @app.command("status")
-    def status(db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False) -> None:
+    def status(
+        db: A.DbOpt = Path("ctssw.duckdb"), as_json: A.JsonOpt = False,
+        lake: Annotated[str | None, typer.Option("--lake", help="The store's Parquet lake, when not where the store recorded it.")] = None,
+    ) -> None:
         """What the store holds, which metrics and estimates it supports (and why not), what to run next."""
         from ..errors import CtsswError
         from ..pipeline.status import store_status
 
         try:
-            s = store_status(db)
+            s = store_status(db, lake=lake)
         except CtsswError as e:
             A._fail(e)
         if as_json:
@@ -28,7 +31,7 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
-        t = Table(title=f"Store {s.path}")
+        t = Table(title=f"Store {s.path}" + (f" (tables in the lake {s.lake})" if s.lake else ""))
         for c in ("table", "rows", "first", "last"):
             t.add_column(c, justify="left" if c == "table" else "right")
         for name, r in s.tables.items():

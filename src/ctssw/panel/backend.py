@@ -4,6 +4,10 @@ The Ibis expressions in this package are backend-neutral; this module only opens
 backend and, for Spark, hands it the store's canonical tables: written once to
 Parquet by DuckDB and read by Spark (local sessions), or sent through Arrow
 (remote sessions, which cannot see this machine's files).
+
+A store whose tables live in a lake (docs/lake.md) is read in place: DuckDB through views
+over the Parquet files, Spark with ``spark.read.parquet`` on the lake's paths (any path its
+executors see: a local folder, ``hdfs://``, ``s3a://``), never through the DuckDB file.
 """
 
 from __future__ import annotations
@@ -216,33 +220,100 @@ def _spark_schema(schema) -> str:
     return ", ".join(f"`{f.name}` {t(f.type)}" for f in schema)
 
 
-def connect(backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_url: str | None = None):
+_SPARK_TYPES = {
+    "VARCHAR": "string", "TIMESTAMPTZ": "timestamp", "DATE": "date", "BIGINT": "bigint",
+    "INTEGER": "int", "DOUBLE": "double", "BOOLEAN": "boolean",
+}
+
+
+def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONICAL) -> list[str]:
+    """Give the Ibis PySpark backend ``con`` the lake's tables as temp views read with
+    ``spark.read.parquet`` from ``lake`` (a path the executors see: local, ``hdfs://``, ``s3a://``).
+
+    Each view has the schema's columns and types, as DuckDB reads them: a column a file lacks
+    (written before the column joined the schema) reads as its default, or NULL; a table with
+    no file yet is empty; the month partition column and the lineage columns are left out.
+    """
+    from pyspark.sql import functions as F
+
+    from ..store import TABLES
+
+    session = con._session
+    root = str(lake) if "://" in str(lake) else str(Path(lake).expanduser().absolute())
+    done = []
+    for t in tables:
+        cols = [(c.name + "_id" if c.person else c.name, _SPARK_TYPES[c.type], c.default) for c in TABLES[t].columns]
+        try:
+            df = session.read.option("mergeSchema", "true").parquet(f"{root.rstrip('/')}/{t}")
+        except Exception as e:  # AnalysisException: no file of this table yet
+            if "PATH_NOT_FOUND" not in str(e) and "does not exist" not in str(e) and "UNABLE_TO_INFER_SCHEMA" not in str(e):
+                raise
+            df = session.createDataFrame([], ", ".join(f"`{n}` {typ}" for n, typ, _ in cols))
+        have = set(df.columns)
+
+        def col(n: str, default: str | None):
+            got = F.col(f"`{n}`") if n in have else F.lit(None)
+            return got if default is None else F.coalesce(got, F.expr(default))
+
+        df = df.select(*[col(n, d).cast(typ).alias(n) for n, typ, d in cols])
+        df.createOrReplaceTempView(t)
+        done.append(t)
+    return done
+
+
+def check_lake(backend: str, lake: str | Path | None) -> None:
+    """Refuse a lake URL (hdfs://, s3a://) on DuckDB, which reads only local or mounted folders."""
+    if backend == "duckdb" and lake is not None and "://" in str(lake):
+        raise ConfigError(f"DuckDB reads a lake in a local or mounted folder; {lake} is for --backend spark")
+
+
+def connect(
+    backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_url: str | None = None,
+    lake: str | Path | None = None,
+):
     """Open the canonical tables on ``backend``; returns ``(ibis_con, close)``.
 
+    ``lake``: the folder (or, for Spark, any URL its executors read) of the store's lake,
+    when it is not where the store recorded it; a store with a lake is read from it without
+    this too. With Spark and a lake the DuckDB file is opened only to finish an interrupted
+    publish and find the lake (and not at all for a URL, or when ``db`` does not exist).
     ``close()`` releases what this call opened (the store, and the Spark session
     when ctssw started it).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    from ..store import Store
+    from ..store import open_lake
 
-    if not Path(db).exists():
+    check_lake(backend, lake)
+    remote = lake is not None and "://" in str(lake)
+    if not Path(db).exists() and not (backend == "spark" and lake is not None):
         raise StoreError(f"no store at {db}: run `ctssw ingest` first")
-    store = Store(db, read_only=True)
     if backend == "duckdb":
+        store = open_lake(lake, db=db)
         return store.ibis(), store.close
+    store = None
+    if Path(db).exists() and not remote:
+        store = open_lake(lake, db=db)
+        if store.lake is not None:
+            lake = str(store.lake.root)
+            store.close()
+            store = None
     import ibis
 
     try:
         session, tmp = spark_session(spark_url)
     except BaseException:
-        store.close()
+        if store is not None:
+            store.close()
         raise
     try:
         con = ibis.pyspark.connect(session)
         local = spark_url is None or spark_url.startswith("local")
-        # a remote cluster cannot read this machine's files, so only local sessions get Parquet
-        load_into_spark(store, con, folder=tmp / "tables" if local else None)
+        if store is None:
+            load_lake_into_spark(con, lake)
+        else:
+            # a remote cluster cannot read this machine's files, so only local sessions get Parquet
+            load_into_spark(store, con, folder=tmp / "tables" if local else None)
     except CtsswError:
         SparkHandle(session=session, con=None, tmp=tmp).close()
         raise
@@ -250,7 +321,8 @@ def connect(backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_u
         SparkHandle(session=session, con=None, tmp=tmp).close()
         raise StoreError(f"Spark at {spark_url or 'local'} failed loading the store's tables: {_first_line(e)}") from None
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     h = SparkHandle(session=session, con=con, tmp=tmp)
     return con, h.close
 

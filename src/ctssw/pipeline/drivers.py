@@ -14,7 +14,7 @@ from ..errors import ConfigError, MissingDataError
 from ..estimators import DriversResult, sensitivity
 from ..estimators.lmm.drivers import DEFAULT_DRIVERS
 from ..panel import panel
-from ..store import Store
+from ..store import open_lake
 from ..store.gaps import source_gaps
 
 __all__ = ["choose_drivers", "drivers_from_store"]
@@ -41,11 +41,14 @@ def choose_drivers(df, candidates, gaps: dict[str, str] | None = None) -> tuple[
 
 def drivers_from_store(
     db: str | Path, *, k: int = 5, unit: str = "deployment", level: float = 0.95, drivers: list[str] | None = None,
-    backend: str = "duckdb", spark_url: str | None = None,
+    backend: str = "duckdb", spark_url: str | None = None, lake: str | Path | None = None,
 ) -> DriversResult:
     """Build the panel from the store at ``db`` (on ``backend``) and run the sensitivity analysis on the
     drivers with data. Which sources the store lacks is always read from the DuckDB store itself."""
-    with Store(db, read_only=True) as store:
+    from ..panel.backend import check_lake
+
+    check_lake(backend, lake)
+    with open_lake(lake, db=db) as store:
         con = store.ibis()
         gaps = source_gaps(con)
         if backend == "duckdb":
@@ -53,7 +56,7 @@ def drivers_from_store(
     if backend != "duckdb":
         from ..panel.backend import connect
 
-        scon, close = connect(backend, db=db, spark_url=spark_url)
+        scon, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
         try:
             df = panel(scon, unit=unit)
         finally:

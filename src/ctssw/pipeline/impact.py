@@ -199,6 +199,7 @@ def impact_from_store(
     weeks_per_year: float = 52.0,
     backend: str = "duckdb",
     spark_url: str | None = None,
+    lake: str | Path | None = None,
     **kw,
 ) -> dict:
     """:func:`impact` on the panel of the store at ``db`` (or a panel file written by ``ctssw panel``).
@@ -208,20 +209,22 @@ def impact_from_store(
     ``backend`` builds the panel on DuckDB or Spark; the estimators receive it as pandas either way.
     """
     from ..panel import panel, read_panel
-    from ..store import Store
+    from ..panel.backend import check_lake
+    from ..store import open_lake
 
+    check_lake(backend, lake)
     if panel_file is not None:
         p = read_panel(panel_file)
     elif backend != "duckdb":
         from ..panel.backend import connect
 
-        con, close = connect(backend, db=db, spark_url=spark_url)
+        con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
         try:
             p = panel(con, tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
         finally:
             close()
     else:
-        with Store(db, read_only=True) as store:
+        with open_lake(lake, db=db) as store:
             p = panel(store.ibis(), tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
     if p.empty:
         raise MissingDataError(f"the store {db} holds no team-weeks; see ctssw status")

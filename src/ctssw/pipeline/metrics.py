@@ -28,15 +28,16 @@ def _date(v: str | None, name: str) -> dt.date | None:
 def metrics_table(
     db: Path, *, team: str | None = None, since: str | None = None, until: str | None = None,
     by: str = "team", backend: str = "duckdb", spark_url: str | None = None, k: int = 5,
-    unit: str = "deployment", incident_window_hours: float | None = None,
+    unit: str = "deployment", incident_window_hours: float | None = None, lake: str | Path | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """The rows ``ctssw metrics`` prints, after the privacy floor, and how many were suppressed."""
+    """The rows ``ctssw metrics`` prints, after the privacy floor, and how many were suppressed
+    (``lake``: where the store's lake is read, when not where the store recorded it)."""
     from ..metrics import clear_cache, period_metrics
     from ..panel.backend import connect
     from ..report import suppress_small_groups
 
     kw = dict(since=_date(since, "--since"), until=_date(until, "--until"), incident_window_hours=incident_window_hours)
-    con, close = connect(backend, db=db, spark_url=spark_url)
+    con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
     try:
         rows = period_metrics(con, by=by, unit=unit, **kw)
         if team is not None:
@@ -181,10 +182,10 @@ def incident_deployments_export(out_file, devlake_compatible, from_devlake, proj
         close()
 
 
-def unknown_metrics(db: str | Path) -> dict[str, str]:
+def unknown_metrics(db: str | Path, *, lake: str | Path | None = None) -> dict[str, str]:
     """Metric column → why it is unknown in the store at ``db`` (its source is absent)."""
-    from ..store import Store
+    from ..store import open_lake
     from ..store.gaps import source_gaps
 
-    with Store(db, read_only=True) as store:
+    with open_lake(lake, db=db) as store:
         return source_gaps(store.con)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store import TABLES, Store
+from ..store import TABLES, open_lake
 
 __all__ = ["Capability", "StoreStatus", "store_status"]
 
@@ -50,10 +50,11 @@ class StoreStatus:
     capabilities: list[Capability] = field(default_factory=list)
     next_command: str = ""
     warnings: list[str] = field(default_factory=list)
+    lake: str | None = None  # the folder of the store's lake, when its tables live there
 
     def to_dict(self) -> dict:
         return {
-            "path": self.path, "tables": self.tables, "teams": self.teams, "inferred_teams": self.inferred_teams,
+            "path": self.path, "lake": self.lake, "tables": self.tables, "teams": self.teams, "inferred_teams": self.inferred_teams,
             "rostered_teams": self.rostered_teams, "builders": self.builders, "bots": self.bots,
             "quarantined": self.quarantined, "capabilities": [c.to_dict() for c in self.capabilities],
             "next_command": self.next_command, "warnings": self.warnings,
@@ -64,9 +65,13 @@ def _one(con, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
-def store_status(db: str | Path) -> StoreStatus:
-    """Describe the store at ``db``: contents, what can be computed and the next command."""
+def store_status(db: str | Path, *, lake: str | Path | None = None) -> StoreStatus:
+    """Describe the store at ``db`` (its tables read from ``lake`` when given, else where the
+    store keeps them): contents, what can be computed and the next command."""
+    from ..panel.backend import check_lake
     from ..store.gaps import source_gaps
+
+    check_lake("duckdb", lake)
 
     if not Path(db).exists():
         tables = {name: {"rows": 0} for name in TABLES}
@@ -74,7 +79,8 @@ def store_status(db: str | Path) -> StoreStatus:
         return StoreStatus(path=str(db), tables=tables, teams=0, inferred_teams=[], rostered_teams=0, builders=0,
                            bots=0, quarantined=0, capabilities=caps, next_command=_next(tables, caps),
                            warnings=[f"no store at {db} yet"])
-    with Store(db, read_only=True) as store:
+    with open_lake(lake, db=db) as store:
+        where = str(store.lake.root) if store.lake is not None else None
         c = store.con
         tables = {}
         for name in TABLES:
@@ -125,7 +131,7 @@ def store_status(db: str | Path) -> StoreStatus:
         warnings.append(f"{outside} production deployment(s) have no team with members that week; the panel "
                         "leaves them out (give their repository a team: ctssw ingest git --team, or load a roster)")
     return StoreStatus(
-        path=str(db), tables=tables, teams=teams, inferred_teams=inferred, rostered_teams=rostered, builders=builders,
+        path=str(db), lake=where, tables=tables, teams=teams, inferred_teams=inferred, rostered_teams=rostered, builders=builders,
         bots=bots, quarantined=quarantined, capabilities=caps, next_command=_next(tables, caps), warnings=warnings,
     )
 

@@ -1,8 +1,9 @@
-"""The store: canonical tables in one embedded DuckDB file (DESIGN §2)."""
+"""The store: canonical tables in one embedded DuckDB file, or in a Parquet lake beside a small one (DESIGN §2, docs/lake.md)."""
 
 from __future__ import annotations
 
-from ._db import DEFAULT_PATH, LoadCounts, Store
+from ._db import DEFAULT_PATH, LoadCounts, Store, open_lake
+from ._lake import LAKE_TABLES
 from ._rekey import rekey
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
 from .connectors import (
@@ -24,6 +25,7 @@ from .ingest import ingest_canonical, ingest_tables
 
 __all__ = [
     "DEFAULT_PATH",
+    "LAKE_TABLES",
     "LOADERS",
     "LOAD_ORDER",
     "SCHEMA_VERSION",
@@ -44,5 +46,6 @@ __all__ = [
     "load_pagerduty",
     "load_qdev",
     "load_roster",
+    "open_lake",
     "rekey",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..sources.canonical import Batch
 from . import _bulk, _journal, _keys
 from ._bulk import LoadCounts
 from ._checks import TimeWindow, check_currencies, load_rates
+from ._lake import LAKE_TABLES, Lake, is_remote
 from ._open import _check_file, _first_line, _memory_budget
 from ._remap import remap_identities
 from ._schema import SCHEMA_VERSION, TABLES, Table
@@ -53,6 +55,12 @@ class Store:
     rates : str, Path or dict, optional
         Currency rates for costs: a CSV of ``currency,to,rate`` or ``{currency: (to, rate)}``.
         Without them, costs in several currencies stop the load.
+    lake : str or Path, optional
+        Keep the canonical tables (all but ``identities``) as a Parquet lake in this folder
+        rather than in the file, which then holds only the keyed identities, the quarantine,
+        the journal and the metadata (see :mod:`ctssw.store._lake` and docs/lake.md). A new
+        store records the folder; later opens find it there, so ``lake`` is needed only to
+        create the store, or to name the same lake at another path (a mount, a copy).
     """
 
     def __init__(
@@ -64,6 +72,7 @@ class Store:
         not_before: dt.date | str | None = None,
         not_after: dt.date | str | None = None,
         rates: str | Path | dict | None = None,
+        lake: str | Path | None = None,
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
@@ -75,6 +84,11 @@ class Store:
         self.rates = load_rates(rates)
         self._key_arg = identity_key
         self._ikey: _keys.IdentityKey | None = None
+        self._lake_arg = lake
+        self.lake: Lake | None = None
+        # True: a lake commit's partitions are staged and committed, and published by the next open
+        self.defer_publish = False
+        self._changing: list[str] = []
         self.con = None
         try:
             self._open(read_only)
@@ -92,8 +106,14 @@ class Store:
             self.con.execute("SET preserve_insertion_order = false")
             self._in_tx = False
             if not read_only:
+                self.con.execute("CREATE TABLE IF NOT EXISTS ctssw_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            self._open_lake(read_only)
+            if not read_only:
                 self._init_schema()
             self._check_version()
+            if self.lake is not None:
+                self.lake.recover(self._lake_version(), writable=os.access(self.lake.root, os.W_OK))
+                self.lake.attach_views(self.con)
             if not read_only:
                 self._attach_key()
             else:
@@ -112,6 +132,8 @@ class Store:
             for p in (Path(self.path), Path(self.path + ".wal")):
                 with contextlib.suppress(OSError):
                     p.unlink()
+            if self.lake is not None:
+                self.lake.remove_if_unused()
 
     # -- schema ----------------------------------------------------------------------
     def _init_schema(self) -> None:
@@ -120,6 +142,8 @@ class Store:
         c.execute("INSERT INTO ctssw_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)])
         _journal.create(c)
         for t in TABLES.values():
+            if self.lake is not None and t.name in LAKE_TABLES:
+                continue
             c.execute(_ddl(t))
             # columns added to the schema since a store was created (additive only); rows stored
             # before take the column's default (tool_usage.feature 'all': a day's totals)
@@ -140,6 +164,58 @@ class Store:
                 source VARCHAR, row_ref VARCHAR, table_name VARCHAR, reason VARCHAR,
                 raw VARCHAR, quarantined_at TIMESTAMPTZ)"""
         )
+
+    def _open_lake(self, read_only: bool) -> None:
+        """Find this store's lake (recorded in ``ctssw_meta``, or given to a new store) and check
+        that the folder is the lake the store was written with."""
+        meta = self._all_meta()
+        rec, rid = meta.get("lake"), meta.get("lake_id")
+        arg = self._lake_arg
+        if rec is None and arg is None:
+            return
+        if rec is None:
+            if read_only:
+                raise StoreError(f"{self.path} keeps its tables inside the file, not in a lake: read it without --lake")
+            if self._has_canonical_tables():
+                raise StoreError(
+                    f"{self.path} keeps its tables inside the file; a lake starts with a new store file "
+                    "(give --db a new file beside --lake)"
+                )
+            lake = Lake.at(arg)
+            if lake.lake_id() is not None:
+                raise StoreError(f"{lake.root} is the lake of another store: give a new or empty folder to --lake, or that store's --db")
+            lid = lake.create()
+            for k, v in (("lake", str(lake.root)), ("lake_id", lid), ("lake_version", "0")):
+                self.con.execute("INSERT INTO ctssw_meta VALUES (?, ?)", [k, v])
+            self.lake = lake
+            return
+        where = arg if arg is not None else rec
+        if arg is not None and is_remote(arg):
+            raise StoreError(f"DuckDB reads a lake on a local or mounted folder; {arg} is a URL (use --backend spark)")
+        lake = Lake.at(where)
+        got = lake.lake_id()
+        if got is None:
+            raise StoreError(f"the lake of {self.path} is missing: no ctssw lake at {lake.root}")
+        if got != rid:
+            raise StoreError(f"{lake.root} is not the lake of {self.path} (lake id {got}, the store's is {rid})")
+        if not read_only and str(lake.root) != rec:
+            self.con.execute("UPDATE ctssw_meta SET value = ? WHERE key = 'lake'", [str(lake.root)])
+        self.lake = lake
+
+    def _all_meta(self) -> dict[str, str]:
+        try:
+            return dict(self.con.execute("SELECT key, value FROM ctssw_meta").fetchall())
+        except duckdb.CatalogException:
+            return {}
+
+    def _has_canonical_tables(self) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary AND table_name IN (SELECT unnest(?))",
+            [list(LAKE_TABLES)],
+        ).fetchall()[0][0])
+
+    def _lake_version(self) -> int:
+        return int(self._meta("lake_version") or 0)
 
     def _check_version(self) -> None:
         try:
@@ -269,6 +345,7 @@ class Store:
         had been loaded in turn. All of it is written, or none."""
         now = dt.datetime.now(dt.UTC)
         with self.transaction():
+            self.writable(batch.table)
             if batch.stable:
                 return _bulk.load(self, TABLES[batch.table], batch, now)
             # a plain scan need not give its rows in the same order twice: it is read once
@@ -281,25 +358,68 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
-        """Group several loads into one transaction: all of them are written, or none."""
+        """Group several loads into one transaction: all of them are written, or none.
+
+        On a lake, each lake table a load changes is first read into a temporary table
+        (:meth:`writable`); the partitions that changed are staged as Parquet before the commit
+        and moved into place after it (see :mod:`ctssw.store._lake`).
+        """
         if self._in_tx:
             yield self
             return
+        lake, v, plan = self.lake, None, []
         self.con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        self._changing = []
         try:
+            if lake is not None:
+                lake.begin(self.con)
             yield self
+            if lake is not None:
+                v = self._lake_version() + 1
+                plan = lake.stage(self.con, v, self._changing)
+                if plan:
+                    lake.write_plan(v, plan)
+                    self.con.execute("UPDATE ctssw_meta SET value = ? WHERE key = 'lake_version'", [str(v)])
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self.con.execute("ROLLBACK")  # the temporary tables go with it: the views are back
+            if v is not None:
+                lake.discard(v)
             raise
         finally:
             self._in_tx = False
+            changed, self._changing = self._changing, []
+        if lake is not None:
+            try:
+                if plan and not self.defer_publish:
+                    lake.apply(v)
+            except OSError as e:
+                raise StoreError(
+                    f"the load is committed but its files could not all be moved into {lake.root} "
+                    f"({e.strerror or e}); the next open of {self.path} moves them"
+                ) from None
+            finally:
+                lake.end(self.con, changed)
+
+    def writable(self, *tables: str) -> None:
+        """Make the canonical ``tables`` changeable by SQL on :attr:`con` for the rest of the current
+        transaction. On a store file they always are; on a lake each is read into a temporary
+        table when first named (and only the tables named are compared and written at the commit)."""
+        if self.lake is None:
+            return
+        if not self._in_tx:
+            raise StoreError("a lake's tables change only inside Store.transaction()")
+        for t in tables:
+            if t in LAKE_TABLES and t not in self._changing:
+                self.lake.materialise(self.con, t)
+                self._changing.append(t)
 
     def _check_currencies(self, source: str) -> None:
         check_currencies(self.con, source)
 
     def _remap_identities(self) -> None:
+        self.writable(*(t.name for t in TABLES.values() if any(c.person for c in t.columns)))
         remap_identities(self)
 
     # -- the journal -----------------------------------------------------------------------
@@ -343,3 +463,14 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_lake(lake: str | Path | None = None, *, db: str | Path = DEFAULT_PATH) -> Store:
+    """The store ``db`` opened for reading with its canonical tables read in place from its lake.
+
+    ``lake`` names the lake folder when it is not where the store recorded it (a mount, a copy);
+    a URL (hdfs://, s3a://, which only Spark reads) is left to Spark, and DuckDB then reads the
+    folder the store recorded. A store that keeps its tables in the file opens as usual when
+    ``lake`` is None.
+    """
+    return Store(db, read_only=True, lake=None if lake is None or is_remote(lake) else lake)

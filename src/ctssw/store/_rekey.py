@@ -5,6 +5,10 @@ quarantine's raw rows) is re-keyed with one more HMAC under a new random secret;
 key file holds the chain of secrets so later loads land on the same ids. The store is
 rewritten into a new file that then replaces the old one, so no block of the old file
 (an old pseudonym, or the key an older ctssw kept inside the store) survives in it.
+
+A store with a lake has the partitions holding pseudonyms rewritten too, as one lake commit
+of the new file: it is staged before the new file replaces the old one and published after,
+so a re-key stopped at any point leaves the old store and lake, or the new ones.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ def rekey(db: str | Path, new_key: str | Path, *, identity_key: str | Path | Non
     if new_path.exists():
         raise StoreError(f"{new_path} exists already: choose a new file for the key")
     old = _old_key(path, identity_key)
+    old_lake = _lake_of(path)
     chain, secret = old.extended()
     key = _keys.write_key(new_path, chain)
     tmp = path.with_name(path.name + ".rekey")
@@ -96,6 +101,8 @@ def rekey(db: str | Path, new_key: str | Path, *, identity_key: str | Path | Non
         p.unlink(missing_ok=True)
     try:
         rewritten = _copy(path, tmp, new_path, secret)
+        if old_lake is not None:
+            rewritten.update(_rekey_lake(tmp, new_path, secret))
     except BaseException:
         for p in (tmp, Path(str(tmp) + ".wal"), new_path):
             with contextlib.suppress(OSError):
@@ -103,22 +110,17 @@ def rekey(db: str | Path, new_key: str | Path, *, identity_key: str | Path | Non
         raise
     os.replace(tmp, path)
     Path(str(path) + ".wal").unlink(missing_ok=True)
+    if old_lake is not None:
+        from ._db import Store
+
+        Store(path, identity_key=new_path).close()  # opening it publishes the re-keyed partitions
     return {"fingerprint": key.fingerprint, "rewritten": rewritten, "key": str(new_path), "db": str(path)}
 
 
 def _copy(src: Path, dst: Path, key_path: Path, secret: bytes) -> dict[str, int]:
     from ._db import Store
 
-    def rk(arr):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        d = arr.dictionary_encode()
-        vals = [None if v is None else _keys.rekey_one(secret, v) for v in d.dictionary.to_pylist()]
-        return pc.take(pa.array(vals, pa.string()), d.indices)
-
+    rk = _rekey_fn(secret)
     people = {t: [c for c in cols if c != "value_id"] for t, cols in _person_columns().items()}
     hidden = {t.name: [c.name for c in t.columns if c.person] for t in TABLES.values()}
 
@@ -170,9 +172,64 @@ def _copy(src: Path, dst: Path, key_path: Path, secret: bytes) -> dict[str, int]
                FROM ingest_runs""",
             [now, now, json.dumps(counts), os.getpid()],
         )
+        if "lake" in have_meta(c):
+            # the new file keeps no canonical tables of its own: they are the lake's
+            from ._lake import LAKE_TABLES
+
+            for name in LAKE_TABLES:
+                c.execute(f"DROP TABLE IF EXISTS main.{_q(name)}")
         c.execute("COMMIT")
         c.execute("DETACH src")
         c.execute("CHECKPOINT")
+    return counts
+
+
+def have_meta(c) -> set[str]:
+    return {r[0] for r in c.execute("SELECT key FROM main.ctssw_meta").fetchall()}
+
+
+def _lake_of(path: Path) -> str | None:
+    con = duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False})
+    try:
+        rows = con.execute("SELECT value FROM ctssw_meta WHERE key = 'lake'").fetchall()
+    finally:
+        con.close()
+    return rows[0][0] if rows else None
+
+
+def _rekey_fn(secret: bytes):
+    def rk(arr):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        d = arr.dictionary_encode()
+        vals = [None if v is None else _keys.rekey_one(secret, v) for v in d.dictionary.to_pylist()]
+        return pc.take(pa.array(vals, pa.string()), d.indices)
+
+    return rk
+
+
+def _rekey_lake(db: Path, key_path: Path, secret: bytes) -> dict[str, int]:
+    """Re-key the pseudonyms in the lake of the new store file ``db``: staged and committed in
+    ``db``, published when ``db`` is next opened (after it has replaced the old file)."""
+    from ._db import Store
+    from ._lake import LAKE_TABLES
+
+    counts = {}
+    with Store(db, identity_key=key_path) as s:
+        s.defer_publish = True
+        s.con.create_function("ctssw_rekey", _rekey_fn(secret), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+        with s.transaction():
+            s.writable(*LAKE_TABLES)
+            for name in LAKE_TABLES:
+                cols = _person_columns()[name]
+                if not cols:
+                    continue
+                sets = ", ".join(f"{_q(c)} = ctssw_rekey({_q(c)})" for c in cols)
+                s.con.execute(f"UPDATE temp.{_q(name)} SET {sets}")
+                counts[name] = s.count(name)
     return counts
 
 

@@ -75,7 +75,9 @@ def load_tables(store: Store, tables: Tables, source: str, progress: Progress | 
             register_bots(store, tables)
             out = ingest_tables(store, tables, source)
             infer_memberships(store)
-        run["counts"] = [c.as_row() for c in out]
+            run["counts"] = [c.as_row() for c in out]
+            if "finish" in run:  # finished in the commit of the data (a lake's files are moved in after it)
+                run["finish"]()
     if progress:
         progress(f"loaded {source}", 1, 1)
     return out

@@ -139,6 +139,12 @@ def infer_memberships(
 
     Returns the number of inferred membership rows written.
     """
+    with store.transaction():
+        store.writable("memberships")
+        return _infer(store, window_weeks, min_active_weeks)
+
+
+def _infer(store: Store, window_weeks: int, min_active_weeks: int) -> int:
     c = store.con
     c.execute("DELETE FROM memberships WHERE coalesce(inferred, false)")
     now = dt.datetime.now(dt.UTC)

@@ -33,7 +33,9 @@ def ingest_canonical(
                 if progress:
                     progress(batch.table, len(out), len(scans))
                 out += store.load_batch(batch)
-        run["counts"] = [c.as_row() for c in out]
+            run["counts"] = [c.as_row() for c in out]
+            if "finish" in run:  # finished in the commit of the data (a lake's files are moved in after it)
+                run["finish"]()
     if progress:
         progress("", len(scans), len(scans))
     return out
