@@ -106,7 +106,36 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
     except Exception as e:  # the JVM or the Connect channel did not come up
         shutil.rmtree(tmp, ignore_errors=True)
         raise StoreError(f"cannot start a Spark session on {url or 'local'}: {_first_line(e)}") from None
+    if url is not None and url.startswith("spark://"):
+        granted = granted_cores(session)
+        if granted:
+            session.conf.set("spark.sql.shuffle.partitions", str(max(2, granted)))
     return session, tmp
+
+
+def granted_cores(session, wait: float = 15.0) -> int | None:
+    """The executor cores a standalone cluster has granted this application, once they register.
+
+    One shuffle partition per granted core: a few per core only multiply the tasks of a
+    command's hundreds of small shuffles, and the adaptive execution coalesces reads, not
+    the map side's writes. None when no executor registered within ``wait`` seconds (the
+    session keeps its default; the first query waits for executors anyway).
+    """
+    import time
+
+    sc = session.sparkContext
+    end = time.monotonic() + wait
+    while True:
+        try:
+            # the driver is listed too; every other entry is an executor
+            executors = sc._jsc.sc().getExecutorMemoryStatus().size() - 1
+        except Exception:  # a Py4J change: keep the default
+            return None
+        if executors > 0:
+            return int(sc.defaultParallelism)
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.2)
 
 
 _DEFAULT_PORT = {"spark": 7077, "sc": 15002}

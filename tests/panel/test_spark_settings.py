@@ -1,0 +1,37 @@
+"""How ctssw sizes a Spark session against a standalone cluster (no JVM: a stand-in context)."""
+
+from __future__ import annotations
+
+from ctssw.panel.backend import granted_cores
+
+
+class _Status:
+    def __init__(self, sizes):
+        self.sizes = sizes
+
+    def size(self):
+        return self.sizes.pop(0) if len(self.sizes) > 1 else self.sizes[0]
+
+
+class _Session:
+    """What ``granted_cores`` reads: the executors registered (driver included) and the parallelism."""
+
+    def __init__(self, sizes, parallelism):
+        status = _Status(list(sizes))
+        inner = type("Sc", (), {"getExecutorMemoryStatus": lambda self: status})()
+        jsc = type("Jsc", (), {"sc": lambda self: inner})()
+        self.sparkContext = type("Ctx", (), {"_jsc": jsc, "defaultParallelism": parallelism})()
+
+
+def test_shuffle_partitions_follow_the_cores_granted_once_executors_register():
+    # the driver alone at first, then the driver and three executors holding six cores
+    assert granted_cores(_Session([1, 1, 4], parallelism=6), wait=5) == 6
+
+
+def test_no_executor_within_the_wait_keeps_the_default():
+    assert granted_cores(_Session([1], parallelism=2), wait=0.3) is None
+
+
+def test_an_unreadable_context_keeps_the_default():
+    broken = type("S", (), {"sparkContext": type("C", (), {"_jsc": None})()})()
+    assert granted_cores(broken) is None
