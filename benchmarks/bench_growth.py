@@ -10,9 +10,10 @@ its wall time and peak memory (max RSS) are its own:
 - panel: ``ctssw panel --db STORE --out PANEL``;
 - metrics: ``ctssw metrics --db STORE --json``;
 - impact: ``ctssw impact --panel PANEL --method fe --json`` (the article's model on the panel);
+- ingest (lake): the same ingest into a Parquet lake (``--lake DIR``);
 - on a Spark standalone cluster (one master and ``--spark-workers`` one-core workers on
-  127.0.0.1, started with pyspark's ``bin/spark-class``): the panel and the metrics with
-  ``--backend spark --spark-url spark://…``.
+  127.0.0.1, started with pyspark's ``bin/spark-class``): the panel and the metrics read from
+  that lake in place, ``--lake DIR --backend spark --spark-url spark://…``.
 
 The full pipeline is ingest + panel + metrics + impact (its peak memory the largest of
 theirs). The organisation is simulated once per size (seed 1, not timed) under ``--work``,
@@ -29,6 +30,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -133,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
                 if r["panel"]["ok"]:
                     r["impact"] = _run([*CTSSW, "impact", "--panel", str(panel), "--method", "fe", "--json"], args.timeout, env)
                 if url:
-                    spark = ["--backend", "spark", "--spark-url", url]
-                    r["spark panel"] = _run([*CTSSW, "panel", "--db", str(db), "--out", f"{panel}.spark.parquet", *spark],
-                                            args.timeout, spark_env)
-                    r["spark metrics"] = _run([*CTSSW, "metrics", "--db", str(db), "--json", *spark], args.timeout, spark_env)
+                    # Spark reads the tables from a lake in place, as an organisation past one machine would
+                    ldb, lake = args.work / f"lake-store-{tag}.duckdb", args.work / f"lake-{tag}"
+                    ldb.unlink(missing_ok=True)
+                    shutil.rmtree(lake, ignore_errors=True)
+                    r["ingest (lake)"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(ldb), "--lake", str(lake)],
+                                              args.timeout, env)
+                    if r["ingest (lake)"]["ok"]:
+                        spark = ["--db", str(ldb), "--lake", str(lake), "--backend", "spark", "--spark-url", url]
+                        r["spark panel"] = _run([*CTSSW, "panel", "--out", f"{panel}.spark.parquet", *spark], args.timeout, spark_env)
+                        r["spark metrics"] = _run([*CTSSW, "metrics", "--json", *spark], args.timeout, spark_env)
             stages = [r.get(s) for s in ("ingest", "panel", "metrics", "impact")]
             if all(s is not None and s["ok"] for s in stages):
                 r["pipeline"] = {"ok": True, "s": sum(s["s"] for s in stages), "gib": max(s["gib"] for s in stages)}
@@ -151,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> None:
-    names = ["ingest", "panel", "metrics", "impact", "pipeline"] + (["spark panel", "spark metrics"] if spark else [])
+    names = ["ingest", "panel", "metrics", "impact", "pipeline"] + (["ingest (lake)", "spark panel", "spark metrics"] if spark else [])
     load = os.getloadavg()
     lines = [
         "## Growth curve: each stage at 100, 1,000 and 10,000 teams × 260 weeks",
