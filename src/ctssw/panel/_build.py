@@ -146,13 +146,8 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     cfg = replace(cfg, unknown=tuple(c for c in source_gaps(con) if c != "ai_share"))
     cal = _calendar(con, cfg)
     mw = _members(con, cal, cfg)
-    people = mw.group_by(["team_id", "week"]).aggregate(
-        builders=mw.fte.sum(),
-        builder_weeks=(mw.fte * mw.overlap / 7.0).sum(),
-        headcount=mw.builder_id.nunique(),
-        oncall_builders=mw.builder_id.nunique(where=mw.oncall),
-        new_members=mw.builder_id.nunique(where=mw.new),
-    )
+    people_b = _per_builder(mw)
+    people = _people(mw, people_b)
     # the spine: every week between a team's first and last week with members
     span = people.group_by("team_id").aggregate(w0=people.week.min(), w1=people.week.max())
     spine = span.join(cal, [cal.week >= span.w0, cal.week <= span.w1]).select("team_id", "week")
@@ -203,17 +198,10 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
         m,
         [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
     )
-    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
-    # the AI share attributes a builder on several teams to each by their FTE share there, so their
-    # use is never counted once per team (a builder on one team counts 1, whatever their FTE)
-    wk = ibis.window(group_by=[mw.builder_id, mw.week])
-    mwx = mw.mutate(_w=mw.fte / mw.fte.sum().over(wk))
-    mwx = mwx.group_by(["team_id", "week", "builder_id"]).aggregate(_w=mwx._w.sum())
-    heads_w = mwx.group_by(["team_id", "week"]).aggregate(heads_attributed=mwx._w.sum())
+    # each builder active in a team-week once, with their FTE share of the week (see _people)
     act = tj.select("team_id", "week", "builder_id").distinct()
-    aw = act.join(mwx, ["team_id", "week", "builder_id"])
-    ai_w = aw.group_by(["team_id", "week"]).aggregate(ai_attributed=aw._w.sum())
-    ai = _attach(_attach(heads_w, ai), ai_w)
+    aw = act.left_join(people_b, ["team_id", "week", "builder_id"])
+    ai = aw.group_by(["team_id", "week"]).aggregate(ai_active=aw.count(), ai_attributed=aw._w.sum())
 
     costs = _costs(con, people)
     # a team with costs in a week without members keeps them (its CTS-SW is NULL with the reason)
@@ -235,6 +223,36 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     teams = con.table("teams").select("team_id", "architecture", "unit_of_software", "parent_id")
     p = _attach(p, teams, keys=("team_id",))
     return _metrics(p, cfg)
+
+
+def _per_builder(mw: ir.Table) -> ir.Table:
+    """One row per team, week and member: on call, new, and their share of the week ``_w``.
+
+    The AI share attributes a builder on several teams to each by their FTE share there, so their
+    use is never counted once per team (a builder on one team counts 1, whatever their FTE).
+    """
+    tot = mw.group_by(t_builder="builder_id", t_week="week").aggregate(_tot=mw.fte.sum())
+    j = mw.join(tot, [mw.builder_id == tot.t_builder, mw.week == tot.t_week])
+    return j.group_by(["team_id", "week", "builder_id"]).aggregate(
+        _w=(j.fte / j._tot).sum(), _oncall=j.oncall.any(), _new=j.new.any()
+    )
+
+
+def _people(mw: ir.Table, per_builder: ir.Table) -> ir.Table:
+    """Members per team-week: FTE sums over membership rows, head counts over distinct members
+    (counted from :func:`_per_builder`'s one row per member rather than as distinct counts)."""
+    sums = mw.group_by(["team_id", "week"]).aggregate(
+        builders=mw.fte.sum(), builder_weeks=(mw.fte * mw.overlap / 7.0).sum()
+    )
+    b = per_builder
+    heads = b.group_by(h_team="team_id", h_week="week").aggregate(
+        headcount=b.count(),
+        oncall_builders=b.count(where=b._oncall),
+        new_members=b.count(where=b._new),
+        heads_attributed=b._w.sum(),
+    )
+    j = sums.join(heads, [sums.team_id == heads.h_team, sums.week == heads.h_week])
+    return j.drop("h_team", "h_week")
 
 
 def _attach(p: ir.Table, part: ir.Table, keys: tuple[str, ...] = ("team_id", "week")) -> ir.Table:
