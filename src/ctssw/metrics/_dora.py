@@ -45,7 +45,7 @@ def dora_config(**kw) -> DoraConfig:
 
 
 def _week(ts: ir.Value) -> ir.Value:
-    return ts.truncate("W").date()
+    return ts.date().cast("timestamp").truncate("W").date()  # see ctssw.panel._build._week
 
 
 def _hours(a: ir.Value, b: ir.Value) -> ir.Value:
