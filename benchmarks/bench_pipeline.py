@@ -24,6 +24,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / ".bench-data"
+# a simulated organisation of 260 weeks from 2024 runs past today: without a far bound the load
+# would quarantine its later weeks as implausible future times
+NOT_AFTER = "2100-01-01"
 CHECK = [
     "builders", "headcount", "oncall_builders", "deployments", "rollbacks", "changes_merged", "commits_to_prod",
     "pages", "incidents", "ai_active", "cost", "units", "cts_sw", "velocity", "rollback_rate",
@@ -41,7 +44,7 @@ def stage_ingest(d: Path, db: Path) -> dict:
     from ctssw.store import Store, ingest_canonical
 
     db.unlink(missing_ok=True)
-    with Store(db) as s:
+    with Store(db, not_after=NOT_AFTER) as s:
         counts = ingest_canonical(s, d)
     return {"rows": sum(c.loaded for c in counts), "quarantined": sum(c.quarantined for c in counts)}
 
