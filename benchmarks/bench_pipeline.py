@@ -1,6 +1,6 @@
 """Simulate + ingest + panel at scale, against the floor and the peers.
 
-Usage: python benchmarks/bench_pipeline.py [--teams 1000 10000] [--weeks 260] [--rounds 3]
+Usage: python benchmarks/bench_pipeline.py [--teams 1000] [--weeks 260] [--rounds 3]
        python benchmarks/bench_pipeline.py --teams 10000 --data /path/to/stores --reuse --panels panel_ibis panel_floor
 
 Each stage runs in its own process so its peak memory (max RSS) is its own.
@@ -303,13 +303,14 @@ def main() -> None:
         print(json.dumps(out))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("--teams", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--teams", type=int, nargs="+", default=[1000],
+                    help="10000 too with --data DIR --reuse on a store built once (simulate + ingest take minutes)")
     ap.add_argument("--weeks", type=int, default=260)
     ap.add_argument("--keep", action="store_true", help="keep the simulated data and store under .bench-data/")
     ap.add_argument("--reuse", action="store_true", help="time the panels on data kept by an earlier --keep run")
     ap.add_argument("--data", type=Path, default=DATA,
                     help="folder of sim-TxW/ and store-TxW.duckdb (e.g. stores built once outside the repo)")
-    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the best is reported")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best is reported")
     ap.add_argument("--panels", nargs="+", default=list(PANELS), choices=PANELS)
     a = ap.parse_args()
     a.data.mkdir(exist_ok=True)

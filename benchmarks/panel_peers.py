@@ -9,6 +9,7 @@ against the Ibis panel before it reports a time.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 RATE = 200_000 / 52
@@ -164,6 +165,9 @@ def floor_panel(db: Path):
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = false")
+        # the store's own memory limit (half the machine), so both spill at the same point
+        half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2 // 2**20
+        con.execute(f"SET memory_limit = '{half}MB'")
         return con.sql(FLOOR_SQL).df()
     finally:
         con.close()
