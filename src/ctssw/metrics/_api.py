@@ -53,8 +53,13 @@ def _facts(con, unit: str, cfg: D.DoraConfig):
     all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
     n = next(_SERIAL)
     p = _materialise(con, panel_expr(con, unit=unit), f"ctssw_panel_{n}")
-    c = _materialise(con, D.change_facts(con, all_time), f"ctssw_change_facts_{n}")
-    d = _materialise(con, D.deployment_facts(con, all_time), f"ctssw_deployment_facts_{n}")
+    # the production deployments with their team, target and previous success: one window over
+    # the deployments, shared by the change linkage, the incident attribution and the rework flag
+    deps = _materialise(con, L.deployments(con, cfg.environment), f"ctssw_deployments_{n}")
+    # each merge commit's production deployments: the deployment_commits rows are read once
+    shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
+    c = _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
+    d = _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}")
     _CACHE[key] = (con, (p, c, d))
     return p, c, d
 

@@ -45,7 +45,7 @@ def dora_config(**kw) -> DoraConfig:
 
 
 def _week(ts: ir.Value) -> ir.Value:
-    return ts.truncate("W").date()
+    return ts.date().cast("timestamp").truncate("W").date()  # see ctssw.panel._build._week
 
 
 def _hours(a: ir.Value, b: ir.Value) -> ir.Value:
@@ -54,9 +54,13 @@ def _hours(a: ir.Value, b: ir.Value) -> ir.Value:
     return ibis.ifelse(s >= 0, s.cast("float64") / 3600.0, ibis.null("float64"))
 
 
-def change_facts(con, cfg: DoraConfig) -> ir.Table:
-    """One row per change that reached production, with its lead time and its parts (hours)."""
-    c = L.change_deployments(con, cfg.environment)
+def change_facts(con, cfg: DoraConfig, deps: ir.Table | None = None, shipped: ir.Table | None = None) -> ir.Table:
+    """One row per change that reached production, with its lead time and its parts (hours).
+
+    ``deps`` (``_linkage.deployments``) and ``shipped`` (``_linkage.shipped_merges``) for
+    ``cfg.environment`` are for a caller that already holds them.
+    """
+    c = L.change_deployments(con, cfg.environment, deps=deps, shipped=shipped)
     c = c.filter(c.deployed_at.notnull())
     start = ibis.coalesce(c.first_commit_at, c.created_at)
     return c.select(
@@ -70,10 +74,13 @@ def change_facts(con, cfg: DoraConfig) -> ir.Table:
     )
 
 
-def deployment_facts(con, cfg: DoraConfig) -> ir.Table:
-    """One row per production deployment: success, rollback, change failure, recovery, rework."""
-    d = L.deployments(con, cfg.environment)
-    inc = L.incident_deployments(con, window_hours=cfg.incident_window_hours, environment=cfg.environment)
+def deployment_facts(con, cfg: DoraConfig, deps: ir.Table | None = None) -> ir.Table:
+    """One row per production deployment: success, rollback, change failure, recovery, rework.
+
+    ``deps`` is ``_linkage.deployments`` for ``cfg.environment`` when the caller holds it.
+    """
+    d = deps if deps is not None else L.deployments(con, cfg.environment)
+    inc = L.incident_deployments(con, window_hours=cfg.incident_window_hours, environment=cfg.environment, deps=d)
     inc = inc.filter(inc.deployment_id.notnull())
     per = inc.group_by(i_dep="deployment_id").aggregate(
         incidents=inc.incident_id.count(),

@@ -69,10 +69,16 @@ def deployments(con, environment: str | None = None) -> ir.Table:
     return d.mutate(ok=(d.result == "success") & ~d.is_rollback)
 
 
-def deployment_commits(con, environment: str = "production") -> ir.Table:
-    """(deployment_id, sha) for every successful deployment: stored rows, else derived ones."""
+def deployment_commits(con, environment: str = "production", *, deps: ir.Table | None = None) -> ir.Table:
+    """(deployment_id, sha) for every successful deployment: stored rows, else derived ones.
+
+    ``deps`` is :func:`deployments` for ``environment`` when the caller already holds it.
+    The store keeps one row per (deployment_id, sha), its key, and only deployments
+    without stored rows are derived, so the two parts never overlap: a plain union,
+    with only the (small) derived part made distinct.
+    """
     stored = con.table("deployment_commits").select("deployment_id", "sha")
-    d = deployments(con, environment)
+    d = deps if deps is not None else deployments(con, environment)
     need = d.filter((d.result == "success") & d.sha.notnull())
     need = need.anti_join(stored, need.deployment_id == stored.deployment_id)
     if _has_table(con, "commits_diffs"):
@@ -93,48 +99,78 @@ def deployment_commits(con, environment: str = "production") -> ir.Table:
         c3 = con.table("commits").select(r3="repo_id", sha="sha", at="committed_at")
         j = hi.join(c3, [hi.repo_id == c3.r3, c3.at <= hi.hi, hi.lo.isnull() | (c3.at > hi.lo)])
         derived = j.select("deployment_id", "sha")
-    return stored.union(derived, distinct=True)
+    return stored.union(derived.distinct())
 
 
-def change_deployments(con, environment: str = "production", *, rule: str = "default") -> ir.Table:
-    """Merged changes with the first successful production deployment that shipped them.
-
-    One row per merged change. ``deployment_id`` and ``deployed_at`` are NULL when
-    the change has not reached production. ``team_id`` is the change's team (its
-    repo's owner when the change names none).
-    """
+def _merged_changes(con) -> ir.Table:
     ch = con.table("changes")
     rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
     ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
-    ch = ch.select(
+    return ch.select(
         "change_id", "repo_id", "created_at", "merged_at", "merge_sha", "first_commit_at", "first_review_at",
         "first_commit_sha", "first_review_id",
         team_id=ibis.coalesce(ch.team_id, ch.repo_team),
     )
-    d = deployments(con, environment)
+
+
+def shipped_merges(
+    con, environment: str = "production", *, rule: str = "default", deps: ir.Table | None = None
+) -> ir.Table:
+    """(sha, deployment_id, deployed_at): each successful, non-rollback deployment of a change's
+    merge commit (the rows :func:`change_deployments` picks the first of)."""
+    d = deps if deps is not None else deployments(con, environment)
+    dc = deployment_commits(con, environment, deps=d)
     d = d.filter(d.ok)
     if rule == "devlake":  # DevLake ships nothing with a target's first successful deployment
         d = d.filter(d.prev_success_deployment_id.notnull())
     d = d.select(d_id="deployment_id", d_fin="finished_at")
-    dc = deployment_commits(con, environment)
-    shipped = dc.join(d, dc.deployment_id == d.d_id).select("sha", "deployment_id", deployed_at="d_fin")
-    j = ch.join(shipped, ch.merge_sha == shipped.sha)
-    w = ibis.window(group_by=j.change_id, order_by=[j.deployed_at, j.deployment_id])
-    first = j.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
-    first = first.select(f_id="change_id", deployment_id="deployment_id", deployed_at="deployed_at")
-    out = ch.left_join(first, ch.change_id == first.f_id).drop("f_id")
-    return out
+    ch = con.table("changes")
+    merges = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull()).select(m_sha="merge_sha").distinct()
+    dc = dc.semi_join(merges, dc.sha == merges.m_sha)
+    return dc.join(d, dc.deployment_id == d.d_id).select("sha", "deployment_id", deployed_at="d_fin")
+
+
+def change_deployments(
+    con, environment: str = "production", *, rule: str = "default", deps: ir.Table | None = None,
+    shipped: ir.Table | None = None,
+) -> ir.Table:
+    """Merged changes with the first successful production deployment that shipped them.
+
+    One row per merged change. ``deployment_id`` and ``deployed_at`` are NULL when
+    the change has not reached production. ``team_id`` is the change's team (its
+    repo's owner when the change names none). ``deps`` (:func:`deployments`) and
+    ``shipped`` (:func:`shipped_merges`) are for a caller that already holds them.
+    """
+    ch = _merged_changes(con)
+    s = shipped if shipped is not None else shipped_merges(con, environment, rule=rule, deps=deps)
+    # the first by (finish time, id), as aggregates: the earliest finish per merge commit, then the
+    # least id among its deployments that finished then. Where all of a commit's deployments
+    # finished at one time (one deployment, the usual case) that is its least id; only the
+    # others are joined back to find the deployments that finished first.
+    at = s.group_by(f_sha="sha").aggregate(
+        f_at=s.deployed_at.min(), l_at=s.deployed_at.max(), f_id=s.deployment_id.min()
+    )
+    one = at.filter(at.f_at == at.l_at).select("f_sha", deployment_id="f_id", deployed_at="f_at")
+    later = at.filter(at.f_at != at.l_at)
+    tie = s.join(later, [s.sha == later.f_sha, s.deployed_at == later.f_at])
+    several = tie.group_by(f_sha="sha").aggregate(
+        deployment_id=tie.deployment_id.min(), deployed_at=tie.deployed_at.min()
+    )
+    first = one.union(several)
+    return ch.left_join(first, ch.merge_sha == first.f_sha).drop("f_sha")
 
 
 def incident_deployments(
-    con, *, window_hours: float | None = None, environment: str = "production", rule: str = "default"
+    con, *, window_hours: float | None = None, environment: str = "production", rule: str = "default",
+    deps: ir.Table | None = None,
 ) -> ir.Table:
     """Incidents with the deployment they are attributed to (NULL when none qualifies).
 
     Columns: incident_id, team_id, service_id, created_at, resolved_at, deployment_id,
     attributed_by ("source" when the incident named it, "latest_before" otherwise).
     ``rule="devlake"`` looks at every deployment of the incident's team (DevLake's
-    project) and ignores a deployment named by the source.
+    project) and ignores a deployment named by the source. ``deps`` is
+    :func:`deployments` for ``environment`` when the caller already holds it.
     """
     inc = con.table("incidents")
     sv = con.table("services").select(svc_id="service_id", svc_team="team_id")
@@ -148,10 +184,14 @@ def incident_deployments(
         inc = inc.mutate(target="team:" + inc.team_id, given=ibis.null("string"))
     else:
         inc = inc.mutate(target=ibis.coalesce(inc.service_id, "team:" + inc.team_id))
-    d = deployments(con, environment)
+    d = deps if deps is not None else deployments(con, environment)
     d = d.filter(d.result == "success")
+    # only the targets some incident looks at: the others' deployments could never be attributed
+    seen = inc.select(s_target="target").distinct()
     by_service = d.select("target", "finished_at", "deployment_id")
+    by_service = by_service.semi_join(seen, by_service.target == seen.s_target)
     by_team = d.filter(d.team_id.notnull()).select(target="team:" + d.team_id, finished_at=d.finished_at, deployment_id=d.deployment_id)
+    by_team = by_team.semi_join(seen, by_team.target == seen.s_target)
     deps = by_service.union(by_team, distinct=True)
     # one time-ordered stream per target: an incident sees the deployments that finished strictly before it
     ev_d = deps.select("target", ts=deps.finished_at, kind=ibis.literal(1), fin=deps.finished_at, incident_id=ibis.null("string"))

@@ -53,7 +53,9 @@ def panel_config(**kw) -> PanelConfig:
 
 
 def _week(ts: ir.Value) -> ir.Value:
-    return ts.truncate("W").date()
+    """The Monday of ``ts``'s week (UTC). Through the date: truncating a zoned timestamp goes
+    through the calendar of its time zone, a plain one does not (and the result stays a date)."""
+    return ts.date().cast("timestamp").truncate("W").date()
 
 
 def _calendar(con, cfg: PanelConfig) -> ir.Table:
@@ -106,8 +108,6 @@ def _members(con, cal: ir.Table, cfg: PanelConfig) -> ir.Table:
         "builder_id",
         "fte",
         "oncall",
-        "start",
-        "end",
         overlap=days.cast("float64"),
         new=new,
     )
@@ -146,13 +146,7 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     cfg = replace(cfg, unknown=tuple(c for c in source_gaps(con) if c != "ai_share"))
     cal = _calendar(con, cfg)
     mw = _members(con, cal, cfg)
-    people = mw.group_by(["team_id", "week"]).aggregate(
-        builders=mw.fte.sum(),
-        builder_weeks=(mw.fte * mw.overlap / 7.0).sum(),
-        headcount=mw.builder_id.nunique(),
-        oncall_builders=mw.builder_id.nunique(where=mw.oncall),
-        new_members=mw.builder_id.nunique(where=mw.new),
-    )
+    people = _people(con, mw, _active(con, cfg))
     # the spine: every week between a team's first and last week with members
     span = people.group_by("team_id").aggregate(w0=people.week.min(), w1=people.week.max())
     spine = span.join(cal, [cal.week >= span.w0, cal.week <= span.w1]).select("team_id", "week")
@@ -191,36 +185,12 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
         team_id=ibis.coalesce(inc.team_id, inc.svc_team), week=_week(inc.created_at)
     ).aggregate(incidents=inc.incident_id.count())
 
-    tu = con.table("tool_usage")
-    tu = tu.filter(tu.active)
-    if cfg.tool is not None:
-        tu = tu.filter(_is_tool(tu.tool, cfg.tool))
-    if cfg.feature is not None and "feature" in tu.columns:
-        tu = tu.filter(tu.feature == cfg.feature)
-    tu = tu.select("builder_id", day=tu.day, week=_week(tu.day.cast("timestamp")))
-    m = con.table("memberships")
-    tj = tu.join(
-        m,
-        [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
-    )
-    ai = tj.group_by(["team_id", "week"]).aggregate(ai_active=tj.builder_id.nunique())
-    # the AI share attributes a builder on several teams to each by their FTE share there, so their
-    # use is never counted once per team (a builder on one team counts 1, whatever their FTE)
-    wk = ibis.window(group_by=[mw.builder_id, mw.week])
-    mwx = mw.mutate(_w=mw.fte / mw.fte.sum().over(wk))
-    mwx = mwx.group_by(["team_id", "week", "builder_id"]).aggregate(_w=mwx._w.sum())
-    heads_w = mwx.group_by(["team_id", "week"]).aggregate(heads_attributed=mwx._w.sum())
-    act = tj.select("team_id", "week", "builder_id").distinct()
-    aw = act.join(mwx, ["team_id", "week", "builder_id"])
-    ai_w = aw.group_by(["team_id", "week"]).aggregate(ai_attributed=aw._w.sum())
-    ai = _attach(_attach(heads_w, ai), ai_w)
-
     costs = _costs(con, people)
     # a team with costs in a week without members keeps them (its CTS-SW is NULL with the reason)
     spine = spine.union(costs.select("team_id", "week"), distinct=True)
 
     p = spine
-    for part in (people, deploys, changes, commits, pages, incidents, ai, costs):
+    for part in (people, deploys, changes, commits, pages, incidents, costs):
         p = _attach(p, part)
     zero = {
         c: 0
@@ -235,6 +205,59 @@ def build_panel(con, cfg: PanelConfig) -> ir.Table:
     teams = con.table("teams").select("team_id", "architecture", "unit_of_software", "parent_id")
     p = _attach(p, teams, keys=("team_id",))
     return _metrics(p, cfg)
+
+
+def _active(con, cfg: PanelConfig) -> ir.Table:
+    """(team_id, week, builder_id) once for each member active with the tool(s) in a day of the week."""
+    tu = con.table("tool_usage")
+    tu = tu.filter(tu.active)
+    if cfg.tool is not None:
+        tu = tu.filter(_is_tool(tu.tool, cfg.tool))
+    if cfg.feature is not None and "feature" in tu.columns:
+        tu = tu.filter(tu.feature == cfg.feature)
+    tu = tu.select("builder_id", day=tu.day, week=_week(tu.day.cast("timestamp")))
+    m = con.table("memberships")
+    tj = tu.join(
+        m,
+        [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)],
+    )
+    return tj.select(a_team="team_id", a_week="week", a_builder="builder_id").distinct()
+
+
+def _people(con, mw: ir.Table, act: ir.Table) -> ir.Table:
+    """Members per team-week: FTE sums, head counts, and the AI-active among them.
+
+    One row per team, week and member first, so head counts are counts rather than distinct
+    counts. The AI share attributes a builder on several teams to each by their FTE share
+    there (``_w``), so their use is never counted once per team (a builder on one team counts
+    1, whatever their FTE); the FTE total of a builder's week is only summed for the few
+    builders with more than one membership row (for the others it is the row's own FTE).
+    """
+    m = con.table("memberships")
+    multi = m.group_by(mb="builder_id").aggregate(n=m.count())
+    multi = multi.filter(multi.n > 1).select("mb")
+    several = mw.semi_join(multi, mw.builder_id == multi.mb)
+    tot = several.group_by(t_builder="builder_id", t_week="week").aggregate(_tot=several.fte.sum())
+    j = mw.left_join(tot, [mw.builder_id == tot.t_builder, mw.week == tot.t_week])
+    b = j.group_by(["team_id", "week", "builder_id"]).aggregate(
+        _fte=j.fte.sum(),
+        _bw=(j.fte * j.overlap / 7.0).sum(),
+        _w=(j.fte / ibis.coalesce(j._tot, j.fte)).sum(),
+        _oncall=j.oncall.any(),
+        _new=j.new.any(),
+    )
+    b = b.left_join(act, [b.team_id == act.a_team, b.week == act.a_week, b.builder_id == act.a_builder])
+    on = b.a_builder.notnull()
+    return b.group_by(["team_id", "week"]).aggregate(
+        builders=b._fte.sum(),
+        builder_weeks=b._bw.sum(),
+        headcount=b.count(),
+        oncall_builders=b.count(where=b._oncall),
+        new_members=b.count(where=b._new),
+        heads_attributed=b._w.sum(),
+        ai_active=b.count(where=on),
+        ai_attributed=b._w.sum(where=on),
+    )
 
 
 def _attach(p: ir.Table, part: ir.Table, keys: tuple[str, ...] = ("team_id", "week")) -> ir.Table:
@@ -258,9 +281,15 @@ def _costs(con, people: ir.Table) -> ir.Table:
         license_cost=c.amount.sum(where=c.kind == "license"),
         infra_cost=c.amount.sum(where=c.kind == "infra"),
     )
+    org = c.filter(c.scope == "org")
+    if int(org.count().to_pyarrow().as_py()) == 0:
+        # nothing to share out: the allocation below would join every team-week's builder-weeks for no row
+        return team.select(
+            "team_id", "week", "labor_actual",
+            license_cost=team.license_cost.fill_null(0.0), infra_cost=team.infra_cost.fill_null(0.0),
+        )
     teams = con.table("teams").select("team_id", "parent_id")
     bw = people.join(teams, "team_id").select("team_id", "week", "builder_weeks", "parent_id")
-    org = c.filter(c.scope == "org")
     share = bw.join(org, [(org.scope_id == bw.parent_id) | (org.scope_id == "all"), org.week == bw.week])
     tot = bw.join(org, [(org.scope_id == bw.parent_id) | (org.scope_id == "all"), org.week == bw.week])
     tot = tot.group_by(["scope_id", "kind", tot.week]).aggregate(bw_total=tot.builder_weeks.sum())

@@ -348,6 +348,28 @@ def combine(cells: CellSet, W: np.ndarray) -> np.ndarray:
     return out
 
 
+def cell_influence(cells: CellSet, cols: np.ndarray) -> np.ndarray:
+    """Influence functions (n, len(cols)) of the cells ``cols`` themselves: ``combine`` with the
+    identity's columns, without its (K, K) matrices. Cell k's map has ``a`` at its period and
+    ``-a`` at its base, so a unit's value is ``a * (y_t - y_b) - a * m`` of its cohort."""
+    cols = np.asarray(cols, dtype=int)
+    if cells.inf is not None:
+        return cells.inf[:, cols]
+    n = cells.yc.shape[0]
+    out = np.empty((n, cols.size))
+    t, b = cells.t[cols], cells.b[cols]
+    for c in range(len(cells.codes)):
+        rows = np.flatnonzero(cells.ucode == c)
+        if rows.size == 0:
+            continue
+        a, m = cells.a[c][cols], cells.m[c][cols]
+        y = cells.yc[rows]
+        v = y[:, t] * a - y[:, b] * a - a * m
+        v[:, a == 0] = 0.0
+        out[rows] = v
+    return out
+
+
 def cells_unbalanced(panel: DidPanel, *, control: str, anticipation: int, base: str) -> CellSet:
     """All cells without covariates on an unbalanced panel, as R ``did`` with
     ``allow_unbalanced_panel=TRUE`` (and moderndid) compute them.

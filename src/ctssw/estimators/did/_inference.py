@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._cs import CellSet, combine
+from ._cs import CellSet, cell_influence
 
 INFERENCES = ("auto", "analytic", "small-sample")
 AUTO_MIN_UNITS = 50
@@ -156,7 +156,5 @@ def cells_small_sample(cells: CellSet, strata: np.ndarray) -> tuple[np.ndarray, 
     step = max(1, 4_000_000 // max(cells.n, 1))
     for lo in range(0, ok.size, step):
         cols = ok[lo : lo + step]
-        W = np.zeros((cells.K, cols.size))
-        W[cols, np.arange(cols.size)] = 1.0
-        se[cols], df[cols] = small_sample(combine(cells, W), strata, cells.n)
+        se[cols], df[cols] = small_sample(cell_influence(cells, cols), strata, cells.n)
     return se, df
