@@ -164,7 +164,7 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
     lines = [
         "## Growth curve: each stage at 100, 1,000 and 10,000 teams × 260 weeks",
         "",
-        "Simulated organisations (seed 1), each stage the CLI command in its own process; wall time and "
+        f"Simulated organisations (seed 1, from {START:%Y-%m-%d}), each stage the CLI command in its own process; wall time and "
         f"peak memory (max RSS). Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. "
         + (f"Spark: a standalone cluster of {args.spark_workers} one-core workers ({args.worker_memory} each) "
