@@ -143,22 +143,30 @@ def new_key(path: Path) -> IdentityKey:
     return write_key(path, IdentityKey((secrets.token_bytes(32).hex(),)))
 
 
+def per_distinct(fn):
+    """An Arrow function (for a DuckDB ``type="arrow"`` UDF) applying ``fn`` to each distinct
+    non-null string of its input once; NULL stays NULL."""
+
+    def apply(arr):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        d = arr.dictionary_encode()
+        vals = [None if v is None else fn(v) for v in d.dictionary.to_pylist()]
+        return pc.take(pa.array(vals, pa.string()), d.indices)
+
+    return apply
+
+
 def register(con, key: IdentityKey) -> None:
     """SQL functions ``ctssw_pseudonym``, ``ctssw_builder`` and ``ctssw_hidden`` on ``con``: the
     three forms of a normalised identity under ``key``, each distinct value hashed once."""
     import duckdb
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     def udf(form: str):
-        def fn(arr):
-            if isinstance(arr, pa.ChunkedArray):
-                arr = arr.combine_chunks()
-            d = arr.dictionary_encode()
-            vals = [None if v is None else key.pseudonym(v, form) for v in d.dictionary.to_pylist()]
-            return pc.take(pa.array(vals, pa.string()), d.indices)
-
-        return fn
+        return per_distinct(lambda v: key.pseudonym(v, form))
 
     for name, form in (("ctssw_pseudonym", "full"), ("ctssw_builder", "builder"), ("ctssw_hidden", "hidden")):
         try:

@@ -198,17 +198,7 @@ def _lake_of(path: Path) -> str | None:
 
 
 def _rekey_fn(secret: bytes):
-    def rk(arr):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        d = arr.dictionary_encode()
-        vals = [None if v is None else _keys.rekey_one(secret, v) for v in d.dictionary.to_pylist()]
-        return pc.take(pa.array(vals, pa.string()), d.indices)
-
-    return rk
+    return _keys.per_distinct(lambda v: _keys.rekey_one(secret, v))
 
 
 def _rekey_lake(db: Path, key_path: Path, secret: bytes) -> dict[str, int]:
