@@ -111,7 +111,7 @@ def test_metrics_through_spark_connect_equal_duckdb(connect_url, cluster, small_
 
 
 @pytest.mark.parametrize("scheme", ["spark", "sc"])
-@pytest.mark.parametrize("command", ["panel", "metrics", "drivers", "impact"])
+@pytest.mark.parametrize("command", ["panel", "metrics", "drivers", "impact", "report"])
 def test_unreachable_cluster_is_one_error_line(command, scheme, small_store, tmp_path):
     url = f"{scheme}://127.0.0.1:{free_port()}"  # nothing listens there
     extra = ["--out", str(tmp_path / "p.parquet")] if command == "panel" else []

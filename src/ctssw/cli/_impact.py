@@ -106,8 +106,10 @@ def register(app: typer.Typer) -> None:
         if event is not None:
             _event(db, event, architecture_changes, panel_file, method, as_json)
             return
+        where = dict(backend=backend.value, spark_url=spark_url, lake=lake)
         if tools is not None:
-            _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture, report_file)
+            _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture, report_file,
+                     where)
             return
         try:
             dyn, did = _families(method)
@@ -115,7 +117,7 @@ def register(app: typer.Typer) -> None:
                 res = impact_from_store(
                     db, tool=tool, panel_file=panel_file, rollout=rollout, dynamic=dyn, did=did, outcome=outcome,
                     threshold=threshold, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
-                    backend=backend.value, spark_url=spark_url, lake=lake,
+                    **where,
                 )
         except CtsswError as e:
             _fail(e)
@@ -124,10 +126,11 @@ def register(app: typer.Typer) -> None:
 
             try:
                 with working("decomposing the change in CTS-SW") as w:
-                    several, why_not = tools_for_report(db, [tool], loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+                    several, why_not = tools_for_report(db, [tool], loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                                                        **where)
                     w.step("writing the report")
                     write_store_report(db, report_file, impact=res, tools=several, missing=why_not, title=f"Impact of {tool}",
-                                       subtitle=f"Store {db}; outcome {outcome}.")
+                                       subtitle=f"Store {db}; outcome {outcome}.", **where)
             except CtsswError as e:
                 _fail(e)
         if as_json:
@@ -158,25 +161,26 @@ def register(app: typer.Typer) -> None:
 
 
 def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_annual_cost: float, weeks_per_year: float, as_json: bool,
-             license: str | None, by_architecture: bool = False, report_file: Path | None = None) -> None:
+             license: str | None, by_architecture: bool = False, report_file: Path | None = None, where: dict | None = None) -> None:
     """``ctssw impact --tools a,b,c``: the joint model, its sum beside the one-model-per-tool sum, value per tool; with
     ``--report``, also the decomposition of the change in CTS-SW, and the report with both."""
     from ..pipeline import attribute_from_store
     from ._app import _fail, out
     from ._common import working
 
+    where = where or {}
     try:
         with working("estimating every tool in one model"):
             res = attribute_from_store(db, tools, panel_file=panel_file, method="jackknife" if method == "dynamic" else method,
                                        loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, license=license,
-                                       by_architecture=by_architecture, decompose=report_file is not None)
+                                       by_architecture=by_architecture, decompose=report_file is not None, **where)
         if report_file is not None:
             from ..pipeline.report import write_store_report
 
             missing = {"explain": res["explain_withheld"]} if res.get("explain_withheld") else {}
             with working("writing the report"):
                 write_store_report(db, report_file, tools=res, missing=missing, title=f"Impact of {', '.join(res['tools'])}",
-                                   subtitle=f"Store {db}; outcome {res['outcome']}.")
+                                   subtitle=f"Store {db}; outcome {res['outcome']}.", **where)
     except CtsswError as e:
         _fail(e)
     if as_json:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from . import _common as A
+from ._metrics import Backend, BackendOpt, LakeReadOpt, SparkUrlOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -69,13 +70,18 @@ def register_report(app: typer.Typer) -> None:
         unit: Annotated[str, typer.Option("--unit", help="Unit of software: deployment, change, commit or team.")] = "deployment",
         k: Annotated[int, typer.Option("--k", help="Privacy floor (at least 3).")] = 5,
         as_json: A.JsonOpt = False,
+        backend: BackendOpt = Backend.duckdb,
+        spark_url: SparkUrlOpt = None,
+        lake: LakeReadOpt = None,
     ) -> None:
         """The full HTML report from any store; a section that cannot be computed says why in one sentence."""
         from ..errors import CtsswError
         from ..pipeline.store_report import report_from_store
 
         try:
-            res = report_from_store(db, out_file, tool=tool, unit=unit, k=k, rollout=rollout)
+            with A.working("building the panels, the metrics and the estimates"):
+                res = report_from_store(db, out_file, tool=tool, unit=unit, k=k, rollout=rollout, backend=backend.value,
+                                        spark_url=spark_url, lake=lake)
         except CtsswError as e:
             A._fail(e)
         if as_json:

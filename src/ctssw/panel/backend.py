@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,6 +312,9 @@ def connect(
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    hit = _SHARED.get(_key(backend, db, spark_url, lake))
+    if hit is not None:
+        return hit, _keep_open
     from ..store import open_lake
 
     check_lake(backend, lake)
@@ -359,3 +363,41 @@ def connect(
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+_SHARED: dict = {}
+
+
+def _key(backend: str, db, spark_url, lake) -> tuple:
+    return (backend, str(Path(db).absolute()), spark_url, None if lake is None else str(lake))
+
+
+def _keep_open() -> None:
+    """``close`` of a shared connection: :func:`shared_connection` closes it when its block ends."""
+
+
+@contextmanager
+def shared_connection(
+    backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_url: str | None = None,
+    lake: str | Path | None = None,
+):
+    """Within the block, :func:`connect` with these arguments returns one connection, closed at the end.
+
+    A command that builds several panels (``ctssw report``: drivers, impact, tools, metrics) starts
+    one Spark session and loads the tables once instead of once per panel. DuckDB opens in
+    milliseconds, so it is not shared: each caller keeps its own read-only store.
+    """
+    if backend == "duckdb":
+        yield None
+        return
+    key = _key(backend, db, spark_url, lake)
+    if key in _SHARED:  # an enclosing block already holds it
+        yield _SHARED[key]
+        return
+    con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
+    _SHARED[key] = con
+    try:
+        yield con
+    finally:
+        del _SHARED[key]
+        close()

@@ -83,16 +83,18 @@ def tools_panel(panel_df: pd.DataFrame, tools: Sequence[str], *, outcome: str = 
 
 
 def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = "deployment", loaded_annual_cost: float = 200_000.0,
-                           weeks_per_year: float = 52.0) -> tuple[pd.DataFrame, dict[str, float]]:
+                           weeks_per_year: float = 52.0, backend: str = "duckdb", spark_url: str | None = None,
+                           lake: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """The store's panel with one share column per tool (:func:`share_column`: usage, feature, coding
-    or review agent), and each tool's licence cost (licence rows of ``costs`` naming that tool)."""
+    or review agent), and each tool's licence cost (licence rows of ``costs`` naming that tool).
+    ``backend``, ``spark_url`` and ``lake`` choose where the panels are built, as for ``ctssw panel``."""
     from ..panel import change_shares, panel
-    from ..store import Store
+    from ..panel.backend import connect
 
     kw = dict(unit=unit, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
     sels = [parse_selector(t) for t in tools]
-    with Store(db, read_only=True) as store:
-        con = store.ibis()
+    con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
+    try:
         tu = con.table("tool_usage")
         usage = tu.select("tool", "feature").distinct().to_pandas().dropna()
         changes = change_shares(con) if any(s.kind != "usage" for s in sels) else pd.DataFrame(columns=["role", "tool"])
@@ -111,6 +113,8 @@ def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = 
                 base[s.column] = base[s.column].fillna(0.0)
         c = con.table("costs")
         lic = c.filter((c.kind == "license") & c.tool.isin(list(tools))).group_by("tool").aggregate(amount=c.amount.sum()).to_pandas()
+    finally:
+        close()
     licences = {t: float(lic.loc[lic["tool"] == t, "amount"].sum()) for t in tools}
     return base, licences
 
@@ -252,12 +256,15 @@ def attribute_from_store(db: str | Path, tools: str | Sequence[str], *, panel_fi
     """:func:`attribute_tools` on the store at ``db`` or on a panel file.
 
     Licences come from ``license`` (``"tool=dollars per seat-month,..."``) or
-    else from the store's costs table (licence rows with that tool).
+    else from the store's costs table (licence rows with that tool). ``backend``, ``spark_url``
+    and ``lake`` in ``kw`` choose where the panel is built (:func:`tools_panel_from_store`).
     """
     if method not in ("fe", "jackknife", "did", "all"):
         raise ConfigError(f"with --tools, method must be fe, jackknife, did or all; got {method!r}")
     names = parse_tools(tools)
-    p, lic = load_tools_panel(db, names, panel_file=panel_file, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+    where = {k: kw.pop(k) for k in ("backend", "spark_url", "lake") if k in kw}
+    p, lic = load_tools_panel(db, names, panel_file=panel_file, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                              **where)
     prices = parse_prices(license)
     unknown = sorted(set(prices) - set(names))
     if unknown:

@@ -107,6 +107,9 @@ def write_store_report(
     subtitle: str = "",
     unit: str = "deployment",
     k: int = report.DEFAULT_K,
+    backend: str = "duckdb",
+    spark_url: str | None = None,
+    lake: str | Path | None = None,
 ) -> Path:
     """Write the interactive report for the store at ``db`` to ``path``.
 
@@ -117,12 +120,15 @@ def write_store_report(
     health the store reports itself. ``missing`` maps a section (``headline``, ``cts``,
     ``dora``, ``adoption``, ``event_study``, ``drivers``, ``waterfall``, ``tools``, ``explain``, ``teams``) to the
     sentence shown in its place when it cannot be computed. A store with no panel at all
-    still gets a page: its time sections say why they are empty.
+    still gets a page: its time sections say why they are empty. ``backend``, ``spark_url`` and
+    ``lake`` choose where the panel and the metrics are computed, as for ``ctssw metrics``; the
+    store's own health, teams and adoption are read from the store file.
     """
     from ..errors import CtsswError
-    from ..metrics import period_metrics, team_week_metrics
+    from ..metrics import clear_cache, period_metrics, team_week_metrics
     from ..panel import panel as build_panel
-    from ..store import Store
+    from ..panel.backend import check_lake, connect
+    from ..store import open_lake
 
     missing = dict(missing or {})
     p = weekly = teams = None
@@ -131,15 +137,20 @@ def write_store_report(
         for sec in ("cts", "dora", "teams"):
             missing.setdefault(sec, f"there is no store at {db} yet; ctssw ingest git REPO... --deployments tags creates one")
     else:
-        with Store(db, read_only=True) as store:
-            con = store.ibis()
+        check_lake(backend, lake)
+        try:
+            con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
             try:
                 p = build_panel(con, unit=unit)
                 weekly = team_week_metrics(con, unit=unit)
                 teams = period_metrics(con, by="team", unit=unit)
-            except CtsswError as e:
-                for sec in ("cts", "dora", "teams"):
-                    missing.setdefault(sec, str(e))
+            finally:
+                clear_cache()
+                close()
+        except CtsswError as e:
+            for sec in ("cts", "dora", "teams"):
+                missing.setdefault(sec, str(e))
+        with open_lake(lake, db=db) as store:
             inputs = store_report_inputs(store, p)
     if weekly is None:
         weekly = pd.DataFrame({"team_id": pd.Series(dtype=str), "week": pd.Series(dtype="datetime64[ns]"),

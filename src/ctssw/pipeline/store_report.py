@@ -43,32 +43,47 @@ def status_health(st: StoreStatus) -> dict:
     return out
 
 
-def _tools_with_usage(db: str | Path) -> list[str]:
+def _tools_with_usage(db: str | Path, lake: str | Path | None = None) -> list[str]:
     if not Path(db).exists():
         return []
-    from ..store import Store
+    from ..store import open_lake
 
-    with Store(db, read_only=True) as s:
+    with open_lake(lake, db=db) as s:
         return [r[0] for r in s.con.execute(
             "SELECT tool FROM tool_usage GROUP BY tool ORDER BY count(*) DESC, tool").fetchall()]
 
 
 def report_from_store(
     db: str | Path, out: str | Path, *, tool: str | None = None, unit: str = "deployment", k: int = DEFAULT_K,
-    rollout: str | Path | None = None, method: str = "all",
+    rollout: str | Path | None = None, method: str = "all", backend: str = "duckdb", spark_url: str | None = None,
+    lake: str | Path | None = None,
 ) -> dict:
     """Write the interactive report for the store at ``db`` to ``out``; return what each section did.
+
+    ``backend``, ``spark_url`` and ``lake`` choose where every panel and the metrics are built, as
+    for ``ctssw panel``: one Spark session serves all the sections. The estimators receive pandas.
 
     Returns
     -------
     dict
         ``path``, ``sections`` (id → "ok" or the reason it was left out) and ``status``.
     """
+    from ..panel.backend import check_lake, shared_connection
+
+    check_lake(backend, lake)
+    if backend != "duckdb" and Path(db).exists():
+        with shared_connection(backend, db=db, spark_url=spark_url, lake=lake):
+            return _report(db, out, tool, unit, k, rollout, method, dict(backend=backend, spark_url=spark_url, lake=lake))
+    return _report(db, out, tool, unit, k, rollout, method, dict(backend=backend, spark_url=spark_url, lake=lake))
+
+
+def _report(db, out, tool, unit, k, rollout, method, where: dict) -> dict:
     from .drivers import drivers_from_store
     from .impact import impact_from_store
     from .report import tools_for_report, write_store_report
 
-    st = store_status(db)
+    local_lake = None if _remote(where["lake"]) else where["lake"]  # DuckDB reads the store's own folder then
+    st = store_status(db, lake=local_lake)
     missing: dict[str, str] = {}
     done: dict[str, str] = {}
     caps = {c.name: c for c in st.capabilities}
@@ -81,13 +96,13 @@ def report_from_store(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            drv = drivers_from_store(db, k=k, unit=unit)
+            drv = drivers_from_store(db, k=k, unit=unit, **where)
         done["drivers"] = "ok"
     except CtsswError as e:
         missing["drivers"] = done["drivers"] = str(e)
     res = None
     if tool is None:
-        tools = _tools_with_usage(db)
+        tools = _tools_with_usage(db, local_lake)
         why = ("no tool named; ctssw report --tool NAME estimates one (tools with usage here: " + ", ".join(tools) + ")"
                if tools else f"no tool named and no AI tool usage in the store; {_USAGE_FIX}, or ctssw report --tool NAME --rollout FILE gives rollout dates")
     else:
@@ -95,7 +110,7 @@ def report_from_store(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 dyn, did = ("all", "all") if method == "all" else (method, None)
-                res = impact_from_store(db, tool=tool, rollout=rollout, dynamic=dyn, did=did)
+                res = impact_from_store(db, tool=tool, rollout=rollout, dynamic=dyn, did=did, **where)
             why = ""
         except CtsswError as e:
             why = str(e)
@@ -111,7 +126,7 @@ def report_from_store(
     if st.tables.get("tool_usage", {}).get("rows", 0) == 0:
         missing["adoption"] = f"no AI tool usage in the store; {_USAGE_FIX}"
     several, why_not = None, {}
-    used = _tools_with_usage(db)
+    used = _tools_with_usage(db, local_lake)
     if not used:
         why_not = {"tools": f"no AI tool usage in the store; {_USAGE_FIX}",
                    "explain": f"it needs the tools' effects, and there is no AI tool usage in the store; {_USAGE_FIX}"}
@@ -120,14 +135,18 @@ def report_from_store(
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            several, why_not = tools_for_report(db, used, k=k)
+            several, why_not = tools_for_report(db, used, k=k, **where)
     missing.update(why_not)
     done["tools"] = why_not.get("tools", "ok")
     done["explain"] = why_not.get("explain") or ("ok" if (several or {}).get("explain") else (several or {}).get("explain_withheld", ""))
     path = write_store_report(db, out, impact=res, drivers=drv, tools=several, status=status_health(st), missing=missing,
-                              title="Cost to serve software", subtitle=f"Store {db}.", unit=unit, k=k)
+                              title="Cost to serve software", subtitle=f"Store {db}.", unit=unit, k=k, **where)
     for sec in ("cts", "dora"):
         done[sec] = missing.get(sec, "ok")
     result = {"path": str(path), "sections": done, "status": st.to_dict()}
     Path(out).with_suffix(".json").write_text(json.dumps(jsonable(result), indent=2, default=str))
     return result
+
+
+def _remote(lake) -> bool:
+    return lake is not None and "://" in str(lake)

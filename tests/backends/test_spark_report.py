@@ -1,0 +1,82 @@
+"""``ctssw report`` and ``ctssw impact --tools`` with ``--backend spark`` give DuckDB's numbers.
+
+Each Spark command runs as its own process with a local[2] session, as a user runs it. The
+report builds several panels (drivers, the tool's impact, every tool in one model, the metrics)
+in the one session it opens; the page's embedded data and the estimates must equal the DuckDB
+command's on the same store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from ctssw.cli import app
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+
+def _ctssw_spark(args: list[str]) -> subprocess.CompletedProcess:
+    r = subprocess.run(
+        [sys.executable, "-c", "from ctssw.cli import main; main()", *args, "--backend", "spark"],
+        env={**__import__("os").environ, "CTSSW_SPARK_MEMORY": "1g"}, capture_output=True, text=True, timeout=900,
+    )
+    assert r.returncode == 0, f"ctssw {' '.join(args)} --backend spark exited {r.returncode}\n{r.stderr[-3000:]}"
+    return r
+
+
+def _payload(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+def _same(got, want, path="") -> None:
+    """Equal structures; numbers to a relative 1e-9 (sums over rows in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), f"{path}: keys {sorted(set(got) ^ set(want))}"
+        for k in want:
+            _same(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{path}: lengths {len(got)} != {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            _same(g, w, f"{path}[{i}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert isinstance(got, (int, float)), f"{path}: {got!r} != {want!r}"
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(got) and math.isnan(want)), \
+            f"{path}: {got!r} != {want!r}"
+    else:
+        assert got == want, f"{path}: {got!r} != {want!r}"
+
+
+@pytest.fixture(scope="module")
+def tool(small_store) -> str:
+    with duckdb.connect(str(small_store), read_only=True) as c:
+        return c.execute("SELECT tool FROM tool_usage GROUP BY tool ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+
+
+def test_report_on_spark_equals_duckdb(small_store, tool, tmp_path):
+    args = ["report", "--db", str(small_store), "--tool", tool, "--k", "3"]
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "duckdb.html")])
+    assert r.exit_code == 0, r.output
+    got = _ctssw_spark([*args, "--out", str(tmp_path / "spark.html")])
+    assert got.stdout.splitlines()[:-1] == r.output.splitlines()[:-1]  # every section's state; the last line is the path
+    want = _payload((tmp_path / "duckdb.html").read_text())
+    assert want["series"]["keys"] and want.get("headline")
+    _same(_payload((tmp_path / "spark.html").read_text()), want)
+
+
+def test_impact_tools_on_spark_equals_duckdb(small_store, tool):
+    args = ["impact", "--db", str(small_store), "--tools", tool, "--method", "fe", "--json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    want = json.loads(r.stdout)
+    got = json.loads(_ctssw_spark(args).stdout)
+    assert want["tools"] == [tool]
+    _same(got, want)
