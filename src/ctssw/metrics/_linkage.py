@@ -78,9 +78,13 @@ def deployment_commits(con, environment: str = "production", *, deps: ir.Table |
     with only the (small) derived part made distinct.
     """
     stored = con.table("deployment_commits").select("deployment_id", "sha")
+    # a second reference of its own: one expression used twice becomes a CTE, which DuckDB
+    # materialises (every stored row copied once more) before the union reads it
+    have = con.table("deployment_commits").select(h_dep="deployment_id")
     d = deps if deps is not None else deployments(con, environment)
     need = d.filter((d.result == "success") & d.sha.notnull())
-    need = need.anti_join(stored, need.deployment_id == stored.deployment_id)
+    # the deployments whose sha names a known commit first, then those without stored rows: the
+    # anti-join then probes the stored rows with the few candidates instead of every deployment
     if _has_table(con, "commits_diffs"):
         cd = con.table("commits_diffs")
         j = need.join(
@@ -88,12 +92,14 @@ def deployment_commits(con, environment: str = "production", *, deps: ir.Table |
             [need.sha == cd.new_commit_sha,
              need.prev_success_sha.isnull() | (cd.old_commit_sha == need.prev_success_sha)],
         )
+        j = j.anti_join(have, j.deployment_id == have.h_dep)
         derived = j.select("deployment_id", sha=j.commit_sha)
     else:
         c = con.table("commits").select("repo_id", c_sha="sha", at="committed_at")
         hi = need.join(c, [need.repo_id == c.repo_id, need.sha == c.c_sha]).select(
             "deployment_id", "repo_id", "prev_success_sha", hi="at"
         )
+        hi = hi.anti_join(have, hi.deployment_id == have.h_dep)
         c2 = con.table("commits").select(lo_repo="repo_id", lo_sha="sha", lo="committed_at")
         hi = hi.left_join(c2, [hi.repo_id == c2.lo_repo, hi.prev_success_sha == c2.lo_sha])
         c3 = con.table("commits").select(r3="repo_id", sha="sha", at="committed_at")
@@ -125,7 +131,8 @@ def shipped_merges(
         d = d.filter(d.prev_success_deployment_id.notnull())
     d = d.select(d_id="deployment_id", d_fin="finished_at")
     ch = con.table("changes")
-    merges = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull()).select(m_sha="merge_sha").distinct()
+    # a semi-join keeps each row once however many changes share the merge commit: no DISTINCT needed
+    merges = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull()).select(m_sha="merge_sha")
     dc = dc.semi_join(merges, dc.sha == merges.m_sha)
     return dc.join(d, dc.deployment_id == d.d_id).select("sha", "deployment_id", deployed_at="d_fin")
 
