@@ -83,3 +83,42 @@ def test_bad_unit_is_a_config_error(store):
 
     with pytest.raises(ConfigError, match="deployment, change, commit"):
         panel(store.ibis(), unit="release")
+
+
+def test_builders_with_several_membership_rows_match_the_oracle(sim_dir, tmp_path):
+    """A builder whose membership changes mid-week (two rows on one team in that week) and a
+    builder who joins a second team part-time: the panel still equals the pandas oracle."""
+    import shutil
+    from datetime import date
+
+    import pandas as pd
+
+    from ctssw.store import Store, ingest_canonical
+
+    d = tmp_path / "sim"
+    shutil.copytree(sim_dir, d)
+    m = pd.read_parquet(d / "memberships")
+    one, two = m.index[0], m.index[-1]
+    split = dict(m.loc[one])
+    # the first row ends on a Wednesday, the second starts that day at another FTE and on-call
+    m.loc[one, "end"] = date(2024, 3, 6)
+    split.update(start=date(2024, 3, 6), end=None, fte=0.5, oncall=not split["oncall"])
+    other_team = next(t for t in m["team_id"].unique() if t != m.loc[two, "team_id"])
+    extra = dict(m.loc[two])
+    extra.update(team_id=other_team, start=date(2024, 2, 14), end=date(2024, 4, 2), fte=0.3, oncall=True)
+    m = pd.concat([m, pd.DataFrame([split, extra])], ignore_index=True)
+    assert m.groupby("builder").size().max() == 2
+    shutil.rmtree(d / "memberships")
+    (d / "memberships").mkdir()
+    m.to_parquet(d / "memberships" / "part-00000.parquet")
+    p = tmp_path / "ctssw.duckdb"
+    with Store(p) as s:
+        ingest_canonical(s, d)
+    with Store(p, read_only=True) as s:
+        got = panel(s.ibis()).sort_values(["team_id", "week"]).reset_index(drop=True)
+    want = oracle_panel(d)
+    assert len(got) == len(want)
+    for c in CHECK:
+        np.testing.assert_allclose(
+            got[c].astype(float).to_numpy(), want[c].astype(float).to_numpy(), rtol=1e-9, atol=1e-9, err_msg=c
+        )

@@ -238,14 +238,22 @@ def _people(con, mw: ir.Table, act: ir.Table) -> ir.Table:
     multi = multi.filter(multi.n > 1).select("mb")
     several = mw.semi_join(multi, mw.builder_id == multi.mb)
     tot = several.group_by(t_builder="builder_id", t_week="week").aggregate(_tot=several.fte.sum())
-    j = mw.left_join(tot, [mw.builder_id == tot.t_builder, mw.week == tot.t_week])
-    b = j.group_by(["team_id", "week", "builder_id"]).aggregate(
+    j = several.left_join(tot, [several.builder_id == tot.t_builder, several.week == tot.t_week])
+    grouped = j.group_by(["team_id", "week", "builder_id"]).aggregate(
         _fte=j.fte.sum(),
         _bw=(j.fte * j.overlap / 7.0).sum(),
         _w=(j.fte / ibis.coalesce(j._tot, j.fte)).sum(),
         _oncall=j.oncall.any(),
         _new=j.new.any(),
     )
+    # a builder with one membership row has one row per team-week already: the same values
+    # without grouping (most of the rows, and most of a large panel's time in this step)
+    one = mw.anti_join(multi, mw.builder_id == multi.mb)
+    one = one.select(
+        "team_id", "week", "builder_id",
+        _fte=one.fte, _bw=one.fte * one.overlap / 7.0, _w=one.fte / one.fte, _oncall=one.oncall, _new=one.new,
+    )
+    b = one.union(grouped)
     b = b.left_join(act, [b.team_id == act.a_team, b.week == act.a_week, b.builder_id == act.a_builder])
     on = b.a_builder.notnull()
     return b.group_by(["team_id", "week"]).aggregate(
