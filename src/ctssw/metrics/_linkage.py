@@ -199,20 +199,17 @@ def incident_deployments(
     by_service = by_service.semi_join(seen, by_service.target == seen.s_target)
     by_team = d.filter(d.team_id.notnull()).select(target="team:" + d.team_id, finished_at=d.finished_at, deployment_id=d.deployment_id)
     by_team = by_team.semi_join(seen, by_team.target == seen.s_target)
-    deps = by_service.union(by_team, distinct=True)
-    # one time-ordered stream per target: an incident sees the deployments that finished strictly before it
-    ev_d = deps.select("target", ts=deps.finished_at, kind=ibis.literal(1), fin=deps.finished_at, incident_id=ibis.null("string"))
-    ev_i = inc.select("target", ts=inc.created_at, kind=ibis.literal(0), fin=ibis.null("timestamp"), incident_id=inc.incident_id)
-    ev_d = ev_d.mutate(fin=ev_d.fin.cast("timestamp"), ts=ev_d.ts.cast("timestamp"))
-    ev_i = ev_i.mutate(fin=ev_i.fin.cast("timestamp"), ts=ev_i.ts.cast("timestamp"))
-    ev = ev_d.union(ev_i)
-    w = ibis.window(group_by=ev.target, order_by=[ev.ts, ev.kind], preceding=None, following=0)
-    ev = ev.mutate(last_fin=ev.fin.max().over(w)).filter(lambda t: t.kind == 0)
-    ev = ev.select(e_id="incident_id", e_target="target", last_fin="last_fin")
+    # duplicates (a deployment seen by its service and by its team) change no maximum below
+    deps = by_service.union(by_team)
     latest = deps.group_by(["target", "finished_at"]).aggregate(l_dep=deps.deployment_id.max())
-    latest = latest.mutate(finished_at=latest.finished_at.cast("timestamp"))
-    m = ev.left_join(latest, [ev.e_target == latest.target, ev.last_fin == latest.finished_at])
-    m = m.select("e_id", "last_fin", "l_dep")
+    latest = latest.select("target", "l_dep", last_fin=latest.finished_at.cast("timestamp"))
+    if _asof(con):
+        # the as-of join: the last finish strictly before each incident, by a sorted merge
+        i = inc.select(e_id="incident_id", e_target="target", e_at=inc.created_at.cast("timestamp"))
+        m = i.asof_join(latest, on=i.e_at > latest.last_fin, predicates=[i.e_target == latest.target])
+        m = m.select("e_id", "last_fin", "l_dep")
+    else:
+        m = _latest_before(inc, deps, latest)
     j = inc.left_join(m, inc.incident_id == m.e_id)
     within = j.l_dep.notnull()
     if window_hours is not None:
@@ -225,3 +222,25 @@ def incident_deployments(
             (j.given.notnull(), "source"), (found.notnull(), "latest_before"), else_=ibis.null("string")
         ),
     )
+
+
+def _asof(con) -> bool:
+    """Whether the backend runs Ibis's as-of join (DuckDB does; Spark SQL has none)."""
+    return getattr(con, "name", "") == "duckdb"
+
+
+def _latest_before(inc: ir.Table, deps: ir.Table, latest: ir.Table) -> ir.Table:
+    """(e_id, last_fin, l_dep) per incident: the last finish strictly before it on its target, and
+    the greatest deployment id that finished then, from one time-ordered stream per target (for
+    backends without an as-of join)."""
+    ev_d = deps.select("target", ts=deps.finished_at, kind=ibis.literal(1), fin=deps.finished_at, incident_id=ibis.null("string"))
+    ev_i = inc.select("target", ts=inc.created_at, kind=ibis.literal(0), fin=ibis.null("timestamp"), incident_id=inc.incident_id)
+    ev_d = ev_d.mutate(fin=ev_d.fin.cast("timestamp"), ts=ev_d.ts.cast("timestamp"))
+    ev_i = ev_i.mutate(fin=ev_i.fin.cast("timestamp"), ts=ev_i.ts.cast("timestamp"))
+    ev = ev_d.union(ev_i)
+    # deployments sort after an incident at the same instant, so it sees only earlier ones
+    w = ibis.window(group_by=ev.target, order_by=[ev.ts, ev.kind], preceding=None, following=0)
+    ev = ev.mutate(last_fin=ev.fin.max().over(w)).filter(lambda t: t.kind == 0)
+    ev = ev.select(e_id="incident_id", e_target="target", last_fin="last_fin")
+    m = ev.left_join(latest, [ev.e_target == latest.target, ev.last_fin == latest.last_fin])
+    return m.select("e_id", "last_fin", "l_dep")
