@@ -215,7 +215,14 @@ def emit_json(name: str, payload: dict) -> None:
     import json
 
     doc = {"schema": f"ctssw.{name}", "schema_version": JSON_SCHEMA_VERSION, **json_keys(payload)}
-    out.print_json(json.dumps(doc, default=str))
+    if out.is_terminal:  # coloured for a person
+        out.print_json(json.dumps(doc, default=str))
+        return
+    # for a pipe or a file, the same text without rich's highlighting and wrapping, which took
+    # half a minute for the 10,000 rows of a large organisation's metrics
+    f = out.file
+    f.write(json.dumps(doc, default=str, indent=2, ensure_ascii=False) + "\n")
+    f.flush()
 
 
 def print_table(t: Table) -> None:

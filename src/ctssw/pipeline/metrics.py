@@ -34,7 +34,7 @@ def metrics_table(
     (``lake``: where the store's lake is read, when not where the store recorded it)."""
     from ..metrics import clear_cache, period_metrics
     from ..panel.backend import connect
-    from ..report import suppress_small_groups
+    from ..privacy import suppress_small_groups
 
     kw = dict(since=_date(since, "--since"), until=_date(until, "--until"), incident_window_hours=incident_window_hours)
     con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
@@ -79,7 +79,7 @@ def _team_headcount(con, k: int) -> pd.Series | None:
 
 
 def _floor_by_team(df: pd.DataFrame, team_col: str, heads: pd.Series, k: int) -> tuple[pd.DataFrame, int]:
-    from ..report import suppress_small_groups
+    from ..privacy import suppress_small_groups
 
     df = df.assign(_builders=df[team_col].map(heads).fillna(0))
     kept, dropped = suppress_small_groups(df, builders="_builders", k=k)
@@ -106,7 +106,7 @@ def pr_metrics_export(out_file, devlake_compatible, from_devlake, project, db, k
     from ..metrics import change_links, clear_cache, team_week_metrics
     from ..metrics import devlake_compat as dl
     from ..panel.backend import connect
-    from ..report import suppress_small_groups
+    from ..privacy import suppress_small_groups
 
     if from_devlake is not None:
         if not devlake_compatible:
