@@ -6,7 +6,7 @@ import itertools
 
 import pandas as pd
 
-from ..panel import panel_expr
+from ..panel import panel_expr, to_frame
 from . import _dora as D
 from . import _linkage as L
 
@@ -120,7 +120,7 @@ def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw
     j = D._in_period(j, "week", cfg).order_by(["team_id", "week"])
     if expr:
         return j
-    df = j.to_pandas()
+    df = to_frame(j)
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 
@@ -134,4 +134,4 @@ def period_metrics(con, *, by: str = "team", unit: str = "deployment", expr: boo
     cfg = D.dora_config(**kw)
     p, c, d = _facts(con, unit, cfg)
     t = D.dora_period(con, cfg, p, by=by, facts=(c, d))
-    return t if expr else t.to_pandas().reset_index(drop=True)
+    return t if expr else to_frame(t).reset_index(drop=True)

@@ -15,8 +15,10 @@ from ._build import (
 )
 from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
+from ._frame import to_frame
 
-__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr", "read_panel", "tool_shares"]
+__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr", "read_panel", "to_frame",
+           "tool_shares"]
 
 
 def panel_expr(con, **kw):
@@ -35,7 +37,7 @@ def panel_expr(con, **kw):
 
 def panel(con, **kw) -> pd.DataFrame:
     """The panel materialised as a pandas DataFrame (the seam to the estimators)."""
-    df = panel_expr(con, **kw).to_pandas()
+    df = to_frame(panel_expr(con, **kw))
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 
@@ -51,7 +53,7 @@ def tool_shares(con, **kw) -> pd.DataFrame:
     **kw
         :class:`PanelConfig` fields (``start``, ``end``, ...).
     """
-    df = _tool_shares(con, panel_config(**kw)).to_pandas()
+    df = to_frame(_tool_shares(con, panel_config(**kw)))
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 
@@ -61,7 +63,7 @@ def change_shares(con, **kw) -> pd.DataFrame:
     merged changes an AI agent took part in and their share of the team's merged changes, in long
     form; see :func:`ctssw.panel._build.change_shares`.
     """
-    df = _change_shares(con, panel_config(**kw)).to_pandas()
+    df = to_frame(_change_shares(con, panel_config(**kw)))
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 

@@ -54,8 +54,11 @@ def java_available() -> bool:
 DRIVER_MEMORY = "4g"
 # Client JIT only: a ctssw command is a short-lived JVM that compiles many small generated
 # plans once each, and on 2 shared cores the optimising compiler's threads cost more than
-# they return (benchmarks/results/spark.md). $CTSSW_SPARK_JAVA_OPTIONS replaces it ("" for the JVM default).
-JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+# they return (benchmarks/results/spark.md). That JIT's code cache (48 MB by default) fills up in a
+# command that plans many queries (ctssw report) and the JVM then stops compiling, so it is made
+# as large as the tiered default. The JVM's own warnings go to standard error, never into a
+# command's output. $CTSSW_SPARK_JAVA_OPTIONS replaces them ("" for the JVM default).
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:disable -Xlog:all=warning:stderr"
 
 
 def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None):

@@ -182,7 +182,7 @@ TEAM_COLUMNS = {
     "lead_time_p90_h": "Lead time, p90 (hours)", "change_failure_rate": "Change failure rate",
     "recovery_median_h": "Recovery time, median (hours)", "rework_rate": "Rework rate", "velocity": "Velocity (merged changes per builder-week)",
 }
-PERCENT_COLUMNS = {"change_failure_rate", "rework_rate"}
+PERCENT_COLUMNS = ("change_failure_rate", "rework_rate")  # ordered: the page lists them in this order
 
 
 def team_rows(
