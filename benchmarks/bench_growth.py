@@ -40,6 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "results" / "growth.md"
+START_MARK, END_MARK = "<!-- latest run -->", "<!-- /latest run -->"
 CTSSW = [sys.executable, "-m", "ctssw.cli"]
 
 
@@ -170,7 +171,8 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
         + (f"Spark: a standalone cluster of {args.spark_workers} one-core workers ({args.worker_memory} each) "
            "on 127.0.0.1; the Spark rows give the Python process's peak memory only (the JVMs are not counted)." if spark else "Spark not run."),
         "",
-        "Reproduce: `python benchmarks/bench_growth.py " + " ".join(["--teams", *map(str, args.teams), "--weeks", str(args.weeks)]) + "`.",
+        "Reproduce: `python benchmarks/bench_growth.py " + " ".join(["--teams", *map(str, args.teams), "--weeks", str(args.weeks)])
+        + ("" if spark else " --no-spark") + "`.",
         "",
         "| stage | " + " | ".join(f"{t:,} teams ({rows[t] / 1e6:.1f}M rows)" for t in res) + " | k (time ∝ rows^k) |",
         "|---|" + "---:|" * len(res) + "---:|",
@@ -179,9 +181,17 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
         cells = [_cell(res[t].get(n)) for t in res]
         pts = [(rows[t], res[t][n]["s"]) for t in res if res[t].get(n) and res[t][n]["ok"]]
         lines.append(f"| {n} | " + " | ".join(cells) + f" | {_fit(pts)} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
-    print(OUT.read_text())
+    # the results file keeps its notes: only the block between the markers is replaced
+    old = OUT.read_text() if OUT.exists() else ""
+    if START_MARK in old and END_MARK in old:
+        head, rest = old.split(START_MARK, 1)
+        text = head + START_MARK + "\n" + "\n".join(lines[2:]) + "\n" + END_MARK + rest.split(END_MARK, 1)[1]
+    else:
+        text = lines[0] + "\n\n" + START_MARK + "\n" + "\n".join(lines[2:]) + "\n" + END_MARK + "\n"
+    OUT.write_text(text)
 
 
 if __name__ == "__main__":

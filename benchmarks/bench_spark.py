@@ -1,6 +1,6 @@
 """Time the panel on DuckDB, local Spark and a standalone Spark cluster, and check they agree row for row.
 
-    python benchmarks/bench_spark.py --size 200x104 --workers 0 --workers 2 --work /tmp/ctssw-bench-spark
+    python benchmarks/bench_spark.py --size 200x104 --workers 0 --workers 1 --workers 2 --work /tmp/ctssw-bench-spark
 
 For each size: simulates the organisation (seed 0, once; kept under --work),
 ingests it into a store (once) and times the DuckDB panel. Then for each
@@ -51,13 +51,13 @@ def main() -> None:
     ap.add_argument("--load", choices=("parquet", "arrow"), default="parquet")
     ap.add_argument("--memory", default=None, help="the JVM heap (default: $CTSSW_SPARK_MEMORY, else 4g)")
     ap.add_argument("--workers", type=int, action="append", default=None,
-                    help="0 for local[2], N for a standalone cluster of N one-core workers on 127.0.0.1 (repeatable; default 0 and 2)")
+                    help="0 for local[2], N for a standalone cluster of N one-core workers on 127.0.0.1 (repeatable; default 0, 1 and 2)")
     ap.add_argument("--executor-memory", default="1g", help="each worker's memory (its executor's heap)")
     ap.add_argument("--repeat", type=int, default=2, help="panel runs per session (the first is JIT-cold)")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
     sizes = [tuple(int(x) for x in s.split("x")) for s in (a.size or ["200x104"])]
-    a.workers = a.workers or [0, 2]
+    a.workers = a.workers or [0, 1, 2]
     a.work.mkdir(parents=True, exist_ok=True)
     # tests/backends, put on the path above
     from backends.compare import assert_frames_equal
@@ -71,12 +71,15 @@ def main() -> None:
     from backends.cluster import start_cluster
 
     wants: dict[tuple[int, int], object] = {}
+    last: dict[tuple[int, int, int], float] = {}  # (workers, teams, weeks) → the last (warmest) panel's seconds
+    duck: dict[tuple[int, int], float] = {}
     for teams, weeks in sizes:
         db = _store(a.work, teams, weeks)
         with Store(db, read_only=True) as s:
             t = time.perf_counter()
             wants[teams, weeks] = panel_expr(s.ibis()).to_pandas()
-            add(f"{teams}×{weeks}: DuckDB panel", time.perf_counter() - t, f"{len(wants[teams, weeks]):,} team-weeks")
+            duck[teams, weeks] = time.perf_counter() - t
+            add(f"{teams}×{weeks}: DuckDB panel", duck[teams, weeks], f"{len(wants[teams, weeks]):,} team-weeks")
     for workers in a.workers:
         cluster = None
         if workers:
@@ -107,7 +110,9 @@ def main() -> None:
                 for i in range(a.repeat):
                     t = time.perf_counter()
                     got = panel_expr(con).to_pandas()
-                    add(f"{mode}, {teams}×{weeks}: Spark panel{' (again)' if i else ''}", time.perf_counter() - t, f"{len(got):,} team-weeks")
+                    sec = time.perf_counter() - t
+                    add(f"{mode}, {teams}×{weeks}: Spark panel{' (again)' if i else ''}", sec, f"{len(got):,} team-weeks")
+                    last[workers, teams, weeks] = sec
                 assert_frames_equal(got, wants[teams, weeks])
                 add(f"{mode}, {teams}×{weeks}: Spark panel equals DuckDB panel", 0.0, "all columns, rtol 1e-9")
         finally:
@@ -115,6 +120,16 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
             if cluster:
                 cluster.stop()
+    ratios = []
+    for teams, weeks in sizes:
+        for w in a.workers:
+            if (w, teams, weeks) in last:
+                mode = f"cluster {w}×1 core" if w else "local[2]"
+                ratios.append(f"| {teams}×{weeks}, {mode}: warm Spark panel ÷ DuckDB panel | "
+                              f"{last[w, teams, weeks] / duck[teams, weeks]:.1f}× | |")
+        if (1, teams, weeks) in last and (2, teams, weeks) in last:
+            ratios.append(f"| {teams}×{weeks}: 1 → 2 workers, warm panel speed-up | "
+                          f"{last[1, teams, weeks] / last[2, teams, weeks]:.2f}× | |")
     cmd = "python benchmarks/bench_spark.py " + " ".join(f"--size {t}x{w}" for t, w in sizes)
     cmd += " " + " ".join(f"--workers {w}" for w in a.workers)
     if a.load != "parquet":
@@ -134,6 +149,7 @@ def main() -> None:
         "| step | seconds | output |",
         "|---|---:|---|",
         *[f"| {s} | {sec:.1f} | {o} |" for s, sec, o in rows],
+        *ratios,
         "",
     ]
     text = "\n".join(lines)
