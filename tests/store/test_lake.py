@@ -315,3 +315,17 @@ def test_ingest_refuses_a_lake_url_in_one_line(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["ingest", "canonical", "in", "--db", "n.duckdb", "--lake", "s3a://bucket/lake"])
     assert r.exit_code == 4 and "s3a://bucket/lake is a URL" in r.output and "Traceback" not in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no store file, no folder named s3a:
+
+
+@pytest.mark.parametrize("name", ["lake[1]", "lake*", "lake?"])
+def test_ingest_refuses_a_lake_path_duckdb_would_read_as_a_pattern(name, tmp_path, monkeypatch):
+    """DuckDB reads a lake through a file pattern that cannot escape * ? [: refused before anything is written."""
+    from typer.testing import CliRunner
+
+    from ctssw.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    _input(tmp_path / "in", ROWS)
+    r = CliRunner().invoke(app, ["ingest", "canonical", "in", "--db", "n.duckdb", "--lake", name])
+    assert r.exit_code == 4 and "a lake folder's path cannot contain" in r.output and "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

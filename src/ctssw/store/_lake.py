@@ -84,6 +84,9 @@ def month_sql(table: str) -> str | None:
     return None if col is None else f"strftime({_q(col)}, '%Y-%m')"
 
 
+GLOB_CHARS = "*?["
+
+
 @dataclass(frozen=True)
 class Lake:
     """A lake folder on this machine's file system (local or mounted)."""
@@ -97,7 +100,16 @@ class Lake:
                 f"DuckDB reads and writes a lake on a local or mounted folder; {path} is a URL "
                 "(give it to --backend spark, which reads it through its executors)"
             )
-        return cls(Path(path).expanduser().absolute())
+        root = Path(path).expanduser().absolute()
+        glob = sorted(set(str(root)) & set(GLOB_CHARS))
+        if glob:
+            # DuckDB reads the lake's files through a pattern (DIR/<table>/**/*.parquet) and
+            # has no way to escape these in it
+            raise StoreError(
+                f"a lake folder's path cannot contain {' '.join(glob)}: DuckDB reads them as a file pattern; "
+                f"choose another folder than {root}"
+            )
+        return cls(root)
 
     # -- places --------------------------------------------------------------------
     @property
