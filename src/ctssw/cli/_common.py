@@ -236,12 +236,15 @@ def print_table(t: Table) -> None:
         return
     cols = [str(c.header) for c in t.columns]
     cells = [[str(x) for x in c.cells] for c in t.columns]
-    if t.title:
-        out.print(str(t.title), highlight=False)
+    lines = [str(t.title)] if t.title else []
     for i in range(len(cells[0]) if cells else 0):
-        out.print(f"{cols[0]}: {cells[0][i]}", highlight=False, soft_wrap=True)
-        for c, col in zip(cols[1:], cells[1:], strict=True):
-            out.print(f"  {c}: {col[i]}", highlight=False, soft_wrap=True)
+        lines.append(f"{cols[0]}: {cells[0][i]}")
+        lines.extend(f"  {c}: {col[i]}" for c, col in zip(cols[1:], cells[1:], strict=True))
+    if out.is_terminal:
+        out.print("\n".join(lines), highlight=False, soft_wrap=True)
+    else:  # the same lines, without one rich render per line (seconds for 10,000 teams)
+        out.file.write("\n".join(lines) + "\n")
+        out.file.flush()
 
 
 class working:
