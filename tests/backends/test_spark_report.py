@@ -1,4 +1,4 @@
-"""``ctssw report`` and ``ctssw impact --tools`` with ``--backend spark`` give DuckDB's numbers.
+"""``ctssw report`` and ``ctssw impact --tools`` / ``--event`` with ``--backend spark`` give DuckDB's numbers.
 
 Each Spark command runs as its own process with a local[2] session, as a user runs it. The
 report builds several panels (drivers, the tool's impact, every tool in one model, the metrics)
@@ -86,3 +86,19 @@ def test_impact_tools_on_spark_equals_duckdb(small_store, tool):
     got = json.loads(_ctssw_spark(args).stdout)
     assert want["tools"] == [tool]
     _same(got, want)
+
+
+def test_impact_event_on_spark_equals_duckdb(small_store, tmp_path):
+    import pandas as pd
+
+    with Store(small_store, read_only=True) as s:
+        teams = sorted(r[0] for r in s.con.execute("SELECT DISTINCT team_id FROM memberships").fetchall())
+    arch = tmp_path / "arch.csv"
+    pd.DataFrame({"team": teams[:3], "date": "2024-02-19", "from": "monolith", "to": "service"}).to_csv(arch, index=False)
+    args = ["impact", "--db", str(small_store), "--event", "architecture:monolith->service",
+            "--architecture-changes", str(arch), "--json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    want = json.loads(r.stdout)
+    assert want["teams_changing"] == 3 and want["teams_not_in_panel"] == []
+    _same(json.loads(_ctssw_spark(args).stdout), want)

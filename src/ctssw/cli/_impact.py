@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         from ..pipeline import impact_from_store, render_impact_text
 
         if event is not None:
-            _event(db, event, architecture_changes, panel_file, method, as_json)
+            _event(db, event, architecture_changes, panel_file, method, as_json, dict(backend=backend.value, spark_url=spark_url, lake=lake))
             return
         where = dict(backend=backend.value, spark_url=spark_url, lake=lake)
         if tools is not None:
@@ -193,7 +193,8 @@ def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_
             out.print(f"Report: {report_file}", highlight=False, soft_wrap=True)
 
 
-def _event(db: Path, event: str, changes: Path | None, panel_file: Path | None, method: str, as_json: bool) -> None:
+def _event(db: Path, event: str, changes: Path | None, panel_file: Path | None, method: str, as_json: bool,
+           where: dict | None = None) -> None:
     """``ctssw impact --event architecture:FROM->TO --architecture-changes FILE``."""
     from ..pipeline.architecture_event import architecture_event_from_store
     from ._app import _fail, out
@@ -202,7 +203,8 @@ def _event(db: Path, event: str, changes: Path | None, panel_file: Path | None, 
     try:
         if changes is None:
             raise ConfigError("--event needs --architecture-changes FILE (a CSV of team,date,from,to)")
-        res = architecture_event_from_store(db, event, changes, panel_file=panel_file, method="cs" if method in ("all", "did") else method)
+        res = architecture_event_from_store(db, event, changes, panel_file=panel_file, method="cs" if method in ("all", "did") else method,
+                                            **(where or {}))
     except CtsswError as e:
         _fail(e)
     if as_json:

@@ -108,18 +108,23 @@ def architecture_event(panel_df: pd.DataFrame, changes: pd.DataFrame, event: str
 
 
 def architecture_event_from_store(db: str | Path, event: str, changes: str | Path, *, panel_file: str | Path | None = None,
+                                  backend: str = "duckdb", spark_url: str | None = None, lake: str | Path | None = None,
                                   **kw) -> dict[str, Any]:
-    """:func:`architecture_event` on the store's panel (or a panel file) with the architecture CSV ``changes``."""
+    """:func:`architecture_event` on the store's panel (or a panel file) with the architecture CSV ``changes``;
+    ``backend``, ``spark_url`` and ``lake`` choose where the panel is built, as for ``ctssw panel``."""
     from ..panel import panel, read_panel
-    from ..store import Store
+    from ..panel.backend import connect
 
     parse_event(event)
     ch = read_architecture_changes(changes)
     if panel_file is not None:
         p = read_panel(panel_file)
     else:
-        with Store(db, read_only=True) as store:
-            p = panel(store.ibis())
+        con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
+        try:
+            p = panel(con)
+        finally:
+            close()
     if p.empty:
         raise ConfigError(f"the store {db} holds no team-weeks")
     return architecture_event(p, ch, event, **kw)
