@@ -159,6 +159,8 @@ def test_sigkill_ingest_git_then_metrics(orgs, tmp_path):
     assert p.wait(300) == 0, p.stderr.read()
     post, _ = _read(full)
     assert not _same(pre, post)
-    out = _census(args, base, tmp_path, pre, post, (0.0, 0.3))
+    # the git load writes for a fraction of a second after reading the history, and on a loaded
+    # machine that window moves: several kill points, each outcome checked, one inside the run
+    out = _census(args, base, tmp_path, pre, post, (0.0, 0.05, 0.1, 0.2, 0.3))
     print(out)
     assert "warned, pre-load numbers" in out, out
