@@ -58,15 +58,15 @@ def deployments(con, environment: str | None = None) -> ir.Table:
         # production: the connector's is_production decides (flag or name pattern), else the name
         prod = d.is_production.fill_null(d.environment == environment) if environment == "production" else None
         d = d.filter(prod if prod is not None else d.environment == environment)
-    succ = d.filter(d.result == "success")
-    w = ibis.window(group_by=[succ.target, succ.environment], order_by=[succ.finished_at, succ.deployment_id])
-    prev = succ.select(
-        p_id="deployment_id",
-        prev_success_deployment_id=succ.deployment_id.lag().over(w),
-        prev_success_sha=succ.sha.lag().over(w),
+    # one window over every deployment, the successes in a partition of their own: lag() there is
+    # the previous success, with no second pass over the successes joined back
+    success = d.result == "success"
+    w = ibis.window(group_by=[d.target, d.environment, success], order_by=[d.finished_at, d.deployment_id])
+    d = d.mutate(
+        prev_success_deployment_id=ibis.ifelse(success, d.deployment_id.lag().over(w), ibis.null("string")),
+        prev_success_sha=ibis.ifelse(success, d.sha.lag().over(w), ibis.null("string")),
     )
-    d = d.left_join(prev, d.deployment_id == prev.p_id).drop("p_id")
-    return d.mutate(ok=(d.result == "success") & ~d.is_rollback)
+    return d.mutate(ok=success & ~d.is_rollback)
 
 
 def deployment_commits(con, environment: str = "production", *, deps: ir.Table | None = None) -> ir.Table:
