@@ -25,6 +25,8 @@ from ..errors import SchemaError
 from . import _exact
 from ._checks import late_checks, type_reasons
 from ._schema import TABLES, Table
+from ._sql import ident as _q
+from ._sql import literal as _lit
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,6 @@ class LoadCounts:
             "quarantined": self.quarantined,
             "unmapped identities": self.unmapped,
         }
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(v: object) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _list(values) -> str:

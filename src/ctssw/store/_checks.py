@@ -13,14 +13,11 @@ from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from ._schema import Table
+from ._sql import ident as _q
 
 EARLIEST = dt.date(1990, 1, 1)
 INTEGER_TYPES = ("BIGINT", "INTEGER")
 TIME_TYPES = ("TIMESTAMPTZ", "DATE")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _date(v: dt.date | str | None, what: str) -> dt.date | None:

@@ -20,13 +20,10 @@ from ._lake import LAKE_TABLES, Lake, is_remote
 from ._open import _check_file, _first_line, _memory_budget
 from ._remap import remap_identities
 from ._schema import SCHEMA_VERSION, TABLES, Table
+from ._sql import ident as _q
 
 DEFAULT_PATH = "ctssw.duckdb"
 META_COLUMNS = ("source", "ingested_at")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _ddl(t: Table) -> str:

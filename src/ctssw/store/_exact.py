@@ -14,12 +14,9 @@ from __future__ import annotations
 import datetime as dt
 
 from ._schema import Table
+from ._sql import ident as _q
 
 DUPLICATE = "duplicate key with different content"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def settle(con, t: Table, src: int, source: str, now: dt.datetime) -> tuple[int, int, int]:

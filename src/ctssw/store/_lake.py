@@ -40,6 +40,8 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ._schema import TABLES, Table
+from ._sql import ident as _q
+from ._sql import literal as _lit
 
 FORMAT = 1
 #: the tables kept in the lake; ``identities`` (the keyed pseudonym map) stays in the store file
@@ -59,14 +61,6 @@ MONTH_OF = {
 #: a partition gaining rows gets a new file; past this many files it is rewritten as one
 MAX_FILES = 16
 META = "_ctssw"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(v: object) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def is_remote(path: str | Path) -> bool:

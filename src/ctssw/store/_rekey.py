@@ -24,12 +24,10 @@ import duckdb
 from ..errors import StoreError
 from . import _keys
 from ._schema import TABLES
+from ._sql import ident as _q
+from ._sql import literal as _lit
 
 __all__ = ["rekey"]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _person_columns() -> dict[str, list[str]]:
@@ -221,7 +219,3 @@ def _rekey_lake(db: Path, key_path: Path, secret: bytes) -> dict[str, int]:
                 s.con.execute(f"UPDATE temp.{_q(name)} SET {sets}")
                 counts[name] = s.count(name)
     return counts
-
-
-def _lit(v: object) -> str:
-    return "'" + str(v).replace("'", "''") + "'"

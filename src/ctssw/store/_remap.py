@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from ._schema import TABLES
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from ._sql import ident as _q
 
 
 def remap_identities(store) -> None:
