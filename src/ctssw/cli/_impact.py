@@ -103,10 +103,10 @@ def register(app: typer.Typer) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
         from ..pipeline import impact_from_store, render_impact_text
 
-        if event is not None:
-            _event(db, event, architecture_changes, panel_file, method, as_json, dict(backend=backend.value, spark_url=spark_url, lake=lake))
-            return
         where = dict(backend=backend.value, spark_url=spark_url, lake=lake)
+        if event is not None:
+            _event(db, event, architecture_changes, panel_file, method, as_json, where)
+            return
         if tools is not None:
             _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture, report_file,
                      where)

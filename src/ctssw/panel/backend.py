@@ -269,13 +269,13 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     """
     from pyspark.sql import functions as F
 
-    from ..store import TABLES
+    from ..store import TABLES, is_remote
 
     session = con._session
-    root = str(lake) if "://" in str(lake) else str(Path(lake).expanduser().absolute())
+    root = str(lake) if is_remote(lake) else str(Path(lake).expanduser().absolute())
     done = []
     for t in tables:
-        cols = [(c.name + "_id" if c.person else c.name, _SPARK_TYPES[c.type], c.default) for c in TABLES[t].columns]
+        cols = [(TABLES[t].stored_name(c), _SPARK_TYPES[c.type], c.default) for c in TABLES[t].columns]
         try:
             df = session.read.option("mergeSchema", "true").parquet(f"{root.rstrip('/')}/{t}")
         except Exception as e:  # AnalysisException: no file of this table yet
@@ -296,7 +296,9 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
 
 def check_lake(backend: str, lake: str | Path | None) -> None:
     """Refuse a lake URL (hdfs://, s3a://) on DuckDB, which reads only local or mounted folders."""
-    if backend == "duckdb" and lake is not None and "://" in str(lake):
+    from ..store import is_remote
+
+    if backend == "duckdb" and lake is not None and is_remote(lake):
         raise ConfigError(f"DuckDB reads a lake in a local or mounted folder; {lake} is for --backend spark")
 
 
@@ -318,10 +320,10 @@ def connect(
     hit = _SHARED.get(_key(backend, db, spark_url, lake))
     if hit is not None:
         return hit, _keep_open
-    from ..store import open_lake
+    from ..store import is_remote, open_lake
 
     check_lake(backend, lake)
-    remote = lake is not None and "://" in str(lake)
+    remote = lake is not None and is_remote(lake)
     if not Path(db).exists() and not (backend == "spark" and lake is not None):
         raise StoreError(f"no store at {db}: run `ctssw ingest` first")
     if backend == "duckdb":

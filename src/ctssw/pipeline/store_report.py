@@ -71,19 +71,22 @@ def report_from_store(
     from ..panel.backend import check_lake, shared_connection
 
     check_lake(backend, lake)
+    where = dict(backend=backend, spark_url=spark_url, lake=lake)
     if backend != "duckdb" and Path(db).exists():
-        with shared_connection(backend, db=db, spark_url=spark_url, lake=lake):
-            return _report(db, out, tool, unit, k, rollout, method, dict(backend=backend, spark_url=spark_url, lake=lake))
-    return _report(db, out, tool, unit, k, rollout, method, dict(backend=backend, spark_url=spark_url, lake=lake))
+        with shared_connection(**where, db=db):
+            return _report(db, out, tool, unit, k, rollout, method, where)
+    return _report(db, out, tool, unit, k, rollout, method, where)
 
 
 def _report(db, out, tool, unit, k, rollout, method, where: dict) -> dict:
+    from ..store import is_remote
     from .drivers import drivers_from_store
     from .impact import impact_from_store
     from .report import tools_for_report, write_store_report
 
-    local_lake = None if _remote(where["lake"]) else where["lake"]  # DuckDB reads the store's own folder then
+    local_lake = None if where["lake"] is None or is_remote(where["lake"]) else where["lake"]  # else the store's own folder
     st = store_status(db, lake=local_lake)
+    used = _tools_with_usage(db, local_lake)
     missing: dict[str, str] = {}
     done: dict[str, str] = {}
     caps = {c.name: c for c in st.capabilities}
@@ -102,9 +105,8 @@ def _report(db, out, tool, unit, k, rollout, method, where: dict) -> dict:
         missing["drivers"] = done["drivers"] = str(e)
     res = None
     if tool is None:
-        tools = _tools_with_usage(db, local_lake)
-        why = ("no tool named; ctssw report --tool NAME estimates one (tools with usage here: " + ", ".join(tools) + ")"
-               if tools else f"no tool named and no AI tool usage in the store; {_USAGE_FIX}, or ctssw report --tool NAME --rollout FILE gives rollout dates")
+        why = ("no tool named; ctssw report --tool NAME estimates one (tools with usage here: " + ", ".join(used) + ")"
+               if used else f"no tool named and no AI tool usage in the store; {_USAGE_FIX}, or ctssw report --tool NAME --rollout FILE gives rollout dates")
     else:
         try:
             with warnings.catch_warnings():
@@ -126,7 +128,6 @@ def _report(db, out, tool, unit, k, rollout, method, where: dict) -> dict:
     if st.tables.get("tool_usage", {}).get("rows", 0) == 0:
         missing["adoption"] = f"no AI tool usage in the store; {_USAGE_FIX}"
     several, why_not = None, {}
-    used = _tools_with_usage(db, local_lake)
     if not used:
         why_not = {"tools": f"no AI tool usage in the store; {_USAGE_FIX}",
                    "explain": f"it needs the tools' effects, and there is no AI tool usage in the store; {_USAGE_FIX}"}
@@ -146,7 +147,3 @@ def _report(db, out, tool, unit, k, rollout, method, where: dict) -> dict:
     result = {"path": str(path), "sections": done, "status": st.to_dict()}
     Path(out).with_suffix(".json").write_text(json.dumps(jsonable(result), indent=2, default=str))
     return result
-
-
-def _remote(lake) -> bool:
-    return lake is not None and "://" in str(lake)

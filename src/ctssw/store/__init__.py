@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._db import DEFAULT_PATH, LoadCounts, Store, open_lake
-from ._lake import LAKE_TABLES
+from ._lake import LAKE_TABLES, is_remote
 from ._rekey import rekey
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
 from .connectors import (
@@ -33,6 +33,7 @@ __all__ = [
     "LoadCounts",
     "Store",
     "ingest_canonical",
+    "is_remote",
     "ingest_tables",
     "load_claude",
     "load_copilot",
