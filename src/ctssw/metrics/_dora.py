@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..errors import ConfigError
+from ..panel import week_of
 from . import _linkage as L
 
 DURATIONS = ("lead_time", "coding", "pickup", "review", "deploy")
@@ -44,10 +45,6 @@ def dora_config(**kw) -> DoraConfig:
     return cfg
 
 
-def _week(ts: ir.Value) -> ir.Value:
-    return ts.date().cast("timestamp").truncate("W").date()  # see ctssw.panel._build._week
-
-
 def _hours(a: ir.Value, b: ir.Value) -> ir.Value:
     """Hours from a to b at one-second resolution; NULL when negative or either is NULL."""
     s = b.epoch_seconds().floor() - a.epoch_seconds().floor()
@@ -65,7 +62,7 @@ def change_facts(con, cfg: DoraConfig, deps: ir.Table | None = None, shipped: ir
     start = ibis.coalesce(c.first_commit_at, c.created_at)
     return c.select(
         "change_id", "team_id", "deployment_id", "deployed_at",
-        week=_week(c.deployed_at),
+        week=week_of(c.deployed_at),
         lead_time=_hours(start, c.deployed_at),
         coding=_hours(c.first_commit_at, c.created_at),
         pickup=_hours(c.created_at, c.first_review_at),
@@ -105,7 +102,7 @@ def deployment_facts(con, cfg: DoraConfig, deps: ir.Table | None = None) -> ir.T
     return d.select(
         "deployment_id", "team_id", "target", "finished_at", "result", "is_rollback", "ok", "success",
         "failed_change", "recovery", "rework",
-        week=_week(d.finished_at), day=d.finished_at.date(),
+        week=week_of(d.finished_at), day=d.finished_at.date(),
     )
 
 

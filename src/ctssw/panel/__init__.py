@@ -12,13 +12,14 @@ from ._build import (
     PanelConfig,
     build_panel,
     panel_config,
+    week_of,
 )
 from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
 from ._frame import to_frame
 
 __all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr", "read_panel", "to_frame",
-           "tool_shares"]
+           "tool_shares", "week_of"]
 
 
 def panel_expr(con, **kw):
