@@ -83,6 +83,20 @@ def _run(kind: str, data: Path, db: Path) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def best_of_rounds(kinds: tuple[str, ...], repeat: int, run, label: str = "") -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """``run(kind)`` for each kind in turn, ``repeat`` rounds (so the load on the cores falls on
+    every kind alike); every run and each kind's fastest, by kind."""
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
+    width = max(len(k) for k in kinds)
+    for r in range(repeat):
+        for k in kinds:
+            res = run(k)
+            runs[k].append(res)
+            print(f"{label}round {r + 1} {k:{width}s} {res['seconds']:7.2f} s  peak {res['rss_gib']:.2f} GiB  "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    return runs, {k: min(runs[k], key=lambda x: x["seconds"]) for k in kinds}
+
+
 def _simulate(teams: int, weeks: int) -> Path:
     from ctssw.simulate import simulate
 
@@ -113,16 +127,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()
     kinds = ("floor", "first", "again")
-    runs: dict[str, list[dict]] = {k: [] for k in kinds}
-    for r in range(a.repeat):
-        for k in kinds:
-            db = work / ("floor.duckdb" if k == "floor" else "ctssw.duckdb")
-            res = _run(k, data, db)
-            runs[k].append(res)
-            print(f"round {r + 1} {k:6s} {res['seconds']:7.2f} s  peak {res['rss_gib']:.2f} GiB  "
-                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    runs, best = best_of_rounds(kinds, a.repeat, lambda k: _run(k, data, work / ("floor.duckdb" if k == "floor" else "ctssw.duckdb")))
     load1 = os.getloadavg()
-    best = {k: min(runs[k], key=lambda x: x["seconds"]) for k in kinds}
     floor = best["floor"]["seconds"]
     label = {"floor": "plain DuckDB CREATE TABLE AS read_parquet (floor)", "first": "ctssw first ingest",
              "again": "ctssw re-ingest, nothing changed"}

@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_ingest import DATA, _simulate  # noqa: E402
+from bench_ingest import DATA, _simulate, best_of_rounds  # noqa: E402
 
 
 def _child(kind: str, data: Path, work: Path) -> dict:
@@ -135,15 +135,8 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         load0 = os.getloadavg()
         kinds = ("floor", "lake_first", "lake_again", "file_first", "panel_lake", "panel_file")
-        runs: dict[str, list[dict]] = {k: [] for k in kinds}
-        for r in range(a.repeat):
-            for k in kinds:
-                res = _run(k, data, work)
-                runs[k].append(res)
-                print(f"{teams} round {r + 1} {k:10s} {res['seconds']:7.2f} s  peak {res['rss_gib']:.2f} GiB  "
-                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+        runs, best = best_of_rounds(kinds, a.repeat, lambda k: _run(k, data, work), label=f"{teams} ")
         load1 = os.getloadavg()
-        best = {k: min(runs[k], key=lambda x: x["seconds"]) for k in kinds}
         floor, pfile = best["floor"]["seconds"], best["panel_file"]["seconds"]
         lines += [
             f"### {teams:,} teams × {a.weeks} weeks, {best['floor']['rows']:,} rows",
