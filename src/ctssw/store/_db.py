@@ -427,7 +427,7 @@ class Store:
         is written, or none), so it is not journalled apart.
         """
         if self._in_tx:
-            return contextlib.nullcontext({"run_id": None, "counts": None})
+            return contextlib.nullcontext({"run_id": None, "counts": None, "finish": lambda: None})
         return _journal.run(self, kind, source, files)
 
     def incomplete_runs(self) -> list[str]:

@@ -76,8 +76,7 @@ def load_tables(store: Store, tables: Tables, source: str, progress: Progress | 
             out = ingest_tables(store, tables, source)
             infer_memberships(store)
             run["counts"] = [c.as_row() for c in out]
-            if "finish" in run:  # finished in the commit of the data (a lake's files are moved in after it)
-                run["finish"]()
+            run["finish"]()  # finished in the commit of the data (a lake's files are moved in after it)
     if progress:
         progress(f"loaded {source}", 1, 1)
     return out

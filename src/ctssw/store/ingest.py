@@ -34,8 +34,7 @@ def ingest_canonical(
                     progress(batch.table, len(out), len(scans))
                 out += store.load_batch(batch)
             run["counts"] = [c.as_row() for c in out]
-            if "finish" in run:  # finished in the commit of the data (a lake's files are moved in after it)
-                run["finish"]()
+            run["finish"]()  # finished in the commit of the data (a lake's files are moved in after it)
     if progress:
         progress("", len(scans), len(scans))
     return out
