@@ -1,0 +1,53 @@
+"""Time each step ``ctssw metrics`` materialises, one after the other in one process.
+
+    python benchmarks/profile_metrics_steps.py STORE.duckdb
+
+The steps are those of ``ctssw.metrics._api._facts`` (the panel, the production deployments,
+the shipped merge commits, the change and deployment facts) and the two period roll-ups the
+command prints (by team, and for the organisation). Prints seconds per step and the row counts;
+the per-step table in results/growth.md comes from this script on the 10,000-team store.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ctssw.metrics import _api as A
+from ctssw.metrics import _dora as D
+from ctssw.metrics import _linkage as L
+from ctssw.panel import panel_expr
+from ctssw.panel.backend import connect
+
+
+def main() -> None:
+    con, close = connect("duckdb", db=Path(sys.argv[1]))
+    t0 = time.perf_counter()
+
+    def lap(name, f):
+        nonlocal t0
+        r = f()
+        t = time.perf_counter()
+        print(f"{name:28s} {t - t0:7.2f} s", flush=True)
+        t0 = t
+        return r
+
+    try:
+        cfg = D.dora_config()
+        p = lap("panel", lambda: A._materialise(con, panel_expr(con, unit="deployment"), "p"))
+        deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production"), "deps"))
+        shipped = lap("shipped", lambda: A._materialise(con, L.shipped_merges(con, "production", deps=deps), "shipped"))
+        c = lap("change_facts", lambda: A._materialise(con, D.change_facts(con, cfg, deps, shipped), "cf"))
+        d = lap("deployment_facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "df"))
+        lap("period team", lambda: D.dora_period(con, cfg, p, by="team", facts=(c, d)).to_pyarrow())
+        lap("period org", lambda: D.dora_period(con, cfg, p, by="org", facts=(c, d)).to_pyarrow())
+        for t in ("deployments", "deployment_commits", "changes", "commits", "incidents", "p", "deps", "shipped", "cf", "df"):
+            print(t, con.raw_sql(f'SELECT count(*) FROM "{t}"').fetchone()[0])
+    finally:
+        A.clear_cache()
+        close()
+
+
+if __name__ == "__main__":
+    main()
