@@ -1,7 +1,7 @@
 """The growth curve: time and peak memory of each stage at 100, 1,000 and 10,000 teams × 260 weeks.
 
     python benchmarks/bench_growth.py [--teams 100 1000 10000] [--weeks 260] [--work DIR]
-                                      [--spark-workers 2] [--no-spark] [--timeout 3600]
+                                      [--spark-workers 2] [--no-spark | --spark-only] [--timeout 3600]
 
 Each stage is the command a user types, run in its own process under ``/usr/bin/time`` so
 its wall time and peak memory (max RSS) are its own:
@@ -15,11 +15,13 @@ its wall time and peak memory (max RSS) are its own:
   127.0.0.1, started with pyspark's ``bin/spark-class``): the panel and the metrics read from
   that lake in place, ``--lake DIR --backend spark --spark-url spark://…``.
 
-The full pipeline is ingest + panel + metrics + impact (its peak memory the largest of
+``--spark-only`` runs the lake ingest and the two Spark stages alone, into a table of their own
+(between the "spark run" markers), so the long Spark column can be measured apart from the
+quiet DuckDB one. The full pipeline is ingest + panel + metrics + impact (its peak memory the largest of
 theirs). The organisation is simulated once per size (seed 1, not timed) under ``--work``,
 and kept there, so a later run reuses it. The time exponent k (time ∝ rows^k) is fitted by
 least squares on log time against log canonical rows over the sizes that completed.
-Results go to ``results/growth.md``; a stage that fails or times out is recorded as such.
+Results go to ``results/growth.md`` after each size; a stage that fails or times out is recorded as such.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "results" / "growth.md"
 START_MARK, END_MARK = "<!-- latest run -->", "<!-- /latest run -->"
+SPARK_MARKS = "<!-- spark run -->", "<!-- /spark run -->"
+SPARK_STAGES = ["ingest (lake)", "spark panel", "spark metrics"]
 CTSSW = [sys.executable, "-m", "ctssw.cli"]
 
 
@@ -74,6 +78,18 @@ def _simulate(sim: Path, teams: int, weeks: int) -> int:
     return int(sum(json.loads(truth.read_text())["rows"].values()))
 
 
+def _same(a: Path, b: Path) -> str:
+    """Whether two panel files hold the same rows (all columns; floats to 1e-9 relative)."""
+    import pandas as pd
+    from backends.compare import assert_frames_equal
+
+    try:
+        assert_frames_equal(pd.read_parquet(b), pd.read_parquet(a))
+    except AssertionError as e:
+        return f"no ({str(e).splitlines()[0][:160]})"
+    return "yes"
+
+
 def _fit(points: list[tuple[int, float]]) -> str:
     """The exponent k of time ∝ rows^k (least squares on logs), from two sizes or more."""
     if len(points) < 2:
@@ -98,16 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / ".bench-data" / "growth")
     ap.add_argument("--spark-workers", type=int, default=2)
     ap.add_argument("--worker-memory", default="4g", help="each Spark worker's memory")
-    ap.add_argument("--no-spark", action="store_true", help="DuckDB only")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--no-spark", action="store_true", help="DuckDB only")
+    mode.add_argument("--spark-only", action="store_true", help="the lake ingest and the Spark stages only")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed to one stage")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.setdefault("CTSSW_IDENTITY_KEY", "0" * 64)
 
+    sys.path.insert(0, str(ROOT / "tests"))  # backends.cluster and backends.compare
     cluster = url = None
     if not args.no_spark:
-        sys.path.insert(0, str(ROOT / "tests"))
         from backends.cluster import start_cluster
 
         cluster = start_cluster(Path(tempfile.mkdtemp(prefix="ctssw-growth-spark-")), workers=args.spark_workers,
@@ -121,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"{teams}x{args.weeks}"
             sim, db, panel = args.work / f"sim-{tag}-{START:%Y%m%d}", args.work / f"store-{tag}.duckdb", args.work / f"panel-{tag}.parquet"
             rows[teams] = _simulate(sim, teams, args.weeks)
-            for p in (db, Path(f"{db}.wal")):
-                p.unlink(missing_ok=True)
             r: dict[str, dict | None] = {}
             print(f"{tag}: {rows[teams]:,} canonical rows", flush=True)
-            r["ingest"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(db), "--json"], args.timeout, env)
-            if r["ingest"]["ok"]:
+            if not args.spark_only:
+                for p in (db, Path(f"{db}.wal")):
+                    p.unlink(missing_ok=True)
+                r["ingest"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(db), "--json"], args.timeout, env)
+            if not args.spark_only and r["ingest"]["ok"]:
                 counts = json.loads(r["ingest"]["stdout"])["counts"]
                 bad = sum(c["quarantined"] for c in counts)
                 if bad:
@@ -135,32 +154,37 @@ def main(argv: list[str] | None = None) -> int:
                 r["metrics"] = _run([*CTSSW, "metrics", "--db", str(db), "--json"], args.timeout, env)
                 if r["panel"]["ok"]:
                     r["impact"] = _run([*CTSSW, "impact", "--panel", str(panel), "--method", "fe", "--json"], args.timeout, env)
-                if url:
-                    # Spark reads the tables from a lake in place, as an organisation past one machine would
-                    ldb, lake = args.work / f"lake-store-{tag}.duckdb", args.work / f"lake-{tag}"
-                    ldb.unlink(missing_ok=True)
-                    shutil.rmtree(lake, ignore_errors=True)
-                    r["ingest (lake)"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(ldb), "--lake", str(lake)],
-                                              args.timeout, env)
-                    if r["ingest (lake)"]["ok"]:
-                        spark = ["--db", str(ldb), "--lake", str(lake), "--backend", "spark", "--spark-url", url]
-                        r["spark panel"] = _run([*CTSSW, "panel", "--out", f"{panel}.spark.parquet", *spark], args.timeout, spark_env)
-                        r["spark metrics"] = _run([*CTSSW, "metrics", "--json", *spark], args.timeout, spark_env)
+            if url and (args.spark_only or r["ingest"]["ok"]):
+                # Spark reads the tables from a lake in place, as an organisation past one machine would
+                ldb, lake = args.work / f"lake-store-{tag}.duckdb", args.work / f"lake-{tag}"
+                ldb.unlink(missing_ok=True)
+                shutil.rmtree(lake, ignore_errors=True)
+                r["ingest (lake)"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(ldb), "--lake", str(lake)],
+                                          args.timeout, env)
+                if r["ingest (lake)"]["ok"]:
+                    spark = ["--db", str(ldb), "--lake", str(lake), "--backend", "spark", "--spark-url", url]
+                    r["spark panel"] = _run([*CTSSW, "panel", "--out", f"{panel}.spark.parquet", *spark], args.timeout, spark_env)
+                    if r["spark panel"]["ok"] and panel.exists():
+                        print(f"  spark panel equals the DuckDB panel: {_same(panel, Path(f'{panel}.spark.parquet'))}", flush=True)
+                    r["spark metrics"] = _run([*CTSSW, "metrics", "--json", *spark], args.timeout, spark_env)
             stages = [r.get(s) for s in ("ingest", "panel", "metrics", "impact")]
             if all(s is not None and s["ok"] for s in stages):
                 r["pipeline"] = {"ok": True, "s": sum(s["s"] for s in stages), "gib": max(s["gib"] for s in stages)}
             for name, v in r.items():
                 print(f"  {name}: {_cell(v)}", flush=True)
             res[teams] = r
+            # after each size, so a long run that is stopped keeps the sizes it finished
+            _write(args, rows, res, url is not None)
     finally:
         if cluster is not None:
             cluster.stop()
-    _write(args, rows, res, url is not None)
     return 0
 
 
 def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> None:
-    names = ["ingest", "panel", "metrics", "impact", "pipeline"] + (["ingest (lake)", "spark panel", "spark metrics"] if spark else [])
+    res = dict(sorted(res.items()))
+    names = [] if args.spark_only else ["ingest", "panel", "metrics", "impact", "pipeline"]
+    names += SPARK_STAGES if spark else []
     load = os.getloadavg()
     lines = [
         "## Growth curve: each stage at 100, 1,000 and 10,000 teams × 260 weeks",
@@ -172,7 +196,7 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
            "on 127.0.0.1; the Spark rows give the Python process's peak memory only (the JVMs are not counted)." if spark else "Spark not run."),
         "",
         "Reproduce: `python benchmarks/bench_growth.py " + " ".join(["--teams", *map(str, args.teams), "--weeks", str(args.weeks)])
-        + ("" if spark else " --no-spark") + "`.",
+        + ("" if spark else " --no-spark") + (" --spark-only" if args.spark_only else "") + "`.",
         "",
         "| stage | " + " | ".join(f"{t:,} teams ({rows[t] / 1e6:.1f}M rows)" for t in res) + " | k (time ∝ rows^k) |",
         "|---|" + "---:|" * len(res) + "---:|",
@@ -186,11 +210,12 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
     OUT.parent.mkdir(parents=True, exist_ok=True)
     # the results file keeps its notes: only the block between the markers is replaced
     old = OUT.read_text() if OUT.exists() else ""
-    if START_MARK in old and END_MARK in old:
-        head, rest = old.split(START_MARK, 1)
-        text = head + START_MARK + "\n" + "\n".join(lines[2:]) + "\n" + END_MARK + rest.split(END_MARK, 1)[1]
+    start, end = SPARK_MARKS if args.spark_only else (START_MARK, END_MARK)
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        text = head + start + "\n" + "\n".join(lines[2:]) + "\n" + end + rest.split(end, 1)[1]
     else:
-        text = lines[0] + "\n\n" + START_MARK + "\n" + "\n".join(lines[2:]) + "\n" + END_MARK + "\n"
+        text = (old or lines[0] + "\n") + "\n" + start + "\n" + "\n".join(lines[2:]) + "\n" + end + "\n"
     OUT.write_text(text)
 
 
