@@ -278,19 +278,66 @@ def test_columns_a_file_lacks_read_as_their_default(lake_store):
 
 def test_a_load_reads_into_duckdb_only_the_tables_it_changes(lake_store, tmp_path):
     db, lake = lake_store
-    d = tmp_path / "teams-only"
-    d.mkdir()
-    (d / "teams.csv").write_text("team_id,name\nt1,Team One\n")
     with Store(db) as s:
         with s.transaction():
-            (t,) = ingest_canonical(s, d)
+            s.writable("teams")
             temp = {r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
             assert "teams" in temp and "deployments" not in temp  # deployments stays a view over its files
-        assert t.updated == 1
         with pytest.raises(StoreError, match="only inside Store.transaction"):
             s.writable("teams")
+
+
+def _temp(s) -> tuple[set, dict]:
+    tables = {r[0] for r in s.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    views = dict(s.con.execute("SELECT view_name, sql FROM duckdb_views() WHERE temporary").fetchall())
+    return tables, views
+
+
+def test_an_ingest_holds_in_scratch_only_the_tables_later_files_may_change(lake_store, tmp_path):
+    """Each table is staged once no later file can change it: its temporary copy is dropped and
+    the rest of the run reads it as staged."""
+    db, lake = lake_store
+    d = tmp_path / "more"
+    d.mkdir()
+    (d / "teams.csv").write_text("team_id,name\nt1,Team One\n")
+    (d / "deployments.csv").write_text(HEAD + "".join([*ROWS, _row(5, 3, day=20)]))
+    with Store(db) as s:
+        with s.transaction():
+            teams, deps = ingest_canonical(s, d)
+            tables, views = _temp(s)
+            assert not {"teams", "deployments"} & tables
+            assert "/_ctssw/staging/2/" in views["teams"] and "/_ctssw/staging/2/" in views["deployments"]
+            # read as staged: the new row and the changed name, with the published months beside them
+            assert s.con.execute("SELECT name FROM teams").fetchall() == [("Team One",)]
+            assert s.con.execute("SELECT count(*) FROM deployments").fetchall() == [(5,)]
+            with pytest.raises(RuntimeError, match="released"):
+                s.writable("deployments")
+        assert (teams.updated, deps.loaded, deps.duplicate) == (1, 1, 4)
+        assert not _temp(s)[0] & {"teams", "deployments"}
+        assert "/_ctssw/staging/" not in _temp(s)[1]["deployments"]
     with open_lake(db=db) as s:
         assert s.con.execute("SELECT name FROM teams").fetchall() == [("Team One",)]
+        assert s.con.execute("SELECT count(*) FROM deployments").fetchall() == [(5,)]
+    assert not (lake / "_ctssw" / "staging" / "2").exists()
+
+
+def test_a_run_that_fails_after_a_table_was_staged_leaves_the_lake_as_it_was(lake_store, tmp_path):
+    db, lake = lake_store
+    before = _files(lake)
+    _input(tmp_path / "in", [*ROWS, _row(5, 3, day=20)])
+    with Store(db) as s:
+        with pytest.raises(KeyError, match="stop"):
+            with s.transaction():
+                ingest_canonical(s, tmp_path / "in")
+                assert any((lake / "_ctssw" / "staging" / "2").rglob("*.parquet"))
+                raise KeyError("stop")
+        # the views over the published files are back, and the staged files are gone
+        assert s.con.execute("SELECT count(*) FROM deployments").fetchall() == [(4,)]
+        assert "/_ctssw/staging/" not in _temp(s)[1]["deployments"]
+        assert s._lake_version() == 1
+    assert _files(lake) == before
+    assert not (lake / "_ctssw" / "staging" / "2").exists()
+    assert not any((lake / "_ctssw").glob("publish-*.json"))
 
 
 def test_a_lake_url_is_for_spark_only(lake_store):

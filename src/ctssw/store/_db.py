@@ -86,6 +86,8 @@ class Store:
         # True: a lake commit's partitions are staged and committed, and published by the next open
         self.defer_publish = False
         self._changing: list[str] = []
+        self._released: dict[str, list[dict]] = {}  # table → its staged part of the lake plan
+        self._lake_v = 0
         self.con = None
         try:
             self._open(read_only)
@@ -368,13 +370,15 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         self._in_tx = True
         self._changing = []
+        self._released = {}
         try:
             if lake is not None:
-                lake.begin(self.con)
+                v = self._lake_v = self._lake_version() + 1
+                lake.begin(self.con, v)
             yield self
             if lake is not None:
-                v = self._lake_version() + 1
-                plan = lake.stage(self.con, v, self._changing)
+                plan = [op for t in self._changing for op in
+                        (self._released[t] if t in self._released else lake.stage(self.con, v, t))]
                 if plan:
                     lake.write_plan(v, plan)
                     self.con.execute("UPDATE ctssw_meta SET value = ? WHERE key = 'lake_version'", [str(v)])
@@ -387,6 +391,7 @@ class Store:
         finally:
             self._in_tx = False
             changed, self._changing = self._changing, []
+            released, self._released = set(self._released), {}
         if lake is not None:
             try:
                 if plan and not self.defer_publish:
@@ -397,7 +402,7 @@ class Store:
                     f"({e.strerror or e}); the next open of {self.path} moves them"
                 ) from None
             finally:
-                lake.end(self.con, changed)
+                lake.end(self.con, changed, released)
 
     def writable(self, *tables: str) -> None:
         """Make the canonical ``tables`` changeable by SQL on :attr:`con` for the rest of the current
@@ -408,9 +413,22 @@ class Store:
         if not self._in_tx:
             raise StoreError("a lake's tables change only inside Store.transaction()")
         for t in tables:
+            if t in self._released:
+                raise RuntimeError(f"{t} was released in this transaction and cannot change again")
             if t in LAKE_TABLES and t not in self._changing:
                 self.lake.materialise(self.con, t)
                 self._changing.append(t)
+
+    def release(self, *tables: str) -> None:
+        """Promise that the current transaction changes ``tables`` no more. On a lake, each of them
+        it changed is staged now and its temporary table dropped (the rest of the transaction
+        reads it as staged), so a load of many tables holds one at a time, not all of them."""
+        if self.lake is None or not self._in_tx:
+            return
+        for t in tables:
+            if t in self._changing and t not in self._released:
+                self._released[t] = self.lake.stage(self.con, self._lake_v, t)
+                self.lake.release(self.con, self._lake_v, t, self._released[t])
 
     def _check_currencies(self, source: str) -> None:
         check_currencies(self.con, source)

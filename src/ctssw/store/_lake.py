@@ -15,7 +15,8 @@ journal and ``ctssw_meta`` stay in the store's DuckDB file.
 A load runs against DuckDB exactly as it does on a store file: before its transaction first
 changes a lake table (:meth:`ctssw.store.Store.writable`), the table is read into a temporary
 table of the same name (which DuckDB resolves before any other), with a marker on the rows
-read; the tables it only reads stay views over the files. At the end, the partitions of
+read; the tables it only reads stay views over the files. At the end (or earlier, when the
+loader releases a table it will not change again: :meth:`ctssw.store.Store.release`), the partitions of
 those tables are compared with what was read (count and a sum of row hashes, ``ingested_at``
 left out, so a row re-written unchanged is unchanged): an unchanged partition is left alone, one
 that only gained rows gets one new file of those rows, any other is rewritten whole. The new
@@ -162,15 +163,17 @@ class Lake:
         d = self.table_dir(table)
         return sorted(d.rglob("*.parquet")) if d.is_dir() else []
 
-    def view_sql(self, con, table: str) -> str:
-        """A SELECT of ``table``'s stored columns from its Parquet files, typed as the schema says;
-        a column a file lacks (written before the column was added to the schema) reads as its
-        default, or NULL (a column with a default is never NULL in a file that has it)."""
+    def view_sql(self, con, table: str, files: list[Path] | None = None) -> str:
+        """A SELECT of ``table``'s stored columns from its Parquet files (or from ``files``), typed as
+        the schema says; a column a file lacks (written before the column was added to the schema)
+        reads as its default, or NULL (a column with a default is never NULL in a file that has it)."""
         t = TABLES[table]
         cols = _columns(t)
-        if not self.files(table):
+        if not (self.files(table) if files is None else files):
             return "SELECT " + ", ".join(f"CAST(NULL AS {typ}) AS {_q(n)}" for n, typ in cols) + " WHERE false"
-        scan = f"read_parquet({_lit(str(self.table_dir(table)) + '/**/*.parquet')}, union_by_name = true, hive_partitioning = false)"
+        where = (_lit(str(self.table_dir(table)) + "/**/*.parquet") if files is None
+                 else "[" + ", ".join(_lit(str(f)) for f in files) + "]")
+        scan = f"read_parquet({where}, union_by_name = true, hive_partitioning = false)"
         have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
         defaults = {t.stored_name(c): c.default for c in t.columns}
         sel = []
@@ -189,9 +192,10 @@ class Lake:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS {self.view_sql(con, table)}")
 
     # -- writing -------------------------------------------------------------------
-    def begin(self, con) -> None:
-        """Start a transaction's bookkeeping; the caller holds the transaction."""
+    def begin(self, con, v: int) -> None:
+        """Start commit ``v``'s bookkeeping; the caller holds the transaction."""
         con.execute("CREATE OR REPLACE TEMP TABLE _lk_before (tbl VARCHAR, month VARCHAR, n BIGINT, h HUGEINT)")
+        shutil.rmtree(self.staging(v), ignore_errors=True)
 
     def materialise(self, con, table: str) -> None:
         """Read ``table`` into a temporary table of the same name (its rows marked ``_lk``) that a load
@@ -216,19 +220,18 @@ class Lake:
             )
         return f"SELECT {_lit(table)} AS tbl, {m} AS month, count(*) AS n, sum({h}) AS h FROM temp.{_q(table)} GROUP BY ALL HAVING count(*) > 0"
 
-    def stage(self, con, v: int, tables: list[str]) -> list[dict]:
-        """Write commit ``v``'s changed partitions of ``tables`` (those materialised) under its staging
-        folder; returns the plan (empty when nothing changed, and then nothing is written)."""
+    def stage(self, con, v: int, table: str) -> list[dict]:
+        """Write commit ``v``'s changed partitions of ``table`` (materialised) under its staging
+        folder; returns its part of the plan (empty when nothing changed, and then nothing is written)."""
         after = {}
-        for table in tables:
-            for month, n, h, n_old, h_old in con.execute(self._sums(table, both=True)).fetchall():
-                after[(table, month)] = (int(n), int(h), int(n_old), int(h_old or 0))
-        before = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in con.execute("SELECT tbl, month, n, h FROM _lk_before").fetchall()}
+        for month, n, h, n_old, h_old in con.execute(self._sums(table, both=True)).fetchall():
+            after[month] = (int(n), int(h), int(n_old), int(h_old or 0))
+        rows = con.execute("SELECT month, n, h FROM _lk_before WHERE tbl = ?", [table]).fetchall()
+        before = {r[0]: (int(r[1]), int(r[2])) for r in rows}
         plan = []
-        for key in sorted(set(before) | set(after)):
-            table, month = key
-            b = before.get(key)
-            a = after.get(key)
+        for month in sorted(set(before) | set(after)):
+            b = before.get(month)
+            a = after.get(month)
             if a is None:
                 plan.append({"table": table, "month": month, "mode": "drop"})
             elif b is not None and (a[0], a[1]) == b:
@@ -237,16 +240,22 @@ class Lake:
                 plan.append({"table": table, "month": month, "mode": "append"})
             else:
                 plan.append({"table": table, "month": month, "mode": "replace"})
-        if not plan:
-            return []
-        stage = self.staging(v)
-        shutil.rmtree(stage, ignore_errors=True)
-        for table in tables:
-            for mode, only_new in (("replace", False), ("append", True)):
-                months = [p["month"] for p in plan if p["table"] == table and p["mode"] == mode]
-                if months:
-                    self._write(con, table, months, stage / mode / table, v, only_new)
+        for mode, only_new in (("replace", False), ("append", True)):
+            months = [p["month"] for p in plan if p["mode"] == mode]
+            if months:
+                self._write(con, table, months, self.staging(v) / mode / table, v, only_new)
         return plan
+
+    def release(self, con, v: int, table: str, plan: list[dict]) -> None:
+        """After :meth:`stage`: ``table``'s temporary table goes (its memory, or its spill on disk,
+        with it), and the rest of the transaction reads the table as staged: the published files
+        of the partitions the plan leaves or appends to, and the staged files."""
+        gone = {p["month"] for p in plan if p["mode"] in ("replace", "drop")}
+        part = MONTH_OF.get(table) is not None
+        live = [f for f in self.files(table) if (f.parent.name.removeprefix("month=") if part else "") not in gone]
+        new = [f for mode in ("replace", "append") for f in sorted((self.staging(v) / mode / table).rglob("*.parquet"))]
+        con.execute(f"DROP TABLE temp.{_q(table)}")
+        con.execute(f"CREATE TEMP VIEW {_q(table)} AS {self.view_sql(con, table, live + new)}")
 
     def _file_count(self, table: str, month: str) -> int:
         d = self.partition(table, month)
@@ -275,10 +284,12 @@ class Lake:
     def write_plan(self, v: int, plan: list[dict]) -> None:
         _write_atomic(self.plan_file(v), json.dumps({"version": v, "ops": plan}) + "\n")
 
-    def end(self, con, tables: list[str]) -> None:
-        """After the transaction: the temporary tables become views over the files again."""
+    def end(self, con, tables: list[str], released: frozenset[str] | set[str] = frozenset()) -> None:
+        """After the transaction: the temporary tables (and the views of released ones) become views
+        over the files again."""
         for table in tables:
-            con.execute(f"DROP TABLE IF EXISTS temp.{_q(table)}")
+            if table not in released:
+                con.execute(f"DROP TABLE IF EXISTS temp.{_q(table)}")
             con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS {self.view_sql(con, table)}")
         con.execute("DROP TABLE IF EXISTS temp._lk_before")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..sources import canonical
 from ._db import LoadCounts, Store
-from ._schema import LOAD_ORDER
+from ._schema import LOAD_ORDER, TABLES
 
 
 def ingest_canonical(
@@ -29,14 +29,25 @@ def ingest_canonical(
     out: list[LoadCounts] = []
     with store.run("canonical", f"canonical:{directory}", [s.source for s in scans]) as run:
         with store.transaction():
-            for batch in batches:
+            for i, batch in enumerate(batches):
                 if progress:
                     progress(batch.table, len(out), len(scans))
                 out += store.load_batch(batch)
+                # a lake holds in scratch only the tables later batches may still change
+                store.release(*(set(LOAD_ORDER) - _written(batches[i + 1:])))
             run["counts"] = [c.as_row() for c in out]
             run["finish"]()  # finished in the commit of the data (a lake's files are moved in after it)
     if progress:
         progress("", len(scans), len(scans))
+    return out
+
+
+def _written(batches: list) -> set[str]:
+    """The tables loading ``batches`` may change: their own, and the tables naming people when
+    identities load (their pseudonyms are remapped)."""
+    out = {b.table for b in batches}
+    if "identities" in out:
+        out |= {t.name for t in TABLES.values() if any(c.person for c in t.columns)}
     return out
 
 
