@@ -8,7 +8,9 @@ ingests it into a store (once) and times the DuckDB panel. Then for each
 started with pyspark's ``bin/spark-class`` and stopped at the end) it starts one
 Spark session, loads the store's tables, times the Spark panel and compares the
 two panels (all columns; floats to 1e-9 relative). Writes
-its table into benchmarks/results/spark.md, between the "latest run" markers.
+its table into benchmarks/results/spark.md (or ``--out``), between the "latest run" markers.
+``--store 10000x260=PATH`` times that size on a store already made (``bench_growth.py``'s)
+instead of simulating and ingesting one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ START, END = "<!-- latest run -->", "<!-- /latest run -->"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
+STORES: dict[tuple[int, int], Path] = {}  # --store: a size timed on a store made elsewhere
+
+
 def _store(work: Path, teams: int, weeks: int) -> Path:
+    if (teams, weeks) in STORES:
+        return STORES[teams, weeks]
     sim = work / f"sim-{teams}x{weeks}"
     db = work / f"store-{teams}x{weeks}.duckdb"
     if not (sim / "truth.json").exists():
@@ -55,7 +62,12 @@ def main() -> None:
     ap.add_argument("--executor-memory", default="1g", help="each worker's memory (its executor's heap)")
     ap.add_argument("--repeat", type=int, default=2, help="panel runs per session (the first is JIT-cold)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--store", action="append", default=[], metavar="TEAMSxWEEKS=PATH",
+                    help="time this size on an existing store (e.g. bench_growth.py's) instead of simulating one")
     a = ap.parse_args()
+    for arg in a.store:
+        size, path = arg.split("=", 1)
+        STORES[tuple(int(x) for x in size.split("x"))] = Path(path)
     sizes = [tuple(int(x) for x in s.split("x")) for s in (a.size or ["200x104"])]
     a.workers = a.workers or [0, 1, 2]
     a.work.mkdir(parents=True, exist_ok=True)
@@ -136,6 +148,11 @@ def main() -> None:
         cmd += f" --load {a.load}"
     if a.memory:
         cmd += f" --memory {a.memory}"
+    if a.executor_memory != "1g":
+        cmd += f" --executor-memory {a.executor_memory}"
+    if a.repeat != 2:
+        cmd += f" --repeat {a.repeat}"
+    cmd += "".join(f" --store {x}" for x in a.store)
     lines = [
         "# Panel on DuckDB, local Spark and a standalone Spark cluster",
         "",
