@@ -51,6 +51,9 @@ def test_org_and_parent_rollups_are_ratios_of_sums(con, weekly):
     assert org["deployments_per_week"] == pytest.approx(w["deployments"].sum() / w["week"].nunique(), rel=1e-12)
     assert org["builders"] == pytest.approx(w["builders"].sum() / w["week"].nunique(), rel=1e-12)
     assert org["pages_per_oncall_builder"] == pytest.approx(w["pages"].sum() / w["oncall_builders"].sum(), rel=1e-12)
+    # a day two teams deployed counts once for each (the weekly counts are checked against the oracle)
+    assert w.groupby("week")["deploy_days"].sum().max() > w["deploy_days"].max()
+    assert org["deploy_days_per_week"] == pytest.approx(w["deploy_days"].sum() / w["week"].nunique(), rel=1e-12)
     # the org figure is not the mean of team figures
     teams = period_metrics(con, by="team")
     assert org["cts_sw"] != pytest.approx(teams["cts_sw"].mean(), rel=1e-6)
@@ -58,6 +61,10 @@ def test_org_and_parent_rollups_are_ratios_of_sums(con, weekly):
     for _, r in par.iterrows():
         g = w[w["parent_id"].fillna("(none)") == r["group"]]
         assert r["cts_sw"] == pytest.approx(g["cost"].sum() / g["units"].sum(), rel=1e-12)
+        assert r["deploy_days_per_week"] == pytest.approx(g["deploy_days"].sum() / g["week"].nunique(), rel=1e-12)
+    for _, r in teams.iterrows():
+        g = w[w["team_id"] == r["group"]]
+        assert r["deploy_days_per_week"] == pytest.approx(g["deploy_days"].sum() / g["week"].nunique(), rel=1e-12)
 
 
 def test_period_bounds(con, weekly):

@@ -126,14 +126,27 @@ def _agg_changes(c: ir.Table, keys: list) -> ir.Table:
     )
 
 
-def _agg_deploys(d: ir.Table, keys: list, day_key) -> ir.Table:
+def _agg_deploys(d: ir.Table, keys: list, day_key=None) -> ir.Table:
+    """Deployment counts per ``keys``; with ``day_key``, also the distinct days it takes where a
+    deployment succeeded (``deploy_days``)."""
+    days = {} if day_key is None else {"deploy_days": day_key.nunique(where=d.ok)}
     return d.group_by(keys).aggregate(
         prod_deployments=d.deployment_id.count(where=d.success),
-        deploy_days=day_key.nunique(where=d.ok),
+        **days,
         change_failures=d.deployment_id.count(where=d.failed_change),
         rework_deployments=d.deployment_id.count(where=d.rework),
         recovery_median_h=d.recovery.median(),
     )
+
+
+def _team_deploy_days(d: ir.Table, keys: list) -> ir.Table:
+    """``deploy_days`` per ``keys``: each team's days with a successful deployment, summed over
+    the teams (a day two teams deployed counts twice). Counting (team, day) pairs this way keeps
+    the distinct count on a date; a team-and-day string built per deployment cost seconds at
+    10,000 teams. Deployments without a team count for none, as before."""
+    ok = d.filter(d.ok & d.team_id.notnull())
+    per = ok.group_by([*keys, "team_id"]).aggregate(days=ok.day.nunique())
+    return per.group_by(keys).aggregate(deploy_days=per.days.sum())
 
 
 WEEKLY_COLUMNS = (
@@ -205,10 +218,10 @@ def dora_period(
         weeks=p.week.nunique(),
         **{f"sum_{x}": p[x].sum() for x in PANEL_SUMS},
     )
-    # deploy days are counted per team, then summed: a day two teams deployed counts twice
-    da = _agg_deploys(d, k, d.team_id.cast("string") + "/" + d.day.cast("string"))
+    da = _agg_deploys(d, k)
     ca = _agg_changes(c, k)
     j = sums.left_join(da, k).drop(*[f"{x}_right" for x in k])
+    j = j.left_join(_team_deploy_days(d, k), k).drop(*[f"{x}_right" for x in k])
     j = j.left_join(ca, k).drop(*[f"{x}_right" for x in k])
     zero = ("deploy_days", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed")
     j = j.mutate(**{x: j[x].fill_null(0) for x in zero})
