@@ -103,8 +103,7 @@ def main() -> None:
         t = time.perf_counter()
         session, tmp = spark_session(cluster.master_url if cluster else None, cores=2, app="ctssw-bench", memory=a.memory)
         try:
-            if cluster:
-                session.conf.set("spark.sql.shuffle.partitions", str(max(2, workers)))
+            cores = session.conf.get("spark.sql.shuffle.partitions")  # one per granted core
             session.sparkContext.setLogLevel("ERROR")
             con = ibis.pyspark.connect(session)
             session.range(4).count()
@@ -117,8 +116,13 @@ def main() -> None:
                     t = time.perf_counter()
                     # the executors run on this machine, so they read the Parquet files the driver's DuckDB writes
                     folder = tmp / f"tables-{teams}x{weeks}" if a.load == "parquet" else None
+                    session.conf.set("spark.sql.shuffle.partitions", cores)  # each size sized afresh
                     load_into_spark(s, con, folder=folder)
-                    add(f"{mode}, {teams}×{weeks}: load into Spark ({a.load})", time.perf_counter() - t, f"{n:,} event rows")
+                    parts = session.conf.get("spark.sql.shuffle.partitions")
+                    mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**20 if folder else None
+                    add(f"{mode}, {teams}×{weeks}: load into Spark ({a.load})", time.perf_counter() - t,
+                        f"{n:,} event rows" + (f", {mb:,.0f} MiB of Parquet" if mb is not None else "")
+                        + f", {parts} shuffle partitions")
                 for i in range(a.repeat):
                     t = time.perf_counter()
                     got = panel_expr(con).to_pandas()

@@ -51,7 +51,7 @@ def test_docs_spark_panel_reads_the_lake_alone(tmp_path, monkeypatch):
     assert_frames_equal(got, want, rtol=1e-9)
 
 
-def test_spark_reads_a_column_a_file_lacks_as_its_default(spark, small_lake, tmp_path):
+def test_spark_reads_a_column_a_file_lacks_as_its_default(spark, small_lake, tmp_path, monkeypatch):
     """As DuckDB does: a file written before a column joined the schema gives the column's default."""
     import shutil
 
@@ -66,6 +66,13 @@ def test_spark_reads_a_column_a_file_lacks_as_its_default(spark, small_lake, tmp
     duckdb.connect().execute(f"COPY (SELECT * EXCLUDE (is_rollback) FROM read_parquet('{f}')) TO '{f}.new' (FORMAT parquet)")
     os.replace(f"{f}.new", f)
     con = ibis.pyspark.connect(spark[0].newSession())
+    before = int(con._session.conf.get("spark.sql.shuffle.partitions"))
     load_lake_into_spark(con, str(lake), ("deployments",))
+    assert int(con._session.conf.get("spark.sql.shuffle.partitions")) == before  # a small lake: one per core
     got = con.table("deployments").to_pandas()
     assert len(got) > 0 and got["is_rollback"].notna().all()
+    # a large one (here: 1 KiB per partition) gets one shuffle partition per so many bytes of its files
+    monkeypatch.setattr(sys.modules["ctssw.panel.backend"], "PARTITION_BYTES", 1024)
+    load_lake_into_spark(con, str(lake), ("deployments",))
+    size = sum(p.stat().st_size for p in (lake / "deployments").rglob("*.parquet"))
+    assert int(con._session.conf.get("spark.sql.shuffle.partitions")) == -(-size // 1024) > before

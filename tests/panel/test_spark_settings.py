@@ -35,3 +35,27 @@ def test_no_executor_within_the_wait_keeps_the_default():
 def test_an_unreadable_context_keeps_the_default():
     broken = type("S", (), {"sparkContext": type("C", (), {"_jsc": None})()})()
     assert granted_cores(broken) is None
+
+
+class _Conf:
+    def __init__(self, n: int):
+        self.d = {"spark.sql.shuffle.partitions": str(n)}
+
+    def get(self, k):
+        return self.d[k]
+
+    def set(self, k, v):
+        self.d[k] = v
+
+
+def test_a_large_input_gets_a_shuffle_partition_per_64_mib_and_a_small_one_keeps_one_per_core():
+    from ctssw.panel.backend import PARTITION_BYTES, size_partitions
+
+    small = type("S", (), {"conf": _Conf(2)})()
+    assert size_partitions(small, 50 * 2**20) == 2 and small.conf.d["spark.sql.shuffle.partitions"] == "2"
+    big = type("S", (), {"conf": _Conf(2)})()
+    assert size_partitions(big, 15 * 2**30) == 240 == 15 * 2**30 // PARTITION_BYTES
+    assert big.conf.d["spark.sql.shuffle.partitions"] == "240"
+    # never lowered below what the session (or its operator) set
+    many = type("S", (), {"conf": _Conf(500)})()
+    assert size_partitions(many, 15 * 2**30) == 500 and many.conf.d["spark.sql.shuffle.partitions"] == "500"
