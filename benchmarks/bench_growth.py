@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weeks", type=int, default=260)
     ap.add_argument("--work", type=Path, default=ROOT / ".bench-data" / "growth")
     ap.add_argument("--spark-workers", type=int, default=2)
-    ap.add_argument("--worker-memory", default="4g", help="each Spark worker's memory")
+    ap.add_argument("--worker-memory", default="4g", help="each Spark worker's memory and its executor's heap")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--no-spark", action="store_true", help="DuckDB only")
     mode.add_argument("--spark-only", action="store_true", help="the lake ingest and the Spark stages only")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         from backends.cluster import start_cluster
 
         cluster = start_cluster(Path(tempfile.mkdtemp(prefix="ctssw-growth-spark-")), workers=args.spark_workers,
-                                worker_memory=args.worker_memory)
+                                worker_memory=args.worker_memory, executor_memory=args.worker_memory)
         url = cluster.master_url
         spark_env = {**cluster.env(), "PYTHONPATH": env["PYTHONPATH"], "CTSSW_IDENTITY_KEY": env["CTSSW_IDENTITY_KEY"]}
     rows: dict[int, int] = {}

@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--memory", default=None, help="the JVM heap (default: $CTSSW_SPARK_MEMORY, else 4g)")
     ap.add_argument("--workers", type=int, action="append", default=None,
                     help="0 for local[2], N for a standalone cluster of N one-core workers on 127.0.0.1 (repeatable; default 0, 1 and 2)")
-    ap.add_argument("--executor-memory", default="1g", help="each worker's memory (its executor's heap)")
+    ap.add_argument("--executor-memory", default="1g", help="each worker's memory and its executor's heap")
     ap.add_argument("--repeat", type=int, default=2, help="panel runs per session (the first is JIT-cold)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--store", action="append", default=[], metavar="TEAMSxWEEKS=PATH",
@@ -96,12 +96,14 @@ def main() -> None:
         cluster = None
         if workers:
             t = time.perf_counter()
-            cluster = start_cluster(a.work / f"cluster-{workers}", workers=workers, worker_memory=a.executor_memory)
+            cluster = start_cluster(a.work / f"cluster-{workers}", workers=workers, worker_memory=a.executor_memory,
+                                    executor_memory=a.executor_memory)
             os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
             add(f"standalone cluster up ({workers} one-core worker(s) on 127.0.0.1)", time.perf_counter() - t, cluster.master_url)
         mode = f"cluster {workers}×1 core" if workers else "local[2]"
         t = time.perf_counter()
-        session, tmp = spark_session(cluster.master_url if cluster else None, cores=2, app="ctssw-bench", memory=a.memory)
+        session, tmp = spark_session(cluster.master_url if cluster else None, cores=2, app="ctssw-bench", memory=a.memory,
+                                     conf={"spark.executor.memory": a.executor_memory} if cluster else None)
         try:
             cores = session.conf.get("spark.sql.shuffle.partitions")  # one per granted core
             session.sparkContext.setLogLevel("ERROR")
@@ -141,7 +143,7 @@ def main() -> None:
         for w in a.workers:
             if (w, teams, weeks) in last:
                 mode = f"cluster {w}×1 core" if w else "local[2]"
-                ratios.append(f"| {teams}×{weeks}, {mode}: warm Spark panel ÷ DuckDB panel | "
+                ratios.append(f"| {teams}×{weeks}, {mode}: {'warm' if a.repeat > 1 else 'first (JIT-cold)'} Spark panel ÷ DuckDB panel | "
                               f"{last[w, teams, weeks] / duck[teams, weeks]:.1f}× | |")
         if (1, teams, weeks) in last and (2, teams, weeks) in last:
             ratios.append(f"| {teams}×{weeks}: 1 → 2 workers, warm panel speed-up | "
@@ -161,7 +163,9 @@ def main() -> None:
         "# Panel on DuckDB, local Spark and a standalone Spark cluster",
         "",
         (
-            f"Simulated organisations (seed 0); machine: {platform.machine()}, {os.cpu_count()} cores, "
+            ("The stores given by --store; simulated organisations (seed 0) for the other sizes" if a.store
+             else "Simulated organisations (seed 0)")
+            + f"; machine: {platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end; "
             "one run each, wall-clock."
         ),

@@ -110,10 +110,21 @@ def _wait(what: str, ok, cluster: Cluster, name: str, timeout: float) -> None:
     raise RuntimeError(f"{what}: not ready after {timeout:.0f} s\n{cluster.log_tail(name)}")
 
 
-def start_cluster(root: Path, *, workers: int = 2, worker_memory: str = "1g", timeout: float = 180) -> Cluster:
-    """One master and ``workers`` one-core workers on 127.0.0.1; returns when all are registered."""
+def start_cluster(
+    root: Path, *, workers: int = 2, worker_memory: str = "1g", executor_memory: str | None = None, timeout: float = 180,
+) -> Cluster:
+    """One master and ``workers`` one-core workers on 127.0.0.1; returns when all are registered.
+
+    ``worker_memory`` is what each worker may hand out; an application's executors take Spark's
+    ``spark.executor.memory`` (1g unless set). ``executor_memory`` sets it in the cluster's
+    ``conf/spark-defaults.conf``, which a process started with :meth:`Cluster.env` reads, as an
+    operator's spark-submit would.
+    """
     root.mkdir(parents=True, exist_ok=True)
     c = Cluster(root=root)
+    if executor_memory is not None:
+        (root / "conf").mkdir(exist_ok=True)
+        (root / "conf" / "spark-defaults.conf").write_text(f"spark.executor.memory {executor_memory}\n")
     spark_class = str(spark_home() / "bin" / "spark-class")
     port, ui = free_port(), free_port()
     c.master_url, c.master_ui = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui}"

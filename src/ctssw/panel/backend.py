@@ -61,7 +61,10 @@ DRIVER_MEMORY = "4g"
 JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:disable -Xlog:all=warning:stderr"
 
 
-def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None):
+def spark_session(
+    url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None,
+    conf: dict[str, str] | None = None,
+):
     """A Spark session: local mode by default, ``spark://host:port`` or ``sc://host:port`` (Spark Connect).
 
     The UI is off, the session time zone is UTC and the warehouse lives in a
@@ -69,7 +72,9 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
     JVM (driver and executor in one) gets ``memory`` of heap (``$CTSSW_SPARK_MEMORY``,
     else 4g): with Spark's own 1g, the joins and aggregations of a 200-team panel
     leave little headroom, and a fuller heap spends its time in GC. The driver's (and,
-    on a cluster, the executors') JVM runs with :data:`JAVA_OPTIONS`.
+    on a cluster, the executors') JVM runs with :data:`JAVA_OPTIONS`. ``conf``: more Spark settings
+    (``{"spark.executor.memory": "4g"}``), applied last; a command reads them from
+    ``$SPARK_CONF_DIR/spark-defaults.conf``, as spark-submit does.
     """
     try:
         from pyspark.sql import SparkSession
@@ -105,6 +110,8 @@ def spark_session(url: str | None = None, *, cores: int = 2, app: str = "ctssw",
         .config("spark.sql.warehouse.dir", str(tmp / "warehouse"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
     try:
         session = b.getOrCreate()
     except Exception as e:  # the JVM or the Connect channel did not come up
@@ -209,9 +216,9 @@ def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str
 
 #: Parquet input per shuffle partition, past one partition per granted core. One partition per
 #: core keeps a small organisation's ~45 shuffle stages cheap (a 200-team panel took 10.9 s warm
-#: with 200 partitions coalesced by Spark's adaptive execution, 9.0 s with 2); but at 10,000
-#: teams × 260 weeks (about 15 GB of Parquet) two partitions left each task more rows than a
-#: 4 GB executor could hold, and both executors died of OutOfMemoryError.
+#: with 200 partitions coalesced by Spark's adaptive execution, 9.0 s with 2); a large input is
+#: split so that no task holds a large share of a table (10,000 teams × 260 weeks, 12 GiB of
+#: Parquet: 191 partitions). benchmarks/results/spark-10k.md has the measurements.
 PARTITION_BYTES = 64 * 2**20
 
 
