@@ -217,8 +217,9 @@ def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str
 #: Parquet input per shuffle partition, past one partition per granted core. One partition per
 #: core keeps a small organisation's ~45 shuffle stages cheap (a 200-team panel took 10.9 s warm
 #: with 200 partitions coalesced by Spark's adaptive execution, 9.0 s with 2); a large input is
-#: split so that no task holds a large share of a table (10,000 teams × 260 weeks, 12 GiB of
-#: Parquet: 191 partitions). benchmarks/results/spark-10k.md has the measurements.
+#: split so that no task holds a large share of a table. At 10,000 teams × 260 weeks (12 GiB of
+#: Parquet, 191 partitions) the panel took 539 s on two one-core workers with 4 GB executors,
+#: against 587 s with 2 partitions (one run each; benchmarks/results/spark-10k.md).
 PARTITION_BYTES = 64 * 2**20
 
 
