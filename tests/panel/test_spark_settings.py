@@ -59,3 +59,26 @@ def test_a_large_input_gets_a_shuffle_partition_per_64_mib_and_a_small_one_keeps
     # never lowered below what the session (or its operator) set
     many = type("S", (), {"conf": _Conf(500)})()
     assert size_partitions(many, 15 * 2**30) == 500 and many.conf.d["spark.sql.shuffle.partitions"] == "500"
+
+
+def test_a_killed_commands_spark_folder_is_swept_and_a_live_or_unknown_one_kept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from ctssw.panel.backend import TEMP_PREFIX, sweep_stale_temp
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folders = {}
+    for name, owner in (("dead", dead.stdout.strip()), ("live", str(__import__("os").getpid())), ("unknown", None)):
+        d = tmp_path / f"{TEMP_PREFIX}{name}"
+        (d / "tables").mkdir(parents=True)
+        (d / "tables" / "commits.parquet").write_bytes(b"x" * 10)
+        if owner is not None:
+            (d / "owner").write_text(owner)
+        folders[name] = d
+    (tmp_path / "other-folder").mkdir()
+    assert sweep_stale_temp() == [folders["dead"]]
+    assert not folders["dead"].exists() and folders["live"].exists() and folders["unknown"].exists()
+    assert (tmp_path / "other-folder").exists()

@@ -82,7 +82,9 @@ def spark_session(
         raise ConfigError("the spark backend needs pyspark: pip install 'ibis-framework[pyspark]'") from None
     if url is not None:
         check_spark_url(url)
-    tmp = Path(tempfile.mkdtemp(prefix="ctssw-spark-"))
+    sweep_stale_temp()
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    (tmp / "owner").write_text(str(os.getpid()))
     if url is not None and url.startswith("sc://"):
         try:
             import grpc  # noqa: F401  (Spark Connect's client transport)
@@ -122,6 +124,29 @@ def spark_session(
         if granted:
             session.conf.set("spark.sql.shuffle.partitions", str(max(2, granted)))
     return session, tmp
+
+
+TEMP_PREFIX = "ctssw-spark-"
+
+
+def sweep_stale_temp() -> list[Path]:
+    """Remove the temporary folders of Spark sessions whose command is gone without closing them
+    (killed: a 10,000-team command leaves 12 GiB of Parquet copies there); returns them.
+
+    A folder is removed only when its ``owner`` file names a process that no longer exists; one
+    without it, or whose process lives (or whose id was reused), is left alone.
+    """
+    gone = []
+    for d in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        try:
+            pid = int((d / "owner").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+        except (OSError, ValueError):  # no owner file, not ours to signal, or unreadable
+            continue
+    return gone
 
 
 def granted_cores(session, wait: float = 15.0) -> int | None:
