@@ -265,13 +265,18 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:
+        from ._common import label, spark_error
+
+        # a Spark job that fails (executors lost, a file gone) surfaces from PySpark or Py4J
+        why = spark_error(e)
+        if why is not None:
+            console.print(label("error", "bold red", why), soft_wrap=True)
+            sys.exit(int(Exit.STORE))
         # a store damaged after it was opened fails deep inside DuckDB: one line, exit 4, no traceback
         import duckdb
 
         if not isinstance(e, duckdb.Error):
             raise
-        from ._common import label
-
         first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         console.print(label("error", "bold red", f"cannot read store {_db_arg(sys.argv[1:])}: {first} "
                             "(the file is damaged: restore it from a copy, or ingest again into a new store)"), soft_wrap=True)

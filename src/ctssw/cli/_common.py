@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -264,3 +265,31 @@ class working:
 
     def __exit__(self, *exc) -> None:
         self.p.__exit__(*exc)
+
+
+def spark_error(e: BaseException) -> str | None:
+    """One line for an error a Spark job raised (None when ``e`` is not Spark's or Py4J's).
+
+    Spark's own error keeps its Java stack in the message; the line kept is the deepest
+    ``Caused by:`` in it, else the Java exception and its message (the line after Py4J's "An
+    error occurred while calling ..."). Executors that died of ``OutOfMemoryError`` (exit code
+    52) get the setting that gives them more.
+    """
+    kinds = tuple(
+        getattr(sys.modules[m], k) for m, k in (("py4j.protocol", "Py4JError"), ("pyspark.errors", "PySparkException"))
+        if m in sys.modules
+    )
+    if not kinds or not isinstance(e, kinds):
+        return None
+    try:
+        text = str(e)
+    except Exception:  # a Py4J error whose JVM is gone cannot render its Java exception
+        text = type(e).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    causes = [ln.removeprefix("Caused by: ") for ln in lines if ln.startswith("Caused by: ")]
+    cause = causes[-1] if causes else next((ln[2:] for ln in lines if ln.startswith(": ")), lines[0] if lines else type(e).__name__)
+    msg = f"the Spark job failed: {cause[:300]}"
+    if "OutOfMemoryError" in text or "exited with code 52" in text:
+        msg += (" (its executors ran out of memory: give them more with spark.executor.memory in "
+                "$SPARK_CONF_DIR/spark-defaults.conf)")
+    return msg

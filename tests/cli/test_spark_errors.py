@@ -1,0 +1,69 @@
+"""A Spark job that fails inside a command is one line and exit 4, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+pytest.importorskip("pyspark")
+
+
+def _run_main(monkeypatch, capsys, exc: BaseException) -> tuple[int, str]:
+    import ctssw.cli._app as cli
+
+    def boom():
+        raise exc
+
+    monkeypatch.setattr(cli, "app", boom)
+    monkeypatch.setattr(sys, "argv", ["ctssw", "panel", "--backend", "spark"])
+    with pytest.raises(SystemExit) as ex:
+        cli.main()
+    out = capsys.readouterr()
+    return ex.value.code, out.out + out.err
+
+
+def test_executors_out_of_memory_name_the_setting_that_gives_them_more(monkeypatch, capsys):
+    from pyspark.errors import PySparkException
+
+    # the shape of the job abort a 10,000-team panel gave with 1 GB executors
+    e = PySparkException(message="Job aborted due to stage failure: Task 3 in stage 21.0 failed 4 times, most recent "
+                                 "failure: ExecutorLostFailure (executor 1 exited caused by one of the running tasks) "
+                                 "Reason: Command exited with code 52")
+    code, out = _run_main(monkeypatch, capsys, e)
+    assert code == 4 and "Traceback" not in out
+    assert out.count("\n") == 1 and out.startswith("error: the Spark job failed: ")
+    assert "spark.executor.memory" in out and "spark-defaults.conf" in out
+
+
+def test_a_java_exception_is_given_by_its_own_line(monkeypatch, capsys):
+    from py4j.protocol import Py4JError
+
+    e = Py4JError("An error occurred while calling o397.toPandas.\n: java.io.FileNotFoundException: File "
+                  "file:/lake/deployments/month=2024-01/part-1-0.parquet does not exist\n\tat org.apache.hadoop.fs.X(X.java:1)")
+    code, out = _run_main(monkeypatch, capsys, e)
+    assert code == 4 and "Traceback" not in out and "\tat " not in out
+    assert "java.io.FileNotFoundException: File file:/lake/deployments/month=2024-01/part-1-0.parquet does not exist" in out
+    assert "spark.executor.memory" not in out
+
+
+def test_other_errors_are_not_taken_for_spark_ones(monkeypatch, capsys):
+    import ctssw.cli._app as cli
+
+    monkeypatch.setattr(cli, "app", lambda: (_ for _ in ()).throw(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main()
+
+
+def test_the_deepest_cause_is_the_line_shown(monkeypatch, capsys):
+    from py4j.protocol import Py4JError
+
+    # what a local session whose 512 MB heap ran short gave (its Java frames cut here)
+    e = Py4JError("An error occurred while calling o256.getResult.\n: org.apache.spark.SparkException: Exception thrown in "
+                  "awaitResult: \n\tat org.apache.spark.util.X(X.scala:1)\nCaused by: org.apache.spark.SparkException: Job "
+                  "aborted due to stage failure: Task 0 in stage 144.0 failed 1 times, most recent failure: Lost task 0.0 in "
+                  "stage 144.0 (TID 103) (192.0.2.2 executor driver): TaskResultLost (result lost from block manager)\n"
+                  "Driver stacktrace:\n\tat org.apache.spark.Y(Y.scala:2)")
+    code, out = _run_main(monkeypatch, capsys, e)
+    assert code == 4 and out.startswith("error: the Spark job failed: org.apache.spark.SparkException: Job aborted")
+    assert "TaskResultLost" in out and "awaitResult" not in out
