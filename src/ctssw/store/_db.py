@@ -422,7 +422,8 @@ class Store:
     def release(self, *tables: str) -> None:
         """Promise that the current transaction changes ``tables`` no more. On a lake, each of them
         it changed is staged now and its temporary table dropped (the rest of the transaction
-        reads it as staged), so a load of many tables holds one at a time, not all of them."""
+        reads it as staged). DuckDB frees a dropped temporary table's memory only when the
+        transaction ends, so this lowers a long load's peak only in part (docs/lake.md)."""
         if self.lake is None or not self._in_tx:
             return
         for t in tables:

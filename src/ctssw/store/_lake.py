@@ -247,9 +247,9 @@ class Lake:
         return plan
 
     def release(self, con, v: int, table: str, plan: list[dict]) -> None:
-        """After :meth:`stage`: ``table``'s temporary table goes (its memory, or its spill on disk,
-        with it), and the rest of the transaction reads the table as staged: the published files
-        of the partitions the plan leaves or appends to, and the staged files."""
+        """After :meth:`stage`: ``table``'s temporary table is dropped (DuckDB frees it when the
+        transaction ends), and the rest of the transaction reads the table as staged: the
+        published files of the partitions the plan leaves or appends to, and the staged files."""
         gone = {p["month"] for p in plan if p["mode"] in ("replace", "drop")}
         part = MONTH_OF.get(table) is not None
         live = [f for f in self.files(table) if (f.parent.name.removeprefix("month=") if part else "") not in gone]

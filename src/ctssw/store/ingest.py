@@ -33,7 +33,7 @@ def ingest_canonical(
                 if progress:
                     progress(batch.table, len(out), len(scans))
                 out += store.load_batch(batch)
-                # a lake holds in scratch only the tables later batches may still change
+                # on a lake, a table no later batch may change is staged now, not at the commit
                 store.release(*(set(LOAD_ORDER) - _written(batches[i + 1:])))
             run["counts"] = [c.as_row() for c in out]
             run["finish"]()  # finished in the commit of the data (a lake's files are moved in after it)
