@@ -40,28 +40,36 @@ _CACHE: dict = {}
 _SERIAL = itertools.count()
 
 
-def _facts(con, unit: str, cfg: D.DoraConfig):
+def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
     """The panel and the change and deployment facts, materialised once per backend and settings.
 
-    Materialising keeps each later query small: Spark otherwise re-plans and
-    re-runs the whole linkage inside every aggregate.
+    ``full=False`` (the period roll-ups) takes the whole panel when it is built already, and
+    otherwise builds only the columns the roll-ups read (``PERIOD_PANEL``), without the commit
+    count and the AI-use columns. Materialising keeps each later query small: Spark otherwise
+    re-plans and re-runs the whole linkage inside every aggregate.
     """
     key = (id(con), unit, cfg.environment, cfg.incident_window_hours)
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] is con:
-        return hit[1]
-    all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
+    if hit is None or hit[0] is not con:
+        hit = _CACHE[key] = (con, {})
+    got = hit[1]
     n = next(_SERIAL)
-    p = _materialise(con, panel_expr(con, unit=unit), f"ctssw_panel_{n}")
-    # the production deployments with their team, target and previous success: one window over
-    # the deployments, shared by the change linkage, the incident attribution and the rework flag
-    deps = _materialise(con, L.deployments(con, cfg.environment), f"ctssw_deployments_{n}")
-    # each merge commit's production deployments: the deployment_commits rows are read once
-    shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
-    c = _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
-    d = _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}")
-    _CACHE[key] = (con, (p, c, d))
-    return p, c, d
+    if "full" not in got and (full or "period" not in got):
+        which = "full" if full else "period"
+        cols = None if full else D.PERIOD_PANEL
+        got[which] = _materialise(con, panel_expr(con, unit=unit, columns=cols), f"ctssw_panel_{n}")
+    if "facts" not in got:
+        all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
+        # the production deployments with their team, target and previous success: one window over
+        # the deployments, shared by the change linkage, the incident attribution and the rework flag
+        deps = _materialise(con, L.deployments(con, cfg.environment), f"ctssw_deployments_{n}")
+        # each merge commit's production deployments: the deployment_commits rows are read once
+        shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
+        c = _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
+        d = _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}")
+        got["facts"] = (c, d)
+    p = got["full"] if full else got.get("full", got.get("period"))
+    return (p, *got["facts"])
 
 
 def _materialise(con, expr, name: str):
@@ -132,6 +140,6 @@ def period_metrics(con, *, by: str = "team", unit: str = "deployment", expr: boo
     bound the period; rates are ratios of sums over the team-weeks in it.
     """
     cfg = D.dora_config(**kw)
-    p, c, d = _facts(con, unit, cfg)
+    p, c, d = _facts(con, unit, cfg, full=False)
     t = D.dora_period(con, cfg, p, by=by, facts=(c, d))
     return t if expr else to_frame(t).reset_index(drop=True)

@@ -178,10 +178,11 @@ def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
 
 
 PANEL_SUMS = (
-    "builders", "builder_weeks", "headcount", "oncall_builders", "cost", "labor_cost", "license_cost",
-    "infra_cost", "units", "deployments", "rollbacks", "failed_deployments", "interventions",
-    "changes_merged", "commits_to_prod", "pages", "incidents",
+    "builders", "builder_weeks", "headcount", "oncall_builders", "cost", "units", "deployments", "rollbacks",
+    "interventions", "changes_merged", "pages",
 )
+# the panel columns dora_period reads: the period roll-ups build only these
+PERIOD_PANEL = ("team_id", "week", *PANEL_SUMS)
 
 
 def dora_period(

@@ -22,18 +22,21 @@ __all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", 
            "tool_shares", "week_of"]
 
 
-def panel_expr(con, **kw):
+def panel_expr(con, *, columns: tuple[str, ...] | None = None, **kw):
     """The panel as an Ibis table expression over backend ``con``.
 
     Parameters
     ----------
     con : ibis backend
         Holds the canonical tables (``Store.ibis()`` for the DuckDB store).
+    columns : tuple of str, optional
+        Build only these of ``PANEL_COLUMNS`` (default: all), after ``team_id`` and ``week``;
+        parts no selected column needs are skipped.
     **kw
         :class:`PanelConfig` fields: ``unit`` ("deployment", "change", "commit" or
         "team" for each team's own unit), ``tool``, ``loaded_annual_cost``, ...
     """
-    return build_panel(con, panel_config(**kw))
+    return build_panel(con, panel_config(**kw), columns)
 
 
 def panel(con, **kw) -> pd.DataFrame:
