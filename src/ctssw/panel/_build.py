@@ -10,10 +10,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis
-import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from ..errors import ConfigError, MissingDataError
+from ._commits import commits_to_prod
 
 UNITS = ("deployment", "change", "commit", "team")
 FEATURES = ("all", "completion", "chat", "agent", "cli", "review")
@@ -183,7 +183,7 @@ def build_panel(con, cfg: PanelConfig, columns: tuple[str, ...] | None = None) -
         team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=week_of(ch.merged_at)
     ).aggregate(changes_merged=ch.change_id.count(), agent_changes=ch.change_id.count(where=by_agent))
 
-    commits = _commits(con, dep.filter(ok)) if with_commits else None
+    commits = commits_to_prod(con, dep.filter(ok)) if with_commits else None
 
     pg = con.table("pages")
     pages = pg.group_by(team_id=pg.team_id, week=week_of(pg.triggered_at)).aggregate(pages=pg.page_id.count())
@@ -216,44 +216,6 @@ def build_panel(con, cfg: PanelConfig, columns: tuple[str, ...] | None = None) -
     teams = con.table("teams").select("team_id", "architecture", "unit_of_software", "parent_id")
     p = _attach(p, teams, keys=("team_id",))
     return _metrics(p, cfg, need)
-
-
-def _commits(con, shipped: ir.Table) -> ir.Table:
-    """Distinct commits the team's successful production deployments shipped, per team-week."""
-    dc = con.table("deployment_commits")
-    dcj = dc.join(shipped, dc.deployment_id == shipped.deployment_id)
-    return dcj.group_by(["team_id", "week"]).aggregate(commits_to_prod=_distinct_shas(con, dcj.sha))
-
-
-@ibis.udf.scalar.builtin(name="hash")
-def _duckdb_hash(x: str) -> idt.UInt64:  # DuckDB's own 64-bit hash(), without Ibis's casts around it
-    ...
-
-
-@ibis.udf.agg.builtin(name="list")
-def _duckdb_list(x: idt.UInt64) -> idt.Array(idt.UInt64):
-    ...
-
-
-@ibis.udf.scalar.builtin(name="list_unique")
-def _duckdb_list_unique(x: idt.Array(idt.UInt64)) -> idt.Int64:
-    ...
-
-
-def _distinct_shas(con, sha: ir.StringValue) -> ir.IntegerScalar:
-    """The number of distinct commits (NULL for none); on DuckDB, of distinct 64-bit hashes of
-    their shas, counted in one list per group.
-
-    DuckDB counts distinct values by grouping on (group, value): 80M (team, week, 40-character
-    sha) keys in a 10,000-team panel, 23 s against 6 s to join and count the rows. Collecting
-    each team-week's sha hashes into a list and counting its unique values takes 10 s. Two shas
-    of one team-week share a hash with probability about m² / 2^65 for its m commits: under
-    1e-10 summed over the 2.5M team-weeks of a 10,000-team, five-year organisation. Spark's
-    ``hash`` has 32 bits, too few, so other backends count the strings.
-    """
-    if getattr(con, "name", "") == "duckdb":
-        return _duckdb_list_unique(_duckdb_list(_duckdb_hash(sha), where=sha.notnull()))
-    return sha.nunique()
 
 
 def _active(con, cfg: PanelConfig) -> ir.Table:
