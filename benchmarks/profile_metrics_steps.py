@@ -36,7 +36,7 @@ def main() -> None:
     try:
         cfg = D.dora_config()
         p = lap("panel", lambda: A._materialise(con, panel_expr(con, unit="deployment", columns=D.PERIOD_PANEL), "p"))
-        deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production"), "deps"))
+        deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production").select(*A.FACT_DEPLOYMENT_COLUMNS), "deps"))
         shipped = lap("shipped", lambda: A._materialise(con, L.shipped_merges(con, "production", deps=deps), "shipped"))
         c = lap("change_facts", lambda: A._materialise(con, D.change_facts(con, cfg, deps, shipped), "cf"))
         d = lap("deployment_facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "df"))

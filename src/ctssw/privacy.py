@@ -24,7 +24,15 @@ def check_k(k: int) -> int:
 
 
 def suppress_small_groups(df: pd.DataFrame, *, builders: str = "builders", k: int = DEFAULT_K) -> tuple[pd.DataFrame, int]:
-    """Drop rows describing fewer than ``k`` builders; return the rest and how many went."""
+    """Drop rows describing fewer than ``k`` builders; return the rest and how many went.
+
+    ``df`` may be a pyarrow Table, filtered as one (rows whose count is NULL go, as NaN does).
+    """
     k = check_k(k)
+    if not isinstance(df, pd.DataFrame):
+        import pyarrow.compute as pc
+
+        kept = df.filter(pc.greater_equal(df[builders], k))
+        return kept, df.num_rows - kept.num_rows
     keep = df[builders] >= k
     return df[keep].reset_index(drop=True), int((~keep).sum())

@@ -86,3 +86,22 @@ def test_an_unknown_column_is_a_config_error(store):
     with pytest.raises(ConfigError, match="no panel column"):
         panel(store.ibis(), columns=("team_id", "week", "commits"))
     assert "commits_to_prod" in PANEL_COLUMNS
+
+
+def test_the_panel_command_writes_the_panel_above_the_floor(store_path, tmp_path):
+    """``ctssw panel`` filters the floor on Arrow: the file is ``panel()`` less the rows under k."""
+    from typer.testing import CliRunner
+
+    from ctssw.cli import app
+    from ctssw.store import Store
+
+    out = tmp_path / "p.parquet"
+    r = CliRunner().invoke(app, ["panel", "--db", str(store_path), "--out", str(out), "--k", "9"])
+    assert r.exit_code == 0, r.output
+    with Store(store_path, read_only=True) as s:
+        whole = panel(s.ibis())
+    want = whole[whole["headcount"] >= 9].reset_index(drop=True)
+    assert 0 < len(want) < len(whole)
+    # Parquet has no seconds unit: the weeks come back in milliseconds, as they always did
+    pd.testing.assert_frame_equal(pd.read_parquet(out), want.assign(week=want["week"].astype("datetime64[ms]")))
+    assert f"{len(whole) - len(want):,} team-week(s) left out" in " ".join(r.output.split())

@@ -162,7 +162,7 @@ def panel(
     lake: LakeReadOpt = None,
 ) -> None:
     """Build the team × week panel from the store (team-weeks below the privacy floor are left out)."""
-    from ..panel import panel as build
+    from ..panel import panel_expr, panel_frame, to_arrow
     from ..panel.backend import connect
     from ..privacy import suppress_small_groups
 
@@ -170,12 +170,13 @@ def panel(
         with working("building the team × week panel"):
             con, close = connect(backend.value, db=db, spark_url=spark_url, lake=lake)
             try:
-                df = build(con, unit=unit, tool=tool)
+                table = to_arrow(panel_expr(con, unit=unit, tool=tool))
             finally:
                 close()
+        table, dropped = suppress_small_groups(table, builders="headcount", k=k)
     except CtsswError as e:
         _fail(e)
-    df, dropped = suppress_small_groups(df, builders="headcount", k=k)
+    df = panel_frame(table)
     if out_file.suffix == ".csv":
         df.to_csv(out_file, index=False)
     else:

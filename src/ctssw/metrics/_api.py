@@ -40,6 +40,14 @@ _CACHE: dict = {}
 _SERIAL = itertools.count()
 
 
+# what the linkage and the facts read of the deployments: the window that finds each previous
+# success then carries these through its sort, not every column of the table
+FACT_DEPLOYMENT_COLUMNS = (
+    "deployment_id", "target", "team_id", "repo_id", "finished_at", "result", "is_rollback", "ok", "sha",
+    "prev_success_deployment_id", "prev_success_sha",
+)
+
+
 def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
     """The panel and the change and deployment facts, materialised once per backend and settings.
 
@@ -62,7 +70,7 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
         all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
         # the production deployments with their team, target and previous success: one window over
         # the deployments, shared by the change linkage, the incident attribution and the rework flag
-        deps = _materialise(con, L.deployments(con, cfg.environment), f"ctssw_deployments_{n}")
+        deps = _materialise(con, L.deployments(con, cfg.environment).select(*FACT_DEPLOYMENT_COLUMNS), f"ctssw_deployments_{n}")
         # each merge commit's production deployments: the deployment_commits rows are read once
         shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
         c = _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")

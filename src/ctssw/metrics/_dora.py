@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from ..errors import ConfigError
@@ -45,9 +46,22 @@ def dora_config(**kw) -> DoraConfig:
     return cfg
 
 
-def _hours(a: ir.Value, b: ir.Value) -> ir.Value:
-    """Hours from a to b at one-second resolution; NULL when negative or either is NULL."""
-    s = b.epoch_seconds().floor() - a.epoch_seconds().floor()
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(x) -> idt.Int64:  # DuckDB: microseconds since the epoch, of a timestamp with or without zone
+    ...
+
+
+def _hours(a: ir.Value, b: ir.Value, con=None) -> ir.Value:
+    """Hours from a to b at one-second resolution (each floored to its second); NULL when
+    negative or either is NULL.
+
+    On DuckDB the seconds come from ``epoch_us``: Ibis's ``epoch_seconds`` casts a timestamp with
+    zone to one without first, which took 4 s of the 10,000-team change facts (0.8 s this way).
+    """
+    if getattr(con, "name", "") == "duckdb":
+        s = _epoch_us(b) // 1_000_000 - _epoch_us(a) // 1_000_000
+    else:
+        s = b.epoch_seconds().floor() - a.epoch_seconds().floor()
     return ibis.ifelse(s >= 0, s.cast("float64") / 3600.0, ibis.null("float64"))
 
 
@@ -63,11 +77,11 @@ def change_facts(con, cfg: DoraConfig, deps: ir.Table | None = None, shipped: ir
     return c.select(
         "change_id", "team_id", "deployment_id", "deployed_at",
         week=week_of(c.deployed_at),
-        lead_time=_hours(start, c.deployed_at),
-        coding=_hours(c.first_commit_at, c.created_at),
-        pickup=_hours(c.created_at, c.first_review_at),
-        review=_hours(c.first_review_at, c.merged_at),
-        deploy=_hours(c.merged_at, c.deployed_at),
+        lead_time=_hours(start, c.deployed_at, con),
+        coding=_hours(c.first_commit_at, c.created_at, con),
+        pickup=_hours(c.created_at, c.first_review_at, con),
+        review=_hours(c.first_review_at, c.merged_at, con),
+        deploy=_hours(c.merged_at, c.deployed_at, con),
     )
 
 
@@ -91,7 +105,7 @@ def deployment_facts(con, cfg: DoraConfig, deps: ir.Table | None = None) -> ir.T
         success=success,
         failed_change=failed_change,
         recovery=ibis.ifelse(
-            failed_change & (d.unresolved.fill_null(0) == 0), _hours(d.finished_at, d.last_resolved), ibis.null("float64")
+            failed_change & (d.unresolved.fill_null(0) == 0), _hours(d.finished_at, d.last_resolved, con), ibis.null("float64")
         ),
         went_wrong=(d.result == "failure") | failed_change,
     )

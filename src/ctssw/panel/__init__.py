@@ -16,10 +16,10 @@ from ._build import (
 )
 from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
-from ._frame import to_frame
+from ._frame import to_arrow, to_frame
 
-__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr", "read_panel", "to_frame",
-           "tool_shares", "week_of"]
+__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr",
+           "panel_frame", "read_panel", "to_arrow", "to_frame", "tool_shares", "week_of"]
 
 
 def panel_expr(con, *, columns: tuple[str, ...] | None = None, **kw):
@@ -41,7 +41,12 @@ def panel_expr(con, *, columns: tuple[str, ...] | None = None, **kw):
 
 def panel(con, **kw) -> pd.DataFrame:
     """The panel materialised as a pandas DataFrame (the seam to the estimators)."""
-    df = to_frame(panel_expr(con, **kw))
+    return panel_frame(to_arrow(panel_expr(con, **kw)))
+
+
+def panel_frame(table) -> pd.DataFrame:
+    """A panel fetched as Arrow (:func:`to_arrow` of :func:`panel_expr`) as :func:`panel` returns it."""
+    df = table.to_pandas()
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
 

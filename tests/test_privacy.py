@@ -1,0 +1,26 @@
+"""The privacy floor drops the same rows from a pandas frame and from an Arrow table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from ctssw.errors import ConfigError
+from ctssw.privacy import suppress_small_groups
+
+
+def test_arrow_and_pandas_drop_the_same_rows():
+    df = pd.DataFrame({"team_id": list("abcdef"), "headcount": [5, 4, np.nan, 12, 0, 5]})
+    kept, n = suppress_small_groups(df, builders="headcount", k=5)
+    t = pa.table({"team_id": list("abcdef"), "headcount": pa.array([5, 4, None, 12, 0, 5], pa.int64())})
+    akept, an = suppress_small_groups(t, builders="headcount", k=5)
+    assert n == an == 3
+    assert kept["team_id"].tolist() == akept["team_id"].to_pylist() == ["a", "d", "f"]
+    assert isinstance(akept, pa.Table)
+
+
+def test_a_floor_below_the_minimum_is_refused_for_arrow_too():
+    with pytest.raises(ConfigError, match="at least"):
+        suppress_small_groups(pa.table({"headcount": [9]}), builders="headcount", k=2)
