@@ -2,7 +2,8 @@
 
     python benchmarks/profile_metrics_steps.py STORE.duckdb
 
-The steps are those of ``ctssw.metrics._api._facts`` (the panel, the production deployments,
+First the whole panel ``ctssw panel`` builds; then the steps of ``ctssw.metrics._api._facts``
+(the panel columns the period roll-ups read, the production deployments,
 the shipped merge commits, the change and deployment facts) and the two period roll-ups the
 command prints (by team, and for the organisation). Prints seconds per step and the row counts;
 the per-step table in results/growth.md comes from this script on the 10,000-team store.
@@ -35,7 +36,8 @@ def main() -> None:
 
     try:
         cfg = D.dora_config()
-        p = lap("panel", lambda: A._materialise(con, panel_expr(con, unit="deployment", columns=D.PERIOD_PANEL), "p"))
+        lap("panel (ctssw panel's)", lambda: A._materialise(con, panel_expr(con), "p_full"))
+        p = lap("panel (the metrics')", lambda: A._materialise(con, panel_expr(con, unit="deployment", columns=D.PERIOD_PANEL), "p"))
         deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production").select(*A.FACT_DEPLOYMENT_COLUMNS), "deps"))
         shipped = lap("shipped", lambda: A._materialise(con, L.shipped_merges(con, "production", deps=deps), "shipped"))
         c = lap("change_facts", lambda: A._materialise(con, D.change_facts(con, cfg, deps, shipped), "cf"))
