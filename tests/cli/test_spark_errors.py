@@ -67,3 +67,38 @@ def test_the_deepest_cause_is_the_line_shown(monkeypatch, capsys):
     code, out = _run_main(monkeypatch, capsys, e)
     assert code == 4 and out.startswith("error: the Spark job failed: org.apache.spark.SparkException: Job aborted")
     assert "TaskResultLost" in out and "awaitResult" not in out
+
+
+def test_pyspark_warnings_keep_their_first_line_only(monkeypatch, capsys):
+    """PySpark's Arrow fallback warns with a failed job's Java stack: only its first line is shown,
+    before the one-line error; other libraries' warnings print as Python prints them."""
+    import os
+    import warnings
+
+    from py4j.protocol import Py4JError
+
+    import ctssw.cli._app as cli
+
+    stack = ("toPandas attempted Arrow optimization because 'spark.sql.execution.arrow.pyspark.enabled' is set to true,"
+             " but has reached the error below and can not continue.\n  An error occurred while calling o71.getResult.\n"
+             ": org.apache.spark.SparkException: Exception thrown in awaitResult:\n"
+             "\tat org.apache.spark.util.SparkThreadUtils$.awaitResult(SparkThreadUtils.scala:56)\n")
+    pyspark_file = os.path.join(os.sep, "venv", "site-packages", "pyspark", "sql", "pandas", "conversion.py")
+
+    def boom():
+        warnings.warn_explicit(stack, UserWarning, pyspark_file, 111)
+        warnings.warn_explicit("plain\nsecond line", UserWarning, os.path.join(os.sep, "x", "other.py"), 3)
+        raise Py4JError("An error occurred while calling o71.getResult")
+
+    monkeypatch.setattr(cli, "app", boom)
+    monkeypatch.setattr(sys, "argv", ["ctssw", "panel", "--backend", "spark"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with pytest.raises(SystemExit) as ex:
+            cli.main()
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert ex.value.code == 4
+    assert "warning: Spark: toPandas attempted Arrow optimization" in " ".join(text.split())
+    assert "SparkThreadUtils" not in text and "awaitResult" not in text
+    assert "other.py:3: UserWarning: plain" in text and "second line" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -42,9 +43,16 @@ def label(tag: str, style: str, message: object) -> Text:
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """ctssw's warnings as one plain ``warning:`` line on stderr (others as Python prints them)."""
+    """ctssw's warnings as one plain ``warning:`` line on stderr (others as Python prints them).
+
+    PySpark's own warnings keep only their first line: its Arrow fallback in ``toPandas`` carries
+    the Java stack of a failed job, which the one-line error that follows names already.
+    """
     if issubclass(category, CtsswWarning):
         console.print(label("warning", "bold yellow", message), soft_wrap=True)
+    elif f"{os.sep}pyspark{os.sep}" in str(filename):
+        first = next((ln.strip() for ln in str(message).splitlines() if ln.strip()), category.__name__)
+        console.print(label("warning", "bold yellow", f"Spark: {first[:300]}"), soft_wrap=True)
     else:
         console.print(warnings.formatwarning(message, category, filename, lineno, line).rstrip(), soft_wrap=True)
 
