@@ -147,3 +147,22 @@ def oracle_panel(d: Path, unit: str = "deployment") -> pd.DataFrame:
         norm.append(g["deploys_per_builder"] / mu if mu and mu > 0 else g["deploys_per_builder"] * np.nan)
     p["deploys_per_builder_norm"] = pd.concat(norm)
     return p.sort_values(["team_id", "week"]).reset_index(drop=True)
+
+
+def rebuilt(d: Path, tmp_path: Path, table: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace the simulated ``table`` in folder ``d`` by ``rows``, ingest ``d`` into a new store
+    and return its panel (sorted by team and week) and the oracle's panel of ``d``."""
+    import shutil
+
+    from ctssw.panel import panel
+    from ctssw.store import Store, ingest_canonical
+
+    shutil.rmtree(d / table)
+    (d / table).mkdir()
+    rows.to_parquet(d / table / "part-00000.parquet")
+    p = tmp_path / "ctssw.duckdb"
+    with Store(p) as s:
+        ingest_canonical(s, d)
+    with Store(p, read_only=True) as s:
+        got = panel(s.ibis()).sort_values(["team_id", "week"]).reset_index(drop=True)
+    return got, oracle_panel(d)

@@ -6,7 +6,7 @@ import pytest
 from ctssw.panel import PANEL_COLUMNS, panel
 from ctssw.simulate import simulate_panel
 
-from .oracle import oracle_panel
+from .oracle import oracle_panel, rebuilt
 
 CHECK = [
     "builders", "builder_weeks", "headcount", "oncall_builders", "new_members", "ai_active",
@@ -93,7 +93,6 @@ def test_builders_with_several_membership_rows_match_the_oracle(sim_dir, tmp_pat
 
     import pandas as pd
 
-    from ctssw.store import Store, ingest_canonical
 
     d = tmp_path / "sim"
     shutil.copytree(sim_dir, d)
@@ -108,15 +107,7 @@ def test_builders_with_several_membership_rows_match_the_oracle(sim_dir, tmp_pat
     extra.update(team_id=other_team, start=date(2024, 2, 14), end=date(2024, 4, 2), fte=0.3, oncall=True)
     m = pd.concat([m, pd.DataFrame([split, extra])], ignore_index=True)
     assert m.groupby("builder").size().max() == 2
-    shutil.rmtree(d / "memberships")
-    (d / "memberships").mkdir()
-    m.to_parquet(d / "memberships" / "part-00000.parquet")
-    p = tmp_path / "ctssw.duckdb"
-    with Store(p) as s:
-        ingest_canonical(s, d)
-    with Store(p, read_only=True) as s:
-        got = panel(s.ibis()).sort_values(["team_id", "week"]).reset_index(drop=True)
-    want = oracle_panel(d)
+    got, want = rebuilt(d, tmp_path, "memberships", m)
     assert len(got) == len(want)
     for c in CHECK:
         np.testing.assert_allclose(

@@ -8,7 +8,7 @@ import pytest
 
 from ctssw.panel import PANEL_COLUMNS, panel
 
-from .oracle import oracle_panel
+from .oracle import oracle_panel, rebuilt
 
 
 def _shipped(deps: pd.DataFrame) -> pd.DataFrame:
@@ -22,8 +22,6 @@ def test_a_commit_two_deployments_ship_in_one_week_counts_once(sim_dir, tmp_path
     production; shipped again in a later week it counts in that week too (oracle: pandas nunique)."""
     import shutil
 
-    from ctssw.store import Store, ingest_canonical
-
     d = tmp_path / "sim"
     shutil.copytree(sim_dir, d)
     deps = _shipped(pd.read_parquet(d / "deployments"))
@@ -36,15 +34,7 @@ def test_a_commit_two_deployments_ship_in_one_week_counts_once(sim_dir, tmp_path
     c = later["deployment_id"].iloc[0]
     row = dc[dc["deployment_id"] == a].iloc[0]
     extra = pd.DataFrame([dict(row, deployment_id=b), dict(row, deployment_id=c)])
-    shutil.rmtree(d / "deployment_commits")
-    (d / "deployment_commits").mkdir()
-    pd.concat([dc, extra], ignore_index=True).to_parquet(d / "deployment_commits" / "part-00000.parquet")
-    p = tmp_path / "ctssw.duckdb"
-    with Store(p) as s:
-        ingest_canonical(s, d)
-    with Store(p, read_only=True) as s:
-        got = panel(s.ibis()).sort_values(["team_id", "week"]).reset_index(drop=True)
-    want = oracle_panel(d)
+    got, want = rebuilt(d, tmp_path, "deployment_commits", pd.concat([dc, extra], ignore_index=True))
     np.testing.assert_array_equal(got["commits_to_prod"].to_numpy(float), want["commits_to_prod"].to_numpy(float))
     # the duplicate changed nothing in its own week, and added one in the later week
     before = oracle_panel(sim_dir).set_index(["team_id", "week"])["commits_to_prod"]
