@@ -125,11 +125,17 @@ def main() -> None:
                     add(f"{mode}, {teams}×{weeks}: load into Spark ({a.load})", time.perf_counter() - t,
                         f"{n:,} event rows" + (f", {mb:,.0f} MiB of Parquet" if mb is not None else "")
                         + f", {parts} shuffle partitions")
+                tracker = session.sparkContext.statusTracker()
                 for i in range(a.repeat):
+                    before = set(tracker.getJobIdsForGroup(None))
                     t = time.perf_counter()
                     got = panel_expr(con).to_pandas()
                     sec = time.perf_counter() - t
-                    add(f"{mode}, {teams}×{weeks}: Spark panel{' (again)' if i else ''}", sec, f"{len(got):,} team-weeks")
+                    # where a small panel's time goes: Spark runs it as this many jobs and stages
+                    jobs = [tracker.getJobInfo(j) for j in set(tracker.getJobIdsForGroup(None)) - before]
+                    stages = sum(len(j.stageIds) for j in jobs if j is not None)
+                    add(f"{mode}, {teams}×{weeks}: Spark panel{' (again)' if i else ''}", sec,
+                        f"{len(got):,} team-weeks; {len(jobs)} Spark jobs, {stages} stages")
                     last[workers, teams, weeks] = sec
                 assert_frames_equal(got, wants[teams, weeks])
                 add(f"{mode}, {teams}×{weeks}: Spark panel equals DuckDB panel", 0.0, "all columns, rtol 1e-9")
