@@ -20,6 +20,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from ..panel.backend import on_duckdb
+
 NEVER = ibis.timestamp("1970-01-01 00:00:00")
 
 
@@ -226,7 +228,7 @@ def incident_deployments(
 
 def _asof(con) -> bool:
     """Whether the backend runs Ibis's as-of join (DuckDB does; Spark SQL has none)."""
-    return getattr(con, "name", "") == "duckdb"
+    return on_duckdb(con)
 
 
 def _latest_before(inc: ir.Table, deps: ir.Table, latest: ir.Table) -> ir.Table:

@@ -15,6 +15,7 @@ from ibis import _
 
 from ..errors import ConfigError, MissingDataError
 from ._commits import commits_to_prod
+from .backend import on_duckdb
 
 UNITS = ("deployment", "change", "commit", "team")
 FEATURES = ("all", "completion", "chat", "agent", "cli", "review")
@@ -216,7 +217,7 @@ def build_panel(con, cfg: PanelConfig, columns: tuple[str, ...] | None = None) -
     p = p.mutate(**{c: p[c].fill_null(v) for c, v in zero.items()})
     teams = con.table("teams").select("team_id", "architecture", "unit_of_software", "parent_id")
     p = _attach(p, teams, keys=("team_id",))
-    return _metrics(p, cfg, need, getattr(con, "name", "") == "duckdb")
+    return _metrics(p, cfg, need, on_duckdb(con))
 
 
 def _active(con, cfg: PanelConfig) -> ir.Table:

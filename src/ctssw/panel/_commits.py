@@ -6,6 +6,8 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
+from .backend import on_duckdb
+
 
 def commits_to_prod(con, shipped: ir.Table) -> ir.Table:
     """Distinct commits the team's successful production deployments shipped, per team-week."""
@@ -40,6 +42,6 @@ def _distinct_shas(con, sha: ir.StringValue) -> ir.IntegerScalar:
     1e-10 summed over the 2.5M team-weeks of a 10,000-team, five-year organisation. Spark's
     ``hash`` has 32 bits, too few, so other backends count the strings.
     """
-    if getattr(con, "name", "") == "duckdb":
+    if on_duckdb(con):
         return _duckdb_list_unique(_duckdb_list(_duckdb_hash(sha), where=sha.notnull()))
     return sha.nunique()

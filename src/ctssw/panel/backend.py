@@ -45,6 +45,13 @@ class SparkHandle:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def on_duckdb(con) -> bool:
+    """Whether the Ibis backend ``con`` is DuckDB: the expressions that use DuckDB's own
+    functions (hashes, lists, epoch_us, the as-of join) are chosen by this, the portable ones
+    otherwise."""
+    return getattr(con, "name", "") == "duckdb"
+
+
 def java_available() -> bool:
     """Whether a Java runtime is on the PATH (or JAVA_HOME), as local Spark needs one."""
     home = os.environ.get("JAVA_HOME")
