@@ -380,27 +380,35 @@ def _metrics(p: ir.Table, cfg: PanelConfig, need: tuple[str, ...], duckdb: bool)
     if "cts_sw_4w" in need:
         p = p.mutate(cts_sw_4w=_ratio(p.cost.sum().over(w4), p.units.sum().over(w4)))
     # normalised by the team's own mean before it first used the tool (all weeks if never)
-    if "deploys_per_builder_norm" in need and duckdb:
-        # per-team aggregates joined back: a window over the team sorts every column of the panel
-        # through its partitions (3.4 s of CPU at 10,000 teams). On Spark the two joins add 39
-        # stages to a 200-team panel's 80 (9.2 s against 7.8 s warm), so Spark keeps the windows.
-        first = p.group_by(f_team="team_id").aggregate(_first_ai=p.week.min(where=p.ai_active > 0))
-        q = p.select("team_id", "week", "deploys_per_builder").left_join(first, _.team_id == first.f_team)
-        pre = q.week < q._first_ai.fill_null(ibis.date(9999, 12, 31))
-        base = q.group_by(b_team="team_id").aggregate(_pre_mean=q.deploys_per_builder.mean(where=pre))
-        p = p.left_join(base, p.team_id == base.b_team).drop("b_team")
-    elif "deploys_per_builder_norm" in need:
-        team_w = ibis.window(group_by="team_id")
-        p = p.mutate(_first_ai=p.week.min(where=p.ai_active > 0).over(team_w))
-        pre = p.week < p._first_ai.fill_null(ibis.date(9999, 12, 31))
-        p = p.mutate(_pre_mean=p.deploys_per_builder.mean(where=pre).over(team_w))
     if "deploys_per_builder_norm" in need:
+        p = _pre_ai_mean(p, duckdb)
         p = p.mutate(deploys_per_builder_norm=_ratio(p.deploys_per_builder, p._pre_mean))
     # a rate whose source the store lacks altogether is unknown, not zero (see ctssw.store.gaps)
     unknown = {c: ibis.null("float64") for c in cfg.unknown if c in need}
     if unknown:
         p = p.mutate(**unknown)
     return p.select(*need).order_by(["team_id", "week"])
+
+
+def _pre_ai_mean(p: ir.Table, duckdb: bool) -> ir.Table:
+    """``p`` with ``_pre_mean``: each team's mean deploys per builder before its first AI-active
+    week (over all its weeks if it has none).
+
+    On DuckDB by per-team aggregates joined back: a window over the team sorts every column of the
+    panel through its partitions (3.4 s of CPU at 10,000 teams). On Spark the two joins add 39
+    stages to a 200-team panel's 80 (9.2 s against 7.8 s warm), so Spark keeps the windows.
+    """
+    never = ibis.date(9999, 12, 31)
+    if duckdb:
+        first = p.group_by(f_team="team_id").aggregate(_first_ai=p.week.min(where=p.ai_active > 0))
+        q = p.select("team_id", "week", "deploys_per_builder").left_join(first, _.team_id == first.f_team)
+        pre = q.week < q._first_ai.fill_null(never)
+        base = q.group_by(b_team="team_id").aggregate(_pre_mean=q.deploys_per_builder.mean(where=pre))
+        return p.left_join(base, p.team_id == base.b_team).drop("b_team")
+    team_w = ibis.window(group_by="team_id")
+    p = p.mutate(_first_ai=p.week.min(where=p.ai_active > 0).over(team_w))
+    pre = p.week < p._first_ai.fill_null(never)
+    return p.mutate(_pre_mean=p.deploys_per_builder.mean(where=pre).over(team_w))
 
 
 PANEL_COLUMNS = (
