@@ -18,7 +18,7 @@ def _read(d: Path, t: str) -> pd.DataFrame:
     return pd.read_parquet(d / t)
 
 
-def _monday(ts: pd.Series) -> pd.Series:
+def monday(ts: pd.Series) -> pd.Series:
     ts = pd.to_datetime(ts, utc=True).dt.tz_localize(None).dt.normalize()
     return ts - pd.to_timedelta(ts.dt.day_of_week, unit="D")
 
@@ -36,16 +36,16 @@ def oracle_panel(d: Path, unit: str = "deployment") -> pd.DataFrame:
     svc = _read(d, "services").set_index("service_id")["team_id"]
     dep = dep[dep["environment"] == "production"].copy()
     dep["team_id"] = dep["service_id"].map(svc)
-    dep["week"] = _monday(dep["finished_at"])
+    dep["week"] = monday(dep["finished_at"])
     ch = _read(d, "changes")
     repo = _read(d, "repos").set_index("repo_id")["team_id"]
     ch = ch[ch["merged_at"].notna()].copy()
     ch["team_id"] = ch["repo_id"].map(repo)
-    ch["week"] = _monday(ch["merged_at"])
+    ch["week"] = monday(ch["merged_at"])
     pages = _read(d, "pages")
-    pages["week"] = _monday(pages["triggered_at"])
+    pages["week"] = monday(pages["triggered_at"])
     inc = _read(d, "incidents")
-    inc["week"] = _monday(inc["created_at"])
+    inc["week"] = monday(inc["created_at"])
     tu = _read(d, "tool_usage")
     tu = tu[tu["active"]].copy()
     tu["builder"] = tu["builder"].str.lower().map(lambda v: login_to.get(v, v))
@@ -120,7 +120,7 @@ def oracle_panel(d: Path, unit: str = "deployment") -> pd.DataFrame:
         count(inc, "incidents"),
     ]
     lic = costs[(costs["scope"] == "team") & (costs["kind"] == "license")].copy()
-    lic["week"] = _monday(pd.to_datetime(lic["period_start"]))
+    lic["week"] = monday(pd.to_datetime(lic["period_start"]))
     parts.append(lic.rename(columns={"scope_id": "team_id"}).groupby(["team_id", "week"])["amount"].sum().rename("license_cost"))
     for s in parts:
         p = p.merge(s.reset_index(), on=["team_id", "week"], how="left")

@@ -8,13 +8,12 @@ import pytest
 
 from ctssw.panel import PANEL_COLUMNS, panel
 
-from .oracle import oracle_panel, rebuilt
+from .oracle import monday, oracle_panel, rebuilt
 
 
 def _shipped(deps: pd.DataFrame) -> pd.DataFrame:
     ok = deps[(deps["result"] == "success") & ~deps["is_rollback"] & (deps["environment"] == "production")]
-    ts = ok["finished_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
-    return ok.assign(week=ts - pd.to_timedelta(ts.dt.day_of_week, unit="D"))
+    return ok.assign(week=monday(ok["finished_at"]))
 
 
 def test_a_commit_two_deployments_ship_in_one_week_counts_once(sim_dir, tmp_path):
