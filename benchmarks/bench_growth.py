@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    env.setdefault("CTSSW_IDENTITY_KEY", "0" * 64)
+    # a key file of the bench's own (the variable names a file, not the key itself)
+    env.setdefault("CTSSW_IDENTITY_KEY", str(args.work / "identity.key"))
 
     sys.path.insert(0, str(ROOT / "tests"))  # backends.cluster and backends.compare
     cluster = url = None
