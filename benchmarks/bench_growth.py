@@ -7,6 +7,8 @@ Each stage is the command a user types, run in its own process under ``/usr/bin/
 its wall time and peak memory (max RSS) are its own:
 
 - ingest: ``ctssw ingest canonical SIM --db STORE`` into a fresh store;
+- ingest floor: plain DuckDB ``CREATE TABLE t AS SELECT * FROM read_parquet(...)`` of the same
+  files (``bench_ingest.py``'s floor, in its own process), so each run carries its own yardstick;
 - panel: ``ctssw panel --db STORE --out PANEL``;
 - metrics: ``ctssw metrics --db STORE --json``;
 - impact: ``ctssw impact --panel PANEL --method fe --json`` (the article's model on the panel);
@@ -146,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                 for p in (db, Path(f"{db}.wal")):
                     p.unlink(missing_ok=True)
                 r["ingest"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(db), "--json"], args.timeout, env)
+                # the floor in the same run: plain DuckDB copying the same files, so a slower machine
+                # or a busier day shows in both columns (bench_ingest's own floor, in a process of its own)
+                floor_db = args.work / f"floor-{tag}.duckdb"
+                r["ingest floor"] = _run([sys.executable, str(HERE / "bench_ingest.py"), "--child", "floor", str(sim), str(floor_db)],
+                                         args.timeout, env)
+                for p in (floor_db, Path(f"{floor_db}.wal")):
+                    p.unlink(missing_ok=True)
             if not args.spark_only and r["ingest"]["ok"]:
                 counts = json.loads(r["ingest"]["stdout"])["counts"]
                 bad = sum(c["quarantined"] for c in counts)
@@ -184,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> None:
     res = dict(sorted(res.items()))
-    names = [] if args.spark_only else ["ingest", "panel", "metrics", "impact", "pipeline"]
+    names = [] if args.spark_only else ["ingest floor", "ingest", "panel", "metrics", "impact", "pipeline"]
     names += SPARK_STAGES if spark else []
     load = os.getloadavg()
     lines = [
