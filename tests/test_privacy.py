@@ -24,3 +24,22 @@ def test_arrow_and_pandas_drop_the_same_rows():
 def test_a_floor_below_the_minimum_is_refused_for_arrow_too():
     with pytest.raises(ConfigError, match="at least"):
         suppress_small_groups(pa.table({"headcount": [9]}), builders="headcount", k=2)
+
+
+def test_no_identity_key_is_part_of_the_repository():
+    """A key file pseudonymises everyone; one written into a checkout must never be committed."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout.split(b"\0")
+    keys = []
+    for name in filter(None, tracked):
+        p = root / name.decode()
+        if p.is_file() and p.stat().st_size < 4096:
+            with open(p, "rb") as f:
+                if f.read(22) == b"# ctssw identity key: ":
+                    keys.append(name.decode())
+    assert keys == []
