@@ -1,6 +1,10 @@
-"""The privacy floor drops the same rows from a pandas frame and from an Arrow table."""
+"""The privacy floor drops the same rows from a pandas frame and from an Arrow table; no identity
+key file is ever part of the repository."""
 
 from __future__ import annotations
+
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +13,7 @@ import pytest
 
 from ctssw.errors import ConfigError
 from ctssw.privacy import suppress_small_groups
+from ctssw.store._keys import HEADER
 
 
 def test_arrow_and_pandas_drop_the_same_rows():
@@ -28,9 +33,6 @@ def test_a_floor_below_the_minimum_is_refused_for_arrow_too():
 
 def test_no_identity_key_is_part_of_the_repository():
     """A key file pseudonymises everyone; one written into a checkout must never be committed."""
-    import subprocess
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     if not (root / ".git").exists():
         pytest.skip("not a git checkout")
@@ -40,6 +42,6 @@ def test_no_identity_key_is_part_of_the_repository():
         p = root / name.decode()
         if p.is_file() and p.stat().st_size < 4096:
             with open(p, "rb") as f:
-                if f.read(22) == b"# ctssw identity key: ":
+                if f.read(len(HEADER)) == HEADER.encode():
                     keys.append(name.decode())
     assert keys == []

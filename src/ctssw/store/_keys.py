@@ -122,6 +122,10 @@ def _valid(line: str, i: int) -> bool:
         return False
 
 
+# the first bytes of every key file (a test keeps files that start so out of the repository)
+HEADER = "# ctssw identity key:"
+
+
 def write_key(path: Path, key: IdentityKey) -> IdentityKey:
     """Create ``path`` (mode 0600, its folder 0700 when new) holding ``key``; never overwrite."""
     try:
@@ -132,7 +136,7 @@ def write_key(path: Path, key: IdentityKey) -> IdentityKey:
     except OSError as e:
         raise StoreError(f"cannot create identity key {path} ({e.strerror or e}); {HOW}") from None
     with os.fdopen(fd, "w") as f:
-        f.write("# ctssw identity key: keep it secret and apart from the store; losing it means\n")
+        f.write(f"{HEADER} keep it secret and apart from the store; losing it means\n")
         f.write("# new loads can no longer be matched to the people already in the store.\n")
         f.write("\n".join(key.secrets) + "\n")
     return IdentityKey(key.secrets, path)
