@@ -80,6 +80,12 @@ def _simulate(sim: Path, teams: int, weeks: int) -> int:
     return int(sum(json.loads(truth.read_text())["rows"].values()))
 
 
+def _remove_store(db: Path) -> None:
+    """A DuckDB file and its write-ahead log, so the next stage starts from nothing."""
+    for p in (db, Path(f"{db}.wal")):
+        p.unlink(missing_ok=True)
+
+
 def _same(a: Path, b: Path) -> str:
     """Whether two panel files hold the same rows (all columns; floats to 1e-9 relative)."""
     import pandas as pd
@@ -145,16 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             r: dict[str, dict | None] = {}
             print(f"{tag}: {rows[teams]:,} canonical rows", flush=True)
             if not args.spark_only:
-                for p in (db, Path(f"{db}.wal")):
-                    p.unlink(missing_ok=True)
+                _remove_store(db)
                 r["ingest"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(db), "--json"], args.timeout, env)
                 # the floor in the same run: plain DuckDB copying the same files, so a slower machine
                 # or a busier day shows in both columns (bench_ingest's own floor, in a process of its own)
                 floor_db = args.work / f"floor-{tag}.duckdb"
                 r["ingest floor"] = _run([sys.executable, str(HERE / "bench_ingest.py"), "--child", "floor", str(sim), str(floor_db)],
                                          args.timeout, env)
-                for p in (floor_db, Path(f"{floor_db}.wal")):
-                    p.unlink(missing_ok=True)
+                _remove_store(floor_db)
             if not args.spark_only and r["ingest"]["ok"]:
                 counts = json.loads(r["ingest"]["stdout"])["counts"]
                 bad = sum(c["quarantined"] for c in counts)
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             if url and (args.spark_only or r["ingest"]["ok"]):
                 # Spark reads the tables from a lake in place, as an organisation past one machine would
                 ldb, lake = args.work / f"lake-store-{tag}.duckdb", args.work / f"lake-{tag}"
-                ldb.unlink(missing_ok=True)
+                _remove_store(ldb)
                 shutil.rmtree(lake, ignore_errors=True)
                 r["ingest (lake)"] = _run([*CTSSW, "ingest", "canonical", str(sim), "--db", str(ldb), "--lake", str(lake)],
                                           args.timeout, env)
