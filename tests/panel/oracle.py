@@ -1,6 +1,6 @@
 """An independent pandas implementation of the panel, straight from the canonical files.
 
-It shares no code with ``ctssw.panel``: loops and groupbys over raw rows, the
+It shares no code with ``ctssw.panel``: merges and groupbys over raw rows, the
 way a careful analyst would compute the same definitions (DESIGN §3).
 """
 
@@ -65,45 +65,9 @@ def oracle_panel(d: Path, unit: str = "deployment") -> pd.DataFrame:
     first -= pd.Timedelta(days=first.weekday())
     weeks = pd.date_range(first, last, freq="7D")
 
-    rows = []
     ok = dep[(dep["result"] == "success") & ~dep["is_rollback"]]
     shipped = dc.merge(ok[["deployment_id", "team_id", "week"]], on="deployment_id")
-    for team, m in mem.groupby("team_id"):
-        team_first = m["start"].min()
-        recs = []
-        for w in weeks:
-            we = w + pd.Timedelta(days=6)
-            act = m[(m["start"] <= we) & (m["end"].isna() | (m["end"] >= w))]
-            if act.empty:
-                recs.append(None)
-                continue
-            lo = act["start"].where(act["start"] > w, w)
-            hi = act["end"].fillna(we).where(act["end"].fillna(we) < we, we)
-            overlap = (hi - lo).dt.days + 1
-            new = (act["start"] > team_first) & (act["start"] > w - pd.Timedelta(days=56))
-            users = tu[(tu["day"] >= w) & (tu["day"] <= we)]
-            users = users[users["builder"].isin(act["builder"])]
-            # a user counts for the team only on days they were a member
-            active = set()
-            for _, u in users.iterrows():
-                mm = act[(act["builder"] == u["builder"]) & (act["start"] <= u["day"]) & (act["end"].isna() | (act["end"] >= u["day"]))]
-                if len(mm):
-                    active.add(u["builder"])
-            recs.append(
-                dict(
-                    builders=act["fte"].sum(),
-                    builder_weeks=(act["fte"] * overlap / 7).sum(),
-                    headcount=act["builder"].nunique(),
-                    oncall_builders=act.loc[act["oncall"], "builder"].nunique(),
-                    new_members=act.loc[new, "builder"].nunique(),
-                    ai_active=len(active),
-                )
-            )
-        idx = [i for i, r in enumerate(recs) if r is not None]
-        for i in range(idx[0], idx[-1] + 1):
-            r = recs[i] or dict(builders=0.0, builder_weeks=0.0, headcount=0, oncall_builders=0, new_members=0, ai_active=0)
-            rows.append(dict(team_id=team, week=weeks[i], **r))
-    p = pd.DataFrame(rows)
+    p = _membership_weeks(mem, tu, weeks)
 
     def count(df, name, mask=None):
         df = df if mask is None else df[mask]
@@ -166,3 +130,40 @@ def rebuilt(d: Path, tmp_path: Path, table: str, rows: pd.DataFrame) -> tuple[pd
     with Store(p, read_only=True) as s:
         got = panel(s.ibis()).sort_values(["team_id", "week"]).reset_index(drop=True)
     return got, oracle_panel(d)
+
+
+def _membership_weeks(mem: pd.DataFrame, tu: pd.DataFrame, weeks: pd.DatetimeIndex) -> pd.DataFrame:
+    """Each team's weeks from its first to its last with a member, and who was a member in each.
+
+    Every (membership, week) pair that overlaps is one row; gap weeks inside a team's span
+    are zeros. A tool user counts for a team on the days one of its memberships covers.
+    """
+    grid = pd.DataFrame({"week": weeks})
+    m = mem.merge(grid, how="cross")
+    m["week_end"] = m["week"] + pd.Timedelta(days=6)
+    m = m[(m["start"] <= m["week_end"]) & (m["end"].isna() | (m["end"] >= m["week"]))].copy()
+    lo = m["start"].where(m["start"] > m["week"], m["week"])
+    end = m["end"].fillna(m["week_end"])
+    hi = end.where(end < m["week_end"], m["week_end"])
+    m["fte_weeks"] = m["fte"] * ((hi - lo).dt.days + 1) / 7
+    team_first = m["team_id"].map(mem.groupby("team_id")["start"].min())
+    new = (m["start"] > team_first) & (m["start"] > m["week"] - pd.Timedelta(days=56))
+    g = m.groupby(["team_id", "week"])
+    agg = pd.DataFrame({
+        "builders": g["fte"].sum(),
+        "builder_weeks": g["fte_weeks"].sum(),
+        "headcount": g["builder"].nunique(),
+        "oncall_builders": m[m["oncall"]].groupby(["team_id", "week"])["builder"].nunique(),
+        "new_members": m[new].groupby(["team_id", "week"])["builder"].nunique(),
+    })
+    u = tu[["builder", "day"]].merge(mem[["team_id", "builder", "start", "end"]], on="builder")
+    u = u[(u["start"] <= u["day"]) & (u["end"].isna() | (u["end"] >= u["day"]))]
+    u = u.assign(week=u["day"] - pd.to_timedelta(u["day"].dt.day_of_week, unit="D"))
+    agg["ai_active"] = u.groupby(["team_id", "week"])["builder"].nunique()
+    span = agg.reset_index().groupby("team_id")["week"].agg(["min", "max"])
+    rows = [(t, w) for t, (a, b) in span.iterrows() for w in weeks if a <= w <= b]
+    idx = pd.MultiIndex.from_tuples(rows, names=["team_id", "week"])
+    p = agg.reindex(idx).fillna(0).reset_index()
+    for c in ("headcount", "oncall_builders", "new_members", "ai_active"):
+        p[c] = p[c].astype(int)
+    return p
