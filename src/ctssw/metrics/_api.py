@@ -49,7 +49,8 @@ FACT_DEPLOYMENT_COLUMNS = (
 
 
 def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
-    """The panel and the change and deployment facts, materialised once per backend and settings.
+    """The panel, the change and deployment facts (materialised) and the store's source gaps,
+    once per backend and settings.
 
     ``full=False`` (the period roll-ups) takes the whole panel when it is built already, and
     otherwise builds only the columns the roll-ups read (``PERIOD_PANEL``), without the commit
@@ -76,8 +77,12 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
         c = _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
         d = _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}")
         got["facts"] = (c, d)
+    if "gaps" not in got:
+        from ..store.gaps import source_gaps
+
+        got["gaps"] = source_gaps(con)
     p = got["full"] if full else got.get("full", got.get("period"))
-    return (p, *got["facts"])
+    return (p, *got["facts"], got["gaps"])
 
 
 def _materialise(con, expr, name: str):
@@ -130,8 +135,8 @@ def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw
         :class:`DoraConfig` fields (``incident_window_hours``, ``since``, ``until``).
     """
     cfg = D.dora_config(**kw)
-    p, c, d = _facts(con, unit, cfg)
-    w = D.dora_weekly(con, cfg, p, (c, d))
+    p, c, d, gaps = _facts(con, unit, cfg)
+    w = D.dora_weekly(con, cfg, p, (c, d), gaps)
     j = p.left_join(w, ["team_id", "week"]).drop("team_id_right", "week_right")
     j = D._in_period(j, "week", cfg).order_by(["team_id", "week"])
     if expr:
@@ -148,6 +153,6 @@ def period_metrics(con, *, by: str = "team", unit: str = "deployment", expr: boo
     bound the period; rates are ratios of sums over the team-weeks in it.
     """
     cfg = D.dora_config(**kw)
-    p, c, d = _facts(con, unit, cfg, full=False)
-    t = D.dora_period(con, cfg, p, by=by, facts=(c, d))
+    p, c, d, gaps = _facts(con, unit, cfg, full=False)
+    t = D.dora_period(con, cfg, p, by=by, facts=(c, d), gaps=gaps)
     return t if expr else to_frame(t).reset_index(drop=True)

@@ -171,8 +171,13 @@ WEEKLY_COLUMNS = (
 )
 
 
-def dora_weekly(con, cfg: DoraConfig, spine: ir.Table, facts: tuple[ir.Table, ir.Table] | None = None) -> ir.Table:
-    """DORA per team-week on ``spine`` (a table with team_id and week, e.g. the panel)."""
+def dora_weekly(
+    con, cfg: DoraConfig, spine: ir.Table, facts: tuple[ir.Table, ir.Table] | None = None, gaps: dict | None = None
+) -> ir.Table:
+    """DORA per team-week on ``spine`` (a table with team_id and week, e.g. the panel).
+
+    ``gaps`` is ``store.gaps.source_gaps(con)`` when the caller holds it.
+    """
     c, d = facts or (change_facts(con, cfg), deployment_facts(con, cfg))
     ca = _agg_changes(c, ["team_id", "week"])
     da = _agg_deploys(d, ["team_id", "week"], d.day)
@@ -185,7 +190,7 @@ def dora_weekly(con, cfg: DoraConfig, spine: ir.Table, facts: tuple[ir.Table, ir
         change_failure_rate=_ratio(j.change_failures, j.prod_deployments),
         rework_rate=_ratio(j.rework_deployments, j.prod_deployments),
     )
-    return _unknown(con, j).select(*WEEKLY_COLUMNS)
+    return _unknown(con, j, gaps).select(*WEEKLY_COLUMNS)
 
 
 def _ratio(num: ir.Value, den: ir.Value) -> ir.Value:
@@ -201,7 +206,8 @@ PERIOD_PANEL = ("team_id", "week", *PANEL_SUMS)
 
 
 def dora_period(
-    con, cfg: DoraConfig, panel: ir.Table, by: str = "team", facts: tuple[ir.Table, ir.Table] | None = None
+    con, cfg: DoraConfig, panel: ir.Table, by: str = "team", facts: tuple[ir.Table, ir.Table] | None = None,
+    gaps: dict | None = None,
 ) -> ir.Table:
     """DORA, CTS-SW, velocity, delivery health and pages over ``cfg``'s period, per ``by``.
 
@@ -262,14 +268,15 @@ def dora_period(
         pages=j.sum_pages,
         pages_per_oncall_builder=_ratio(j.sum_pages, j.sum_oncall_builders),
     )
-    return _unknown(con, j).select(*PERIOD_COLUMNS).order_by("group")
+    return _unknown(con, j, gaps).select(*PERIOD_COLUMNS).order_by("group")
 
 
-def _unknown(con, t: ir.Table) -> ir.Table:
+def _unknown(con, t: ir.Table, gaps: dict | None = None) -> ir.Table:
     """NULL for every rate whose source the store lacks (unknown is not zero)."""
     from ..store.gaps import source_gaps
 
-    gone = {c: ibis.null("float64") for c in source_gaps(con) if c in t.columns}
+    gaps = source_gaps(con) if gaps is None else gaps
+    gone = {c: ibis.null("float64") for c in gaps if c in t.columns}
     return t.mutate(**gone) if gone else t
 
 

@@ -64,22 +64,23 @@ def week_of(ts: ir.Value) -> ir.Value:
 def _calendar(con, cfg: PanelConfig) -> ir.Table:
     """Mondays from the first membership to the last observed activity."""
     m = con.table("memberships")
-    bounds = m.aggregate(lo=m.start.min(), hi_start=m.start.max(), hi_end=m.end.max()).to_pyarrow().to_pylist()[0]
+    # one query for every bound: on Spark each query costs a job, whatever its size
+    last = {
+        f"{table}_{col}": con.table(table)[col].max().as_scalar()
+        for table, col in (("deployments", "finished_at"), ("changes", "merged_at"), ("pages", "triggered_at"),
+                           ("tool_usage", "day"))
+    }
+    bounds = m.aggregate(lo=m.start.min(), hi_start=m.start.max(), hi_end=m.end.max()).mutate(**last)
+    bounds = bounds.to_pyarrow().to_pylist()[0]
     if bounds["lo"] is None:
         raise MissingDataError(
             "no team members in the store: load a roster (ctssw ingest roster) or activity to infer "
             "them from (ctssw ingest git, github, gitlab or devlake); see ctssw status"
         )
     his = [bounds["hi_start"], bounds["hi_end"]]
-    for table, col in (("deployments", "finished_at"), ("changes", "merged_at"), ("pages", "triggered_at")):
-        t = con.table(table)
-        v = t.aggregate(v=t[col].max()).to_pyarrow().to_pylist()[0]["v"]
+    for v in (bounds[k] for k in last):
         if v is not None:
             his.append(v.date() if isinstance(v, dt.datetime) else v)
-    t = con.table("tool_usage")
-    v = t.aggregate(v=t.day.max()).to_pyarrow().to_pylist()[0]["v"]
-    if v is not None:
-        his.append(v)
     lo = cfg.start or bounds["lo"]
     hi = cfg.end or max(h for h in his if h is not None)
     lo = lo - dt.timedelta(days=lo.weekday())

@@ -26,13 +26,6 @@ UNKNOWN_WITHOUT: dict[str, tuple[str, str]] = {
 }
 
 
-def _scalar(con, table: str, where=None) -> int:
-    t = con.table(table)
-    if where is not None:
-        t = t.filter(where(t))
-    return int(t.count().to_pyarrow().as_py())
-
-
 def source_gaps(con) -> dict[str, str]:
     """Metric column → why it is unknown in this store (empty when every source is present).
 
@@ -53,18 +46,17 @@ def source_gaps(con) -> dict[str, str]:
             "tool usage": one("SELECT count(*) FROM tool_usage") > 0,
         }
         return _gaps(present)
-    have_inc = _scalar(con, "incidents") > 0
     d = con.table("deployments")
-    outcome = "kind" in d.columns
-    have_outcome = _scalar(
-        con, "deployments",
-        (lambda t: t.kind.isnull() | ~t.kind.isin(("tag", "release"))) if outcome else None,
-    ) > 0
-    have_pages = _scalar(con, "pages") > 0
-    have_usage = _scalar(con, "tool_usage") > 0
+    outcome = d.filter(d.kind.isnull() | ~d.kind.isin(("tag", "release"))) if "kind" in d.columns else d
+    # one query with a scalar subquery per source: on Spark each query costs a job
+    n = outcome.aggregate(outcome=outcome.count()).mutate(
+        incidents=con.table("incidents").count().as_scalar(),
+        pages=con.table("pages").count().as_scalar(),
+        usage=con.table("tool_usage").count().as_scalar(),
+    ).to_pyarrow().to_pylist()[0]
     present = {
-        "incidents": have_inc, "deployments that record their outcome": have_outcome,
-        "pages": have_pages, "tool usage": have_usage,
+        "incidents": n["incidents"] > 0, "deployments that record their outcome": n["outcome"] > 0,
+        "pages": n["pages"] > 0, "tool usage": n["usage"] > 0,
     }
     return _gaps(present)
 
