@@ -233,6 +233,8 @@ def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL, *, folder: 
 
 
 def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
     folder.mkdir(parents=True, exist_ok=True)
     done, size = [], 0
     for t in tables:
@@ -240,7 +242,10 @@ def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str
         target = str(path).replace("'", "''")
         store.con.execute(f"COPY ({_parquet_select(store.con, t)}) TO '{target}' (FORMAT parquet)")
         size += path.stat().st_size
-        con._session.read.parquet(str(path)).createOrReplaceTempView(t)
+        # the schema given, from the file's footer read here: inferring it costs Spark a job per table
+        reader = con._session.read
+        ddl = _spark_schema(pq.read_schema(path), strict=True)
+        (reader.schema(ddl) if ddl else reader).parquet(str(path)).createOrReplaceTempView(t)
         done.append(t)
     size_partitions(con._session, size)
     return done
@@ -312,23 +317,28 @@ def _spark_safe(arrow):
     return pa.table(cols, names=arrow.schema.names)
 
 
-def _spark_schema(schema) -> str:
+def _spark_schema(schema, *, strict: bool = False) -> str | None:
+    """Spark's DDL for an Arrow schema; a type it does not know is a string, or with ``strict``
+    the answer is None (Spark then infers the schema itself)."""
     import pyarrow as pa
 
-    def t(x) -> str:
+    def t(x) -> str | None:
         if pa.types.is_timestamp(x):
-            return "timestamp"
+            return "timestamp" if x.tz is not None or not strict else None  # a naive one is TIMESTAMP_NTZ
         if pa.types.is_date(x):
             return "date"
         if pa.types.is_boolean(x):
             return "boolean"
-        if pa.types.is_integer(x):
+        if strict and x in (pa.int32(), pa.int64()) or not strict and pa.types.is_integer(x):
             return "bigint" if x.bit_width > 32 else "int"
         if pa.types.is_floating(x):
-            return "double"
-        return "string"
+            return "double" if x.bit_width == 64 or not strict else None
+        return "string" if pa.types.is_string(x) or pa.types.is_large_string(x) or not strict else None
 
-    return ", ".join(f"`{f.name}` {t(f.type)}" for f in schema)
+    types = [t(f.type) for f in schema]
+    if None in types:
+        return None
+    return ", ".join(f"`{f.name}` {typ}" for f, typ in zip(schema, types))
 
 
 _SPARK_TYPES = {
