@@ -364,18 +364,21 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     done = []
     for t in tables:
         cols = [(TABLES[t].stored_name(c), _SPARK_TYPES[c.type], c.default) for c in TABLES[t].columns]
+        ddl = ", ".join(f"`{n}` {typ}" for n, typ, _ in cols)
         try:
-            df = session.read.option("mergeSchema", "true").parquet(f"{root.rstrip('/')}/{t}")
+            # the schema given: Spark reads a column a file lacks as NULL, and merging the files'
+            # schemas instead would cost a job per table
+            df = session.read.schema(ddl).parquet(f"{root.rstrip('/')}/{t}")
         except Exception as e:  # AnalysisException: no file of this table yet
             if "PATH_NOT_FOUND" not in str(e) and "does not exist" not in str(e) and "UNABLE_TO_INFER_SCHEMA" not in str(e):
                 raise
-            df = session.createDataFrame([], ", ".join(f"`{n}` {typ}" for n, typ, _ in cols))
-        have = set(df.columns)
+            df = session.createDataFrame([], ddl)
 
         def col(n: str, default: str | None):
-            got = F.col(f"`{n}`") if n in have else F.lit(None)
+            got = F.col(f"`{n}`")
             return got if default is None else F.coalesce(got, F.expr(default))
 
+        # only the schema's columns (not the month partition column), each with its default
         df = df.select(*[col(n, d).cast(typ).alias(n) for n, typ, d in cols])
         df.createOrReplaceTempView(t)
         done.append(t)
