@@ -9,7 +9,7 @@ from metrics.oracle_dora import oracle_weekly
 from panel.oracle import oracle_panel
 from panel.test_panel import CHECK
 
-from ctssw.metrics import period_metrics, team_week_metrics
+from ctssw.metrics import metrics_panel, period_metrics, team_week_metrics
 from ctssw.metrics._dora import WEEKLY_COLUMNS
 
 
@@ -29,6 +29,13 @@ def test_panel_matches_pandas_oracle(weekly, small_dir):
     assert (weekly["week"].to_numpy() == want["week"].to_numpy()).all()
     for c in CHECK:
         _close(weekly[c], want[c], c)
+
+
+def test_the_metrics_panel_is_the_panel(weekly, con):
+    """The panel read back from the rows the metrics materialised equals the panel built anew."""
+    from ctssw.panel import panel
+
+    pd.testing.assert_frame_equal(metrics_panel(con), panel(con), check_exact=False, rtol=1e-9)
 
 
 def test_dora_weekly_matches_pandas_oracle(weekly, small_dir):

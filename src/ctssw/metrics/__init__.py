@@ -12,6 +12,7 @@ from ._api import (
     clear_cache,
     deployment_links,
     incident_links,
+    metrics_panel,
     period_metrics,
     team_week_metrics,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "deployment_links",
     "dora_config",
     "incident_links",
+    "metrics_panel",
     "org_weekly",
     "period_metrics",
     "team_week_metrics",

@@ -6,7 +6,7 @@ import itertools
 
 import pandas as pd
 
-from ..panel import panel_expr, to_frame
+from ..panel import panel_expr, panel_frame, to_arrow, to_frame
 from . import _dora as D
 from . import _linkage as L
 
@@ -144,6 +144,14 @@ def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw
     df = to_frame(j)
     df["week"] = pd.to_datetime(df["week"])
     return df.reset_index(drop=True)
+
+
+def metrics_panel(con, *, unit: str = "deployment") -> pd.DataFrame:
+    """The panel the metrics are built on, as ``ctssw.panel.panel(con, unit=unit)`` returns it,
+    read from the rows :func:`team_week_metrics` materialised (built now when they are not):
+    a caller that needs both the panel and the metrics builds the panel once."""
+    p = _facts(con, unit, D.dora_config())[0]
+    return panel_frame(to_arrow(p.order_by(["team_id", "week"])))
 
 
 def period_metrics(con, *, by: str = "team", unit: str = "deployment", expr: bool = False, **kw):

@@ -243,8 +243,7 @@ def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str
         store.con.execute(f"COPY ({_parquet_select(store.con, t)}) TO '{target}' (FORMAT parquet)")
         size += path.stat().st_size
         # the schema given, from the file's footer read here: inferring it costs Spark a job per table
-        reader = con._session.read
-        ddl = _spark_schema(pq.read_schema(path), strict=True)
+        ddl, reader = _spark_schema(pq.read_schema(path), strict=True), con._session.read
         (reader.schema(ddl) if ddl else reader).parquet(str(path)).createOrReplaceTempView(t)
         done.append(t)
     size_partitions(con._session, size)
@@ -336,9 +335,7 @@ def _spark_schema(schema, *, strict: bool = False) -> str | None:
         return "string" if pa.types.is_string(x) or pa.types.is_large_string(x) or not strict else None
 
     types = [t(f.type) for f in schema]
-    if None in types:
-        return None
-    return ", ".join(f"`{f.name}` {typ}" for f, typ in zip(schema, types))
+    return None if None in types else ", ".join(f"`{f.name}` {typ}" for f, typ in zip(schema, types))
 
 
 _SPARK_TYPES = {

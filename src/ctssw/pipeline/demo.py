@@ -10,8 +10,7 @@ from pathlib import Path
 from .. import report
 from ..estimators import sensitivity
 from ..estimators.results import jsonable
-from ..metrics import cts_change, period_metrics, team_week_metrics
-from ..panel import panel as build_panel
+from ..metrics import cts_change, metrics_panel, period_metrics, team_week_metrics
 from ..simulate import TOOL, simulate
 from ..store import Store, ingest_canonical
 from .impact import impact, tool_effect
@@ -45,9 +44,9 @@ def run_demo(
         counts = ingest_canonical(store, out / "data")
         step("building the team × week panel and DORA metrics")
         con = store.ibis()
-        panel = build_panel(con)
         dora_weekly = team_week_metrics(con)
         dora_teams = period_metrics(con, by="team")
+        panel = metrics_panel(con)  # the rows the metrics were built on: the panel is built once
         inputs = store_report_inputs(store, panel)
     # the file is for people: team-weeks below the privacy floor stay out of it (estimates use them all)
     shared, suppressed = report.suppress_small_groups(panel, builders="headcount", k=report.DEFAULT_K)

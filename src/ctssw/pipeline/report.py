@@ -125,8 +125,7 @@ def write_store_report(
     store's own health, teams and adoption are read from the store file.
     """
     from ..errors import CtsswError
-    from ..metrics import clear_cache, period_metrics, team_week_metrics
-    from ..panel import panel as build_panel
+    from ..metrics import clear_cache, metrics_panel, period_metrics, team_week_metrics
     from ..panel.backend import check_lake, connect
     from ..store import open_lake
 
@@ -141,9 +140,9 @@ def write_store_report(
         try:
             con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
             try:
-                p = build_panel(con, unit=unit)
                 weekly = team_week_metrics(con, unit=unit)
                 teams = period_metrics(con, by="team", unit=unit)
+                p = metrics_panel(con, unit=unit)
             finally:
                 clear_cache()
                 close()
