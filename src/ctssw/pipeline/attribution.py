@@ -104,7 +104,8 @@ def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = 
             raise ConfigError(f"the store {db} holds no team-weeks")
         for s in sels:
             if s.kind == "usage":
-                one = panel(con, tool=s.tool, feature=s.feature, **kw)[["team_id", "week", "ai_share", "ai_active"]]
+                # only the columns taken: the rest of a panel is the same for every tool
+                one = panel(con, tool=s.tool, feature=s.feature, columns=("ai_share", "ai_active"), **kw)
                 one = one.rename(columns={"ai_share": s.column, "ai_active": f"active_{s.name}"})
                 base = base.merge(one, on=["team_id", "week"], how="left")
             else:
