@@ -102,19 +102,24 @@ def _ratios(g: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _groups(w: pd.DataFrame, teams_meta: pd.DataFrame | None) -> dict[str, tuple[str, pd.Series]]:
-    """Series key → (label, boolean mask over ``w``)."""
-    out = {"org": ("Whole organisation", pd.Series(True, index=w.index))}
+def _groups(w: pd.DataFrame, teams_meta: pd.DataFrame | None) -> tuple[dict[str, str], pd.DataFrame]:
+    """Series key → label (the page's order), and ``w``'s rows once per key they belong to,
+    with that ``key`` (the organisation, its group and architecture, its team)."""
+    labels = {"org": "Whole organisation"}
     names = {}
     if teams_meta is not None and "name" in teams_meta:
         names = dict(zip(teams_meta["team_id"], teams_meta["name"], strict=False))
+    parts = [w.assign(key="org")]
     for col, kind in (("parent_id", "Group"), ("architecture", "Architecture")):
         if col in w:
             for v in sorted(w[col].dropna().unique()):
-                out[f"{col}:{v}"] = (f"{kind}: {names.get(v, v)}", w[col] == v)
+                labels[f"{col}:{v}"] = f"{kind}: {names.get(v, v)}"
+            has = w[w[col].notna()]
+            parts.append(has.assign(key=col + ":" + has[col].astype(str)))
     for t in sorted(w["team_id"].unique()):
-        out[f"team:{t}"] = (f"Team: {names.get(t, t)}", w["team_id"] == t)
-    return out
+        labels[f"team:{t}"] = f"Team: {names.get(t, t)}"
+    parts.append(w.assign(key="team:" + w["team_id"].astype(str)))
+    return labels, pd.concat(parts, ignore_index=True)
 
 
 def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = None, recent_weeks: int = 13) -> dict[str, Any]:
@@ -132,33 +137,42 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
     suppressed = int((~keep).sum())
     w = w[keep].reset_index(drop=True)
     w["month"] = w["week"].dt.to_period("M").dt.to_timestamp()
-    last = w["week"].max() if len(w) else None
     keys, wk, mo, stats, sums = {}, {}, {}, {}, {}
-    for key, (label, mask) in _groups(w, teams_meta).items():
-        sub = w[mask]
-        if sub.empty:
+    out = {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "sums": sums, "suppressed": suppressed,
+           "recent_weeks": recent_weeks}
+    if w.empty:
+        return out
+    last = w["week"].max()
+    labels, rows = _groups(w, teams_meta)
+    # every key's sums in one groupby each (a loop over keys took seconds for a few hundred teams)
+    cols = _SUMS + ["_ltw"]
+    gw_all = rows.groupby(["key", "week"])[cols].sum()
+    gw_all = gw_all[gw_all["headcount"] >= k]
+    rw_all = _ratios(gw_all)
+    c4 = gw_all.groupby(level="key")["cost"].transform(lambda s: s.rolling(4, min_periods=1).sum())
+    u4 = gw_all.groupby(level="key")["units"].transform(lambda s: s.rolling(4, min_periods=1).sum())
+    rw_all["cts_sw_4w"] = (c4 / u4).where(u4 > 0)
+    by_month = rows.groupby(["key", "month"])
+    gm_all = by_month[cols].sum()
+    rm_all = _ratios(gm_all[gm_all["headcount"] / by_month["week"].nunique().reindex(gm_all.index) >= k])
+    recent = _ratios(rows[rows["week"] > last - pd.Timedelta(weeks=recent_weeks)].groupby("key")[cols].sum())
+    weekly_keys = set(gw_all.index.get_level_values("key"))
+    monthly_keys = set(rm_all.index.get_level_values("key"))
+    for key, label in labels.items():
+        if key not in weekly_keys:
             continue
-        gw = sub.groupby("week")[_SUMS + ["_ltw"]].sum()
-        gw = gw[gw["headcount"] >= k]
-        if gw.empty:
-            continue
-        rw = _ratios(gw)
-        c4, u4 = gw["cost"].rolling(4, min_periods=1).sum(), gw["units"].rolling(4, min_periods=1).sum()
-        rw["cts_sw_4w"] = (c4 / u4).where(u4 > 0)
-        gm = sub.groupby("month")[_SUMS + ["_ltw"]].sum()
-        gm = gm[gm["headcount"] / sub.groupby("month")["week"].nunique().reindex(gm.index) >= k]
-        rm = _ratios(gm)
-        recent = sub[sub["week"] > last - pd.Timedelta(weeks=recent_weeks)].groupby(lambda _: 0)[_SUMS + ["_ltw"]].sum()
+        gw, rw = gw_all.xs(key, level="key"), rw_all.xs(key, level="key")
+        rm = rm_all.xs(key, level="key") if key in monthly_keys else rm_all.iloc[:0].droplevel("key")
         keys[key] = label
         wk[key] = _cols(rw, ["cts_sw", "cts_sw_4w", "ai_share", "builders"])
         sums[key] = _cols(gw.rename(columns=STAT_SUMS), list(STAT_SUMS.values()))
         mo[key] = _cols(rm, ["deploy_freq", "lead_time_h", "coding_h", "pickup_h", "review_h", "deploy_h",
                              "change_failure_rate", "recovery_h", "rework_rate"])
-        if len(recent):
-            r = _ratios(recent).iloc[0]
+        if key in recent.index:
+            r = recent.loc[key]
             stats[key] = {m: {"value": _num(r[m]), "tier": dora_tier(m, _num(r[m])) if m in DORA_TIERS else None}
                           for m in ("deploy_freq", "lead_time_h", "change_failure_rate", "recovery_h", "rework_rate")}
-    return {"keys": keys, "weekly": wk, "monthly": mo, "stats": stats, "sums": sums, "suppressed": suppressed, "recent_weeks": recent_weeks}
+    return out
 
 
 def _num(x: Any) -> float | None:
