@@ -234,7 +234,6 @@ def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL, *, folder: 
 
 def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str]:
     import pyarrow.parquet as pq
-
     folder.mkdir(parents=True, exist_ok=True)
     done, size = [], 0
     for t in tables:
@@ -317,25 +316,27 @@ def _spark_safe(arrow):
 
 
 def _spark_schema(schema, *, strict: bool = False) -> str | None:
-    """Spark's DDL for an Arrow schema; a type it does not know is a string, or with ``strict``
-    the answer is None (Spark then infers the schema itself)."""
+    """Spark's DDL for an Arrow schema (an unknown type as a string); ``strict``: None unless all are the store's."""
     import pyarrow as pa
 
-    def t(x) -> str | None:
+    def t(x) -> str:
         if pa.types.is_timestamp(x):
-            return "timestamp" if x.tz is not None or not strict else None  # a naive one is TIMESTAMP_NTZ
+            return "timestamp"
         if pa.types.is_date(x):
             return "date"
         if pa.types.is_boolean(x):
             return "boolean"
-        if strict and x in (pa.int32(), pa.int64()) or not strict and pa.types.is_integer(x):
+        if pa.types.is_integer(x):
             return "bigint" if x.bit_width > 32 else "int"
         if pa.types.is_floating(x):
-            return "double" if x.bit_width == 64 or not strict else None
-        return "string" if pa.types.is_string(x) or pa.types.is_large_string(x) or not strict else None
+            return "double"
+        return "string"
 
-    types = [t(f.type) for f in schema]
-    return None if None in types else ", ".join(f"`{f.name}` {typ}" for f, typ in zip(schema, types))
+    # the store's types: a naive timestamp is Spark's TIMESTAMP_NTZ, a narrower number another type
+    stored = (pa.string(), pa.large_string(), pa.date32(), pa.bool_(), pa.int32(), pa.int64(), pa.float64())
+    if strict and not all(f.type in stored or pa.types.is_timestamp(f.type) and f.type.tz for f in schema):
+        return None
+    return ", ".join(f"`{f.name}` {t(f.type)}" for f in schema)
 
 
 _SPARK_TYPES = {

@@ -149,9 +149,8 @@ def series(weekly: pd.DataFrame, *, k: int, teams_meta: pd.DataFrame | None = No
     gw_all = rows.groupby(["key", "week"])[cols].sum()
     gw_all = gw_all[gw_all["headcount"] >= k]
     rw_all = _ratios(gw_all)
-    c4 = gw_all.groupby(level="key")["cost"].transform(lambda s: s.rolling(4, min_periods=1).sum())
-    u4 = gw_all.groupby(level="key")["units"].transform(lambda s: s.rolling(4, min_periods=1).sum())
-    rw_all["cts_sw_4w"] = (c4 / u4).where(u4 > 0)
+    r4 = gw_all.groupby(level="key")[["cost", "units"]].transform(lambda s: s.rolling(4, min_periods=1).sum())
+    rw_all["cts_sw_4w"] = (r4["cost"] / r4["units"]).where(r4["units"] > 0)
     by_month = rows.groupby(["key", "month"])
     gm_all = by_month[cols].sum()
     rm_all = _ratios(gm_all[gm_all["headcount"] / by_month["week"].nunique().reindex(gm_all.index) >= k])
