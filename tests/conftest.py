@@ -17,9 +17,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 def pytest_configure(config):
     """Every store the tests write is keyed by one identity key in a temporary folder
-    (created on first use, mode 0600), never by the user's own key."""
+    (created on first use, mode 0600), never by the user's own key. Spark's JVMs read the
+    user's class-data archive when there is one and never write one there (the tests that
+    write one use a folder of their own)."""
     if "CTSSW_IDENTITY_KEY" not in os.environ:
         os.environ["CTSSW_IDENTITY_KEY"] = str(Path(tempfile.mkdtemp(prefix="ctssw-key-")) / "identity.key")
+    os.environ.setdefault("CTSSW_SPARK_CDS", "read")
 
 
 @pytest.fixture(scope="session")

@@ -95,10 +95,9 @@ def spark():
     session, tmp = spark_session(None, cores=2, app="ctssw-tests")
     session.sparkContext.setLogLevel("ERROR")
     yield session, tmp
-    session.stop()
-    import shutil
+    from ctssw.panel.backend import stop_session
 
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_session(session, tmp)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """``ctssw report`` and ``ctssw impact --tools`` / ``--event`` with ``--backend spark`` give DuckDB's numbers.
 
-Each Spark command runs as its own process with a local[2] session, as a user runs it. The
+Each Spark command runs as its own process with a local[2] session, as a user runs it (the first
+writes the JVM's class-data archive to the module's cache folder; the others start from it). The
 report builds several panels (drivers, the tool's impact, every tool in one model, the metrics)
 in the one session it opens; the page's embedded data and the estimates must equal the DuckDB
 command's on the same store.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -23,12 +25,23 @@ from ctssw.store import Store
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def _ctssw_spark(args: list[str]) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def cds_cache(tmp_path_factory):
+    """The commands' cache folder: the first writes the JVM's class-data archive, the others read it."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def _ctssw_spark(args: list[str], cache) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CTSSW_SPARK_MEMORY": "1g", "CTSSW_CACHE_DIR": str(cache), "CTSSW_SPARK_CDS": "on"}
+    env.pop("SPARK_CONF_DIR", None)
     r = subprocess.run(
         [sys.executable, "-c", "from ctssw.cli import main; main()", *args, "--backend", "spark"],
-        env={**__import__("os").environ, "CTSSW_SPARK_MEMORY": "1g"}, capture_output=True, text=True, timeout=900,
+        env=env, capture_output=True, text=True, timeout=900,
     )
     assert r.returncode == 0, f"ctssw {' '.join(args)} --backend spark exited {r.returncode}\n{r.stderr[-3000:]}"
+    # the archive is in place once a command has ended, and nothing half-written is left
+    assert [p.suffix for p in cache.iterdir()] == [".jsa"], sorted(cache.iterdir())
+    assert "cds" not in r.stderr.lower()
     return r
 
 
@@ -67,28 +80,28 @@ def _sections(text: str) -> list[str]:
     return text.split("Report:")[0].split("\n")
 
 
-def test_report_on_spark_equals_duckdb(small_store, tool, tmp_path):
+def test_report_on_spark_equals_duckdb(small_store, tool, tmp_path, cds_cache):
     args = ["report", "--db", str(small_store), "--tool", tool, "--k", "3"]
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "duckdb.html")])
     assert r.exit_code == 0, r.output
-    got = _ctssw_spark([*args, "--out", str(tmp_path / "spark.html")])
+    got = _ctssw_spark([*args, "--out", str(tmp_path / "spark.html")], cds_cache)
     assert _sections(got.stdout) == _sections(r.output) and "drivers: ok" in r.output
     want = _payload((tmp_path / "duckdb.html").read_text())
     assert want["series"]["keys"] and want.get("headline")
     _same(_payload((tmp_path / "spark.html").read_text()), want)
 
 
-def test_impact_tools_on_spark_equals_duckdb(small_store, tool):
+def test_impact_tools_on_spark_equals_duckdb(small_store, tool, cds_cache):
     args = ["impact", "--db", str(small_store), "--tools", tool, "--method", "fe", "--json"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     want = json.loads(r.stdout)
-    got = json.loads(_ctssw_spark(args).stdout)
+    got = json.loads(_ctssw_spark(args, cds_cache).stdout)
     assert want["tools"] == [tool]
     _same(got, want)
 
 
-def test_impact_event_on_spark_equals_duckdb(small_store, tmp_path):
+def test_impact_event_on_spark_equals_duckdb(small_store, tmp_path, cds_cache):
     import pandas as pd
 
     with Store(small_store, read_only=True) as s:
@@ -101,4 +114,4 @@ def test_impact_event_on_spark_equals_duckdb(small_store, tmp_path):
     assert r.exit_code == 0, r.output
     want = json.loads(r.stdout)
     assert want["teams_changing"] == 3 and want["teams_not_in_panel"] == []
-    _same(json.loads(_ctssw_spark(args).stdout), want)
+    _same(json.loads(_ctssw_spark(args, cds_cache).stdout), want)

@@ -1,0 +1,137 @@
+"""Class-data sharing for the local Spark driver's JVM: Spark's classes parsed and verified once
+per machine, not once per command.
+
+A ctssw command on Spark is a short-lived JVM that loads Spark SQL's, Hadoop's and Parquet's
+classes while it starts and while it plans and runs its first queries. Java's dynamic
+class-data sharing (JDK 13+) writes the classes a JVM loaded to an archive when it exits
+(``-XX:ArchiveClassesAtExit``) and maps them at the next start (``-XX:SharedArchiveFile``):
+``ctssw panel --backend spark`` on a 6-team store went from 37 s to 28 s on 2 cores
+(benchmarks/results/spark.md).
+
+The first command on a machine writes the archive (once; it costs that command about
+15 s) to a name of its own under the cache folder (``$CTSSW_CACHE_DIR``, else
+``$XDG_CACHE_HOME/ctssw``, else ``~/.cache/ctssw``); :func:`finish` renames it into place only
+after its JVM has exited cleanly, so no command maps a half-written archive. The name is keyed
+on what makes one JVM's archive useless to another (the Java runtime, pyspark, the options).
+A JVM whose class path is not pyspark's own is left alone: with ``$SPARK_CONF_DIR`` or
+Hadoop's configuration folders on it, the JVM would refuse to write the archive. The JVM's
+messages about the archive are silenced; one that does not fit is ignored by the JVM.
+``$CTSSW_SPARK_CDS``: ``on`` (the default), ``read`` (use an archive, never write one: a
+runner whose commands must not pay for it) or ``off``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+QUIET = "-Xlog:cds*=off:stderr"
+# each of these puts a folder on the driver's class path, and a JVM refuses to write an archive
+# over a class path holding a folder with files in it
+_CLASSPATH_ENV = ("SPARK_CONF_DIR", "HADOOP_CONF_DIR", "YARN_CONF_DIR", "SPARK_DIST_CLASSPATH", "SPARK_CLASSPATH")
+
+
+def cache_dir() -> Path:
+    if os.environ.get("CTSSW_CACHE_DIR"):
+        return Path(os.environ["CTSSW_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ctssw"
+
+
+def _mode() -> str:
+    mode = os.environ.get("CTSSW_SPARK_CDS", "on").strip().lower()
+    return "off" if mode in ("0", "false", "no", "off") else "read" if mode == "read" else "on"
+
+
+def _java() -> Path | None:
+    # the Java spark-class runs: $JAVA_HOME's, else the one on the PATH
+    home = os.environ.get("JAVA_HOME")
+    java = Path(home) / "bin" / "java" if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
+    return Path(java).resolve() if java else None
+
+
+def archive(java_options: str) -> Path | None:
+    """Where the archive of a local driver JVM started with ``java_options`` lives; None when
+    ctssw leaves that JVM's classes alone."""
+    if _mode() == "off":
+        return None
+    if any(os.environ.get(v) for v in _CLASSPATH_ENV):
+        return None
+    java = _java()
+    if java is None:
+        return None
+    import pyspark
+
+    home = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
+    conf = home / "conf"
+    if conf.is_dir() and any(conf.iterdir()):
+        return None
+    lib = java.parent.parent / "lib" / "server" / "libjvm.so"
+    st = (lib if lib.exists() else java).stat()
+    key = "\0".join([str(java), str(st.st_size), str(st.st_mtime_ns), pyspark.__version__, str(home), java_options])
+    return cache_dir() / f"spark-{pyspark.__version__}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.jsa"
+
+
+def options(java_options: str) -> tuple[str, Path | None]:
+    """The options to add to the driver JVM's, and the file this JVM writes its archive to
+    (None when it reads an archive, or none)."""
+    final = archive(java_options)
+    if final is None:
+        return "", None
+    if final.exists():
+        return f"-XX:SharedArchiveFile={final} {QUIET}", None
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return "", None
+    if _mode() == "read" or not os.access(final.parent, os.W_OK) or _writing(final):
+        return "", None
+    part = final.with_name(f"{final.name}.{os.getpid()}.part")
+    return f"-XX:ArchiveClassesAtExit={part} {QUIET}", part
+
+
+def _writing(final: Path) -> bool:
+    """Whether a live process is writing this archive; the parts of dead ones are removed."""
+    live = False
+    for part in final.parent.glob(f"{final.name}.*.part"):
+        try:
+            os.kill(int(part.name.split(".")[-2]), 0)
+            live = True
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            live = True
+    return live
+
+
+def finish(part: Path, timeout: float = 300) -> bool:
+    """After the session stopped: end its JVM, which writes ``part`` as it exits, and put the
+    archive in place; True when it did. pyspark's JVM exits when its standard input closes."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    proc = getattr(gateway, "proc", None)
+    if proc is None or proc.stdin is None:
+        part.unlink(missing_ok=True)
+        return False
+    try:
+        gateway.shutdown()
+    except Exception:  # Py4J's own sockets; the JVM still exits below
+        pass
+    proc.stdin.close()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    # the next session in this process starts a JVM of its own
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    final = part.with_name(part.name.rsplit(".", 2)[0])
+    if code == 0 and part.exists() and part.stat().st_size > 0:
+        os.replace(part, final)
+        return True
+    part.unlink(missing_ok=True)
+    return False

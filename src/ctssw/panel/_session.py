@@ -1,0 +1,204 @@
+"""Spark sessions as ctssw opens them: local (one JVM), a standalone cluster (``spark://``) or
+Spark Connect (``sc://``), each with a temporary folder of its own that closing removes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, StoreError
+from . import _cds
+
+
+@dataclass
+class SparkHandle:
+    """A Spark session opened by ctssw, and the temporary folders it owns."""
+
+    session: object
+    con: object
+    tmp: Path
+    owned: bool = True
+    tables: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        if self.owned:
+            stop_session(self.session, self.tmp)
+
+
+def java_available() -> bool:
+    """Whether a Java runtime is on the PATH (or JAVA_HOME), as local Spark needs one."""
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+
+
+DRIVER_MEMORY = "4g"
+# Client JIT only: a ctssw command is a short-lived JVM that compiles many small generated
+# plans once each, and on 2 shared cores the optimising compiler's threads cost more than
+# they return (benchmarks/results/spark.md). That JIT's code cache (48 MB by default) fills up in a
+# command that plans many queries (ctssw report) and the JVM then stops compiling, so it is made
+# as large as the tiered default. The JVM's own warnings go to standard error, never into a
+# command's output. $CTSSW_SPARK_JAVA_OPTIONS replaces them ("" for the JVM default).
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:disable -Xlog:all=warning:stderr"
+
+
+def spark_session(
+    url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None,
+    conf: dict[str, str] | None = None,
+):
+    """A Spark session: local mode by default, ``spark://host:port`` or ``sc://host:port`` (Spark Connect).
+
+    The UI is off, the session time zone is UTC and the warehouse lives in a
+    temporary folder, so nothing lands in the working directory. A local session's
+    JVM (driver and executor in one) gets ``memory`` of heap (``$CTSSW_SPARK_MEMORY``,
+    else 4g): with Spark's own 1g, the joins and aggregations of a 200-team panel
+    leave little headroom, and a fuller heap spends its time in GC. The driver's (and,
+    on a cluster, the executors') JVM runs with :data:`JAVA_OPTIONS`. ``conf``: more Spark settings
+    (``{"spark.executor.memory": "4g"}``), applied last; a command reads them from
+    ``$SPARK_CONF_DIR/spark-defaults.conf``, as spark-submit does.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("the spark backend needs pyspark: pip install 'ibis-framework[pyspark]'") from None
+    if url is not None:
+        check_spark_url(url)
+    sweep_stale_temp()
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    (tmp / "owner").write_text(str(os.getpid()))
+    if url is not None and url.startswith("sc://"):
+        try:
+            import grpc  # noqa: F401  (Spark Connect's client transport)
+        except ImportError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ConfigError("sc:// (Spark Connect) needs pyspark's connect extra: pip install 'pyspark[connect]'") from None
+        b = SparkSession.builder.remote(url)
+    else:
+        if not java_available():
+            raise ConfigError("the spark backend needs Java (17) on the PATH or in JAVA_HOME")
+        java = os.environ.get("CTSSW_SPARK_JAVA_OPTIONS", JAVA_OPTIONS)
+        cds, part = _cds.options(java)
+        if part is not None:
+            (tmp / "cds-part").write_text(str(part))
+        b = SparkSession.builder.master(url or f"local[{cores}]")
+        b = (
+            b.config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(max(2, cores)))
+            .config("spark.driver.memory", memory or os.environ.get("CTSSW_SPARK_MEMORY", DRIVER_MEMORY))
+            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {java} {cds}".strip())
+            .config("spark.executor.extraJavaOptions", java)
+            .config("spark.local.dir", str(tmp / "local"))
+        )
+    b = (
+        b.appName(app)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(tmp / "warehouse"))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
+    try:
+        session = b.getOrCreate()
+    except Exception as e:  # the JVM or the Connect channel did not come up
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"cannot start a Spark session on {url or 'local'}: {_first_line(e)}") from None
+    if url is not None and url.startswith("spark://"):
+        granted = granted_cores(session)
+        if granted:
+            session.conf.set("spark.sql.shuffle.partitions", str(max(2, granted)))
+    return session, tmp
+
+
+TEMP_PREFIX = "ctssw-spark-"
+
+
+def sweep_stale_temp() -> list[Path]:
+    """Remove the temporary folders of Spark sessions whose command is gone without closing them
+    (killed: a 10,000-team command leaves 12 GiB of Parquet copies there); returns them.
+
+    A folder is removed only when its ``owner`` file names a process that no longer exists; one
+    without it, or whose process lives (or whose id was reused), is left alone.
+    """
+    gone = []
+    for d in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        try:
+            pid = int((d / "owner").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+        except (OSError, ValueError):  # no owner file, not ours to signal, or unreadable
+            continue
+    return gone
+
+
+def granted_cores(session, wait: float = 15.0) -> int | None:
+    """The executor cores a standalone cluster has granted this application, once they register.
+
+    One shuffle partition per granted core: a few per core only multiply the tasks of a
+    command's hundreds of small shuffles, and the adaptive execution coalesces reads, not
+    the map side's writes. None when no executor registered within ``wait`` seconds (the
+    session keeps its default; the first query waits for executors anyway).
+    """
+    import time
+
+    sc = session.sparkContext
+    end = time.monotonic() + wait
+    while True:
+        try:
+            # the driver is listed too; every other entry is an executor
+            executors = sc._jsc.sc().getExecutorMemoryStatus().size() - 1
+        except Exception:  # a Py4J change: keep the default
+            return None
+        if executors > 0:
+            return int(sc.defaultParallelism)
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.2)
+
+
+_DEFAULT_PORT = {"spark": 7077, "sc": 15002}
+
+
+def check_spark_url(url: str) -> None:
+    """Refuse a malformed Spark URL, and a cluster that does not answer, in one clear line.
+
+    ``local``/``local[N]`` needs nothing; ``spark://host:port`` (a standalone master)
+    and ``sc://host:port`` (Spark Connect) must accept a TCP connection within 5 s,
+    so an unreachable cluster fails at once instead of after Spark's own retries.
+    """
+    if url == "local" or (url.startswith("local[") and url.endswith("]")):
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DEFAULT_PORT or not rest:
+        raise ConfigError(f"--spark-url must be local[N], spark://host:port or sc://host:port; got {url!r}")
+    hostport = rest.split("/", 1)[0].split(";", 1)[0]
+    host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    try:
+        port_n = int(port) if port else _DEFAULT_PORT[scheme]
+    except ValueError:
+        raise ConfigError(f"--spark-url has a bad port: {url!r}") from None
+    try:
+        with socket.create_connection((host.strip("[]"), port_n), timeout=5):
+            pass
+    except OSError as e:
+        raise StoreError(f"cannot reach the Spark cluster at {url}: {e.strerror or e}") from None
+
+
+def stop_session(session, tmp: Path) -> None:
+    """Stop a session :func:`spark_session` started and remove its folder; a JVM writing the
+    class-data archive (:mod:`._cds`) is let finish first."""
+    session.stop()
+    marker = Path(tmp) / "cds-part"
+    if marker.exists():
+        _cds.finish(Path(marker.read_text()))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
