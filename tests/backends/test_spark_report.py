@@ -1,10 +1,10 @@
 """``ctssw report`` and ``ctssw impact --tools`` / ``--event`` with ``--backend spark`` give DuckDB's numbers.
 
-Each Spark command runs as its own process with a local[2] session, as a user runs it (the first
-writes the JVM's class-data archive to the module's cache folder; the others start from it). The
-report builds several panels (drivers, the tool's impact, every tool in one model, the metrics)
-in the one session it opens; the page's embedded data and the estimates must equal the DuckDB
-command's on the same store.
+Each Spark command runs as its own process with a local[2] session, as a user runs it (the first,
+the lightest, writes the JVM's class-data archive to the module's cache folder; the others start
+from it). The report builds several panels (drivers, the tool's impact, every tool in one model,
+the metrics) in the one session it opens; the page's embedded data and the estimates must equal
+the DuckDB command's on the same store.
 """
 
 from __future__ import annotations
@@ -80,6 +80,22 @@ def _sections(text: str) -> list[str]:
     return text.split("Report:")[0].split("\n")
 
 
+def test_impact_event_on_spark_equals_duckdb(small_store, tmp_path, cds_cache):
+    import pandas as pd
+
+    with Store(small_store, read_only=True) as s:
+        teams = sorted(r[0] for r in s.con.execute("SELECT DISTINCT team_id FROM memberships").fetchall())
+    arch = tmp_path / "arch.csv"
+    pd.DataFrame({"team": teams[:3], "date": "2024-02-19", "from": "monolith", "to": "service"}).to_csv(arch, index=False)
+    args = ["impact", "--db", str(small_store), "--event", "architecture:monolith->service",
+            "--architecture-changes", str(arch), "--json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    want = json.loads(r.stdout)
+    assert want["teams_changing"] == 3 and want["teams_not_in_panel"] == []
+    _same(json.loads(_ctssw_spark(args, cds_cache).stdout), want)
+
+
 def test_report_on_spark_equals_duckdb(small_store, tool, tmp_path, cds_cache):
     args = ["report", "--db", str(small_store), "--tool", tool, "--k", "3"]
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "duckdb.html")])
@@ -99,19 +115,3 @@ def test_impact_tools_on_spark_equals_duckdb(small_store, tool, cds_cache):
     got = json.loads(_ctssw_spark(args, cds_cache).stdout)
     assert want["tools"] == [tool]
     _same(got, want)
-
-
-def test_impact_event_on_spark_equals_duckdb(small_store, tmp_path, cds_cache):
-    import pandas as pd
-
-    with Store(small_store, read_only=True) as s:
-        teams = sorted(r[0] for r in s.con.execute("SELECT DISTINCT team_id FROM memberships").fetchall())
-    arch = tmp_path / "arch.csv"
-    pd.DataFrame({"team": teams[:3], "date": "2024-02-19", "from": "monolith", "to": "service"}).to_csv(arch, index=False)
-    args = ["impact", "--db", str(small_store), "--event", "architecture:monolith->service",
-            "--architecture-changes", str(arch), "--json"]
-    r = CliRunner().invoke(app, args)
-    assert r.exit_code == 0, r.output
-    want = json.loads(r.stdout)
-    assert want["teams_changing"] == 3 and want["teams_not_in_panel"] == []
-    _same(json.loads(_ctssw_spark(args, cds_cache).stdout), want)
