@@ -7,7 +7,8 @@ Simulates the organisation (seed 11) and ingests it (not timed). Then each comma
 own process, as a user runs it: first with an empty cache folder (that run writes the archive),
 then ``--repeat`` rounds of: with the archive, without it (``CTSSW_SPARK_CDS=0``), on DuckDB.
 For each run: wall time, and the machine's busy CPU time over it (``/proc/stat``, so the JVM's
-threads count too). Every Spark panel must equal the DuckDB one. Writes results/spark_start.md.
+threads count too). Every Spark panel must equal the DuckDB one. Writes
+results/spark_start_TEAMSxWEEKS.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pandas as pd
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
-OUT = Path(__file__).resolve().parent / "results" / "spark_start.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
@@ -52,8 +53,9 @@ def main() -> None:
     ap.add_argument("--teams", type=int, default=6)
     ap.add_argument("--weeks", type=int, default=14)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, default=None, help="default: results/spark_start_TEAMSxWEEKS.md")
     a = ap.parse_args()
+    a.out = a.out or RESULTS / f"spark_start_{a.teams}x{a.weeks}.md"
     from backends.compare import assert_frames_equal
 
     work = Path(tempfile.mkdtemp(prefix="ctssw-bench-start-"))

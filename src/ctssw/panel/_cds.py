@@ -6,7 +6,7 @@ classes while it starts and while it plans and runs its first queries. Java's dy
 class-data sharing (JDK 13+) writes the classes a JVM loaded to an archive when it exits
 (``-XX:ArchiveClassesAtExit``) and maps them at the next start (``-XX:SharedArchiveFile``):
 ``ctssw panel --backend spark`` on a 6-team store went from 37 s to 28 s on 2 cores
-(benchmarks/results/spark.md).
+(benchmarks/results/spark_start_6x14.md).
 
 The first command on a machine writes the archive (once; it costs that command about
 15 s) to a name of its own under the cache folder (``$CTSSW_CACHE_DIR``, else
