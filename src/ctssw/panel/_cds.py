@@ -45,8 +45,8 @@ def _mode() -> str:
     return "off" if mode in ("0", "false", "no", "off") else "read" if mode == "read" else "on"
 
 
-def _java() -> Path | None:
-    # the Java spark-class runs: $JAVA_HOME's, else the one on the PATH
+def java_path() -> Path | None:
+    """The Java runtime Spark's scripts run: $JAVA_HOME's, else the one on the PATH."""
     home = os.environ.get("JAVA_HOME")
     java = Path(home) / "bin" / "java" if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
     return Path(java).resolve() if java else None
@@ -59,7 +59,7 @@ def archive(java_options: str) -> Path | None:
         return None
     if any(os.environ.get(v) for v in _CLASSPATH_ENV):
         return None
-    java = _java()
+    java = java_path()
     if java is None:
         return None
     import pyspark

@@ -31,8 +31,7 @@ class SparkHandle:
 
 def java_available() -> bool:
     """Whether a Java runtime is on the PATH (or JAVA_HOME), as local Spark needs one."""
-    home = os.environ.get("JAVA_HOME")
-    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+    return _cds.java_path() is not None
 
 
 DRIVER_MEMORY = "4g"
