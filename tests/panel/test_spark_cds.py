@@ -50,7 +50,8 @@ def test_a_class_path_ctssw_does_not_choose_or_the_switch_turns_it_off(cache, mo
 def test_read_mode_uses_an_archive_but_never_writes_one(cache, monkeypatch):
     monkeypatch.setenv("CTSSW_SPARK_CDS", "read")
     final = _cds.archive(JAVA_OPTIONS)
-    assert _cds.options(JAVA_OPTIONS) == ("", None)
+    assert _cds.options(JAVA_OPTIONS) == ("", None) and not cache.exists()
+    cache.mkdir()
     final.write_bytes(b"archive")
     assert _cds.options(JAVA_OPTIONS) == (f"-XX:SharedArchiveFile={final} {_cds.QUIET}", None)
 
@@ -87,8 +88,14 @@ class _Gateway:
         pass
 
 
+def test_a_cache_folder_that_cannot_be_made_starts_the_jvm_without_an_archive(cache, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("CTSSW_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    assert _cds.options(JAVA_OPTIONS) == ("", None)
+
+
 @pytest.mark.parametrize("code", [0, 1])
-def test_the_archive_is_put_in_place_only_after_its_jvm_exited_cleanly(cache, monkeypatch, code):
+def test_the_archive_is_put_in_place_only_after_its_jvm_exited_cleanly(cache, monkeypatch, capsys, code):
     from pyspark import SparkContext
 
     _, part = _cds.options(JAVA_OPTIONS)
@@ -96,6 +103,7 @@ def test_the_archive_is_put_in_place_only_after_its_jvm_exited_cleanly(cache, mo
     monkeypatch.setattr(SparkContext, "_gateway", _Gateway(part, code))
     monkeypatch.setattr(SparkContext, "_jvm", object())
     assert _cds.finish(part) is (code == 0)
+    assert capsys.readouterr().err.startswith("Saving Spark's loaded classes so later commands start faster")
     assert final.exists() is (code == 0) and not part.exists()
     if code == 0:
         assert final.read_bytes() == b"classes"

@@ -26,6 +26,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 QUIET = "-Xlog:cds*=off:stderr"
@@ -77,16 +78,18 @@ def archive(java_options: str) -> Path | None:
 def options(java_options: str) -> tuple[str, Path | None]:
     """The options to add to the driver JVM's, and the file this JVM writes its archive to
     (None when it reads an archive, or none)."""
-    final = archive(java_options)
-    if final is None:
-        return "", None
-    if final.exists():
-        return f"-XX:SharedArchiveFile={final} {QUIET}", None
     try:
+        final = archive(java_options)
+        if final is None:
+            return "", None
+        if final.exists():
+            return f"-XX:SharedArchiveFile={final} {QUIET}", None
+        if _mode() == "read":
+            return "", None
         final.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return "", None
-    if _mode() == "read" or not os.access(final.parent, os.W_OK) or _writing(final):
+        if not os.access(final.parent, os.W_OK) or _writing(final):
+            return "", None
+    except (OSError, RuntimeError):  # an unreadable folder, no home folder: start without one
         return "", None
     part = final.with_name(f"{final.name}.{os.getpid()}.part")
     return f"-XX:ArchiveClassesAtExit={part} {QUIET}", part
@@ -120,6 +123,9 @@ def finish(part: Path, timeout: float = 300) -> bool:
         gateway.shutdown()
     except Exception:  # Py4J's own sockets; the JVM still exits below
         pass
+    # the JVM writes while it exits: tens of seconds, once, so the command says why it waits
+    print("Saving Spark's loaded classes so later commands start faster (once per machine)...",
+          file=sys.stderr, flush=True)
     proc.stdin.close()
     try:
         code = proc.wait(timeout=timeout)
