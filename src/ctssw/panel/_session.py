@@ -103,6 +103,8 @@ def spark_session(
     try:
         session = b.getOrCreate()
     except Exception as e:  # the JVM or the Connect channel did not come up
+        if (tmp / "cds-part").exists():  # no JVM to write it: give up the claim
+            Path((tmp / "cds-part").read_text()).unlink(missing_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise StoreError(f"cannot start a Spark session on {url or 'local'}: {_first_line(e)}") from None
     if url is not None and url.startswith("spark://"):
