@@ -89,12 +89,12 @@ def options(java_options: str) -> tuple[str, Path | None]:
         final.parent.mkdir(parents=True, exist_ok=True)
         if not os.access(final.parent, os.W_OK) or _writing(final):
             return "", None
-    except (OSError, RuntimeError):  # an unreadable folder, no home folder: start without one
+        part = final.with_name(f"{final.name}.{os.getpid()}.part")
+        # claimed now, though the JVM writes it only as it exits: the commands that start meanwhile
+        # see a live writer and leave the archive to it
+        part.touch()
+    except (OSError, RuntimeError):  # an unreadable folder, a full disk, no home folder: start without one
         return "", None
-    part = final.with_name(f"{final.name}.{os.getpid()}.part")
-    # claimed now, though the JVM writes it only as it exits: the commands that start meanwhile
-    # see a live writer and leave the archive to it
-    part.touch()
     return f"-XX:ArchiveClassesAtExit={part} {QUIET}", part
 
 
