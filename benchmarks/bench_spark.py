@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import ibis
 
 from ctssw.panel import panel_expr
-from ctssw.panel.backend import load_into_spark, spark_session
+from ctssw.panel.backend import load_into_spark, spark_session, stop_session
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
@@ -140,8 +139,8 @@ def main() -> None:
                 assert_frames_equal(got, wants[teams, weeks])
                 add(f"{mode}, {teams}×{weeks}: Spark panel equals DuckDB panel", 0.0, "all columns, rtol 1e-9")
         finally:
-            session.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+            # as a command closes it: a JVM writing the class-data archive is let finish first
+            stop_session(session, tmp)
             if cluster:
                 cluster.stop()
     ratios = []
