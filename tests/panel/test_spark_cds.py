@@ -76,6 +76,10 @@ def test_one_writer_at_a_time_and_a_dead_writers_part_is_removed(cache):
     live = final.with_name(f"{final.name}.{os.getppid()}.part")  # a live process other than this one
     live.write_bytes(b"being written")
     assert _cds.options(JAVA_OPTIONS) == ("", None)
+    # once an archive is in place, a dead writer's part is still removed
+    final.write_bytes(b"archive")
+    dead.write_bytes(b"half")
+    assert _cds.options(JAVA_OPTIONS)[1] is None and not dead.exists() and live.exists()
 
 
 class _Gateway:

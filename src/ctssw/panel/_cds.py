@@ -82,12 +82,13 @@ def options(java_options: str) -> tuple[str, Path | None]:
         final = archive(java_options)
         if final is None:
             return "", None
+        live = _writing(final)
         if final.exists():
             return f"-XX:SharedArchiveFile={final} {QUIET}", None
         if _mode() == "read":
             return "", None
         final.parent.mkdir(parents=True, exist_ok=True)
-        if not os.access(final.parent, os.W_OK) or _writing(final):
+        if not os.access(final.parent, os.W_OK) or live:
             return "", None
         part = final.with_name(f"{final.name}.{os.getpid()}.part")
         # claimed now, though the JVM writes it only as it exits: the commands that start meanwhile
