@@ -17,12 +17,10 @@ from pathlib import Path
 
 from ..errors import ConfigError, CtsswError, StoreError
 from ._session import (  # noqa: F401  (the session's names, where callers have found them)
-    DRIVER_MEMORY,
     JAVA_OPTIONS,
     TEMP_PREFIX,
     SparkHandle,
     _first_line,
-    check_spark_url,
     granted_cores,
     java_available,
     spark_session,
@@ -70,6 +68,7 @@ def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL, *, folder: 
 
 def _load_parquet(store, con, tables: tuple[str, ...], folder: Path) -> list[str]:
     import pyarrow.parquet as pq
+
     folder.mkdir(parents=True, exist_ok=True)
     done, size = [], 0
     for t in tables:
