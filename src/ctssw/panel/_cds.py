@@ -99,16 +99,25 @@ def options(java_options: str) -> tuple[str, Path | None]:
     return f"-XX:ArchiveClassesAtExit={part} {QUIET}", part
 
 
+def process_gone(pid: str) -> bool:
+    """Whether the process ``pid`` names no longer exists; an id that does not parse, or a
+    process not ours to signal, counts as alive (what it owns is left alone)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def _writing(final: Path) -> bool:
     """Whether a live process is writing this archive; the parts of dead ones are removed."""
     live = False
     for part in final.parent.glob(f"{final.name}.*.part"):
-        try:
-            os.kill(int(part.name.split(".")[-2]), 0)
-            live = True
-        except ProcessLookupError:
+        if process_gone(part.name.split(".")[-2]):
             part.unlink(missing_ok=True)
-        except (OSError, ValueError):
+        else:
             live = True
     return live
 

@@ -127,13 +127,12 @@ def sweep_stale_temp() -> list[Path]:
     gone = []
     for d in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
         try:
-            pid = int((d / "owner").read_text())
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            owner = (d / "owner").read_text()
+        except OSError:  # no owner file, or unreadable
+            continue
+        if _cds.process_gone(owner):
             shutil.rmtree(d, ignore_errors=True)
             gone.append(d)
-        except (OSError, ValueError):  # no owner file, not ours to signal, or unreadable
-            continue
     return gone
 
 
