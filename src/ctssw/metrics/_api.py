@@ -48,26 +48,40 @@ FACT_DEPLOYMENT_COLUMNS = (
 )
 
 
+def _cached(con, *key) -> dict:
+    """What this module keeps for ``con`` under ``key`` (a new dict for a connection it has not seen)."""
+    hit = _CACHE.get((id(con), *key))
+    if hit is None or hit[0] is not con:
+        hit = _CACHE[(id(con), *key)] = (con, {})
+    return hit[1]
+
+
+def _panel_rows(con, unit: str, *, full: bool = True):
+    """The panel, materialised once per backend and unit (it does not depend on the DORA settings).
+
+    ``full=False`` (the period roll-ups) takes the whole panel when it is built already, and
+    otherwise builds only the columns the roll-ups read (``PERIOD_PANEL``), without the commit
+    count and the AI-use columns.
+    """
+    got = _cached(con, "panel", unit)
+    if "full" not in got and (full or "period" not in got):
+        which = "full" if full else "period"
+        cols = None if full else D.PERIOD_PANEL
+        got[which] = _materialise(con, panel_expr(con, unit=unit, columns=cols), f"ctssw_panel_{next(_SERIAL)}")
+    return got["full"] if full else got.get("full", got.get("period"))
+
+
 def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
     """The panel, the change and deployment facts (materialised) and the store's source gaps,
     once per backend and settings.
 
-    ``full=False`` (the period roll-ups) takes the whole panel when it is built already, and
-    otherwise builds only the columns the roll-ups read (``PERIOD_PANEL``), without the commit
-    count and the AI-use columns. Materialising keeps each later query small: Spark otherwise
-    re-plans and re-runs the whole linkage inside every aggregate.
+    Materialising keeps each later query small: Spark otherwise re-plans and re-runs the whole
+    linkage inside every aggregate.
     """
-    key = (id(con), unit, cfg.environment, cfg.incident_window_hours)
-    hit = _CACHE.get(key)
-    if hit is None or hit[0] is not con:
-        hit = _CACHE[key] = (con, {})
-    got = hit[1]
-    n = next(_SERIAL)
-    if "full" not in got and (full or "period" not in got):
-        which = "full" if full else "period"
-        cols = None if full else D.PERIOD_PANEL
-        got[which] = _materialise(con, panel_expr(con, unit=unit, columns=cols), f"ctssw_panel_{n}")
+    p = _panel_rows(con, unit, full=full)
+    got = _cached(con, "facts", cfg.environment, cfg.incident_window_hours)
     if "facts" not in got:
+        n = next(_SERIAL)
         all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
         # the production deployments with their team, target and previous success: one window over
         # the deployments, shared by the change linkage, the incident attribution and the rework flag
@@ -81,7 +95,6 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
         from ..store.gaps import source_gaps
 
         got["gaps"] = source_gaps(con)
-    p = got["full"] if full else got.get("full", got.get("period"))
     return (p, *got["facts"], got["gaps"])
 
 
@@ -148,9 +161,9 @@ def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw
 
 def metrics_panel(con, *, unit: str = "deployment") -> pd.DataFrame:
     """The panel the metrics are built on, as ``ctssw.panel.panel(con, unit=unit)`` returns it,
-    read from the rows :func:`team_week_metrics` materialised (built now when they are not):
-    a caller that needs both the panel and the metrics builds the panel once."""
-    p = _facts(con, unit, D.dora_config())[0]
+    read from the rows :func:`team_week_metrics` materialised (built now when they are not, and
+    kept for it): a caller that needs both the panel and the metrics builds the panel once."""
+    p = _panel_rows(con, unit)
     return panel_frame(to_arrow(p.order_by(["team_id", "week"])))
 
 

@@ -299,6 +299,11 @@ def _key(backend: str, db, spark_url, lake) -> tuple:
     return (backend, str(Path(db).absolute()), spark_url, None if lake is None else str(lake))
 
 
+def is_shared(con) -> bool:
+    """Whether ``con`` is the connection an open :func:`shared_connection` block holds."""
+    return any(c is con for c in _SHARED.values())
+
+
 def _keep_open() -> None:
     """``close`` of a shared connection: :func:`shared_connection` closes it when its block ends."""
 

@@ -90,6 +90,7 @@ def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = 
     ``backend``, ``spark_url`` and ``lake`` choose where the panels are built, as for ``ctssw panel``."""
     from ..panel import change_shares, panel
     from ..panel.backend import connect
+    from ._shared import section_panel
 
     kw = dict(unit=unit, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
     sels = [parse_selector(t) for t in tools]
@@ -99,7 +100,7 @@ def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = 
         usage = tu.select("tool", "feature").distinct().to_pandas().dropna()
         changes = change_shares(con) if any(s.kind != "usage" for s in sels) else pd.DataFrame(columns=["role", "tool"])
         check_known(sels, usage, changes)
-        base = panel(con, **kw)
+        base = section_panel(con, **kw)
         if base.empty:
             raise ConfigError(f"the store {db} holds no team-weeks")
         for s in sels:

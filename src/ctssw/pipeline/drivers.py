@@ -16,6 +16,7 @@ from ..estimators.lmm.drivers import DEFAULT_DRIVERS
 from ..panel import panel
 from ..store import open_lake
 from ..store.gaps import source_gaps
+from ._shared import section_panel
 
 __all__ = ["choose_drivers", "drivers_from_store"]
 
@@ -58,7 +59,7 @@ def drivers_from_store(
 
         scon, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
         try:
-            df = panel(scon, unit=unit)
+            df = section_panel(scon, unit=unit)
         finally:
             close()
     keep, notes = choose_drivers(df, tuple(drivers) if drivers else DEFAULT_DRIVERS, gaps)

@@ -1,0 +1,51 @@
+"""A command whose sections share one connection (``ctssw report`` on Spark) builds a unit's plain
+panel once: drivers, the tools and the metrics read the same materialised rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import ctssw.metrics._api as api
+from ctssw.metrics import clear_cache, team_week_metrics
+from ctssw.panel import backend, panel
+from ctssw.pipeline._shared import section_panel
+
+
+@pytest.fixture()
+def builds(monkeypatch):
+    """The panels the metrics module builds (each call of its panel_expr)."""
+    seen: list[dict] = []
+    real = api.panel_expr
+
+    def counted(con, **kw):
+        seen.append(kw)
+        return real(con, **kw)
+
+    monkeypatch.setattr(api, "panel_expr", counted)
+    yield seen
+    clear_cache()
+
+
+def test_a_shared_connection_builds_the_plain_panel_once(store, builds, monkeypatch):
+    con = store.ibis()
+    monkeypatch.setitem(backend._SHARED, ("duckdb", "test"), con)
+    first = section_panel(con, unit="deployment")
+    spelled_out = section_panel(con, unit="deployment", loaded_annual_cost=200_000.0, weeks_per_year=52.0)
+    weekly = team_week_metrics(con)
+    assert len(builds) == 1  # the metrics read the rows the first section materialised
+    pd.testing.assert_frame_equal(first, panel(con))
+    pd.testing.assert_frame_equal(spelled_out, first)
+    assert len(weekly) == len(first) and weekly["cts_sw"].equals(first["cts_sw"])
+    # another panel (other costs, one tool's shares) is built anew, not read from the kept rows
+    cheaper = section_panel(con, unit="deployment", loaded_annual_cost=100_000.0)
+    assert len(builds) == 1
+    assert (cheaper["labor_cost"].dropna() < first["labor_cost"].dropna()).any()
+    pd.testing.assert_frame_equal(cheaper, panel(con, loaded_annual_cost=100_000.0))
+
+
+def test_a_connection_nobody_shares_keeps_nothing(store, builds):
+    con = store.ibis()
+    got = section_panel(con, unit="deployment")
+    assert builds == [] and not any(k[0] == id(con) for k in api._CACHE)
+    pd.testing.assert_frame_equal(got, panel(con))
