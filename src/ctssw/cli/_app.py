@@ -150,6 +150,28 @@ def rekey(
     )
 
 
+@app.command("copy-to-lake")
+def copy_to_lake(
+    to: Annotated[Path, typer.Option("--to", help="The new store file (must not exist); it records its lake.")],
+    lake: Annotated[str, typer.Option("--lake", help="A new or empty folder for the lake of the new store.")],
+    db: DbOpt = Path("ctssw.duckdb"),
+    identity_key: IdentityKeyOpt = None,
+) -> None:
+    """Copy a store to a new store whose canonical tables live in a Parquet lake (the old store keeps its rows)."""
+    from ..store import LAKE_TABLES
+    from ..store import copy_to_lake as run
+
+    try:
+        res = run(db, to, lake, identity_key=identity_key)
+    except CtsswError as e:
+        _fail(e)
+    n = sum(v for t, v in res["rows"].items() if t in LAKE_TABLES)
+    out.print(
+        f"copied {db} to {res['db']}: {n:,} rows of the canonical tables now in the lake {res['lake']}; "
+        f"{db} is unchanged. Use --db {res['db']} from now on."
+    )
+
+
 @app.command()
 def panel(
     db: DbOpt = Path("ctssw.duckdb"),

@@ -6,6 +6,7 @@ from ._db import DEFAULT_PATH, LoadCounts, Store, open_lake
 from ._lake import LAKE_TABLES, is_remote
 from ._rekey import rekey
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
+from ._to_lake import copy_to_lake
 from .connectors import (
     LOADERS,
     load_claude,
@@ -32,6 +33,7 @@ __all__ = [
     "TABLES",
     "LoadCounts",
     "Store",
+    "copy_to_lake",
     "ingest_canonical",
     "is_remote",
     "ingest_tables",
