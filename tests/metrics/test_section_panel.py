@@ -49,3 +49,36 @@ def test_a_connection_nobody_shares_keeps_nothing(store, builds):
     got = section_panel(con, unit="deployment")
     assert builds == [] and not any(k[0] == id(con) for k in api._CACHE)
     pd.testing.assert_frame_equal(got, panel(con))
+
+
+@pytest.fixture()
+def two_tools(store_path, tmp_path):
+    """The shared organisation with a second tool beside the first: half its usage rows, and an
+    agent (of one tool or the other) on every fifth merged change."""
+    import shutil
+
+    from ctssw.store import Store
+
+    p = tmp_path / "two-tools.duckdb"
+    shutil.copy(store_path, p)
+    with Store(p) as s:
+        s.con.execute("INSERT INTO tool_usage SELECT * REPLACE ('other' AS tool) FROM tool_usage WHERE hash(builder_id, day) % 2 = 0")
+        s.con.execute("""UPDATE changes SET agent = CASE WHEN hash(change_id) % 10 = 0 THEN 'other' ELSE 'assistant' END
+                         WHERE hash(change_id) % 5 = 0 AND merged_at IS NOT NULL""")
+    with Store(p, read_only=True) as s:
+        yield s
+
+
+def test_a_tools_panel_is_the_kept_rows_with_its_own_tool_columns(two_tools, builds, monkeypatch):
+    from ctssw.panel import TOOL_COLUMNS
+
+    con = two_tools.ibis()
+    monkeypatch.setitem(backend._SHARED, ("duckdb", "test"), con)
+    plain = section_panel(con, unit="deployment")
+    got = section_panel(con, unit="deployment", tool="other")
+    assert len(builds) == 1  # the plain rows were reused; only the tool's columns were built
+    want = panel(con, tool="other")
+    pd.testing.assert_frame_equal(got, want)
+    # the tool changes its own columns and no other
+    changed = [c for c in want.columns if not want[c].equals(plain[c])]
+    assert {"ai_share", "ai_active", "agent_changes", "agent_share"} <= set(changed) <= set(TOOL_COLUMNS)

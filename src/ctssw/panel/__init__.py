@@ -8,6 +8,7 @@ from ._build import (
     CHANGE_ROLES,
     FEATURES,
     PANEL_COLUMNS,
+    TOOL_COLUMNS,
     UNITS,
     PanelConfig,
     build_panel,
@@ -18,7 +19,7 @@ from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
 from ._frame import to_arrow, to_frame
 
-__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr",
+__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "TOOL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr",
            "panel_frame", "read_panel", "to_arrow", "to_frame", "tool_shares", "week_of"]
 
 

@@ -423,6 +423,8 @@ PANEL_COLUMNS = (
     "interventions_per_deploy", "pages_per_oncall_builder", "ai_share", "new_member_share",
     "agent_changes", "agent_share",
 )
+# the columns a panel's tool (and feature) changes; the rest of a panel is the same for every tool
+TOOL_COLUMNS = ("ai_active", "ai_share", "agent_changes", "agent_share", "deploys_per_builder_norm")
 
 
 def _is_tool(col: ir.Value, tool: str) -> ir.Value:

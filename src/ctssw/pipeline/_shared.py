@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 
@@ -9,16 +11,22 @@ def section_panel(con, **kw) -> pd.DataFrame:
     """``ctssw.panel.panel(con, **kw)``, built once per command where that pays.
 
     On the connection a :func:`ctssw.panel.backend.shared_connection` block holds (``ctssw report``
-    on Spark: drivers, the tools and the metrics each want a unit's plain panel), the plain panel
-    is the rows :func:`ctssw.metrics.metrics_panel` materialises and keeps, so it is built once.
-    Any other panel (a tool's shares, other costs) and any other connection build it anew: a
+    on Spark: drivers, the tools, the impact and the metrics each want a unit's panel), the plain
+    panel is the rows :func:`ctssw.metrics.metrics_panel` materialises and keeps, so it is built
+    once; a tool's panel is those rows with the columns a tool changes (``TOOL_COLUMNS``) built
+    for it alone. Any other panel (other costs, dates) and any other connection build it anew: a
     connection nobody shares is closed by its caller, and what it kept would outlive it.
     """
     from ..metrics import metrics_panel
-    from ..panel import panel, panel_config
+    from ..panel import TOOL_COLUMNS, panel, panel_config
     from ..panel.backend import is_shared
 
-    unit = kw.get("unit", "deployment")
-    if is_shared(con) and panel_config(**kw) == panel_config(unit=unit):
-        return metrics_panel(con, unit=unit)
-    return panel(con, **kw)
+    cfg = panel_config(**kw)
+    plain = panel_config(unit=cfg.unit)
+    if not is_shared(con) or replace(cfg, tool=None, feature=None) != plain:
+        return panel(con, **kw)
+    base = metrics_panel(con, unit=cfg.unit)
+    if cfg == plain:
+        return base
+    own = panel(con, columns=TOOL_COLUMNS, **kw)
+    return base.drop(columns=list(TOOL_COLUMNS)).merge(own, on=["team_id", "week"], how="left")[list(base.columns)]

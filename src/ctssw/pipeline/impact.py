@@ -217,10 +217,11 @@ def impact_from_store(
         p = read_panel(panel_file)
     elif backend != "duckdb":
         from ..panel.backend import connect
+        from ._shared import section_panel
 
         con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
         try:
-            p = panel(con, tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
+            p = section_panel(con, tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
         finally:
             close()
     else:
