@@ -13,6 +13,10 @@ alike, each in a fresh process (the call's own seconds; peak memory = max RSS):
 - **lake first**: :func:`ctssw.store.ingest_canonical` into a new store with a new lake;
 - **lake again**: the same folder again (nothing changes, nothing is written);
 - **file first**: the same into a store keeping its tables in the file (for the panel below);
+- **copy floor**: plain DuckDB copying that store file's canonical tables to the same month
+  partitions (``ATTACH`` read-only, then the ``COPY ... PARTITION_BY (month)`` above per table);
+- **copy to lake**: :func:`ctssw.store.copy_to_lake` of that store file to a new store with a lake
+  (``ctssw copy-to-lake``);
 - **panel lake** / **panel file**: ``ctssw.panel.panel`` (unit deployment) on DuckDB from the lake
   (views over its Parquet files) and from the store file.
 
@@ -41,13 +45,25 @@ def _child(kind: str, data: Path, work: Path) -> dict:
 
     import duckdb
 
-    from ctssw.store import LOAD_ORDER, Store, ingest_canonical, open_lake
+    from ctssw.store import (
+        LAKE_TABLES,
+        LOAD_ORDER,
+        Store,
+        copy_to_lake,
+        ingest_canonical,
+        open_lake,
+    )
     from ctssw.store._lake import MONTH_OF
     from ctssw.store._open import _memory_budget
 
     db, lake, floor, plain = work / "lake.duckdb", work / "lake", work / "floor-lake", work / "file.duckdb"
-    if kind == "floor":
+    copied, copied_lake = work / "copied.duckdb", work / "copied-lake"
+    if kind in ("floor", "copy_floor"):
         shutil.rmtree(floor, ignore_errors=True)
+    if kind == "copy_to_lake":
+        shutil.rmtree(copied_lake, ignore_errors=True)
+        for p in (copied, Path(str(copied) + ".wal")):
+            p.unlink(missing_ok=True)
     if kind == "lake_first":
         shutil.rmtree(lake, ignore_errors=True)
         for p in (db, Path(str(db) + ".wal")):
@@ -79,6 +95,30 @@ def _child(kind: str, data: Path, work: Path) -> dict:
                 con.execute(f"COPY (SELECT * FROM {src}) TO '{floor / name / 'part-0.parquet'}' (FORMAT parquet)")
         con.close()
         out["rows"] = rows
+    elif kind == "copy_floor":
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{_memory_budget()}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"ATTACH '{plain}' AS src (READ_ONLY)")
+        rows = 0
+        for name in LOAD_ORDER:
+            if name not in LAKE_TABLES:
+                continue
+            rows += con.execute(f'SELECT count(*) FROM src."{name}"').fetchall()[0][0]
+            (floor / name).mkdir(parents=True, exist_ok=True)
+            if name in MONTH_OF:
+                con.execute(
+                    f"COPY (SELECT *, strftime(\"{MONTH_OF[name]}\", '%Y-%m') AS month FROM src.\"{name}\") "
+                    f"TO '{floor / name}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
+                )
+            else:
+                con.execute(f"COPY (SELECT * FROM src.\"{name}\") TO '{floor / name / 'part-0.parquet'}' (FORMAT parquet)")
+        con.close()
+        out["rows"] = rows
+    elif kind == "copy_to_lake":
+        res = copy_to_lake(plain, copied, copied_lake)
+        out["rows"] = sum(n for t, n in res["rows"].items() if t in LAKE_TABLES)
     elif kind in ("lake_first", "lake_again", "file_first"):
         with Store(plain if kind == "file_first" else db, lake=None if kind == "file_first" else lake) as s:
             counts = ingest_canonical(s, data)
@@ -108,6 +148,8 @@ LABEL = {
     "lake_first": "ctssw ingest canonical --lake, first",
     "lake_again": "ctssw ingest canonical --lake, again (nothing changed)",
     "file_first": "ctssw ingest canonical into the store file, first",
+    "copy_floor": "plain DuckDB COPY of the store file's tables ... PARTITION_BY (month) (copy floor)",
+    "copy_to_lake": "ctssw copy-to-lake of that store file",
     "panel_lake": "panel from the lake (DuckDB views over Parquet)",
     "panel_file": "panel from the store file",
 }
@@ -134,22 +176,22 @@ def main() -> None:
         work = DATA / f"lake-{teams}x{a.weeks}"
         work.mkdir(parents=True, exist_ok=True)
         load0 = os.getloadavg()
-        kinds = ("floor", "lake_first", "lake_again", "file_first", "panel_lake", "panel_file")
+        kinds = ("floor", "lake_first", "lake_again", "file_first", "copy_floor", "copy_to_lake", "panel_lake", "panel_file")
         runs, best = best_of_rounds(kinds, a.repeat, lambda k: _run(k, data, work), label=f"{teams} ")
         load1 = os.getloadavg()
-        floor, pfile = best["floor"]["seconds"], best["panel_file"]["seconds"]
+        floor, pfile, cfloor = best["floor"]["seconds"], best["panel_file"]["seconds"], best["copy_floor"]["seconds"]
         lines += [
             f"### {teams:,} teams × {a.weeks} weeks, {best['floor']['rows']:,} rows",
             "",
             f"{os.cpu_count()} cores; load average {load0[0]:.1f} at the start and {load1[0]:.1f} at the end (1-minute). "
             f"Each run in a fresh process, interleaved, best of {a.repeat}.",
             "",
-            "| run | best s | all runs s | × floor (ingest) or × file (panel) | peak GiB |",
+            "| run | best s | all runs s | × floor (ingest), × copy floor (copy) or × file (panel) | peak GiB |",
             "|---|---:|---|---:|---:|",
         ]
         for k in kinds:
             b = best[k]
-            base = pfile if k.startswith("panel") else floor
+            base = pfile if k.startswith("panel") else cfloor if k.startswith("copy") else floor
             lines.append(
                 f"| {LABEL[k]} | {b['seconds']:.2f} | {', '.join(format(x['seconds'], '.2f') for x in runs[k])} | "
                 f"{b['seconds'] / base:.2f} | {max(x['rss_gib'] for x in runs[k]):.2f} |"
