@@ -63,6 +63,11 @@ def test_the_copy_holds_the_same_rows_and_numbers(old, sim_dir, tmp_path):
     have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     con.close()
     assert not have & set(LAKE_TABLES) and "identities" in have
+    # only pseudonyms were copied: no raw email or login in the new file or its lake
+    raw = (tmp_path / "new.duckdb").read_bytes() + b"".join(
+        f.read_bytes() for f in sorted((tmp_path / "lake").rglob("*")) if f.is_file())
+    people = [*pd.read_parquet(sim_dir / "memberships")["builder"].head(50), *pd.read_parquet(sim_dir / "identities")["value"].head(50)]
+    assert people and not [v for v in people if v.encode() in raw]
     assert any("/month=" in f for f in _files(tmp_path / "lake"))
     want, _ = metrics_table(old, k=3)
     got, _ = metrics_table(tmp_path / "new.duckdb", k=3)
