@@ -168,7 +168,7 @@ def copy_to_lake(
     n = sum(v for t, v in res["rows"].items() if t in LAKE_TABLES)
     out.print(
         f"copied {db} to {res['db']}: {n:,} rows of the canonical tables now in the lake {res['lake']}; "
-        f"{db} is unchanged. Use --db {res['db']} from now on."
+        f"{db} keeps its rows. Use --db {res['db']} from now on."
     )
 
 

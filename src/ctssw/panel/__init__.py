@@ -19,8 +19,8 @@ from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
 from ._frame import to_arrow, to_frame
 
-__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "TOOL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel", "panel_expr",
-           "panel_frame", "read_panel", "to_arrow", "to_frame", "tool_shares", "week_of"]
+__all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "TOOL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel",
+           "panel_expr", "panel_frame", "read_panel", "to_arrow", "to_frame", "tool_shares", "week_of"]
 
 
 def panel_expr(con, *, columns: tuple[str, ...] | None = None, **kw):
