@@ -39,8 +39,8 @@ def _check(name: str, args: list[str]) -> dict:
 
 def test_every_schema_is_documented_and_valid():
     names = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json"))
-    assert names == ["collect", "demo", "drivers", "explain", "fit-lmm", "impact", "impact-event", "impact-tools", "ingest", "metrics",
-                     "plan", "rekey", "report", "status"]
+    assert names == ["collect", "copy-to-lake", "demo", "drivers", "explain", "fit-lmm", "impact", "impact-event", "impact-tools",
+                     "ingest", "metrics", "plan", "rekey", "report", "status"]
     text = (SCHEMAS.parent / "cli.md").read_text()
     for n in names:
         assert f"schemas/{n}.schema.json" in text
@@ -83,6 +83,16 @@ def test_rekey_json(tmp_path):
     doc = _check("rekey", ["rekey", "--db", str(db), "--new-key", str(new), "--identity-key", str(key)])
     assert doc["key"] == str(new) and doc["db"] == str(db) and new.exists()
     assert doc["rewritten"] and all(n >= 0 for n in doc["rewritten"].values()) and sum(doc["rewritten"].values()) > 0
+
+
+def test_copy_to_lake_json(store_path, tmp_path):
+    import shutil
+
+    shutil.copy(store_path, tmp_path / "old.duckdb")
+    doc = _check("copy-to-lake", ["copy-to-lake", "--db", str(tmp_path / "old.duckdb"), "--to", str(tmp_path / "new.duckdb"),
+                                  "--lake", str(tmp_path / "lake")])
+    assert doc["db"] == str(tmp_path / "new.duckdb") and doc["lake"] == str(tmp_path / "lake")
+    assert doc["rows"]["deployments"] > 0 and doc["rows"]["identities"] > 0
 
 
 def test_status_json(store_path, tmp_path):

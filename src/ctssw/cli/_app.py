@@ -156,6 +156,7 @@ def copy_to_lake(
     lake: Annotated[str, typer.Option("--lake", help="A new or empty folder for the lake of the new store.")],
     db: DbOpt = Path("ctssw.duckdb"),
     identity_key: IdentityKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Copy a store to a new store whose canonical tables live in a Parquet lake (the old store keeps its rows)."""
     from ..store import LAKE_TABLES
@@ -165,6 +166,9 @@ def copy_to_lake(
         res = run(db, to, lake, identity_key=identity_key)
     except CtsswError as e:
         _fail(e)
+    if as_json:
+        emit_json("copy-to-lake", res)
+        return
     n = sum(v for t, v in res["rows"].items() if t in LAKE_TABLES)
     out.print(
         f"copied {db} to {res['db']}: {n:,} rows of the canonical tables now in the lake {res['lake']}; "
