@@ -40,10 +40,39 @@ sys.path.insert(0, str(HERE))
 from bench_ingest import DATA, _simulate, best_of_rounds  # noqa: E402
 
 
+def _partition_copy(tables: dict[str, str], floor: Path, attach: Path | None = None) -> int:
+    """The floor: plain DuckDB, with the store's settings, copying each table (name → what to read
+    it FROM) to the lake's month partitions under ``floor`` (unpartitioned tables as one file),
+    reading the store file ``attach`` as ``src`` when given; returns the rows copied."""
+    import duckdb
+
+    from ctssw.store._lake import MONTH_OF
+    from ctssw.store._open import _memory_budget
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{_memory_budget()}'")
+    con.execute("SET preserve_insertion_order = false")
+    if attach is not None:
+        con.execute(f"ATTACH '{attach}' AS src (READ_ONLY)")
+    rows = 0
+    for name, src in tables.items():
+        rows += con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
+        (floor / name).parent.mkdir(parents=True, exist_ok=True)
+        if name in MONTH_OF:
+            con.execute(
+                f"COPY (SELECT *, strftime(\"{MONTH_OF[name]}\", '%Y-%m') AS month FROM {src}) "
+                f"TO '{floor / name}' (FORMAT parquet, PARTITION_BY (month))"
+            )
+        else:
+            (floor / name).mkdir(parents=True, exist_ok=True)
+            con.execute(f"COPY (SELECT * FROM {src}) TO '{floor / name / 'part-0.parquet'}' (FORMAT parquet)")
+    con.close()
+    return rows
+
+
 def _child(kind: str, data: Path, work: Path) -> dict:
     import resource
-
-    import duckdb
 
     from ctssw.store import (
         LAKE_TABLES,
@@ -53,72 +82,27 @@ def _child(kind: str, data: Path, work: Path) -> dict:
         ingest_canonical,
         open_lake,
     )
-    from ctssw.store._lake import MONTH_OF
-    from ctssw.store._open import _memory_budget
 
     db, lake, floor, plain = work / "lake.duckdb", work / "lake", work / "floor-lake", work / "file.duckdb"
     copied, copied_lake = work / "copied.duckdb", work / "copied-lake"
-    if kind in ("floor", "copy_floor"):
-        shutil.rmtree(floor, ignore_errors=True)
-    if kind == "copy_to_lake":
-        shutil.rmtree(copied_lake, ignore_errors=True)
-        for p in (copied, Path(str(copied) + ".wal")):
-            p.unlink(missing_ok=True)
-    if kind == "lake_first":
-        shutil.rmtree(lake, ignore_errors=True)
-        for p in (db, Path(str(db) + ".wal")):
-            p.unlink(missing_ok=True)
-    if kind == "file_first":
-        for p in (plain, Path(str(plain) + ".wal")):
+    # each run that creates something starts from nothing: (store file or None, folder or None)
+    fresh = {"floor": (None, floor), "copy_floor": (None, floor), "copy_to_lake": (copied, copied_lake),
+             "lake_first": (db, lake), "file_first": (plain, None)}
+    store_file, folder = fresh.get(kind, (None, None))
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    if store_file is not None:
+        for p in (store_file, Path(str(store_file) + ".wal")):
             p.unlink(missing_ok=True)
     out: dict = {}
     t = time.perf_counter()
     if kind == "floor":
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET memory_limit = '{_memory_budget()}'")
-        con.execute("SET preserve_insertion_order = false")
-        rows = 0
-        for name in LOAD_ORDER:
-            if not (data / name).is_dir():
-                continue
-            src = f"read_parquet('{data / name}/*.parquet')"
-            rows += con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
-            (floor / name).parent.mkdir(parents=True, exist_ok=True)
-            if name in MONTH_OF:
-                con.execute(
-                    f"COPY (SELECT *, strftime(\"{MONTH_OF[name]}\", '%Y-%m') AS month FROM {src}) "
-                    f"TO '{floor / name}' (FORMAT parquet, PARTITION_BY (month))"
-                )
-            else:
-                (floor / name).mkdir(parents=True, exist_ok=True)
-                con.execute(f"COPY (SELECT * FROM {src}) TO '{floor / name / 'part-0.parquet'}' (FORMAT parquet)")
-        con.close()
-        out["rows"] = rows
+        out["rows"] = _partition_copy({n: f"read_parquet('{data / n}/*.parquet')" for n in LOAD_ORDER if (data / n).is_dir()}, floor)
     elif kind == "copy_floor":
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET memory_limit = '{_memory_budget()}'")
-        con.execute("SET preserve_insertion_order = false")
-        con.execute(f"ATTACH '{plain}' AS src (READ_ONLY)")
-        rows = 0
-        for name in LOAD_ORDER:
-            if name not in LAKE_TABLES:
-                continue
-            rows += con.execute(f'SELECT count(*) FROM src."{name}"').fetchall()[0][0]
-            (floor / name).mkdir(parents=True, exist_ok=True)
-            if name in MONTH_OF:
-                con.execute(
-                    f"COPY (SELECT *, strftime(\"{MONTH_OF[name]}\", '%Y-%m') AS month FROM src.\"{name}\") "
-                    f"TO '{floor / name}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
-                )
-            else:
-                con.execute(f"COPY (SELECT * FROM src.\"{name}\") TO '{floor / name / 'part-0.parquet'}' (FORMAT parquet)")
-        con.close()
-        out["rows"] = rows
+        out["rows"] = _partition_copy({n: f'src."{n}"' for n in LOAD_ORDER if n in LAKE_TABLES}, floor, attach=plain)
     elif kind == "copy_to_lake":
         res = copy_to_lake(plain, copied, copied_lake)
-        out["rows"] = sum(n for t, n in res["rows"].items() if t in LAKE_TABLES)
+        out["rows"] = sum(n for table, n in res["rows"].items() if table in LAKE_TABLES)
     elif kind in ("lake_first", "lake_again", "file_first"):
         with Store(plain if kind == "file_first" else db, lake=None if kind == "file_first" else lake) as s:
             counts = ingest_canonical(s, data)
