@@ -63,6 +63,17 @@ def run(store, kind: str, source: str, files: list[str] | None = None) -> Iterat
     finish()
 
 
+def record_finished(con, kind: str, source: str, counts: dict) -> None:
+    """Journal, as finished, work its caller does in one transaction of its own (``ctssw rekey``,
+    ``ctssw copy-to-lake``): the row commits with what the work wrote, or not at all."""
+    now = dt.datetime.now(dt.UTC)
+    con.execute(
+        """INSERT INTO ingest_runs SELECT coalesce(max(run_id), 0) + 1, ?, ?, ?, ?, 'finished', '[]', ?, ?, NULL
+           FROM ingest_runs""",
+        [kind, source, now, now, json.dumps(counts), os.getpid()],
+    )
+
+
 def incomplete(con) -> list[tuple]:
     """``(run_id, kind, source, started_at)`` of each source whose latest run never finished."""
     if not _exists(con):

@@ -14,7 +14,6 @@ so a re-key stopped at any point leaves the old store and lake, or the new ones.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -22,10 +21,11 @@ from pathlib import Path
 import duckdb
 
 from ..errors import StoreError
-from . import _keys
+from . import _journal, _keys
 from ._schema import TABLES
 from ._sql import ident as _q
 from ._sql import literal as _lit
+from ._sql import main_tables
 
 __all__ = ["rekey"]
 
@@ -140,10 +140,7 @@ def _copy(src: Path, dst: Path, key_path: Path, secret: bytes) -> dict[str, int]
         c.create_function("ctssw_rekey", rk, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
         c.create_function("ctssw_rekey_raw", rk_raw, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=False)
         c.execute(f"ATTACH {_lit(src)} AS src (READ_ONLY)")
-        have = {r[0] for r in c.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall()}
-        mine = {r[0] for r in c.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'").fetchall()}
+        have, mine = main_tables(c, "src"), main_tables(c)
         c.execute("BEGIN TRANSACTION")
         for name in sorted(have):
             if name == "ctssw_meta":
@@ -164,12 +161,7 @@ def _copy(src: Path, dst: Path, key_path: Path, secret: bytes) -> dict[str, int]
                 c.execute(f"CREATE TABLE main.{_q(name)} AS {sel}")
             if repl:
                 counts[name] = c.execute(f"SELECT count(*) FROM main.{_q(name)}").fetchall()[0][0]
-        now = dt.datetime.now(dt.UTC)
-        c.execute(
-            """INSERT INTO ingest_runs SELECT coalesce(max(run_id), 0) + 1, 'rekey', 'rekey', ?, ?, 'finished', '[]', ?, ?, NULL
-               FROM ingest_runs""",
-            [now, now, json.dumps(counts), os.getpid()],
-        )
+        _journal.record_finished(c, "rekey", "rekey", counts)
         if "lake" in have_meta(c):
             # the new file keeps no canonical tables of its own: they are the lake's
             from ._lake import LAKE_TABLES

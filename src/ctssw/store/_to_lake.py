@@ -11,16 +11,15 @@ opens it, to check its key; a store from an older ctssw gains the schema's new c
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 import shutil
 from pathlib import Path
 
 from ..errors import StoreError
+from . import _journal
 from ._lake import LAKE_TABLES, is_remote
 from ._sql import ident as _q
 from ._sql import literal as _lit
+from ._sql import main_tables
 
 __all__ = ["copy_to_lake"]
 
@@ -82,10 +81,7 @@ def _copy(src: Path, dst: Path, lake: str | Path, identity_key) -> dict[str, int
     with Store(dst, lake=lake, identity_key=identity_key) as s:
         c = s.con
         c.execute(f"ATTACH {_lit(src)} AS src (READ_ONLY)")
-        have = sorted(r[0] for r in c.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall())
-        mine = {r[0] for r in c.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'").fetchall()}
+        have, mine = sorted(main_tables(c, "src")), main_tables(c)
         with s.transaction():
             c.execute(f"""INSERT INTO main.ctssw_meta SELECT key, value FROM src.ctssw_meta
                           WHERE key NOT IN ({', '.join(map(_lit, _OWN_META))}) ON CONFLICT DO NOTHING""")
@@ -101,11 +97,6 @@ def _copy(src: Path, dst: Path, lake: str | Path, identity_key) -> dict[str, int
                 else:
                     c.execute(f"CREATE TABLE main.{_q(name)} AS SELECT * FROM src.main.{_q(name)}")
                 rows[name] = c.execute(f"SELECT count(*) FROM src.main.{_q(name)}").fetchall()[0][0]
-            now = dt.datetime.now(dt.UTC)
-            c.execute(
-                """INSERT INTO ingest_runs SELECT coalesce(max(run_id), 0) + 1, 'copy-to-lake', ?, ?, ?, 'finished', '[]', ?, ?, NULL
-                   FROM ingest_runs""",
-                [str(src.absolute()), now, now, json.dumps(rows), os.getpid()],
-            )
+            _journal.record_finished(c, "copy-to-lake", str(src.absolute()), rows)
         c.execute("DETACH src")
     return rows
