@@ -8,8 +8,8 @@ class-data sharing (JDK 13+) writes the classes a JVM loaded to an archive when 
 ``ctssw panel --backend spark`` on a 6-team store went from 37 s to 28 s on 2 cores
 (benchmarks/results/spark_start_6x14.md).
 
-The first command on a machine writes the archive (once; it costs that command about
-15 s) to a name of its own under the cache folder (``$CTSSW_CACHE_DIR``, else
+The first command on a machine writes the archive (once; it cost that command about
+40 s more on 2 cores, the same benchmark) to a name of its own under the cache folder (``$CTSSW_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/ctssw``, else ``~/.cache/ctssw``); :func:`finish` renames it into place only
 after its JVM has exited cleanly, so no command maps a half-written archive. The name is keyed
 on what makes one JVM's archive useless to another (the Java runtime, pyspark, the options).
