@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+_KEY_DIRS: list[str] = []
 
 
 def pytest_configure(config):
@@ -21,8 +23,15 @@ def pytest_configure(config):
     user's class-data archive when there is one and never write one there (the tests that
     write one use a folder of their own)."""
     if "CTSSW_IDENTITY_KEY" not in os.environ:
-        os.environ["CTSSW_IDENTITY_KEY"] = str(Path(tempfile.mkdtemp(prefix="ctssw-key-")) / "identity.key")
+        _KEY_DIRS.append(tempfile.mkdtemp(prefix="ctssw-key-"))
+        os.environ["CTSSW_IDENTITY_KEY"] = str(Path(_KEY_DIRS[0]) / "identity.key")
     os.environ.setdefault("CTSSW_SPARK_CDS", "read")
+
+
+def pytest_unconfigure(config):
+    """The process that made the key's folder removes it (xdist's workers inherit the key)."""
+    for d in _KEY_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
