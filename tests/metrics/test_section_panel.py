@@ -82,3 +82,36 @@ def test_a_tools_panel_is_the_kept_rows_with_its_own_tool_columns(two_tools, bui
     # the tool changes its own columns and no other
     changed = [c for c in want.columns if not want[c].equals(plain[c])]
     assert {"ai_share", "ai_active", "agent_changes", "agent_share"} <= set(changed) <= set(TOOL_COLUMNS)
+
+
+def test_a_tools_columns_are_built_once_for_the_impact_and_the_tools_sections(two_tools, builds, monkeypatch):
+    import importlib
+
+    from ctssw.pipeline._shared import tool_columns
+
+    module = importlib.import_module("ctssw.panel")  # ctssw.panel is also the package's panel()
+
+    con = two_tools.ibis()
+    monkeypatch.setitem(backend._SHARED, ("duckdb", "test"), con)
+    tool_builds: list[dict] = []
+    real = module.panel
+
+    def counted(c, **kw):
+        tool_builds.append(kw)
+        return real(c, **kw)
+
+    monkeypatch.setattr(module, "panel", counted)
+    impact_panel = section_panel(con, unit="deployment", tool="other")
+    shares = tool_columns(con, ("ai_share", "ai_active"), unit="deployment", tool="other")
+    assert [kw.get("tool") for kw in tool_builds] == ["other"]  # the tools section read the kept columns
+    want = real(con, tool="other", columns=("ai_share", "ai_active"))
+    pd.testing.assert_frame_equal(shares, want)
+    assert impact_panel["ai_share"].equals(shares["ai_share"])
+    # another tool, or the same tool at other costs, is built anew
+    tool_columns(con, ("ai_share",), unit="deployment", tool="assistant")
+    cheaper = tool_columns(con, ("ai_share",), tool="other", loaded_annual_cost=100_000.0)
+    assert [kw.get("tool") for kw in tool_builds] == ["other", "assistant", "other"]
+    pd.testing.assert_frame_equal(cheaper, want[["team_id", "week", "ai_share"]])
+    clear_cache()
+    tool_columns(con, ("ai_share",), unit="deployment", tool="other")
+    assert len(tool_builds) == 4  # forgotten with the metrics' rows

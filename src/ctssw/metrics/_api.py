@@ -48,8 +48,9 @@ FACT_DEPLOYMENT_COLUMNS = (
 )
 
 
-def _cached(con, *key) -> dict:
-    """What this module keeps for ``con`` under ``key`` (a new dict for a connection it has not seen)."""
+def kept(con, *key) -> dict:
+    """What is kept for ``con`` under ``key`` until :func:`clear_cache` (a new dict for a key not
+    seen): the materialised panel and facts here, and what a caller keeps beside them."""
     hit = _CACHE.get((id(con), *key))
     if hit is None or hit[0] is not con:
         hit = _CACHE[(id(con), *key)] = (con, {})
@@ -63,7 +64,7 @@ def _panel_rows(con, unit: str, *, full: bool = True):
     otherwise builds only the columns the roll-ups read (``PERIOD_PANEL``), without the commit
     count and the AI-use columns.
     """
-    got = _cached(con, "panel", unit)
+    got = kept(con, "panel", unit)
     if "full" not in got and (full or "period" not in got):
         which = "full" if full else "period"
         cols = None if full else D.PERIOD_PANEL
@@ -79,7 +80,7 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
     linkage inside every aggregate.
     """
     p = _panel_rows(con, unit, full=full)
-    got = _cached(con, "facts", cfg.environment, cfg.incident_window_hours)
+    got = kept(con, "facts", cfg.environment, cfg.incident_window_hours)
     if "facts" not in got:
         n = next(_SERIAL)
         all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)

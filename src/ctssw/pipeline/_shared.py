@@ -28,5 +28,29 @@ def section_panel(con, **kw) -> pd.DataFrame:
     base = metrics_panel(con, unit=cfg.unit)
     if cfg == plain:
         return base
-    own = panel(con, columns=TOOL_COLUMNS, **kw)
+    own = tool_columns(con, **kw)
     return base.drop(columns=list(TOOL_COLUMNS)).merge(own, on=["team_id", "week"], how="left")[list(base.columns)]
+
+
+def tool_columns(con, columns: tuple[str, ...] | None = None, **kw) -> pd.DataFrame:
+    """``team_id``, ``week`` and ``columns`` (default and at most: the columns a tool changes,
+    ``TOOL_COLUMNS``) of the panel ``ctssw.panel.panel(con, **kw)`` for the tool (and feature)
+    ``kw`` names.
+
+    On a shared connection (see :func:`section_panel`), with the plain panel's costs, all of
+    ``TOOL_COLUMNS`` are built once per tool and kept with the metrics' rows until
+    ``ctssw.metrics.clear_cache``: the report's tools section and its impact section read one
+    tool's columns. Elsewhere only ``columns`` are built.
+    """
+    from ..metrics import kept
+    from ..panel import TOOL_COLUMNS, panel, panel_config
+    from ..panel.backend import is_shared
+
+    columns = TOOL_COLUMNS if columns is None else columns
+    cfg = panel_config(**kw)
+    if not is_shared(con) or replace(cfg, tool=None, feature=None) != panel_config(unit=cfg.unit):
+        return panel(con, columns=columns, **kw)
+    got = kept(con, "tool columns", cfg.unit, cfg.tool, cfg.feature)
+    if "rows" not in got:
+        got["rows"] = panel(con, columns=TOOL_COLUMNS, **kw)
+    return got["rows"][["team_id", "week", *columns]]

@@ -88,9 +88,9 @@ def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = 
     """The store's panel with one share column per tool (:func:`share_column`: usage, feature, coding
     or review agent), and each tool's licence cost (licence rows of ``costs`` naming that tool).
     ``backend``, ``spark_url`` and ``lake`` choose where the panels are built, as for ``ctssw panel``."""
-    from ..panel import change_shares, panel
+    from ..panel import change_shares
     from ..panel.backend import connect
-    from ._shared import section_panel
+    from ._shared import section_panel, tool_columns
 
     kw = dict(unit=unit, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year)
     sels = [parse_selector(t) for t in tools]
@@ -106,7 +106,7 @@ def tools_panel_from_store(db: str | Path, tools: Sequence[str], *, unit: str = 
         for s in sels:
             if s.kind == "usage":
                 # only the columns taken: the rest of a panel is the same for every tool
-                one = panel(con, tool=s.tool, feature=s.feature, columns=("ai_share", "ai_active"), **kw)
+                one = tool_columns(con, ("ai_share", "ai_active"), tool=s.tool, feature=s.feature, **kw)
                 one = one.rename(columns={"ai_share": s.column, "ai_active": f"active_{s.name}"})
                 base = base.merge(one, on=["team_id", "week"], how="left")
             else:
