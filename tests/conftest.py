@@ -22,10 +22,26 @@ def pytest_configure(config):
     (created on first use, mode 0600), never by the user's own key. Spark's JVMs read the
     user's class-data archive when there is one and never write one there (the tests that
     write one use a folder of their own)."""
+    _check_free_space(config)
     if "CTSSW_IDENTITY_KEY" not in os.environ:
         _KEY_DIRS.append(tempfile.mkdtemp(prefix="ctssw-key-"))
         os.environ["CTSSW_IDENTITY_KEY"] = str(Path(_KEY_DIRS[0]) / "identity.key")
     os.environ.setdefault("CTSSW_SPARK_CDS", "read")
+
+
+# A full run's temporary files (stores, lakes, Spark's folders) reach about 2 GB before the run
+# ends and removes those of passing tests; below this a full disk fails hundreds of tests at once.
+NEEDS_FREE_GB = 3
+
+
+def _check_free_space(config) -> None:
+    """One line instead of hundreds of "No space left on device" errors (the controlling process only)."""
+    if hasattr(config, "workerinput"):
+        return
+    free = shutil.disk_usage(tempfile.gettempdir()).free / 2**30
+    if free < NEEDS_FREE_GB:
+        pytest.exit(f"the tests need about {NEEDS_FREE_GB} GB free in {tempfile.gettempdir()}; "
+                    f"{free:.1f} GB is free there (set TMPDIR to a folder with room)", returncode=4)
 
 
 def pytest_unconfigure(config):
