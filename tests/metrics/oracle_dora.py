@@ -9,15 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-
-def _read(d: Path, t: str) -> pd.DataFrame:
-    return pd.read_parquet(d / t)
-
-
-def _monday(ts: pd.Series) -> pd.Series:
-    ts = pd.to_datetime(ts, utc=True).dt.tz_localize(None).dt.normalize()
-    return ts - pd.to_timedelta(ts.dt.day_of_week, unit="D")
+from panel.oracle import _read
+from panel.oracle import monday as _monday
 
 
 def _secs(ts: pd.Series) -> pd.Series:
