@@ -19,14 +19,12 @@ def section_panel(con, **kw) -> pd.DataFrame:
     """
     from ..metrics import metrics_panel
     from ..panel import TOOL_COLUMNS, panel, panel_config
-    from ..panel.backend import is_shared
 
     cfg = panel_config(**kw)
-    plain = panel_config(unit=cfg.unit)
-    if not is_shared(con) or replace(cfg, tool=None, feature=None) != plain:
+    if not _kept_here(con, cfg):
         return panel(con, **kw)
     base = metrics_panel(con, unit=cfg.unit)
-    if cfg == plain:
+    if cfg.tool is None and cfg.feature is None:
         return base
     own = tool_columns(con, **kw)
     return base.drop(columns=list(TOOL_COLUMNS)).merge(own, on=["team_id", "week"], how="left")[list(base.columns)]
@@ -44,13 +42,20 @@ def tool_columns(con, columns: tuple[str, ...] | None = None, **kw) -> pd.DataFr
     """
     from ..metrics import kept
     from ..panel import TOOL_COLUMNS, panel, panel_config
-    from ..panel.backend import is_shared
 
     columns = TOOL_COLUMNS if columns is None else columns
     cfg = panel_config(**kw)
-    if not is_shared(con) or replace(cfg, tool=None, feature=None) != panel_config(unit=cfg.unit):
+    if not _kept_here(con, cfg):
         return panel(con, columns=columns, **kw)
     got = kept(con, "tool columns", cfg.unit, cfg.tool, cfg.feature)
     if "rows" not in got:
         got["rows"] = panel(con, columns=TOOL_COLUMNS, **kw)
     return got["rows"][["team_id", "week", *columns]]
+
+
+def _kept_here(con, cfg) -> bool:
+    """Whether ``con`` is shared and ``cfg`` is its unit's plain panel, or that panel for one tool."""
+    from ..panel import panel_config
+    from ..panel.backend import is_shared
+
+    return is_shared(con) and replace(cfg, tool=None, feature=None) == panel_config(unit=cfg.unit)
