@@ -144,14 +144,15 @@ def main() -> None:
             if cluster:
                 cluster.stop()
     ratios = []
+    which = "warm" if a.repeat > 1 else "first (JIT-cold)"
     for teams, weeks in sizes:
         for w in a.workers:
             if (w, teams, weeks) in last:
                 mode = f"cluster {w}×1 core" if w else "local[2]"
-                ratios.append(f"| {teams}×{weeks}, {mode}: {'warm' if a.repeat > 1 else 'first (JIT-cold)'} Spark panel ÷ DuckDB panel | "
+                ratios.append(f"| {teams}×{weeks}, {mode}: {which} Spark panel ÷ DuckDB panel | "
                               f"{last[w, teams, weeks] / duck[teams, weeks]:.1f}× | |")
         if (1, teams, weeks) in last and (2, teams, weeks) in last:
-            ratios.append(f"| {teams}×{weeks}: 1 → 2 workers, warm panel speed-up | "
+            ratios.append(f"| {teams}×{weeks}: 1 → 2 workers, {which} panel speed-up | "
                           f"{last[1, teams, weeks] / last[2, teams, weeks]:.2f}× | |")
     cmd = "python benchmarks/bench_spark.py " + " ".join(f"--size {t}x{w}" for t, w in sizes)
     cmd += " " + " ".join(f"--workers {w}" for w in a.workers)
