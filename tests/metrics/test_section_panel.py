@@ -12,18 +12,23 @@ from ctssw.panel import backend, panel
 from ctssw.pipeline._shared import section_panel
 
 
-@pytest.fixture()
-def builds(monkeypatch):
-    """The panels the metrics module builds (each call of its panel_expr)."""
+def _count_calls(monkeypatch, module, name: str) -> tuple[list[dict], object]:
+    """Replace ``module.name`` by a wrapper that records each call's keywords; (calls, the original)."""
     seen: list[dict] = []
-    real = api.panel_expr
+    real = getattr(module, name)
 
     def counted(con, **kw):
         seen.append(kw)
         return real(con, **kw)
 
-    monkeypatch.setattr(api, "panel_expr", counted)
-    yield seen
+    monkeypatch.setattr(module, name, counted)
+    return seen, real
+
+
+@pytest.fixture()
+def builds(monkeypatch):
+    """The panels the metrics module builds (each call of its panel_expr)."""
+    yield _count_calls(monkeypatch, api, "panel_expr")[0]
     clear_cache()
 
 
@@ -89,18 +94,10 @@ def test_a_tools_columns_are_built_once_for_the_impact_and_the_tools_sections(tw
 
     from ctssw.pipeline._shared import tool_columns
 
-    module = importlib.import_module("ctssw.panel")  # ctssw.panel is also the package's panel()
-
     con = two_tools.ibis()
     monkeypatch.setitem(backend._SHARED, ("duckdb", "test"), con)
-    tool_builds: list[dict] = []
-    real = module.panel
-
-    def counted(c, **kw):
-        tool_builds.append(kw)
-        return real(c, **kw)
-
-    monkeypatch.setattr(module, "panel", counted)
+    # ctssw.panel the module: the package's ctssw.panel is also the function panel()
+    tool_builds, real = _count_calls(monkeypatch, importlib.import_module("ctssw.panel"), "panel")
     impact_panel = section_panel(con, unit="deployment", tool="other")
     shares = tool_columns(con, ("ai_share", "ai_active"), unit="deployment", tool="other")
     assert [kw.get("tool") for kw in tool_builds] == ["other"]  # the tools section read the kept columns
