@@ -1,0 +1,159 @@
+"""ctssw's linkage and DORA facts beside the same facts in hand-written DuckDB SQL (the floor).
+
+    python benchmarks/bench_metrics_floor.py                       # 1,000 teams x 260 weeks, simulated
+    python benchmarks/bench_metrics_floor.py --db STORE.duckdb --rounds 2
+
+The facts are most of ``ctssw metrics``: the production deployments with their previous
+success, each shipped change's first deployment with its lead time and parts (through the
+deployment -> commits -> changes linkage, deriving commits for deployments that stored none), and
+each deployment's incidents, recovery and rework. Both sides build the same three tables on the
+same store, step by step, each side in a process of its own; rounds run interleaved and every run
+is shown. The floor is ``metrics_floor.py`` (tests/metrics/test_metrics_floor.py checks that its
+tables equal ctssw's). Writes benchmarks/results/metrics_floor.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "results" / "metrics_floor.md"
+STEPS = ("deployments", "change facts", "deployment facts")
+
+
+def stage_ctssw(db: str) -> dict:
+    from ctssw.metrics import _api as A
+    from ctssw.metrics import _dora as D
+    from ctssw.metrics import _linkage as L
+    from ctssw.store import Store
+
+    cfg = D.dora_config()
+    out, rows = {}, {}
+    with Store(db, read_only=True) as s:
+        con = s.ibis()
+
+        def step(name, build):
+            t = time.perf_counter()
+            table = build()
+            out[name] = time.perf_counter() - t
+            rows[name] = int(table.count().execute())
+            return table
+
+        # the steps of ctssw.metrics._api._facts, in its order
+        deps = step("deployments", lambda: A._materialise(
+            con, L.deployments(con, cfg.environment).select(*A.FACT_DEPLOYMENT_COLUMNS), "b_deps"))
+
+        def change_facts():
+            shipped = A._materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), "b_shipped")
+            return A._materialise(con, D.change_facts(con, cfg, deps, shipped), "b_cf")
+
+        step("change facts", change_facts)
+        step("deployment facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "b_df"))
+        A.clear_cache()
+    return {"seconds": out, "rows": rows}
+
+
+def stage_floor(db: str) -> dict:
+    import duckdb
+
+    sys.path.insert(0, str(HERE))
+    import metrics_floor
+
+    with duckdb.connect(db, read_only=True) as con:
+        secs = metrics_floor.build(con)
+        rows = {k: con.execute(f"SELECT count(*) FROM floor_{t}").fetchone()[0]
+                for k, t in zip(STEPS, ("deployments", "change_facts", "deployment_facts"))}
+    return {"seconds": dict(zip(STEPS, secs.values())), "rows": rows}
+
+
+def _child(stage: str, db: Path) -> dict:
+    r = subprocess.run([sys.executable, __file__, "--stage", stage, str(db)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-3000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _store(teams: int, weeks: int, work: Path) -> Path:
+    from bench_metrics import NOT_AFTER
+
+    from ctssw.simulate import simulate
+    from ctssw.store import Store, ingest_canonical
+
+    sim, db = work / f"sim-{teams}x{weeks}", work / f"store-{teams}x{weeks}.duckdb"
+    if not (sim / "truth.json").exists():
+        simulate(sim, teams=teams, weeks=weeks, seed=0)
+    if not db.exists():
+        with Store(db, not_after=NOT_AFTER) as s:
+            ingest_canonical(s, sim)
+    return db
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--stage":
+        res = globals()[f"stage_{sys.argv[2]}"](sys.argv[3])
+        res["max_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(json.dumps(res))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--teams", type=int, default=1_000)
+    ap.add_argument("--weeks", type=int, default=260)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ctssw-bench-metrics"))
+    ap.add_argument("--db", type=Path, default=None, help="an existing store to time instead of simulating")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=OUT)
+    a = ap.parse_args()
+    sys.path.insert(0, str(HERE))
+    db = a.db or _store(a.teams, a.weeks, a.work)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    runs: dict[str, list[dict]] = {"ctssw": [], "floor": []}
+    for _ in range(a.rounds):
+        for k in runs:
+            runs[k].append(_child(k, db))
+    for k, v in runs.items():
+        for r in v:
+            r["total"] = sum(r["seconds"].values())
+    best = {k: min(v, key=lambda r: r["total"]) for k, v in runs.items()}
+    c, f = best["ctssw"], best["floor"]
+    if c["rows"] != f["rows"]:
+        raise SystemExit(f"ctssw and the floor built different row counts: {c['rows']} against {f['rows']}")
+
+    def cell(k, step):
+        return ", ".join(f"{r['seconds'][step]:.1f}" for r in runs[k])
+
+    def totals(k):
+        return ", ".join(f"{r['total']:.1f}" for r in runs[k])
+
+    lines = [
+        "## Metrics facts against hand-written DuckDB SQL (the floor)",
+        "",
+        f"Store {db.name}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; best of {a.rounds} interleaved round(s) by total, each side in its own "
+        f"process; load average at the start {load}. Same rows on both sides (counts below; the values are "
+        "checked equal by tests/metrics/test_metrics_floor.py).",
+        "",
+        f"Reproduce: `python benchmarks/bench_metrics_floor.py {'--db ' + str(a.db) if a.db else f'--teams {a.teams} --weeks {a.weeks}'}"
+        f"{f' --rounds {a.rounds}' if a.rounds > 1 else ''}`.",
+        "",
+        "| step | rows | ctssw s | floor s | ctssw / floor | ctssw, all runs | floor, all runs |",
+        "|---|---:|---:|---:|---:|---|---|",
+        *[f"| {s} | {c['rows'][s]:,} | {c['seconds'][s]:.1f} | {f['seconds'][s]:.1f} | "
+          f"{c['seconds'][s] / f['seconds'][s]:.2f}× | {cell('ctssw', s)} | {cell('floor', s)} |" for s in STEPS],
+        f"| total | | {c['total']:.1f} | {f['total']:.1f} | {c['total'] / f['total']:.2f}× | "
+        f"{totals('ctssw')} | {totals('floor')} |",
+        f"| peak memory (process) | | {c['max_rss_gib']:.2f} GiB | {f['max_rss_gib']:.2f} GiB | | | |",
+        "",
+    ]
+    a.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

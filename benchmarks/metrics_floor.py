@@ -1,0 +1,154 @@
+"""The floor for the metrics' linkage: the same facts in hand-written DuckDB SQL.
+
+``ctssw metrics`` spends most of its time building three tables of event-level facts from the
+store (``ctssw.metrics._api._facts``): the production deployments with their previous success,
+each shipped change with the first deployment that shipped it and its durations, and each
+deployment with its incidents, recovery and rework. This module builds the same three tables
+with plain SQL on the same store, written for speed and nothing else (no Ibis, no backend
+neutrality, no cache), so a benchmark can put ctssw's time beside the floor's.
+
+The floor covers stores without a ``commits_diffs`` table (the derived deployment commits come
+from the commit history, as ctssw derives them there). ``tests/metrics/test_metrics_floor.py`` checks
+that its tables equal ctssw's on the simulated organisation, so the two compute the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+
+# the week's Monday and a span in hours, as ctssw defines them (DESIGN §3, docs/metrics.md)
+WEEK = "CAST(date_trunc('week', CAST(CAST({x} AS DATE) AS TIMESTAMP)) AS DATE)"
+HOURS = (
+    "CASE WHEN epoch_us({b}) // 1000000 - epoch_us({a}) // 1000000 >= 0 "
+    "THEN (epoch_us({b}) // 1000000 - epoch_us({a}) // 1000000) / 3600.0 END"
+)
+
+
+def _h(a: str, b: str) -> str:
+    return HOURS.format(a=a, b=b)
+
+
+DEPLOYMENTS = """
+CREATE TEMP TABLE floor_deployments AS
+WITH d AS (
+    SELECT d.deployment_id, d.environment, d.finished_at, d.result, d.is_rollback, d.sha,
+           coalesce(d.repo_id, s.repo_id) AS repo_id,
+           coalesce(d.service_id, d.repo_id, 'team:' || d.team_id) AS target,
+           coalesce(d.team_id, s.team_id, r.team_id) AS team_id
+    FROM deployments d
+    LEFT JOIN services s ON d.service_id = s.service_id
+    LEFT JOIN repos r ON d.repo_id = r.repo_id
+    WHERE coalesce(d.is_production, d.environment = 'production')
+)
+SELECT deployment_id, target, team_id, repo_id, finished_at, result, is_rollback,
+       result = 'success' AND NOT is_rollback AS ok, sha,
+       CASE WHEN result = 'success' THEN lag(deployment_id) OVER w END AS prev_success_deployment_id,
+       CASE WHEN result = 'success' THEN lag(sha) OVER w END AS prev_success_sha
+FROM d
+WINDOW w AS (PARTITION BY target, environment, result = 'success' ORDER BY finished_at, deployment_id)
+"""
+
+CHANGE_FACTS = f"""
+CREATE TEMP TABLE floor_change_facts AS
+WITH bounds AS (
+    SELECT n.deployment_id, n.repo_id, hi.committed_at AS hi, lo.committed_at AS lo
+    FROM floor_deployments n
+    ANTI JOIN deployment_commits dc ON dc.deployment_id = n.deployment_id
+    JOIN commits hi ON hi.repo_id = n.repo_id AND hi.sha = n.sha
+    LEFT JOIN commits lo ON lo.repo_id = n.repo_id AND lo.sha = n.prev_success_sha
+    WHERE n.result = 'success' AND n.sha IS NOT NULL
+), dc AS (
+    SELECT deployment_id, sha FROM deployment_commits
+    UNION ALL
+    SELECT DISTINCT b.deployment_id, c.sha FROM bounds b
+    JOIN commits c ON c.repo_id = b.repo_id AND c.committed_at <= b.hi AND (b.lo IS NULL OR c.committed_at > b.lo)
+), shipped AS (
+    SELECT dc.sha, d.deployment_id, d.finished_at AS fin
+    FROM dc
+    SEMI JOIN (SELECT merge_sha FROM changes WHERE merged_at IS NOT NULL) m ON dc.sha = m.merge_sha
+    JOIN floor_deployments d ON d.deployment_id = dc.deployment_id
+    WHERE d.ok
+), span AS (
+    SELECT sha, min(fin) AS f_at, max(fin) AS l_at, min(deployment_id) AS f_id FROM shipped GROUP BY sha
+), first AS (  -- the first by (finish, id); only a commit shipped at several times needs its ties
+    SELECT sha, f_id AS deployment_id, f_at AS deployed_at FROM span WHERE f_at = l_at
+    UNION ALL
+    SELECT s.sha, min(s.deployment_id), min(s.fin) FROM shipped s
+    JOIN span ON s.sha = span.sha AND s.fin = span.f_at WHERE span.f_at != span.l_at GROUP BY s.sha
+)
+SELECT ch.change_id, coalesce(ch.team_id, r.team_id) AS team_id, f.deployment_id, f.deployed_at,
+       {WEEK.format(x="f.deployed_at")} AS week,
+       {_h("coalesce(ch.first_commit_at, ch.created_at)", "f.deployed_at")} AS lead_time,
+       {_h("ch.first_commit_at", "ch.created_at")} AS coding,
+       {_h("ch.created_at", "ch.first_review_at")} AS pickup,
+       {_h("ch.first_review_at", "ch.merged_at")} AS review,
+       {_h("ch.merged_at", "f.deployed_at")} AS deploy
+FROM changes ch
+LEFT JOIN repos r ON ch.repo_id = r.repo_id
+JOIN first f ON ch.merge_sha = f.sha
+WHERE ch.merged_at IS NOT NULL AND f.deployed_at IS NOT NULL
+"""
+
+DEPLOYMENT_FACTS = f"""
+CREATE TEMP TABLE floor_deployment_facts AS
+WITH inc AS (
+    SELECT i.incident_id, i.created_at, i.resolved_at, i.deployment_id AS given,
+           coalesce(i.service_id, 'team:' || coalesce(i.team_id, s.team_id)) AS target
+    FROM incidents i LEFT JOIN services s ON i.service_id = s.service_id
+), ok AS (
+    SELECT target, finished_at, deployment_id, team_id FROM floor_deployments
+    WHERE result = 'success' AND finished_at IS NOT NULL
+), cand AS (
+    SELECT target, {{'f': CAST(finished_at AS TIMESTAMP), 'id': deployment_id}} AS k FROM ok
+    WHERE target IN (SELECT target FROM inc)
+    UNION ALL
+    SELECT 'team:' || team_id, {{'f': CAST(finished_at AS TIMESTAMP), 'id': deployment_id}} FROM ok
+    WHERE team_id IS NOT NULL AND 'team:' || team_id IN (SELECT target FROM inc)
+), attributed AS (
+    SELECT i.incident_id, i.resolved_at, coalesce(i.given, c.k.id) AS deployment_id
+    FROM inc i ASOF LEFT JOIN cand c
+      ON i.target = c.target AND {{'f': CAST(i.created_at AS TIMESTAMP), 'id': ''}} > c.k
+), per AS (
+    SELECT deployment_id, count(incident_id) AS incidents,
+           count(incident_id) FILTER (WHERE resolved_at IS NULL) AS unresolved,
+           max(resolved_at) AS last_resolved
+    FROM attributed WHERE deployment_id IS NOT NULL GROUP BY deployment_id
+), d AS (
+    SELECT d.*, d.result = 'success' AS success,
+           d.result = 'success' AND coalesce(p.incidents, 0) > 0 AS failed_change,
+           p.unresolved, p.last_resolved
+    FROM floor_deployments d LEFT JOIN per p ON d.deployment_id = p.deployment_id
+), w AS (
+    SELECT *, coalesce(lag(result = 'failure' OR failed_change)
+                       OVER (PARTITION BY target ORDER BY finished_at, deployment_id), false) AS after_wrong
+    FROM d
+)
+SELECT deployment_id, team_id, target, finished_at, result, is_rollback, ok, success, failed_change,
+       CASE WHEN failed_change AND coalesce(unresolved, 0) = 0 THEN {_h("finished_at", "last_resolved")} END AS recovery,
+       success AND (is_rollback OR after_wrong) AS rework,
+       {WEEK.format(x="finished_at")} AS week, CAST(finished_at AS DATE) AS day
+FROM w
+"""
+
+STEPS = (
+    ("deployments", DEPLOYMENTS),
+    ("change facts (with the shipping linkage)", CHANGE_FACTS),
+    ("deployment facts", DEPLOYMENT_FACTS),
+)
+
+
+def build(con) -> dict[str, float]:
+    """Build ``floor_deployments``, ``floor_change_facts`` and ``floor_deployment_facts`` on a
+    DuckDB connection to the store; seconds per step."""
+    if con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'commits_diffs'"
+    ).fetchone()[0]:
+        raise ValueError("the floor does not cover a store with a commits_diffs table")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    out = {}
+    for name, sql in STEPS:
+        t = time.perf_counter()
+        con.execute(sql)
+        out[name] = time.perf_counter() - t
+    return out

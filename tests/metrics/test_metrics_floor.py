@@ -1,0 +1,102 @@
+"""The metrics benchmark's floor (hand-written DuckDB SQL) builds the same facts as ctssw.
+
+A floor that computed something else would make the benchmark's ratio meaningless, so its three
+tables are checked against ``ctssw.metrics._api._facts`` on the simulated organisation, and on a
+copy of it where some deployments lost their stored commits, so the derived commits are compared too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ctssw.metrics import _api as A
+from ctssw.metrics import _dora as D
+from ctssw.metrics import _linkage as L
+from ctssw.store import Store
+
+FLOOR = Path(__file__).resolve().parents[2] / "benchmarks" / "metrics_floor.py"
+KEYS = {"deployments": "deployment_id", "change_facts": "change_id", "deployment_facts": "deployment_id"}
+
+
+def _floor_module():
+    spec = importlib.util.spec_from_file_location("metrics_floor", FLOOR)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _ctssw_facts(db: Path) -> dict[str, pd.DataFrame]:
+    with Store(db, read_only=True) as s:
+        con = s.ibis()
+        try:
+            _, c, d, _ = A._facts(con, "deployment", D.dora_config(), full=False)
+            out = {
+                "deployments": L.deployments(con, "production").select(*A.FACT_DEPLOYMENT_COLUMNS).to_pandas(),
+                "change_facts": c.to_pandas(),
+                "deployment_facts": d.to_pandas(),
+            }
+        finally:
+            A.clear_cache()
+    return out
+
+
+def _floor_facts(db: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        _floor_module().build(con)
+        return {k: con.execute(f"SELECT * FROM floor_{k}").df() for k in KEYS}
+
+
+def _same(ours: pd.DataFrame, floor: pd.DataFrame, key: str) -> None:
+    assert list(floor.columns) == list(ours.columns)
+    assert len(ours) > 0 and len(floor) == len(ours)
+    a = ours.sort_values(key).reset_index(drop=True)
+    b = floor.sort_values(key).reset_index(drop=True)
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
+            pd.testing.assert_series_equal(x.astype("float64"), y.astype("float64"), check_names=False, rtol=1e-12)
+        elif str(col) in ("week", "day"):
+            assert (pd.to_datetime(x) == pd.to_datetime(y)).all(), col
+        else:
+            assert (x.isna() == y.isna()).all(), col
+            assert (x[x.notna()].astype(object) == y[x.notna()].astype(object)).all(), col
+
+
+def _check(db: Path) -> None:
+    ours, floor = _ctssw_facts(db), _floor_facts(db)
+    for name, key in KEYS.items():
+        _same(ours[name], floor[name], key)
+
+
+def test_floor_equals_ctssw_facts(store_path):
+    _check(store_path)
+
+
+@pytest.fixture()
+def store_without_some_commits(store_path, tmp_path) -> Path:
+    """The shared store with every fifth successful deployment's stored commits removed: ctssw
+    (and the floor) derive them from the commit history."""
+    db = tmp_path / "ctssw.duckdb"
+    shutil.copy(store_path, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("""
+            DELETE FROM deployment_commits WHERE deployment_id IN (
+                SELECT deployment_id FROM deployments WHERE result = 'success' AND hash(deployment_id) % 5 = 0)
+        """)
+    return db
+
+
+def test_floor_equals_ctssw_with_derived_commits(store_without_some_commits):
+    with duckdb.connect(str(store_without_some_commits), read_only=True) as con:
+        _floor_module().build(con)
+        derived = con.execute("""
+            SELECT count(*) FROM floor_change_facts f
+            WHERE f.deployment_id NOT IN (SELECT deployment_id FROM deployment_commits)""").fetchone()[0]
+    assert derived > 0  # changes shipped by deployments whose commits were derived
+    _check(store_without_some_commits)
