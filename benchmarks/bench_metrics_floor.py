@@ -26,6 +26,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_floor.md"
+HEAD = """## Metrics facts against hand-written DuckDB SQL (the floor)
+
+The linkage and DORA facts `ctssw metrics` builds (most of its time), and the same three
+tables from `benchmarks/metrics_floor.py`: plain SQL on a plain DuckDB connection, written for
+speed alone. The stores under `.bench-data/growth/` are the growth curve's (`bench_growth.py`, seed 1).
+Each store's latest run replaces its own section below.
+"""
 STEPS = ("deployments", "change facts", "deployment facts")
 
 
@@ -131,15 +138,15 @@ def main() -> None:
     def totals(k):
         return ", ".join(f"{r['total']:.1f}" for r in runs[k])
 
+    shown = db.resolve()
+    shown = shown.relative_to(HERE.parent) if shown.is_relative_to(HERE.parent) else shown
     lines = [
-        "## Metrics facts against hand-written DuckDB SQL (the floor)",
-        "",
         f"Store {db.name}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; best of {a.rounds} interleaved round(s) by total, each side in its own "
         f"process; load average at the start {load}. Same rows on both sides (counts below; the values are "
         "checked equal by tests/metrics/test_metrics_floor.py).",
         "",
-        f"Reproduce: `python benchmarks/bench_metrics_floor.py {'--db ' + str(a.db) if a.db else f'--teams {a.teams} --weeks {a.weeks}'}"
+        f"Reproduce: `python benchmarks/bench_metrics_floor.py {'--db ' + str(shown) if a.db else f'--teams {a.teams} --weeks {a.weeks}'}"
         f"{f' --rounds {a.rounds}' if a.rounds > 1 else ''}`.",
         "",
         "| step | rows | ctssw s | floor s | ctssw / floor | ctssw, all runs | floor, all runs |",
@@ -151,8 +158,20 @@ def main() -> None:
         f"| peak memory (process) | | {c['max_rss_gib']:.2f} GiB | {f['max_rss_gib']:.2f} GiB | | | |",
         "",
     ]
-    a.out.write_text("\n".join(lines))
+    _write(a.out, db.name, "\n".join(lines))
     print("\n".join(lines))
+
+
+def _write(out: Path, store: str, section: str) -> None:
+    """Replace this store's section of ``out`` (or add it), keeping the others."""
+    text = out.read_text() if out.exists() else HEAD
+    start, end = f"<!-- store {store} -->", f"<!-- /store {store} -->"
+    block = f"{start}\n{section.strip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    out.write_text(text)
 
 
 if __name__ == "__main__":
