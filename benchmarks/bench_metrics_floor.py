@@ -39,10 +39,8 @@ STEPS = ("deployments", "change facts", "deployment facts")
 def stage_ctssw(db: str) -> dict:
     from ctssw.metrics import _api as A
     from ctssw.metrics import _dora as D
-    from ctssw.metrics import _linkage as L
     from ctssw.store import Store
 
-    cfg = D.dora_config()
     out, rows = {}, {}
     with Store(db, read_only=True) as s:
         con = s.ibis()
@@ -54,16 +52,8 @@ def stage_ctssw(db: str) -> dict:
             rows[name] = int(table.count().execute())
             return table
 
-        # the steps of ctssw.metrics._api._facts, in its order
-        deps = step("deployments", lambda: A._materialise(
-            con, L.deployments(con, cfg.environment).select(*A.FACT_DEPLOYMENT_COLUMNS), "b_deps"))
-
-        def change_facts():
-            shipped = A._materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), "b_shipped")
-            return A._materialise(con, D.change_facts(con, cfg, deps, shipped), "b_cf")
-
-        step("change facts", change_facts)
-        step("deployment facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "b_df"))
+        # the code path of `ctssw metrics`, each of its steps timed
+        A.fact_tables(con, D.dora_config(), step=step)
         A.clear_cache()
     return {"seconds": out, "rows": rows}
 

@@ -82,21 +82,35 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
     p = _panel_rows(con, unit, full=full)
     got = kept(con, "facts", cfg.environment, cfg.incident_window_hours)
     if "facts" not in got:
-        n = next(_SERIAL)
-        all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
-        # the production deployments with their team, target and previous success: one window over
-        # the deployments, shared by the change linkage, the incident attribution and the rework flag
-        deps = _materialise(con, L.deployments(con, cfg.environment).select(*FACT_DEPLOYMENT_COLUMNS), f"ctssw_deployments_{n}")
-        # each merge commit's production deployments: the deployment_commits rows are read once
-        shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
-        c = _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
-        d = _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}")
-        got["facts"] = (c, d)
+        got["facts"] = fact_tables(con, cfg)
     if "gaps" not in got:
         from ..store.gaps import source_gaps
 
         got["gaps"] = source_gaps(con)
     return (p, *got["facts"], got["gaps"])
+
+
+def fact_tables(con, cfg: D.DoraConfig, *, step=None):
+    """The change and deployment facts for ``cfg``'s environment and incident window, materialised
+    (all time: the period bounds apply later). ``step(name, build)`` runs each of the three steps
+    ("deployments", "change facts", "deployment facts") and returns what ``build()`` returns; the
+    benchmarks pass one that times them."""
+    run = step or (lambda name, build: build())
+    n = next(_SERIAL)
+    all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
+    # the production deployments with their team, target and previous success: one window over
+    # the deployments, shared by the change linkage, the incident attribution and the rework flag
+    deps = run("deployments", lambda: _materialise(
+        con, L.deployments(con, cfg.environment).select(*FACT_DEPLOYMENT_COLUMNS), f"ctssw_deployments_{n}"))
+
+    def change_facts():
+        # each merge commit's production deployments: the deployment_commits rows are read once
+        shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
+        return _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
+
+    c = run("change facts", change_facts)
+    d = run("deployment facts", lambda: _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}"))
+    return c, d
 
 
 def _materialise(con, expr, name: str):
