@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _marks import replace_block
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "results" / "growth.md"
@@ -219,18 +221,9 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
         cells = [_cell(res[t].get(n)) for t in res]
         pts = [(rows[t], res[t][n]["s"]) for t in res if res[t].get(n) and res[t][n]["ok"]]
         lines.append(f"| {n} | " + " | ".join(cells) + f" | {_fit(pts)} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    # the results file keeps its notes: only the block between the markers is replaced
-    old = OUT.read_text() if OUT.exists() else ""
+    print("\n".join(lines))
     start, end = SPARK_MARKS if args.spark_only else (START_MARK, END_MARK)
-    if start in old and end in old:
-        head, rest = old.split(start, 1)
-        text = head + start + "\n" + "\n".join(lines[2:]) + "\n" + end + rest.split(end, 1)[1]
-    else:
-        text = (old or lines[0] + "\n") + "\n" + start + "\n" + "\n".join(lines[2:]) + "\n" + end + "\n"
-    OUT.write_text(text)
+    replace_block(OUT, start, end, "\n".join(lines[2:]), head=lines[0] + "\n")
 
 
 if __name__ == "__main__":

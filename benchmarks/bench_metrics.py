@@ -9,8 +9,8 @@ so its peak memory is its own, ``team_week_metrics`` (the panel, the
 deployment → commits → changes linkage and the DORA facts, materialised once,
 then the weekly table to pandas), the period queries that reuse those facts, and
 ``ctssw metrics --json`` end to end. Rounds run interleaved; the best is
-reported with every run and the machine's load average. Writes
-benchmarks/results/metrics.md.
+reported with every run and the machine's load average. Writes its table
+into benchmarks/results/metrics.md, between the "latest run" markers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _marks import replace_block
 
 # a simulated organisation of 260 weeks from 2024 runs past today: without a far bound the load
 # would quarantine its later weeks as implausible future times
@@ -142,8 +144,9 @@ def main() -> None:
         f"{all_s('cli', 'metrics_json')} | {c['rows']:,} rows | {c['max_rss_gib']:.2f} |",
         "",
     ]
-    a.out.write_text("\n".join(lines))
     print("\n".join(lines))
+    # the results file keeps its notes (the 10,000-team runs): only the latest run's block is rewritten
+    replace_block(a.out, "<!-- latest run -->", "<!-- /latest run -->", "\n".join(lines[2:]), head=lines[0] + "\n")
 
 
 if __name__ == "__main__":

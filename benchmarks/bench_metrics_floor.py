@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from _marks import replace_block
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_floor.md"
 HEAD = """## Metrics facts against hand-written DuckDB SQL (the floor)
@@ -107,7 +109,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
-    sys.path.insert(0, str(HERE))
     db = a.db or _store(a.teams, a.weeks, a.work)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     runs: dict[str, list[dict]] = {"ctssw": [], "floor": []}
@@ -154,14 +155,7 @@ def main() -> None:
 
 def _write(out: Path, store: str, section: str) -> None:
     """Replace this store's section of ``out`` (or add it), keeping the others."""
-    text = out.read_text() if out.exists() else HEAD
-    start, end = f"<!-- store {store} -->", f"<!-- /store {store} -->"
-    block = f"{start}\n{section.strip()}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    out.write_text(text)
+    replace_block(out, f"<!-- store {store} -->", f"<!-- /store {store} -->", section, head=HEAD)
 
 
 if __name__ == "__main__":

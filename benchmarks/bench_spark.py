@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import ibis
+from _marks import replace_block
 
 from ctssw.panel import panel_expr
 from ctssw.panel.backend import load_into_spark, spark_session, stop_session
@@ -183,14 +184,8 @@ def main() -> None:
         *ratios,
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    # the results file keeps its notes: only the part between the markers is replaced
-    old = a.out.read_text() if a.out.exists() else ""
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        text = head + START + "\n" + "\n".join(lines[2:]) + END + rest.split(END, 1)[1]
-    a.out.write_text(text)
+    print("\n".join(lines))
+    replace_block(a.out, START, END, "\n".join(lines[2:]), head=lines[0] + "\n")
 
 
 if __name__ == "__main__":
