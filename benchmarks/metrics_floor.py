@@ -1,7 +1,7 @@
 """The floor for the metrics' linkage: the same facts in hand-written DuckDB SQL.
 
 ``ctssw metrics`` spends most of its time building three tables of event-level facts from the
-store (``ctssw.metrics._api._facts``): the production deployments with their previous success,
+store (``ctssw.metrics._api.fact_tables``): the production deployments with their previous success,
 each shipped change with the first deployment that shipped it and its durations, and each
 deployment with its incidents, recovery and rework. This module builds the same three tables
 with plain SQL on the same store, written for speed and nothing else (no Ibis, no backend
