@@ -67,11 +67,34 @@ def stage_cli(db: str) -> dict:
     return {"metrics_json": time.perf_counter() - t, "rows": len(json.loads(r.stdout)["rows"])}
 
 
-def _child(stage: str, db: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--stage", stage, str(db)], capture_output=True, text=True)
+def child(stage: str, db: Path, script: str = __file__) -> dict:
+    """Run ``script --stage STAGE DB`` in a process of its own (its peak memory is its own); its JSON."""
+    r = subprocess.run([sys.executable, script, "--stage", stage, str(db)], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-3000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def run_stage(stages: dict) -> bool:
+    """In a child (``--stage NAME STORE``): print ``stage_NAME(STORE)`` with the peak memory, as JSON."""
+    if len(sys.argv) < 2 or sys.argv[1] != "--stage":
+        return False
+    res = stages[f"stage_{sys.argv[2]}"](sys.argv[3])
+    res["max_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(json.dumps(res))
+    return True
+
+
+def arguments(out: Path) -> argparse.ArgumentParser:
+    """The options both metrics benchmarks take: a simulated organisation's size, or a store."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--teams", type=int, default=1_000)
+    ap.add_argument("--weeks", type=int, default=260)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ctssw-bench-metrics"))
+    ap.add_argument("--db", type=Path, default=None, help="an existing store to time instead of simulating")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=out)
+    return ap
 
 
 def _load() -> str:
@@ -79,19 +102,9 @@ def _load() -> str:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--stage":
-        res = globals()[f"stage_{sys.argv[2]}"](sys.argv[3])
-        res["max_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(json.dumps(res))
+    if run_stage(globals()):
         return
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--teams", type=int, default=1_000)
-    ap.add_argument("--weeks", type=int, default=260)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ctssw-bench-metrics"))
-    ap.add_argument("--db", type=Path, default=None, help="an existing store to time instead of simulating")
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=OUT)
-    a = ap.parse_args()
+    a = arguments(OUT).parse_args()
     prep: list[tuple[str, float]] = []
     db = a.db
     if db is None:
@@ -118,7 +131,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"metrics": [], "cli": []}
     for _ in range(a.rounds):
         for k in runs:
-            runs[k].append(_child(k, db))
+            runs[k].append(child(k, db))
     best = {k: min(v, key=lambda r: r["metrics_json" if k == "cli" else "team_week_metrics"]) for k, v in runs.items()}
     m, c = best["metrics"], best["cli"]
 

@@ -14,17 +14,14 @@ tables equal ctssw's). Writes benchmarks/results/metrics_floor.md.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from _marks import replace_block
+from bench_metrics import NOT_AFTER, arguments, child, run_stage
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_floor.md"
@@ -73,16 +70,7 @@ def stage_floor(db: str) -> dict:
     return {"seconds": dict(zip(STEPS, secs.values())), "rows": rows}
 
 
-def _child(stage: str, db: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--stage", stage, str(db)], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr[-3000:])
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def _store(teams: int, weeks: int, work: Path) -> Path:
-    from bench_metrics import NOT_AFTER
-
     from ctssw.simulate import simulate
     from ctssw.store import Store, ingest_canonical
 
@@ -96,25 +84,15 @@ def _store(teams: int, weeks: int, work: Path) -> Path:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--stage":
-        res = globals()[f"stage_{sys.argv[2]}"](sys.argv[3])
-        res["max_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(json.dumps(res))
+    if run_stage(globals()):
         return
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--teams", type=int, default=1_000)
-    ap.add_argument("--weeks", type=int, default=260)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ctssw-bench-metrics"))
-    ap.add_argument("--db", type=Path, default=None, help="an existing store to time instead of simulating")
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=OUT)
-    a = ap.parse_args()
+    a = arguments(OUT).parse_args()
     db = a.db or _store(a.teams, a.weeks, a.work)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     runs: dict[str, list[dict]] = {"ctssw": [], "floor": []}
     for _ in range(a.rounds):
         for k in runs:
-            runs[k].append(_child(k, db))
+            runs[k].append(child(k, db, __file__))
     for k, v in runs.items():
         for r in v:
             r["total"] = sum(r["seconds"].values())
