@@ -7,9 +7,10 @@ deployment with its incidents, recovery and rework. This module builds the same 
 with plain SQL on the same store, written for speed and nothing else (no Ibis, no backend
 neutrality, no cache), so a benchmark can put ctssw's time beside the floor's.
 
-The floor covers stores without a ``commits_diffs`` table (the derived deployment commits come
-from the commit history, as ctssw derives them there). ``tests/metrics/test_metrics_floor.py`` checks
-that its tables equal ctssw's on the simulated organisation, so the two compute the same thing.
+Deployment commits a store lacks are derived from the commit history, as ctssw derives them there
+(a DevLake database read in place, with its ``commits_diffs`` table, is not covered). ``tests/metrics/test_metrics_floor.py``
+checks that the floor's tables equal ctssw's on the simulated organisation and on DevLake's own
+test data, so the two compute the same thing.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ FROM d
 WINDOW w AS (PARTITION BY target, environment, result = 'success' ORDER BY finished_at, deployment_id)
 """
 
-CHANGE_FACTS = f"""
-CREATE TEMP TABLE floor_change_facts AS
+# deployment commits: the stored ones, and for a successful deployment with none stored, the
+# commits between the previous success and it, from the commit history
+FROM_HISTORY = """
 WITH bounds AS (
     SELECT n.deployment_id, n.repo_id, hi.committed_at AS hi, lo.committed_at AS lo
     FROM floor_deployments n
@@ -62,6 +64,11 @@ WITH bounds AS (
     UNION ALL
     SELECT DISTINCT b.deployment_id, c.sha FROM bounds b
     JOIN commits c ON c.repo_id = b.repo_id AND c.committed_at <= b.hi AND (b.lo IS NULL OR c.committed_at > b.lo)
+"""
+
+CHANGE_FACTS = f"""
+CREATE TEMP TABLE floor_change_facts AS
+{FROM_HISTORY.strip()}
 ), shipped AS (
     SELECT dc.sha, d.deployment_id, d.finished_at AS fin
     FROM dc
@@ -142,7 +149,7 @@ def build(con) -> dict[str, float]:
     DuckDB connection to the store; seconds per step."""
     if con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'commits_diffs'"
-    ).fetchone()[0]:
+    ).fetchone()[0]:  # a DevLake database read in place; ctssw's ingest turns the diffs into rows
         raise ValueError("the floor does not cover a store with a commits_diffs table")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")

@@ -52,9 +52,9 @@ def _floor_facts(db: Path) -> dict[str, pd.DataFrame]:
         return {k: con.execute(f"SELECT * FROM floor_{k}").df() for k in KEYS}
 
 
-def _same(ours: pd.DataFrame, floor: pd.DataFrame, key: str) -> None:
+def _same(ours: pd.DataFrame, floor: pd.DataFrame, key: str, empty: bool = False) -> None:
     assert list(floor.columns) == list(ours.columns)
-    assert len(ours) > 0 and len(floor) == len(ours)
+    assert (len(ours) == 0) == empty and len(floor) == len(ours)
     a = ours.sort_values(key).reset_index(drop=True)
     b = floor.sort_values(key).reset_index(drop=True)
     for col in a.columns:
@@ -68,10 +68,11 @@ def _same(ours: pd.DataFrame, floor: pd.DataFrame, key: str) -> None:
             assert (x[x.notna()].astype(object) == y[x.notna()].astype(object)).all(), col
 
 
-def _check(db: Path) -> None:
+def _check(db: Path, empty: tuple[str, ...] = ()) -> None:
+    """ctssw's and the floor's tables are equal; those named in ``empty`` have no rows."""
     ours, floor = _ctssw_facts(db), _floor_facts(db)
     for name, key in KEYS.items():
-        _same(ours[name], floor[name], key)
+        _same(ours[name], floor[name], key, name in empty)
 
 
 def test_floor_equals_ctssw_facts(store_path):
@@ -100,3 +101,23 @@ def test_floor_equals_ctssw_with_derived_commits(store_without_some_commits):
             WHERE f.deployment_id NOT IN (SELECT deployment_id FROM deployment_commits)""").fetchone()[0]
     assert derived > 0  # changes shipped by deployments whose commits were derived
     _check(store_without_some_commits)
+
+
+DEVLAKE = Path(__file__).resolve().parents[2].parent / "shared" / "external" / "devlake-dora"
+
+
+@pytest.mark.parametrize("case, empty", [
+    ("change_lead_time", ()),  # changes, and the commits deployments shipped (from commits_diffs)
+    ("connect_incident_to_deployment", ("change_facts",)),  # incidents, no changes
+    ("prev_success_deployment_commit", ("change_facts",)),  # previous successes across environments
+])
+def test_floor_equals_ctssw_on_devlake_test_data(case, empty, tmp_path):
+    """DevLake's own test tables (production and staging, successes and failures, incidents)."""
+    from typer.testing import CliRunner
+
+    from ctssw.cli import app
+
+    db = tmp_path / "ctssw.duckdb"
+    r = CliRunner().invoke(app, ["ingest", "devlake", str(DEVLAKE / case), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    _check(db, empty)
