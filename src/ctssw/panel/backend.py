@@ -221,14 +221,6 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     return done
 
 
-def check_lake(backend: str, lake: str | Path | None) -> None:
-    """Refuse a lake URL (hdfs://, s3a://) on DuckDB, which reads only local or mounted folders."""
-    from ..store import is_remote
-
-    if backend == "duckdb" and lake is not None and is_remote(lake):
-        raise ConfigError(f"DuckDB reads a lake in a local or mounted folder; {lake} is for --backend spark")
-
-
 def connect(
     backend: str = "duckdb", *, db: str | Path = "ctssw.duckdb", spark_url: str | None = None,
     lake: str | Path | None = None,
@@ -247,7 +239,7 @@ def connect(
     hit = _SHARED.get(_key(backend, db, spark_url, lake))
     if hit is not None:
         return hit, _keep_open
-    from ..store import is_remote, open_lake
+    from ..store import check_lake, is_remote, open_lake
 
     check_lake(backend, lake)
     remote = lake is not None and is_remote(lake)

@@ -46,7 +46,7 @@ def drivers_from_store(
 ) -> DriversResult:
     """Build the panel from the store at ``db`` (on ``backend``) and run the sensitivity analysis on the
     drivers with data. Which sources the store lacks is always read from the DuckDB store itself."""
-    from ..panel.backend import check_lake
+    from ..store import check_lake
 
     check_lake(backend, lake)
     with open_lake(lake, db=db) as store:

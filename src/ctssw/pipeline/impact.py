@@ -209,8 +209,7 @@ def impact_from_store(
     ``backend`` builds the panel on DuckDB or Spark; the estimators receive it as pandas either way.
     """
     from ..panel import panel, read_panel
-    from ..panel.backend import check_lake
-    from ..store import open_lake
+    from ..store import check_lake, open_lake
 
     check_lake(backend, lake)
     if panel_file is not None:

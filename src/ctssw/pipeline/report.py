@@ -126,8 +126,8 @@ def write_store_report(
     """
     from ..errors import CtsswError
     from ..metrics import clear_cache, metrics_panel, period_metrics, team_week_metrics
-    from ..panel.backend import check_lake, connect
-    from ..store import open_lake
+    from ..panel.backend import connect
+    from ..store import check_lake, open_lake
 
     missing = dict(missing or {})
     p = weekly = teams = None

@@ -68,7 +68,7 @@ def _one(con, sql: str):
 def store_status(db: str | Path, *, lake: str | Path | None = None) -> StoreStatus:
     """Describe the store at ``db`` (its tables read from ``lake`` when given, else where the
     store keeps them): contents, what can be computed and the next command."""
-    from ..panel.backend import check_lake
+    from ..store import check_lake
     from ..store.gaps import source_gaps
 
     check_lake("duckdb", lake)

@@ -68,7 +68,8 @@ def report_from_store(
     dict
         ``path``, ``sections`` (id → "ok" or the reason it was left out) and ``status``.
     """
-    from ..panel.backend import check_lake, shared_connection
+    from ..panel.backend import shared_connection
+    from ..store import check_lake
 
     check_lake(backend, lake)
     where = dict(backend=backend, spark_url=spark_url, lake=lake)

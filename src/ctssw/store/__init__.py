@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._db import DEFAULT_PATH, LoadCounts, Store, open_lake
-from ._lake import LAKE_TABLES, is_remote
+from ._lake import LAKE_TABLES, check_lake, is_remote
 from ._rekey import rekey
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
 from ._to_lake import copy_to_lake
@@ -35,6 +35,7 @@ __all__ = [
     "Store",
     "copy_to_lake",
     "ingest_canonical",
+    "check_lake",
     "is_remote",
     "ingest_tables",
     "load_claude",

@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from ._schema import TABLES, Table
 from ._sql import ident as _q
 from ._sql import literal as _lit
@@ -67,6 +67,12 @@ META = "_ctssw"
 def is_remote(path: str | Path) -> bool:
     """Whether ``path`` is a URL (hdfs://, s3a://, ...) rather than a local or mounted folder."""
     return "://" in str(path)
+
+
+def check_lake(backend: str, lake: str | Path | None) -> None:
+    """Refuse a lake URL (hdfs://, s3a://) on DuckDB, which reads only local or mounted folders."""
+    if backend == "duckdb" and lake is not None and is_remote(lake):
+        raise ConfigError(f"DuckDB reads a lake in a local or mounted folder; {lake} is for --backend spark")
 
 
 def _columns(t: Table) -> list[tuple[str, str]]:
