@@ -97,37 +97,41 @@ def arguments(out: Path) -> argparse.ArgumentParser:
     return ap
 
 
-def _load() -> str:
+def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def simulated_store(teams: int, weeks: int, work: Path) -> tuple[Path, list[tuple[str, float]]]:
+    """The store of a simulated organisation (seed 0) under ``work``, simulated and ingested unless
+    it is there already; (its path, the seconds of each step that ran)."""
+    from ctssw.simulate import simulate
+    from ctssw.store import Store, ingest_canonical
+
+    sim, db = work / f"sim-{teams}x{weeks}", work / f"store-{teams}x{weeks}.duckdb"
+    prep = []
+    if not (sim / "truth.json").exists():
+        t = time.perf_counter()
+        simulate(sim, teams=teams, weeks=weeks, seed=0)
+        prep.append(("simulate (Parquet)", time.perf_counter() - t))
+    if not db.exists():
+        t = time.perf_counter()
+        with Store(db, not_after=NOT_AFTER) as s:
+            ingest_canonical(s, sim)
+        prep.append(("ingest_canonical", time.perf_counter() - t))
+    return db, prep
 
 
 def main() -> None:
     if run_stage(globals()):
         return
     a = arguments(OUT).parse_args()
-    prep: list[tuple[str, float]] = []
-    db = a.db
-    if db is None:
-        from ctssw.simulate import simulate
-        from ctssw.store import Store, ingest_canonical
-
-        sim = a.work / f"sim-{a.teams}x{a.weeks}"
-        db = a.work / f"store-{a.teams}x{a.weeks}.duckdb"
-        if not (sim / "truth.json").exists():
-            t = time.perf_counter()
-            simulate(sim, teams=a.teams, weeks=a.weeks, seed=0)
-            prep.append(("simulate (Parquet)", time.perf_counter() - t))
-        if not db.exists():
-            t = time.perf_counter()
-            with Store(db, not_after=NOT_AFTER) as s:
-                ingest_canonical(s, sim)
-            prep.append(("ingest_canonical", time.perf_counter() - t))
+    db, prep = (a.db, []) if a.db else simulated_store(a.teams, a.weeks, a.work)
     import duckdb
 
     with duckdb.connect(str(db), read_only=True) as c:
         rows = {k: c.execute(f'SELECT count(*) FROM "{k}"').fetchone()[0]
                 for k in ("changes", "commits", "deployments", "deployment_commits", "incidents")}
-    load = _load()
+    load = load_average()
     runs: dict[str, list[dict]] = {"metrics": [], "cli": []}
     for _ in range(a.rounds):
         for k in runs:

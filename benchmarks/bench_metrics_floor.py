@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 from _marks import replace_block
-from bench_metrics import NOT_AFTER, arguments, child, run_stage
+from bench_metrics import arguments, child, load_average, run_stage, simulated_store
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_floor.md"
@@ -59,36 +58,20 @@ def stage_ctssw(db: str) -> dict:
 
 def stage_floor(db: str) -> dict:
     import duckdb
-
-    sys.path.insert(0, str(HERE))
     import metrics_floor
 
     with duckdb.connect(db, read_only=True) as con:
         secs = metrics_floor.build(con)
-        rows = {k: con.execute(f"SELECT count(*) FROM floor_{t}").fetchone()[0]
-                for k, t in zip(STEPS, ("deployments", "change_facts", "deployment_facts"))}
-    return {"seconds": dict(zip(STEPS, secs.values())), "rows": rows}
-
-
-def _store(teams: int, weeks: int, work: Path) -> Path:
-    from ctssw.simulate import simulate
-    from ctssw.store import Store, ingest_canonical
-
-    sim, db = work / f"sim-{teams}x{weeks}", work / f"store-{teams}x{weeks}.duckdb"
-    if not (sim / "truth.json").exists():
-        simulate(sim, teams=teams, weeks=weeks, seed=0)
-    if not db.exists():
-        with Store(db, not_after=NOT_AFTER) as s:
-            ingest_canonical(s, sim)
-    return db
+        rows = {k: con.execute(f"SELECT count(*) FROM floor_{k.replace(' ', '_')}").fetchone()[0] for k in secs}
+    return {"seconds": secs, "rows": rows}
 
 
 def main() -> None:
     if run_stage(globals()):
         return
     a = arguments(OUT).parse_args()
-    db = a.db or _store(a.teams, a.weeks, a.work)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    db = a.db or simulated_store(a.teams, a.weeks, a.work)[0]
+    load = load_average()
     runs: dict[str, list[dict]] = {"ctssw": [], "floor": []}
     for _ in range(a.rounds):
         for k in runs:
@@ -127,13 +110,9 @@ def main() -> None:
         f"| peak memory (process) | | {c['max_rss_gib']:.2f} GiB | {f['max_rss_gib']:.2f} GiB | | | |",
         "",
     ]
-    _write(a.out, db.name, "\n".join(lines))
+    # each store's section is its own: a run replaces it and keeps the others
+    replace_block(a.out, f"<!-- store {db.name} -->", f"<!-- /store {db.name} -->", "\n".join(lines), head=HEAD)
     print("\n".join(lines))
-
-
-def _write(out: Path, store: str, section: str) -> None:
-    """Replace this store's section of ``out`` (or add it), keeping the others."""
-    replace_block(out, f"<!-- store {store} -->", f"<!-- /store {store} -->", section, head=HEAD)
 
 
 if __name__ == "__main__":

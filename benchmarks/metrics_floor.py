@@ -49,9 +49,10 @@ FROM d
 WINDOW w AS (PARTITION BY target, environment, result = 'success' ORDER BY finished_at, deployment_id)
 """
 
-# deployment commits: the stored ones, and for a successful deployment with none stored, the
-# commits between the previous success and it, from the commit history
-FROM_HISTORY = """
+CHANGE_FACTS = f"""
+CREATE TEMP TABLE floor_change_facts AS
+-- deployment commits: the stored ones, and for a successful deployment with none stored, the
+-- commits between the previous success and it, from the commit history
 WITH bounds AS (
     SELECT n.deployment_id, n.repo_id, hi.committed_at AS hi, lo.committed_at AS lo
     FROM floor_deployments n
@@ -64,11 +65,6 @@ WITH bounds AS (
     UNION ALL
     SELECT DISTINCT b.deployment_id, c.sha FROM bounds b
     JOIN commits c ON c.repo_id = b.repo_id AND c.committed_at <= b.hi AND (b.lo IS NULL OR c.committed_at > b.lo)
-"""
-
-CHANGE_FACTS = f"""
-CREATE TEMP TABLE floor_change_facts AS
-{FROM_HISTORY.strip()}
 ), shipped AS (
     SELECT dc.sha, d.deployment_id, d.finished_at AS fin
     FROM dc
@@ -137,9 +133,10 @@ SELECT deployment_id, team_id, target, finished_at, result, is_rollback, ok, suc
 FROM w
 """
 
+# each step builds the table floor_<name, with underscores>
 STEPS = (
     ("deployments", DEPLOYMENTS),
-    ("change facts (with the shipping linkage)", CHANGE_FACTS),
+    ("change facts", CHANGE_FACTS),
     ("deployment facts", DEPLOYMENT_FACTS),
 )
 

@@ -1,8 +1,9 @@
 """The metrics benchmark's floor (hand-written DuckDB SQL) builds the same facts as ctssw.
 
 A floor that computed something else would make the benchmark's ratio meaningless, so its three
-tables are checked against ``ctssw.metrics._api.fact_tables`` on the simulated organisation, and on a
-copy of it where some deployments lost their stored commits, so the derived commits are compared too.
+tables are checked against ``ctssw.metrics._api.fact_tables`` on the simulated organisation, on a
+copy of it where some deployments lost their stored commits (so the derived commits are compared
+too), and on DevLake's own test data.
 """
 
 from __future__ import annotations
