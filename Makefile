@@ -21,7 +21,8 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 # Two workers, one test file each at a time: module-scoped servers (the Spark cluster, the
-# replay server) start once per file, and the machine's two cores are both used.
+# replay server) start once per file, and the machine's two cores are both used. The longest
+# files go first (tests/conftest.py, tests/durations.json).
 test: $(STAMP) browser
 	$(PY) -m pytest -n 2 --dist loadfile
 

@@ -51,6 +51,55 @@ def pytest_unconfigure(config):
         shutil.rmtree(d, ignore_errors=True)
 
 
+# How `make test` (-n 2 --dist loadfile) hands out the work: the longest first, by the seconds a
+# recent run took (tests/durations.json, made by scripts/test_durations.py), so that no worker
+# is left running a long file after the other has finished. The files of a folder named here share
+# session-scoped servers (the backends' Spark session) and go to one worker, which starts them once.
+DURATIONS = Path(__file__).with_name("durations.json")
+ONE_WORKER = ("tests/backends/",)
+
+
+def _scope(nodeid: str) -> str:
+    file = nodeid.split("::", 1)[0]
+    return next((d for d in ONE_WORKER if file.startswith(d)), file)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the files longest scope first; each file's tests stay together, in their own order."""
+    try:
+        import json
+
+        seconds = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return
+    scopes: dict[str, float] = {}
+    for item in items:
+        scope = _scope(item.nodeid)
+        scopes.setdefault(scope, 0.0)
+    for file, s in seconds.items():
+        if _scope(file) in scopes:
+            scopes[_scope(file)] += s
+    first = {}
+    for i, item in enumerate(items):
+        first.setdefault(_scope(item.nodeid), i)
+    items.sort(key=lambda it: (-scopes[_scope(it.nodeid)], first[_scope(it.nodeid)]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` by :func:`_scope`, in the collected order (longest first)."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LongestFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    config.option.loadscopereorder = False
+    return LongestFirst(config, log)
+
+
 @pytest.fixture(scope="session")
 def sim_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("sim")
