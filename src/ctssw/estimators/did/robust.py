@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EstimationError
-from ._agg import aggregate_cells
+from ._agg import aggregate_cells, build_weights
+from ._cs import _CHUNK, cells_linear
 from ._data import NEVER, DidPanel
 from ._fit import fit_panel
 
@@ -42,6 +43,38 @@ def simple_att(panel: DidPanel, cfg) -> float:
     return aggregate_cells(fit, "simple").overall_att
 
 
+def _linear_att(panel: DidPanel, cfg, observed: float):
+    """``cohort -> simple ATT`` without a refit, where the fit is linear in the units' cohorts:
+    Callaway-Sant'Anna on a balanced panel without covariates. None elsewhere.
+
+    A permutation keeps every cohort's size, so the cells, their control groups and their
+    weights stay as observed; only which units' outcome changes enter each cell's means. The
+    simple ATT is then ``sum_i Q[i, cohort_i]``, with ``Q`` (units × cohorts) built once. The
+    observed ATT must come out of ``Q`` too, else this gives None and each permutation is refitted.
+    """
+    if cfg.method != "cs" or cfg.covariates or not panel.balanced:
+        return None
+    cells = cells_linear(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying")
+    ok = np.isfinite(cells.att)
+    nt = int((cells.codes != NEVER).sum())
+    cnt = np.bincount(cells.ucode, minlength=len(cells.codes)).astype(float)
+    pg = cnt[np.searchsorted(cells.codes[:nt], cells.g)] / cells.n
+    w = np.where(ok, build_weights(cells.g, cells.t, cells.post, ok, pg, "simple")[2][:, 0], 0.0)
+    # cell k's ATT is sum_i (y_i,t - y_i,b) * a[cohort_i, k] / n (a: +n/n1 treated, -n/n0 controls)
+    coef = cells.a * (w / cells.n)[None, :]
+    q = np.zeros((cells.n, len(cells.codes)))
+    for lo in range(0, len(cells.g), _CHUNK):
+        hi = min(lo + _CHUNK, len(cells.g))
+        q += (cells.yc[:, cells.t[lo:hi]] - cells.yc[:, cells.b[lo:hi]]) @ coef[:, lo:hi].T
+    rows, codes = np.arange(cells.n), cells.codes
+    order = np.argsort(codes)
+
+    def att(cohort: np.ndarray) -> float:
+        return float(q[rows, order[np.searchsorted(codes[order], cohort)]].sum())
+
+    return att if np.isclose(att(panel.cohort), observed, rtol=1e-9, atol=1e-12) else None
+
+
 def permutation_test(panel: DidPanel, cfg, *, reps: int = 199, seed: int | None = 0) -> Permutation:
     """Permute the adoption dates (cohorts, never-treated included) across units."""
     import warnings
@@ -51,9 +84,14 @@ def permutation_test(panel: DidPanel, cfg, *, reps: int = 199, seed: int | None 
     draws = np.full(reps, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        linear = _linear_att(panel, cfg, obs)
         for r in range(reps):
+            cohort = rng.permutation(panel.cohort)
+            if linear is not None:
+                draws[r] = linear(cohort)
+                continue
             try:
-                draws[r] = simple_att(panel.with_cohort(rng.permutation(panel.cohort)), cfg)
+                draws[r] = simple_att(panel.with_cohort(cohort), cfg)
             except EstimationError:
                 continue
     d = draws[np.isfinite(draws)]
