@@ -17,3 +17,11 @@ def replace_block(out: Path, start: str, end: str, body: str, *, head: str = "")
         text = (old.rstrip() + "\n\n" if old.strip() else "") + block + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
+
+
+LATEST = ("<!-- latest run -->", "<!-- /latest run -->")
+
+
+def write_latest(out: Path, body: str) -> None:
+    """A benchmark's table between the "latest run" markers of ``out``, the notes around it kept."""
+    replace_block(out, *LATEST, body)

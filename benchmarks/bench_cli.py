@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _marks import write_latest
+
 HERE = Path(__file__).resolve().parent
 CTSSW = [sys.executable, "-m", "ctssw.cli"]
 
@@ -54,7 +56,7 @@ def main() -> None:
     lines = ["# CLI start-up", "", f"Load average at the start: {load:.1f} on {os.cpu_count()} cores.", "",
              "| command | wall s (median of 5) | CPU s (median of 5) |", "|---|---:|---:|"]
     lines += [f"| `{n}` | {w:.2f} | {c:.2f} |" for n, w, c in rows]
-    (HERE / "results" / "cli.md").write_text("\n".join(lines) + "\n")
+    write_latest(HERE / "results" / "cli.md", "\n".join(lines))
     print("\n".join(lines))
 
 

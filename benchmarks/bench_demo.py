@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _marks import write_latest
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -45,12 +47,11 @@ def main() -> None:
             for k, src in trees.items():
                 runs[k].append(_run(src, Path(d) / f"demo-{i}-{len(runs[k])}-{hash(k) & 0xffff}"))
     bytecode = "off (PYTHONDONTWRITEBYTECODE)" if sys.dont_write_bytecode else "on"
-    lines = ["# `ctssw demo`", "",
-             f"200 teams × 104 weeks, seed 0 (the defaults `make demo` uses); a fresh interpreter per run, "
+    lines = [f"200 teams × 104 weeks, seed 0 (the defaults `make demo` uses); a fresh interpreter per run, "
              f"{os.cpu_count()} cores, load average (1, 5, 15 min) at the start: {load}; bytecode cache {bytecode}.", "",
              "| source tree | best s | all runs s |", "|---|---:|---|"]
     lines += [f"| {k} | {min(v):.1f} | {', '.join(f'{x:.1f}' for x in v)} |" for k, v in runs.items()]
-    (HERE / "results" / "demo.md").write_text("\n".join(lines) + "\n")
+    write_latest(HERE / "results" / "demo.md", "\n".join(lines))
     print("\n".join(lines))
 
 

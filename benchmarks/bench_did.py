@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _marks import write_latest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -107,7 +108,7 @@ def main(argv=None) -> None:
     md = "\n".join(lines) + "\n"
     print(md)
     if a.out:
-        a.out.write_text(md)
+        write_latest(a.out, md)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _marks import write_latest
 
 HERE = Path(__file__).resolve().parent
 
@@ -191,7 +192,7 @@ def main(argv=None) -> int:
     text = render(results)
     print(text)
     if a.out:
-        a.out.write_text(text + "\n")
+        write_latest(a.out, text)
     return 0
 
 

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _marks import write_latest
+
 HERE = Path(__file__).resolve().parent
 FMT = "--format=\x1e%H\x1f%P\x1f%an\x1f%ae\x1f%aI\x1f%cI\x1f%s"
 
@@ -324,7 +326,7 @@ def main() -> None:
     lines += summary + [""] + sections
     lines.append(f"Load average at the end: {os.getloadavg()[0]:.1f}.")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    write_latest(args.out, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from _marks import write_latest
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / ".bench-data"
 START = "2020-01-06"  # 260 weeks from here end before today: every row is plausible
@@ -156,7 +158,7 @@ def main() -> None:
     print(text)
     print(f"first ingest ÷ floor: {best['first']['seconds'] / floor:.2f}; re-ingest ÷ floor: {best['again']['seconds'] / floor:.2f}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
+    write_latest(a.out, text)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from _marks import write_latest
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -184,7 +186,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
+    write_latest(a.out, text)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _marks import write_latest
 
 from ctssw.estimators.lmm import lmm
 
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     text = single.rstrip() + "\n" + ("\n" + cross if cross else "")
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    write_latest(RESULTS, text)
 
 
 def run_single(args) -> str:

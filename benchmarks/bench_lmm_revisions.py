@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _marks import write_latest
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "lmm_revisions.md"
 # (groups, rows per group), as bench_lmm.py
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
+    write_latest(RESULTS, text)
 
 
 if __name__ == "__main__":

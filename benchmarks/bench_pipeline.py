@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from _marks import write_latest
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / ".bench-data"
 # a simulated organisation of 260 weeks from 2024 runs past today: without a far bound the load
@@ -320,7 +322,7 @@ def main() -> None:
     print(f"load average at the start: {load}")
     md = table(results)
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "pipeline.md").write_text(md)
+    write_latest(HERE / "results" / "pipeline.md", md)
     (HERE / "results" / "pipeline.json").write_text(json.dumps(results, indent=2))
     print(md)
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _marks import write_latest
 
 from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
@@ -114,7 +115,7 @@ def main() -> None:
         f"({without - with_:.1f} s less); the DuckDB command is {with_ / floor:.1f}× faster still.",
         "",
     ])
-    a.out.write_text(text)
+    write_latest(a.out, text)
     print(text)
 
 
