@@ -22,6 +22,7 @@ def replace_block(out: Path, start: str, end: str, body: str, *, head: str = "")
 LATEST = ("<!-- latest run -->", "<!-- /latest run -->")
 
 
-def write_latest(out: Path, body: str) -> None:
-    """A benchmark's table between the "latest run" markers of ``out``, the notes around it kept."""
-    replace_block(out, *LATEST, body)
+def write_latest(out: Path, body: str, *, head: str = "") -> None:
+    """A benchmark's table between the "latest run" markers of ``out``, the notes around it kept
+    (a new file starts with ``head``)."""
+    replace_block(out, *LATEST, body, head=head)

@@ -41,12 +41,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _marks import replace_block
+from _marks import LATEST, replace_block
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "results" / "growth.md"
-START_MARK, END_MARK = "<!-- latest run -->", "<!-- /latest run -->"
 SPARK_MARKS = "<!-- spark run -->", "<!-- /spark run -->"
 SPARK_STAGES = ["ingest (lake)", "spark panel", "spark metrics"]
 CTSSW = [sys.executable, "-m", "ctssw.cli"]
@@ -222,7 +221,7 @@ def _write(args, rows: dict[int, int], res: dict[int, dict], spark: bool) -> Non
         pts = [(rows[t], res[t][n]["s"]) for t in res if res[t].get(n) and res[t][n]["ok"]]
         lines.append(f"| {n} | " + " | ".join(cells) + f" | {_fit(pts)} |")
     print("\n".join(lines))
-    start, end = SPARK_MARKS if args.spark_only else (START_MARK, END_MARK)
+    start, end = SPARK_MARKS if args.spark_only else LATEST
     replace_block(OUT, start, end, "\n".join(lines[2:]), head=lines[0] + "\n")
 
 

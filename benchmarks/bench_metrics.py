@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _marks import replace_block
+from _marks import write_latest
 
 # a simulated organisation of 260 weeks from 2024 runs past today: without a far bound the load
 # would quarantine its later weeks as implausible future times
@@ -163,7 +163,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     # the results file keeps its notes (the 10,000-team runs): only the latest run's block is rewritten
-    replace_block(a.out, "<!-- latest run -->", "<!-- /latest run -->", "\n".join(lines[2:]), head=lines[0] + "\n")
+    write_latest(a.out, "\n".join(lines[2:]), head=lines[0] + "\n")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import ibis
-from _marks import replace_block
+from _marks import write_latest
 
 from ctssw.panel import panel_expr
 from ctssw.panel.backend import load_into_spark, spark_session, stop_session
@@ -31,7 +31,6 @@ from ctssw.simulate import simulate
 from ctssw.store import Store, ingest_canonical
 
 OUT = Path(__file__).resolve().parent / "results" / "spark.md"
-START, END = "<!-- latest run -->", "<!-- /latest run -->"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
@@ -185,7 +184,7 @@ def main() -> None:
         "",
     ]
     print("\n".join(lines))
-    replace_block(a.out, START, END, "\n".join(lines[2:]), head=lines[0] + "\n")
+    write_latest(a.out, "\n".join(lines[2:]), head=lines[0] + "\n")
 
 
 if __name__ == "__main__":
