@@ -110,15 +110,20 @@ def overall_weights(kind: str, labels: np.ndarray, group_share: np.ndarray | Non
     return group_share / group_share.sum()
 
 
+def cohort_shares(cells: CellSet) -> tuple[np.ndarray, np.ndarray]:
+    """Units per code, and each cell's cohort as a share of all units."""
+    nt = int((cells.codes != NEVER).sum())
+    cnt = np.bincount(cells.ucode, minlength=len(cells.codes)).astype(float)
+    return cnt, cnt[np.searchsorted(cells.codes[:nt], cells.g)] / cells.n
+
+
 def aggregate_cells(cells: CellSet, kind: str, *, min_e: float = -np.inf, max_e: float = np.inf) -> Aggregation:
     """Aggregate the cells of a CS (or Sun-Abraham) fit, with the weight influence function."""
     ok = np.isfinite(cells.att)
     att = np.where(ok, cells.att, 0.0)
     n = cells.n
     nt = int((cells.codes != NEVER).sum())
-    gi = np.searchsorted(cells.codes[:nt], cells.g)
-    cnt = np.bincount(cells.ucode, minlength=len(cells.codes)).astype(float)
-    pg = cnt[gi] / n
+    cnt, pg = cohort_shares(cells)
     labels, keep, W = build_weights(cells.g, cells.t, cells.post, ok, pg, kind, min_e=min_e, max_e=max_e)
     if kind == "group":
         wif = np.zeros((len(cells.codes), W.shape[1]))

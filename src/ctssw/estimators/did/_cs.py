@@ -109,13 +109,17 @@ def define_cells(panel: DidPanel, *, control: str, anticipation: int, base: str)
     return g, t, b, t >= g, codes, ctrl
 
 
+def code_index(codes: np.ndarray, cohort: np.ndarray) -> np.ndarray:
+    """Each unit's index into ``codes`` (which are not sorted when NEVER is last)."""
+    order = np.argsort(codes)
+    return order[np.searchsorted(codes[order], cohort)]
+
+
 def cells_linear(panel: DidPanel, *, control: str, anticipation: int, base: str) -> CellSet:
     """All cells without covariates, vectorised over cells."""
     g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
     n = panel.n
-    ucode = np.searchsorted(np.sort(codes), panel.cohort)
-    order = np.argsort(codes)
-    ucode = order[ucode]  # index into codes (codes are not sorted when NEVER is last)
+    ucode = code_index(codes, panel.cohort)
     yc = panel.y - panel.y.mean(axis=0)
     C, K = len(codes), len(g)
     s1 = np.zeros((C, K))
@@ -279,8 +283,7 @@ def cells_covariates(panel: DidPanel, *, control: str, anticipation: int, base: 
     """Cells fitted one by one with covariates taken at the base period."""
     g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
     n, K = panel.n, len(g)
-    order = np.argsort(codes)
-    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
+    ucode = code_index(codes, panel.cohort)
     fit = TWO_BY_TWO[est_method]
     skipped: list[str] = []
     att = np.full(K, np.nan)
@@ -382,8 +385,7 @@ def cells_unbalanced(panel: DidPanel, *, control: str, anticipation: int, base: 
     """
     g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
     n, K = panel.n, len(g)
-    order = np.argsort(codes)
-    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
+    ucode = code_index(codes, panel.cohort)
     obs = np.isfinite(panel.y)
     y0 = np.where(obs, panel.y, 0.0)
     att = np.full(K, np.nan)

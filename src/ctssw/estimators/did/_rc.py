@@ -19,7 +19,14 @@ import warnings
 import numpy as np
 
 from ...errors import DataWarning
-from ._cs import CellSet, CellSkipped, define_cells, propensity_logit, trimmed
+from ._cs import (
+    CellSet,
+    CellSkipped,
+    code_index,
+    define_cells,
+    propensity_logit,
+    trimmed,
+)
 from ._data import DidPanel
 
 
@@ -138,8 +145,7 @@ def cells_unbalanced_covariates(panel: DidPanel, *, control: str, anticipation: 
     outcome and covariates; influence functions are summed by unit."""
     g, t, b, post, codes, ctrl = define_cells(panel, control=control, anticipation=anticipation, base=base)
     n, K = panel.n, len(g)
-    order = np.argsort(codes)
-    ucode = order[np.searchsorted(np.sort(codes), panel.cohort)]
+    ucode = code_index(codes, panel.cohort)
     obs = panel.observed
     fit = RC_TWO_BY_TWO[est_method]
     att = np.full(K, np.nan)

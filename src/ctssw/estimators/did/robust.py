@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EstimationError
-from ._agg import aggregate_cells, build_weights
-from ._cs import _CHUNK, cells_linear
+from ._agg import aggregate_cells, build_weights, cohort_shares
+from ._cs import _CHUNK, cells_linear, code_index
 from ._data import NEVER, DidPanel
 from ._fit import fit_panel
 
@@ -56,9 +56,7 @@ def _linear_att(panel: DidPanel, cfg, observed: float):
         return None
     cells = cells_linear(panel, control=cfg.control, anticipation=cfg.anticipation, base="varying")
     ok = np.isfinite(cells.att)
-    nt = int((cells.codes != NEVER).sum())
-    cnt = np.bincount(cells.ucode, minlength=len(cells.codes)).astype(float)
-    pg = cnt[np.searchsorted(cells.codes[:nt], cells.g)] / cells.n
+    pg = cohort_shares(cells)[1]
     w = np.where(ok, build_weights(cells.g, cells.t, cells.post, ok, pg, "simple")[2][:, 0], 0.0)
     # cell k's ATT is sum_i (y_i,t - y_i,b) * a[cohort_i, k] / n (a: +n/n1 treated, -n/n0 controls)
     coef = cells.a * (w / cells.n)[None, :]
@@ -66,11 +64,10 @@ def _linear_att(panel: DidPanel, cfg, observed: float):
     for lo in range(0, len(cells.g), _CHUNK):
         hi = min(lo + _CHUNK, len(cells.g))
         q += (cells.yc[:, cells.t[lo:hi]] - cells.yc[:, cells.b[lo:hi]]) @ coef[:, lo:hi].T
-    rows, codes = np.arange(cells.n), cells.codes
-    order = np.argsort(codes)
+    rows = np.arange(cells.n)
 
     def att(cohort: np.ndarray) -> float:
-        return float(q[rows, order[np.searchsorted(codes[order], cohort)]].sum())
+        return float(q[rows, code_index(cells.codes, cohort)].sum())
 
     return att if np.isclose(att(panel.cohort), observed, rtol=1e-9, atol=1e-12) else None
 
