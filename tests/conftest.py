@@ -72,16 +72,13 @@ def pytest_collection_modifyitems(config, items):
         seconds = json.loads(DURATIONS.read_text())
     except (OSError, ValueError):
         return
-    scopes: dict[str, float] = {}
-    for item in items:
-        scope = _scope(item.nodeid)
-        scopes.setdefault(scope, 0.0)
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first.setdefault(_scope(item.nodeid), i)
+    scopes = dict.fromkeys(first, 0.0)
     for file, s in seconds.items():
         if _scope(file) in scopes:
             scopes[_scope(file)] += s
-    first = {}
-    for i, item in enumerate(items):
-        first.setdefault(_scope(item.nodeid), i)
     items.sort(key=lambda it: (-scopes[_scope(it.nodeid)], first[_scope(it.nodeid)]))
 
 
