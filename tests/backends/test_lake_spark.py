@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from typer.testing import CliRunner
 
 from backends.compare import assert_frames_equal
 from ctssw.cli import app
-from ctssw.panel.backend import java_available
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,22 +27,17 @@ def _block(after: str) -> list[str]:
     return [ln.split("  #")[0].strip() for ln in body.strip().splitlines() if ln.strip()]
 
 
-def test_docs_spark_panel_reads_the_lake_alone(tmp_path, monkeypatch):
-    if not java_available():
-        pytest.skip("Spark tests need a Java runtime (17) on the PATH or in JAVA_HOME")
-    pytest.importorskip("pyspark")
+def test_docs_spark_panel_reads_the_lake_alone(spark, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for line in _block("# Keeping the tables in a lake"):
         r = CliRunner().invoke(app, shlex.split(line)[1:])
         assert r.exit_code == 0, (line, r.output)
     (line,) = _block("The lake may be any path the executors read")
     assert "--backend spark --lake lake" in line
-    # no store file at all: Spark has only the lake's files to read
+    # no store file at all: Spark has only the lake's files to read (on the run's Spark context)
     os.rename("meta.duckdb", "elsewhere.duckdb")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    run = "import sys; from ctssw.cli import main; sys.argv[0] = 'ctssw'; main()"
-    p = subprocess.run([sys.executable, "-c", run, *shlex.split(line)[1:]], env=env, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr
+    r = CliRunner().invoke(app, shlex.split(line)[1:])
+    assert r.exit_code == 0, (line, r.output)
     assert not Path("meta.duckdb").exists()
     got, want = pd.read_parquet("spark-panel.parquet"), pd.read_parquet("panel.parquet")
     assert len(want) > 0

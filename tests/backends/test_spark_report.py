@@ -1,8 +1,9 @@
 """``ctssw report`` and ``ctssw impact --tools`` / ``--event`` with ``--backend spark`` give DuckDB's numbers.
 
-Each Spark command runs as its own process with a local[2] session, as a user runs it (the first,
-the lightest, writes the JVM's class-data archive to the module's cache folder; the others start
-from it). The report builds several panels (drivers, the tool's impact, every tool in one model,
+The event study and the report run as their own processes with a local[2] session, as a user runs
+them (the first, the lighter, writes the JVM's class-data archive to the module's cache folder; the
+second starts from it); ``impact --tools`` runs in this process on the run's Spark context, as from
+a notebook. The report builds several panels (drivers, the tool's impact, every tool in one model,
 the metrics) in the one session it opens; the page's embedded data and the estimates must equal
 the DuckDB command's on the same store.
 """
@@ -107,11 +108,13 @@ def test_report_on_spark_equals_duckdb(small_store, tool, tmp_path, cds_cache):
     _same(_payload((tmp_path / "spark.html").read_text()), want)
 
 
-def test_impact_tools_on_spark_equals_duckdb(small_store, tool, cds_cache):
+def test_impact_tools_on_spark_equals_duckdb(spark, small_store, tool):
+    # in this process, on the run's Spark context, as from a notebook (the two above start their own)
     args = ["impact", "--db", str(small_store), "--tools", tool, "--method", "fe", "--json"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     want = json.loads(r.stdout)
-    got = json.loads(_ctssw_spark(args, cds_cache).stdout)
+    r = CliRunner().invoke(app, [*args, "--backend", "spark"])
+    assert r.exit_code == 0, r.output
     assert want["tools"] == [tool]
-    _same(got, want)
+    _same(json.loads(r.stdout), want)

@@ -7,7 +7,7 @@ import os
 import shutil
 import socket
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, StoreError
@@ -16,17 +16,28 @@ from . import _cds
 
 @dataclass
 class SparkHandle:
-    """A Spark session opened by ctssw, and the temporary folders it owns."""
+    """A Spark session opened by ctssw, and the temporary folder it owns.
+
+    ``owned``: ctssw started the session's Spark context and stops it on closing; a session on a
+    context already running in the process (:func:`running_session`) only loses its temporary
+    views and folder.
+    """
 
     session: object
     con: object
     tmp: Path
     owned: bool = True
-    tables: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         if self.owned:
             stop_session(self.session, self.tmp)
+            return
+        try:
+            for t in self.session.catalog.listTables():
+                if t.isTemporary:
+                    self.session.catalog.dropTempView(t.name)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def java_available() -> bool:
@@ -42,6 +53,42 @@ DRIVER_MEMORY = "4g"
 # as large as the tiered default. The JVM's own warnings go to standard error, never into a
 # command's output. $CTSSW_SPARK_JAVA_OPTIONS replaces them ("" for the JVM default).
 JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:disable -Xlog:all=warning:stderr"
+
+
+def running_session(url: str | None = None):
+    """``(session, tmp)``: a new session on the Spark context this process already runs (a
+    notebook's ``spark``, a Databricks cluster's), or None when there is none.
+
+    A process holds one Spark context, and stopping it would end the notebook's work too, so ctssw
+    works in a session of its own on that context (``newSession``: its own temporary views and SQL
+    settings) and never stops it; the notebook's views and settings are left as they were. A
+    ``spark://`` or ``local`` URL other than the running context's master is refused in one line;
+    ``sc://`` (Spark Connect, a client of a remote server) always opens its own session.
+    """
+    if url is not None:
+        check_spark_url(url)
+        if url.startswith("sc://"):
+            return None
+    try:
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    sc = SparkContext._active_spark_context
+    if sc is None:
+        return None
+    if url is not None and url != sc.master:
+        raise ConfigError(
+            f"this process already runs Spark on {sc.master} and holds one Spark context at a time: "
+            f"leave out the Spark URL to work on it, or stop it first (spark.stop())"
+        )
+    base = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    session = base.newSession()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    (tmp / "owner").write_text(str(os.getpid()))
+    return session, tmp
 
 
 def spark_session(

@@ -23,6 +23,7 @@ from ._session import (  # noqa: F401  (the session's names, where callers have 
     _first_line,
     granted_cores,
     java_available,
+    running_session,
     spark_session,
     stop_session,
     sweep_stale_temp,
@@ -232,7 +233,9 @@ def connect(
     this too. With Spark and a lake the DuckDB file is opened only to finish an interrupted
     publish and find the lake (and not at all for a URL, or when ``db`` does not exist).
     ``close()`` releases what this call opened (the store, and the Spark session
-    when ctssw started it).
+    when ctssw started it). In a process that already runs a Spark context (a notebook's
+    ``spark``), Spark works in a session of its own on that context, which closing leaves
+    running (:func:`running_session`).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
@@ -258,30 +261,37 @@ def connect(
     import ibis
 
     try:
-        session, tmp = spark_session(spark_url)
+        running = running_session(spark_url)
+        session, tmp = running or spark_session(spark_url)
     except BaseException:
         if store is not None:
             store.close()
         raise
+    owned = running is None
     try:
         con = ibis.pyspark.connect(session)
-        local = spark_url is None or spark_url.startswith("local")
+        local = _is_local(session) if running else spark_url is None or spark_url.startswith("local")
         if store is None:
             load_lake_into_spark(con, lake)
         else:
             # a remote cluster cannot read this machine's files, so only local sessions get Parquet
             load_into_spark(store, con, folder=tmp / "tables" if local else None)
     except CtsswError:
-        SparkHandle(session=session, con=None, tmp=tmp).close()
+        SparkHandle(session=session, con=None, tmp=tmp, owned=owned).close()
         raise
     except Exception as e:  # Py4J, Spark Connect (gRPC) and Spark's own errors: one line, no trace
-        SparkHandle(session=session, con=None, tmp=tmp).close()
+        SparkHandle(session=session, con=None, tmp=tmp, owned=owned).close()
         raise StoreError(f"Spark at {spark_url or 'local'} failed loading the store's tables: {_first_line(e)}") from None
     finally:
         if store is not None:
             store.close()
-    h = SparkHandle(session=session, con=con, tmp=tmp)
+    h = SparkHandle(session=session, con=con, tmp=tmp, owned=owned)
     return con, h.close
+
+
+def _is_local(session) -> bool:
+    """Whether ``session``'s executors run in this machine's driver JVM (they read its files)."""
+    return session.sparkContext.master.startswith("local")
 
 
 _SHARED: dict = {}
