@@ -1,4 +1,4 @@
-"""A command whose sections share one connection (``ctssw report`` on Spark) builds a unit's plain
+"""A command whose sections share one connection (``ctssw report``, the demo) builds a unit's plain
 panel once: drivers, the tools and the metrics read the same materialised rows."""
 
 from __future__ import annotations
@@ -112,3 +112,25 @@ def test_a_tools_columns_are_built_once_for_the_impact_and_the_tools_sections(tw
     clear_cache()
     tool_columns(con, ("ai_share",), unit="deployment", tool="other")
     assert len(tool_builds) == 4  # forgotten with the metrics' rows
+
+
+def test_the_report_on_duckdb_builds_the_plain_panel_once(store_path, monkeypatch, tmp_path):
+    """``ctssw report``'s sections (drivers, the tool's impact, the tools, the metrics) share one read-only
+    connection to the store file, so its plain panel is built once, as on Spark."""
+    import importlib
+
+    from ctssw.pipeline import report_from_store
+
+    package = importlib.import_module("ctssw.panel")  # every panel is built by its build_panel
+    real, built = package.build_panel, []
+
+    def counted(con, cfg, columns=None):
+        built.append((cfg.tool, columns))
+        return real(con, cfg, columns)
+
+    monkeypatch.setattr(package, "build_panel", counted)
+    res = report_from_store(store_path, tmp_path / "report.html", tool="assistant", method="fe")
+    clear_cache()
+    assert {res["sections"][s] for s in ("drivers", "impact", "tools", "cts", "dora")} == {"ok"}
+    assert [b for b in built if b == (None, None)] == [(None, None)]
+    assert backend._SHARED == {}  # closed with the command

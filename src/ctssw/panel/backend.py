@@ -317,13 +317,11 @@ def shared_connection(
 ):
     """Within the block, :func:`connect` with these arguments returns one connection, closed at the end.
 
-    A command that builds several panels (``ctssw report``: drivers, impact, tools, metrics) starts
-    one Spark session and loads the tables once instead of once per panel. DuckDB opens in
-    milliseconds, so it is not shared: each caller keeps its own read-only store.
+    A command that builds several panels (``ctssw report``: drivers, impact, tools, metrics) opens
+    the store once, and on Spark starts one session and loads the tables once. The panel is then
+    built once too: what ``ctssw.metrics`` keeps for a connection outlives one caller only when the
+    connection is shared (``ctssw.pipeline._shared.section_panel``).
     """
-    if backend == "duckdb":
-        yield None
-        return
     key = _key(backend, db, spark_url, lake)
     if key in _SHARED:  # an enclosing block already holds it
         yield _SHARED[key]

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError, MissingDataError
 from ..estimators import DriversResult, sensitivity
 from ..estimators.lmm.drivers import DEFAULT_DRIVERS
-from ..panel import panel
+from ..panel.backend import connect
 from ..store import open_lake
 from ..store.gaps import source_gaps
 from ._shared import section_panel
@@ -50,18 +50,12 @@ def drivers_from_store(
 
     check_lake(backend, lake)
     with open_lake(lake, db=db) as store:
-        con = store.ibis()
-        gaps = source_gaps(con)
-        if backend == "duckdb":
-            df = panel(con, unit=unit)
-    if backend != "duckdb":
-        from ..panel.backend import connect
-
-        scon, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
-        try:
-            df = section_panel(scon, unit=unit)
-        finally:
-            close()
+        gaps = source_gaps(store.ibis())
+    scon, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
+    try:
+        df = section_panel(scon, unit=unit)
+    finally:
+        close()
     keep, notes = choose_drivers(df, tuple(drivers) if drivers else DEFAULT_DRIVERS, gaps)
     if not keep:
         raise MissingDataError(

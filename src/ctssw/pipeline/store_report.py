@@ -61,7 +61,8 @@ def report_from_store(
     """Write the interactive report for the store at ``db`` to ``out``; return what each section did.
 
     ``backend``, ``spark_url`` and ``lake`` choose where every panel and the metrics are built, as
-    for ``ctssw panel``: one Spark session serves all the sections. The estimators receive pandas.
+    for ``ctssw panel``: one connection (one Spark session) serves all the sections, which build the
+    plain panel once. The estimators receive pandas.
 
     Returns
     -------
@@ -73,7 +74,7 @@ def report_from_store(
 
     check_lake(backend, lake)
     where = dict(backend=backend, spark_url=spark_url, lake=lake)
-    if backend != "duckdb" and Path(db).exists():
+    if Path(db).exists():
         with shared_connection(**where, db=db):
             return _report(db, out, tool, unit, k, rollout, method, where)
     return _report(db, out, tool, unit, k, rollout, method, where)
