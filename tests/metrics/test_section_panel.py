@@ -114,14 +114,11 @@ def test_a_tools_columns_are_built_once_for_the_impact_and_the_tools_sections(tw
     assert len(tool_builds) == 4  # forgotten with the metrics' rows
 
 
-def test_the_report_on_duckdb_builds_the_plain_panel_once(store_path, monkeypatch, tmp_path):
-    """``ctssw report``'s sections (drivers, the tool's impact, the tools, the metrics) share one read-only
-    connection to the store file, so its plain panel is built once, as on Spark."""
+def _panel_builds(monkeypatch) -> list[tuple]:
+    """(tool, columns) of every panel built from now on (each goes through ``build_panel``)."""
     import importlib
 
-    from ctssw.pipeline import report_from_store
-
-    package = importlib.import_module("ctssw.panel")  # every panel is built by its build_panel
+    package = importlib.import_module("ctssw.panel")
     real, built = package.build_panel, []
 
     def counted(con, cfg, columns=None):
@@ -129,8 +126,31 @@ def test_the_report_on_duckdb_builds_the_plain_panel_once(store_path, monkeypatc
         return real(con, cfg, columns)
 
     monkeypatch.setattr(package, "build_panel", counted)
+    return built
+
+
+def test_the_report_on_duckdb_builds_the_plain_panel_once(store_path, monkeypatch, tmp_path):
+    """``ctssw report``'s sections (drivers, the tool's impact, the tools, the metrics) share one read-only
+    connection to the store file, so its plain panel is built once, as on Spark."""
+    from ctssw.pipeline import report_from_store
+
+    built = _panel_builds(monkeypatch)
     res = report_from_store(store_path, tmp_path / "report.html", tool="assistant", method="fe")
     clear_cache()
     assert {res["sections"][s] for s in ("drivers", "impact", "tools", "cts", "dora")} == {"ok"}
     assert [b for b in built if b == (None, None)] == [(None, None)]
+
+
+@pytest.mark.parametrize("which", [["--tool", "assistant", "--method", "fe"], ["--tools", "assistant", "--method", "fe"]])
+def test_impact_with_its_report_builds_each_panel_once(store_path, monkeypatch, tmp_path, which):
+    from typer.testing import CliRunner
+
+    from ctssw.cli import app
+
+    built = _panel_builds(monkeypatch)
+    r = CliRunner().invoke(app, ["impact", "--db", str(store_path), *which, "--report", str(tmp_path / "impact.html")])
+    clear_cache()
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "impact.html").exists() and backend._SHARED == {}
+    assert len(built) == len(set(built)) and (None, None) in built  # the plain panel, and the tool's columns
     assert backend._SHARED == {}  # closed with the command

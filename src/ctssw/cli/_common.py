@@ -188,6 +188,24 @@ def _fail(e: CtsswError) -> None:
     raise typer.Exit(int(code))
 
 
+@contextlib.contextmanager
+def one_connection(db: Path, where: dict, wanted: bool = True) -> Iterator[None]:
+    """A command whose sections each open the store (``impact --report``: the estimate, the tools, the
+    metrics) gives them one connection, so the panel is built once and Spark starts once
+    (``ctssw.panel.backend.shared_connection``); a connection that cannot open is one error line."""
+    if not wanted or not Path(db).exists():
+        yield
+        return
+    from ..panel.backend import shared_connection
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(shared_connection(**where, db=db))
+        except CtsswError as e:
+            _fail(e)
+        yield
+
+
 def _progress(quiet: bool = False):
     """Progress bars on standard error: shown only on a terminal, and never when ``quiet``
     (``--json``), so machine output and logs carry none of it. A task with no total counts up."""

@@ -57,8 +57,8 @@ def dynamic_text(res: dict, width: int = 80) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from ._app import _fail, out
-    from ._common import emit_json, working
+    from ._app import out
+    from ._common import emit_json, one_connection
 
     @app.command()
     def impact(
@@ -101,38 +101,19 @@ def register(app: typer.Typer) -> None:
         lake: LakeReadOpt = None,
     ) -> None:
         """Estimate a tool's effect on delivery: the article's dynamic panel model and staggered DiD."""
-        from ..pipeline import impact_from_store, render_impact_text
+        from ..pipeline import render_impact_text
 
         where = dict(backend=backend.value, spark_url=spark_url, lake=lake)
         if event is not None:
             _event(db, event, architecture_changes, panel_file, method, as_json, where)
             return
-        if tools is not None:
-            _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture, report_file,
-                     where)
-            return
-        try:
-            dyn, did = _families(method)
-            with working("estimating the effect and running its checks"):
-                res = impact_from_store(
-                    db, tool=tool, panel_file=panel_file, rollout=rollout, dynamic=dyn, did=did, outcome=outcome,
-                    threshold=threshold, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
-                    **where,
-                )
-        except CtsswError as e:
-            _fail(e)
-        if report_file is not None:
-            from ..pipeline.report import tools_for_report, write_store_report
-
-            try:
-                with working("decomposing the change in CTS-SW") as w:
-                    several, why_not = tools_for_report(db, [tool], loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
-                                                        **where)
-                    w.step("writing the report")
-                    write_store_report(db, report_file, impact=res, tools=several, missing=why_not, title=f"Impact of {tool}",
-                                       subtitle=f"Store {db}; outcome {outcome}.", **where)
-            except CtsswError as e:
-                _fail(e)
+        with one_connection(db, where, report_file is not None and panel_file is None):
+            if tools is not None:
+                _several(db, tools, method, panel_file, loaded_annual_cost, weeks_per_year, as_json, license, by_architecture,
+                         report_file, where)
+                return
+            res = _one(db, tool, panel_file, rollout, method, outcome, threshold, loaded_annual_cost, weeks_per_year, report_file,
+                       where)
         if as_json:
             emit_json("impact", res)
             return
@@ -158,6 +139,39 @@ def register(app: typer.Typer) -> None:
                 )
         if report_file is not None:
             out.print(f"Report: {report_file}")
+
+
+def _one(db: Path, tool: str, panel_file: Path | None, rollout: Path | None, method: str, outcome: str, threshold: float,
+         loaded_annual_cost: float, weeks_per_year: float, report_file: Path | None, where: dict) -> dict:
+    """``ctssw impact --tool NAME``: the estimate and its checks; with ``--report``, also the tool's share of the
+    change in CTS-SW, and the report with both."""
+    from ..pipeline import impact_from_store
+    from ._app import _fail
+    from ._common import working
+
+    try:
+        dyn, did = _families(method)
+        with working("estimating the effect and running its checks"):
+            res = impact_from_store(
+                db, tool=tool, panel_file=panel_file, rollout=rollout, dynamic=dyn, did=did, outcome=outcome,
+                threshold=threshold, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                **where,
+            )
+    except CtsswError as e:
+        _fail(e)
+    if report_file is not None:
+        from ..pipeline.report import tools_for_report, write_store_report
+
+        try:
+            with working("decomposing the change in CTS-SW") as w:
+                several, why_not = tools_for_report(db, [tool], loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year,
+                                                    **where)
+                w.step("writing the report")
+                write_store_report(db, report_file, impact=res, tools=several, missing=why_not, title=f"Impact of {tool}",
+                                   subtitle=f"Store {db}; outcome {outcome}.", **where)
+        except CtsswError as e:
+            _fail(e)
+    return res
 
 
 def _several(db: Path, tools: str, method: str, panel_file: Path | None, loaded_annual_cost: float, weeks_per_year: float, as_json: bool,
