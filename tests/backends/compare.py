@@ -1,6 +1,8 @@
-"""Row-for-row comparison of two panels from different backends."""
+"""Comparisons across backends: two panels row for row, and two commands' JSON output."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -24,3 +26,21 @@ def assert_frames_equal(got: pd.DataFrame, want: pd.DataFrame, *, rtol: float = 
         else:
             bad = g.to_numpy() != w.to_numpy()
             assert not bad.any(), f"{c}: {int(bad.sum())} rows differ, e.g. {g[bad].iloc[0]!r} vs {w[bad].iloc[0]!r}"
+
+
+def same_json(got, want, path="") -> None:
+    """Equal structures; numbers to a relative 1e-9 (sums over rows in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), f"{path}: keys {sorted(set(got) ^ set(want))}"
+        for k in want:
+            same_json(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{path}: lengths {len(got)} != {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            same_json(g, w, f"{path}[{i}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert isinstance(got, (int, float)), f"{path}: {got!r} != {want!r}"
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(got) and math.isnan(want)), \
+            f"{path}: {got!r} != {want!r}"
+    else:
+        assert got == want, f"{path}: {got!r} != {want!r}"

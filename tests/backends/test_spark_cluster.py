@@ -110,11 +110,15 @@ def test_metrics_through_spark_connect_equal_duckdb(connect_url, cluster, small_
     _check_metrics(connect_url, cluster, small_store)
 
 
+REQUIRED = {"panel": ["--out", "p.parquet"], "explain": ["--since", "2024-01-01", "--until", "2024-04-01"],
+            "plan": ["--tool", "coding_agent", "--effect", "0.05", "--out", "p.parquet"]}
+
+
 @pytest.mark.parametrize("scheme", ["spark", "sc"])
-@pytest.mark.parametrize("command", ["panel", "metrics", "drivers", "impact", "report"])
+@pytest.mark.parametrize("command", ["panel", "metrics", "drivers", "impact", "explain", "plan", "report"])
 def test_unreachable_cluster_is_one_error_line(command, scheme, small_store, tmp_path):
     url = f"{scheme}://127.0.0.1:{free_port()}"  # nothing listens there
-    extra = ["--out", str(tmp_path / "p.parquet")] if command == "panel" else []
+    extra = [str(tmp_path / a) if a == "p.parquet" else a for a in REQUIRED.get(command, [])]
     r = CliRunner().invoke(app, [command, "--db", str(small_store), "--backend", "spark", "--spark-url", url, *extra])
     assert r.exit_code == 4, r.output
     assert "cannot reach the Spark cluster at " + url in r.output

@@ -11,7 +11,6 @@ the DuckDB command's on the same store.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from backends.compare import same_json as _same
 from ctssw.cli import app
 from ctssw.store import Store
 
@@ -49,24 +49,6 @@ def _ctssw_spark(args: list[str], cache) -> subprocess.CompletedProcess:
 def _payload(html: str) -> dict:
     m = re.search(r'<script type="application/json" id="ctssw-data">(.*?)</script>', html, re.S)
     return json.loads(m.group(1).replace("<\\/", "</"))
-
-
-def _same(got, want, path="") -> None:
-    """Equal structures; numbers to a relative 1e-9 (sums over rows in another order)."""
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and set(got) == set(want), f"{path}: keys {sorted(set(got) ^ set(want))}"
-        for k in want:
-            _same(got[k], want[k], f"{path}.{k}")
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), f"{path}: lengths {len(got)} != {len(want)}"
-        for i, (g, w) in enumerate(zip(got, want)):
-            _same(g, w, f"{path}[{i}]")
-    elif isinstance(want, float) and not isinstance(want, bool):
-        assert isinstance(got, (int, float)), f"{path}: {got!r} != {want!r}"
-        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(got) and math.isnan(want)), \
-            f"{path}: {got!r} != {want!r}"
-    else:
-        assert got == want, f"{path}: {got!r} != {want!r}"
 
 
 @pytest.fixture(scope="module")

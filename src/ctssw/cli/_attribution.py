@@ -9,6 +9,7 @@ import typer
 
 from ..errors import CtsswError
 from ._common import DbOpt, JsonOpt, _fail, emit_json, out
+from ._metrics import Backend, BackendOpt, LakeReadOpt, SparkUrlOpt
 
 PanelOpt = Annotated[Path | None, typer.Option("--panel", help="A panel file (Parquet or CSV) instead of the store.")]
 
@@ -24,12 +25,16 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = Path("ctssw.duckdb"),
         panel_file: PanelOpt = None,
         as_json: JsonOpt = False,
+        backend: BackendOpt = Backend.duckdb,
+        spark_url: SparkUrlOpt = None,
+        lake: LakeReadOpt = None,
     ) -> None:
         """What moved CTS-SW: counterfactual trend, each tool, team composition, cost per builder-week, residual."""
         from ..pipeline import explain_from_store
 
         try:
-            res = explain_from_store(db, tools, since=since, until=until, window=window, method=method, panel_file=panel_file)
+            res = explain_from_store(db, tools, since=since, until=until, window=window, method=method, panel_file=panel_file,
+                                     backend=backend.value, spark_url=spark_url, lake=lake)
         except CtsswError as e:
             _fail(e)
         if as_json:
@@ -52,13 +57,17 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = Path("ctssw.duckdb"),
         panel_file: PanelOpt = None,
         as_json: JsonOpt = False,
+        backend: BackendOpt = Backend.duckdb,
+        spark_url: SparkUrlOpt = None,
+        lake: LakeReadOpt = None,
     ) -> None:
         """Power and minimum detectable effect of a staggered rollout, by simulation on the store's history; writes the schedule."""
         from ..pipeline import plan_from_store
 
         try:
             res = plan_from_store(db, tool=tool, effect=effect, out=out_file, panel_file=panel_file, weeks=weeks, cohorts=cohorts,
-                                  reps=reps, uptake=uptake, start=start, method=method, seed=seed)
+                                  reps=reps, uptake=uptake, start=start, method=method, seed=seed, backend=backend.value,
+                                  spark_url=spark_url, lake=lake)
         except CtsswError as e:
             _fail(e)
         if as_json:

@@ -275,38 +275,56 @@ def attribute_from_store(db: str | Path, tools: str | Sequence[str], *, panel_fi
                            loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, **kw)
 
 
-def explain_from_store(db: str | Path, tools: str | Sequence[str], *, since: str, until: str, panel_file: str | Path | None = None, **kw) -> dict[str, Any]:
-    """:func:`explain_change` on the store at ``db`` or on a panel file."""
+def explain_from_store(db: str | Path, tools: str | Sequence[str], *, since: str, until: str, panel_file: str | Path | None = None,
+                       backend: str = "duckdb", spark_url: str | None = None, lake: str | Path | None = None,
+                       **kw) -> dict[str, Any]:
+    """:func:`explain_change` on the store at ``db`` or on a panel file; ``backend``, ``spark_url`` and
+    ``lake`` choose where the panel is built, as for ``ctssw panel``."""
     names = parse_tools(tools)
-    p, _ = load_tools_panel(db, names, panel_file=panel_file)
+    p, _ = load_tools_panel(db, names, panel_file=panel_file, backend=backend, spark_url=spark_url, lake=lake)
     return explain_change(p, names, since=since, until=until, **kw)
 
 
 def plan_from_store(db: str | Path, *, tool: str, effect: float, out: str | Path = "rollout.csv", panel_file: str | Path | None = None,
+                    backend: str = "duckdb", spark_url: str | None = None, lake: str | Path | None = None,
                     **kw) -> dict[str, Any]:
     """``ctssw plan``: power and a balanced schedule from the store's history; writes the rollout CSV to ``out``.
 
     ``tool`` is named as for ``--tools`` (``copilot``, ``copilot/chat``, ``agent:copilot``,
     ``review:coderabbit``, or a new tool's label). When the store already records use of it, the
-    plan simulates on the history before its first use, which it says.
+    plan simulates on the history before its first use, which it says. ``backend``, ``spark_url``
+    and ``lake`` choose where the panels are built (one connection for both), as for ``ctssw panel``.
     """
     from ..estimators.attribution import plan
-    from ..panel import panel, read_panel
-    from ..store import Store
+    from ..panel import read_panel
 
     sel = parse_selector(tool)
     note = None
     if panel_file is not None:
         p = read_panel(panel_file)
     else:
-        with Store(db, read_only=True) as store:
-            p = panel(store.ibis())
-        if not p.empty:
-            first = _first_use(db, tool)
-            if first is not None:
-                p = p[p["week"] < first]
-                note = (f"{tool} is in use from the week of {first.date()}: the plan simulates on the "
-                        f"{p['week'].nunique()} weeks before it")
+        from ..panel.backend import connect, shared_connection
+        from ..store import check_lake
+        from ._shared import section_panel
+
+        check_lake(backend, lake)
+        where = dict(backend=backend, spark_url=spark_url, lake=lake)
+        from ..metrics import clear_cache
+
+        try:
+            with shared_connection(**where, db=db):
+                con, close = connect(**where, db=db)
+                try:
+                    p = section_panel(con)
+                finally:
+                    close()
+                first = None if p.empty else _first_use(db, tool, where)
+        finally:
+            clear_cache()  # the rows kept for the connection, which is closed now
+        if first is not None:
+            p = p[p["week"] < first]
+            note = (f"{tool} is in use from the week of {first.date()}: the plan simulates on the "
+                    f"{p['week'].nunique()} weeks before it")
     if p.empty:
         raise ConfigError(f"the store {db} holds no team-weeks" + (" before the tool's first use" if note else ""))
     result = plan(p, tool=sel.name, effect=effect, **kw)
@@ -318,10 +336,10 @@ def plan_from_store(db: str | Path, *, tool: str, effect: float, out: str | Path
     return res
 
 
-def _first_use(db: str | Path, tool: str) -> pd.Timestamp | None:
+def _first_use(db: str | Path, tool: str, where: dict) -> pd.Timestamp | None:
     """The first week any team used ``tool`` (share above 0), or None when the store records no use."""
     try:
-        p, _ = tools_panel_from_store(db, [tool])
+        p, _ = tools_panel_from_store(db, [tool], **where)
     except ConfigError:
         return None
     used = p.loc[p[share_column(tool)].fillna(0) > 0, "week"]
