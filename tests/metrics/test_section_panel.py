@@ -136,9 +136,9 @@ def test_the_report_on_duckdb_builds_the_plain_panel_once(store_path, monkeypatc
 
     built = _panel_builds(monkeypatch)
     res = report_from_store(store_path, tmp_path / "report.html", tool="assistant", method="fe")
-    clear_cache()
     assert {res["sections"][s] for s in ("drivers", "impact", "tools", "cts", "dora")} == {"ok"}
     assert [b for b in built if b == (None, None)] == [(None, None)]
+    assert api._CACHE == {} and backend._SHARED == {}  # nothing kept for the closed connection
 
 
 @pytest.mark.parametrize("which", [["--tool", "assistant", "--method", "fe"], ["--tools", "assistant", "--method", "fe"]])
@@ -153,4 +153,3 @@ def test_impact_with_its_report_builds_each_panel_once(store_path, monkeypatch, 
     assert r.exit_code == 0, r.output
     assert (tmp_path / "impact.html").exists() and backend._SHARED == {}
     assert len(built) == len(set(built)) and (None, None) in built  # the plain panel, and the tool's columns
-    assert backend._SHARED == {}  # closed with the command

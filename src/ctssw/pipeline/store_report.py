@@ -75,8 +75,13 @@ def report_from_store(
     check_lake(backend, lake)
     where = dict(backend=backend, spark_url=spark_url, lake=lake)
     if Path(db).exists():
+        from ..metrics import clear_cache
+
         with shared_connection(**where, db=db):
-            return _report(db, out, tool, unit, k, rollout, method, where)
+            try:
+                return _report(db, out, tool, unit, k, rollout, method, where)
+            finally:
+                clear_cache()  # the rows kept for the connection, closed at the block's end
     return _report(db, out, tool, unit, k, rollout, method, where)
 
 
