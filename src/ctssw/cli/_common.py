@@ -192,15 +192,15 @@ def _fail(e: CtsswError) -> None:
 def one_connection(db: Path, where: dict, wanted: bool = True) -> Iterator[None]:
     """A command whose sections each open the store (``impact --report``: the estimate, the tools, the
     metrics) gives them one connection, so the panel is built once and Spark starts once
-    (``ctssw.panel.backend.shared_connection``); a connection that cannot open is one error line."""
+    (``ctssw.pipeline.sections_connection``); a connection that cannot open is one error line."""
     if not wanted or not Path(db).exists():
         yield
         return
-    from ..panel.backend import shared_connection
+    from ..pipeline import sections_connection
 
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(shared_connection(**where, db=db))
+            stack.enter_context(sections_connection(**where, db=db))
         except CtsswError as e:
             _fail(e)
         yield

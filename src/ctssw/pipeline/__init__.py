@@ -24,6 +24,7 @@ _LAZY = {
     "attribute_from_store": ".attribution", "attribute_tools": ".attribution", "explain_change": ".attribution",
     "explain_from_store": ".attribution", "plan_from_store": ".attribution", "tools_panel_from_store": ".attribution",
     "write_store_report": ".report", "report_from_store": ".store_report", "store_status": ".status",
+    "sections_connection": "._shared",
 }
 
 
@@ -52,6 +53,7 @@ __all__ = [
     "render_impact_text",
     "report_from_store",
     "run_demo",
+    "sections_connection",
     "store_status",
     "summary_lines",
     "tool_effect",

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pandas as pd
+
+
+@contextmanager
+def sections_connection(**where) -> Iterator[object]:
+    """:func:`ctssw.panel.backend.shared_connection` for a command's sections, and the rows
+    ``ctssw.metrics`` kept for that connection forgotten when the block ends (on an error too),
+    while the connection is still open to drop them."""
+    from ..metrics import clear_cache
+    from ..panel.backend import shared_connection
+
+    with shared_connection(**where) as con:
+        try:
+            yield con
+        finally:
+            clear_cache()
 
 
 def section_panel(con, **kw) -> pd.DataFrame:

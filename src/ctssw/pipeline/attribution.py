@@ -303,24 +303,14 @@ def plan_from_store(db: str | Path, *, tool: str, effect: float, out: str | Path
     if panel_file is not None:
         p = read_panel(panel_file)
     else:
-        from ..panel.backend import connect, shared_connection
         from ..store import check_lake
-        from ._shared import section_panel
+        from ._shared import section_panel, sections_connection
 
         check_lake(backend, lake)
         where = dict(backend=backend, spark_url=spark_url, lake=lake)
-        from ..metrics import clear_cache
-
-        try:
-            with shared_connection(**where, db=db):
-                con, close = connect(**where, db=db)
-                try:
-                    p = section_panel(con)
-                finally:
-                    close()
-                first = None if p.empty else _first_use(db, tool, where)
-        finally:
-            clear_cache()  # the rows kept for the connection, which is closed now
+        with sections_connection(**where, db=db) as con:
+            p = section_panel(con)
+            first = None if p.empty else _first_use(db, tool, where)
         if first is not None:
             p = p[p["week"] < first]
             note = (f"{tool} is in use from the week of {first.date()}: the plan simulates on the "

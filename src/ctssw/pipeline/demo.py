@@ -10,16 +10,10 @@ from pathlib import Path
 from .. import report
 from ..estimators import sensitivity
 from ..estimators.results import jsonable
-from ..metrics import (
-    clear_cache,
-    cts_change,
-    metrics_panel,
-    period_metrics,
-    team_week_metrics,
-)
-from ..panel.backend import shared_connection
+from ..metrics import cts_change, metrics_panel, period_metrics, team_week_metrics
 from ..simulate import TOOL, simulate
 from ..store import Store, ingest_canonical
+from ._shared import sections_connection
 from .impact import impact, tool_effect
 from .report import store_report_inputs, tools_for_report
 
@@ -50,24 +44,21 @@ def run_demo(
     with Store(db) as store:
         counts = ingest_canonical(store, out / "data")
     # one read-only connection for the metrics and the tools' panel: the panel is built once
-    with shared_connection("duckdb", db=db) as con, Store(db, read_only=True) as store:
-        try:
-            step("building the team × week panel and DORA metrics")
-            dora_weekly = team_week_metrics(con)
-            dora_teams = period_metrics(con, by="team")
-            panel = metrics_panel(con)  # the rows the metrics were built on
-            inputs = store_report_inputs(store, panel)
-            # the file is for people: team-weeks below the privacy floor stay out of it (estimates use them all)
-            shared, suppressed = report.suppress_small_groups(panel, builders="headcount", k=report.DEFAULT_K)
-            shared.to_parquet(out / "panel.parquet", index=False)
-            step("estimating the assistant's effect")
-            effect = tool_effect(panel)
-            drivers = sensitivity(panel, k=report.DEFAULT_K)
-            impact_res = impact(panel, dynamic="all", did="cs")
-            change = cts_change(panel)
-            several, why_not = tools_for_report(db, [TOOL], k=report.DEFAULT_K)  # the assistant's share of the change in CTS-SW
-        finally:
-            clear_cache()  # the rows kept for the connection, closed at the block's end
+    with sections_connection(backend="duckdb", db=db) as con, Store(db, read_only=True) as store:
+        step("building the team × week panel and DORA metrics")
+        dora_weekly = team_week_metrics(con)
+        dora_teams = period_metrics(con, by="team")
+        panel = metrics_panel(con)  # the rows the metrics were built on
+        inputs = store_report_inputs(store, panel)
+        # the file is for people: team-weeks below the privacy floor stay out of it (estimates use them all)
+        shared, suppressed = report.suppress_small_groups(panel, builders="headcount", k=report.DEFAULT_K)
+        shared.to_parquet(out / "panel.parquet", index=False)
+        step("estimating the assistant's effect")
+        effect = tool_effect(panel)
+        drivers = sensitivity(panel, k=report.DEFAULT_K)
+        impact_res = impact(panel, dynamic="all", did="cs")
+        change = cts_change(panel)
+        several, why_not = tools_for_report(db, [TOOL], k=report.DEFAULT_K)  # the assistant's share of the change in CTS-SW
     step("writing the report")
     results = {
         "effect": {

@@ -69,19 +69,14 @@ def report_from_store(
     dict
         ``path``, ``sections`` (id → "ok" or the reason it was left out) and ``status``.
     """
-    from ..panel.backend import shared_connection
     from ..store import check_lake
+    from ._shared import sections_connection
 
     check_lake(backend, lake)
     where = dict(backend=backend, spark_url=spark_url, lake=lake)
     if Path(db).exists():
-        from ..metrics import clear_cache
-
-        with shared_connection(**where, db=db):
-            try:
-                return _report(db, out, tool, unit, k, rollout, method, where)
-            finally:
-                clear_cache()  # the rows kept for the connection, closed at the block's end
+        with sections_connection(**where, db=db):
+            return _report(db, out, tool, unit, k, rollout, method, where)
     return _report(db, out, tool, unit, k, rollout, method, where)
 
 
