@@ -156,3 +156,71 @@ def build(con) -> dict[str, float]:
         con.execute(sql)
         out[name] = time.perf_counter() - t
     return out
+
+
+# -- the same SQL on 64-bit keys -------------------------------------------------------------------
+# What integer keys in the store would buy: the tables the floor reads are copied into memory with
+# every identifier (ids, shas) replaced by DuckDB's 64-bit hash of it, as a store could keep them
+# beside the strings, and the same three statements run on the copies. Only the two places that
+# build or compare a string change. A tie in finish time is broken by the key, so on ties the hash
+# order may pick another deployment than the string order; counts and sums of the facts are compared.
+
+KEYED = {
+    "deployments": "deployment_id environment finished_at result is_rollback sha repo_id service_id team_id is_production",
+    "services": "service_id repo_id team_id",
+    "repos": "repo_id team_id",
+    "deployment_commits": "deployment_id sha",
+    "commits": "repo_id sha committed_at",
+    "changes": "change_id team_id repo_id merge_sha merged_at first_commit_at created_at first_review_at",
+    "incidents": "incident_id created_at resolved_at deployment_id service_id team_id",
+}
+IDENTIFIERS = {"deployment_id", "sha", "repo_id", "service_id", "team_id", "merge_sha", "change_id", "incident_id"}
+
+
+def copy_tables(con, *, keyed: bool) -> float:
+    """Copy the columns the floor reads into temporary tables of the same names (which the
+    statements then read instead of the store's), identifiers as 64-bit hashes when ``keyed``;
+    the seconds it took."""
+    t = time.perf_counter()
+    for table, cols in KEYED.items():
+        sel = ", ".join(
+            f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if keyed and c in IDENTIFIERS else c
+            for c in cols.split()
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {sel} FROM main.{table}")
+    return time.perf_counter() - t
+
+
+def keyed_sql(sql: str) -> str:
+    """A statement for the keyed copies: a team's target is its key xor 1 (another 64-bit value,
+    not 'team:' and a string), and the as-of probe's least id is 0."""
+    import re
+
+    sql = re.sub(r"'team:' \|\| (coalesce\([^)]*\)|[a-z_.]+)", r"xor(\1, 1)", sql)
+    return sql.replace("'id': ''", "'id': CAST(0 AS UBIGINT)")
+
+
+def build_copies(con, *, keyed: bool) -> dict[str, float]:
+    """The three tables from in-memory copies of the store's tables: ``copy`` (their seconds),
+    then one entry per step as :func:`build` gives."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    out = {"copy": copy_tables(con, keyed=keyed)}
+    for name, sql in STEPS:
+        t = time.perf_counter()
+        con.execute(keyed_sql(sql) if keyed else sql)
+        out[name] = time.perf_counter() - t
+    return out
+
+
+# what the keyed and the string-keyed facts must agree on: rows, and these sums
+CHECKS = {
+    "deployments": "count(*), count(prev_success_deployment_id), sum(ok::INT)",
+    "change_facts": "count(*), count(deployment_id), sum(lead_time), sum(coding), sum(pickup), sum(review), sum(deploy)",
+    "deployment_facts": "count(*), sum(failed_change::INT), sum(rework::INT), sum(recovery)",
+}
+
+
+def summary(con) -> dict[str, list]:
+    """Counts and sums of the three built tables, for comparing the keyed build with the other."""
+    return {t: list(con.execute(f"SELECT {q} FROM floor_{t}").fetchone()) for t, q in CHECKS.items()}
