@@ -97,6 +97,23 @@ def arguments(out: Path) -> argparse.ArgumentParser:
     return ap
 
 
+def store_run_head(script: str, a, db: Path, what: str) -> list[str]:
+    """The first lines of a store's section: the store, the machine, ``what`` was run, and the
+    command that reproduces it (the store's path relative to the checkout when it is inside it)."""
+    root = Path(__file__).resolve().parents[1]
+    shown = db.resolve()
+    shown = shown.relative_to(root) if shown.is_relative_to(root) else shown
+    where = f"--db {shown}" if a.db else f"--teams {a.teams} --weeks {a.weeks}"
+    rounds = f" --rounds {a.rounds}" if a.rounds > 1 else ""
+    return [
+        f"Store {db.name}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; {what}",
+        "",
+        f"Reproduce: `python benchmarks/{script} {where}{rounds}`.",
+        "",
+    ]
+
+
 def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 

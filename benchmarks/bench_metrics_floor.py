@@ -14,13 +14,18 @@ tables equal ctssw's). Writes benchmarks/results/metrics_floor.md.
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
 from _marks import replace_block
-from bench_metrics import arguments, child, load_average, run_stage, simulated_store
+from bench_metrics import (
+    arguments,
+    child,
+    load_average,
+    run_stage,
+    simulated_store,
+    store_run_head,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_floor.md"
@@ -90,17 +95,11 @@ def main() -> None:
     def totals(k):
         return ", ".join(f"{r['total']:.1f}" for r in runs[k])
 
-    shown = db.resolve()
-    shown = shown.relative_to(HERE.parent) if shown.is_relative_to(HERE.parent) else shown
     lines = [
-        f"Store {db.name}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; best of {a.rounds} interleaved round(s) by total, each side in its own "
-        f"process; load average at the start {load}. Same rows on both sides (counts below; the values are "
-        "checked equal by tests/metrics/test_metrics_floor.py).",
-        "",
-        f"Reproduce: `python benchmarks/bench_metrics_floor.py {'--db ' + str(shown) if a.db else f'--teams {a.teams} --weeks {a.weeks}'}"
-        f"{f' --rounds {a.rounds}' if a.rounds > 1 else ''}`.",
-        "",
+        *store_run_head("bench_metrics_floor.py", a, db, (
+            f"best of {a.rounds} interleaved round(s) by total, each side in its own process; load average at "
+            f"the start {load}. Same rows on both sides (counts below; the values are checked equal by "
+            "tests/metrics/test_metrics_floor.py).")),
         "| step | rows | ctssw s | floor s | ctssw / floor | ctssw, all runs | floor, all runs |",
         "|---|---:|---:|---:|---:|---|---|",
         *[f"| {s} | {c['rows'][s]:,} | {c['seconds'][s]:.1f} | {f['seconds'][s]:.1f} | "

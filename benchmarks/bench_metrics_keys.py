@@ -14,12 +14,17 @@ checks it on the test organisation). Writes benchmarks/results/metrics_keys.md.
 
 from __future__ import annotations
 
-import os
-import platform
 from pathlib import Path
 
 from _marks import replace_block
-from bench_metrics import arguments, child, load_average, run_stage, simulated_store
+from bench_metrics import (
+    arguments,
+    child,
+    load_average,
+    run_stage,
+    simulated_store,
+    store_run_head,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_keys.md"
@@ -83,17 +88,11 @@ def main() -> None:
     def totals(side):
         return ", ".join(f"{r['facts']:.1f}" for r in runs[side])
 
-    shown = db.resolve()
-    shown = shown.relative_to(HERE.parent) if shown.is_relative_to(HERE.parent) else shown
     lines = [
-        f"Store {db.name}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; best of {a.rounds} interleaved round(s) by the facts' total, each side in "
-        f"its own process; load average at the start {load}. Same rows and sums on both sides "
-        f"(change facts: {s['summary']['change_facts'][0]:,} rows).",
-        "",
-        f"Reproduce: `python benchmarks/bench_metrics_keys.py {'--db ' + str(shown) if a.db else f'--teams {a.teams} --weeks {a.weeks}'}"
-        f"{f' --rounds {a.rounds}' if a.rounds > 1 else ''}`.",
-        "",
+        *store_run_head("bench_metrics_keys.py", a, db, (
+            f"best of {a.rounds} interleaved round(s) by the facts' total, each side in its own process; load "
+            f"average at the start {load}. Same rows and sums on both sides (change facts: "
+            f"{s['summary']['change_facts'][0]:,} rows).")),
         "| step | string ids s | 64-bit keys s | strings / keys | string ids, all runs | keys, all runs |",
         "|---|---:|---:|---:|---|---|",
         *[f"| {st} | {s['seconds'][st]:.1f} | {k['seconds'][st]:.1f} | {s['seconds'][st] / k['seconds'][st]:.2f}× | "

@@ -148,12 +148,16 @@ def build(con) -> dict[str, float]:
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'commits_diffs'"
     ).fetchone()[0]:  # a DevLake database read in place; ctssw's ingest turns the diffs into rows
         raise ValueError("the floor does not cover a store with a commits_diffs table")
+    return _steps(con, keyed=False)
+
+
+def _steps(con, *, keyed: bool) -> dict[str, float]:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     out = {}
     for name, sql in STEPS:
         t = time.perf_counter()
-        con.execute(sql)
+        con.execute(keyed_sql(sql) if keyed else sql)
         out[name] = time.perf_counter() - t
     return out
 
@@ -203,14 +207,8 @@ def keyed_sql(sql: str) -> str:
 def build_copies(con, *, keyed: bool) -> dict[str, float]:
     """The three tables from in-memory copies of the store's tables: ``copy`` (their seconds),
     then one entry per step as :func:`build` gives."""
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    out = {"copy": copy_tables(con, keyed=keyed)}
-    for name, sql in STEPS:
-        t = time.perf_counter()
-        con.execute(keyed_sql(sql) if keyed else sql)
-        out[name] = time.perf_counter() - t
-    return out
+    copy = copy_tables(con, keyed=keyed)
+    return {"copy": copy, **_steps(con, keyed=keyed)}
 
 
 # what the keyed and the string-keyed facts must agree on: rows, and these sums
