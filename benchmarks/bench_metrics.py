@@ -114,6 +114,11 @@ def store_run_head(script: str, a, db: Path, what: str) -> list[str]:
     ]
 
 
+def listed(runs: list[dict], get) -> str:
+    """Every run's figure ``get(run)``, in seconds, for a table cell."""
+    return ", ".join(f"{get(r):.1f}" for r in runs)
+
+
 def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 

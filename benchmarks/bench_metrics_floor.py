@@ -21,6 +21,7 @@ from _marks import replace_block
 from bench_metrics import (
     arguments,
     child,
+    listed,
     load_average,
     run_stage,
     simulated_store,
@@ -89,12 +90,6 @@ def main() -> None:
     if c["rows"] != f["rows"]:
         raise SystemExit(f"ctssw and the floor built different row counts: {c['rows']} against {f['rows']}")
 
-    def cell(k, step):
-        return ", ".join(f"{r['seconds'][step]:.1f}" for r in runs[k])
-
-    def totals(k):
-        return ", ".join(f"{r['total']:.1f}" for r in runs[k])
-
     lines = [
         *store_run_head("bench_metrics_floor.py", a, db, (
             f"best of {a.rounds} interleaved round(s) by total, each side in its own process; load average at "
@@ -103,9 +98,9 @@ def main() -> None:
         "| step | rows | ctssw s | floor s | ctssw / floor | ctssw, all runs | floor, all runs |",
         "|---|---:|---:|---:|---:|---|---|",
         *[f"| {s} | {c['rows'][s]:,} | {c['seconds'][s]:.1f} | {f['seconds'][s]:.1f} | "
-          f"{c['seconds'][s] / f['seconds'][s]:.2f}× | {cell('ctssw', s)} | {cell('floor', s)} |" for s in STEPS],
+          f"{c['seconds'][s] / f['seconds'][s]:.2f}× | {listed(runs['ctssw'], lambda r: r['seconds'][s])} | {listed(runs['floor'], lambda r: r['seconds'][s])} |" for s in STEPS],
         f"| total | | {c['total']:.1f} | {f['total']:.1f} | {c['total'] / f['total']:.2f}× | "
-        f"{totals('ctssw')} | {totals('floor')} |",
+        f"{listed(runs['ctssw'], lambda r: r['total'])} | {listed(runs['floor'], lambda r: r['total'])} |",
         f"| peak memory (process) | | {c['max_rss_gib']:.2f} GiB | {f['max_rss_gib']:.2f} GiB | | | |",
         "",
     ]

@@ -20,6 +20,7 @@ from _marks import replace_block
 from bench_metrics import (
     arguments,
     child,
+    listed,
     load_average,
     run_stage,
     simulated_store,
@@ -82,12 +83,6 @@ def main() -> None:
     if not _close(s["summary"], k["summary"]):
         raise SystemExit(f"the keyed facts differ: {k['summary']} against {s['summary']}")
 
-    def every(side, step):
-        return ", ".join(f"{r['seconds'][step]:.1f}" for r in runs[side])
-
-    def totals(side):
-        return ", ".join(f"{r['facts']:.1f}" for r in runs[side])
-
     lines = [
         *store_run_head("bench_metrics_keys.py", a, db, (
             f"best of {a.rounds} interleaved round(s) by the facts' total, each side in its own process; load "
@@ -96,9 +91,9 @@ def main() -> None:
         "| step | string ids s | 64-bit keys s | strings / keys | string ids, all runs | keys, all runs |",
         "|---|---:|---:|---:|---|---|",
         *[f"| {st} | {s['seconds'][st]:.1f} | {k['seconds'][st]:.1f} | {s['seconds'][st] / k['seconds'][st]:.2f}× | "
-          f"{every('strings', st)} | {every('keys', st)} |" for st in ("copy", *STEPS)],
+          f"{listed(runs['strings'], lambda r: r['seconds'][st])} | {listed(runs['keys'], lambda r: r['seconds'][st])} |" for st in ("copy", *STEPS)],
         f"| facts (without the copy) | {s['facts']:.1f} | {k['facts']:.1f} | {s['facts'] / k['facts']:.2f}× | "
-        f"{totals('strings')} | {totals('keys')} |",
+        f"{listed(runs['strings'], lambda r: r['facts'])} | {listed(runs['keys'], lambda r: r['facts'])} |",
         f"| peak memory (process) | {s['max_rss_gib']:.2f} GiB | {k['max_rss_gib']:.2f} GiB | | | |",
         "",
     ]
