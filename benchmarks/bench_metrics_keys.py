@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import metrics_floor
 from _marks import replace_block
 from bench_metrics import (
     arguments,
@@ -36,13 +37,12 @@ the store's tables: with the store's string ids and shas, and with each replaced
 "copy" is the time to make the copies (for the keys, what an ingest would add to compute them once);
 the steps are the facts themselves. Each store's latest run replaces its own section below.
 """
-STEPS = ("deployments", "change facts", "deployment facts")
+STEPS = tuple(name for name, _ in metrics_floor.STEPS)
 SIDES = ("strings", "keys")
 
 
 def _stage(db: str, keyed: bool) -> dict:
     import duckdb
-    import metrics_floor
 
     with duckdb.connect(db, read_only=True) as con:
         secs = metrics_floor.build_copies(con, keyed=keyed)

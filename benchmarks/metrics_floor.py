@@ -15,6 +15,7 @@ test data, so the two compute the same thing.
 
 from __future__ import annotations
 
+import re
 import time
 
 # the week's Monday and a span in hours, as ctssw defines them (DESIGN §3, docs/metrics.md)
@@ -144,11 +145,15 @@ STEPS = (
 def build(con) -> dict[str, float]:
     """Build ``floor_deployments``, ``floor_change_facts`` and ``floor_deployment_facts`` on a
     DuckDB connection to the store; seconds per step."""
+    _refuse_diffs(con)
+    return _steps(con, keyed=False)
+
+
+def _refuse_diffs(con) -> None:
     if con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'commits_diffs'"
     ).fetchone()[0]:  # a DevLake database read in place; ctssw's ingest turns the diffs into rows
         raise ValueError("the floor does not cover a store with a commits_diffs table")
-    return _steps(con, keyed=False)
 
 
 def _steps(con, *, keyed: bool) -> dict[str, float]:
@@ -198,8 +203,6 @@ def copy_tables(con, *, keyed: bool) -> float:
 def keyed_sql(sql: str) -> str:
     """A statement for the keyed copies: a team's target is its key xor 1 (another 64-bit value,
     not 'team:' and a string), and the as-of probe's least id is 0."""
-    import re
-
     sql = re.sub(r"'team:' \|\| (coalesce\([^)]*\)|[a-z_.]+)", r"xor(\1, 1)", sql)
     return sql.replace("'id': ''", "'id': CAST(0 AS UBIGINT)")
 
@@ -207,6 +210,7 @@ def keyed_sql(sql: str) -> str:
 def build_copies(con, *, keyed: bool) -> dict[str, float]:
     """The three tables from in-memory copies of the store's tables: ``copy`` (their seconds),
     then one entry per step as :func:`build` gives."""
+    _refuse_diffs(con)
     copy = copy_tables(con, keyed=keyed)
     return {"copy": copy, **_steps(con, keyed=keyed)}
 
