@@ -18,11 +18,41 @@
 from __future__ import annotations
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from ..panel.backend import on_duckdb
 
 NEVER = ibis.timestamp("1970-01-01 00:00:00")
+
+
+@ibis.udf.scalar.builtin(name="ctssw_sha_key")
+def _duckdb_sha_key(x: str) -> idt.Decimal(38, 0):  # the macro below; DuckDB types it HUGEINT
+    ...
+
+
+# two 64-bit hashes of the string, framed differently (the second over a byte and the sha, so its
+# blocks of 8 bytes differ from the first's), in one 125-bit integer; NULL for NULL, which hash() is not
+_SHA_KEY_MACRO = (
+    "CREATE OR REPLACE TEMP MACRO ctssw_sha_key(s) AS "
+    "CASE WHEN s IS NOT NULL THEN ((hash(s) >> 3)::HUGEINT << 64) | hash(chr(1) || s)::HUGEINT END"
+)
+
+
+def sha_key(con):
+    """What the linkage joins and groups shas on: on DuckDB a 125-bit key hashed from each sha,
+    elsewhere the sha itself.
+
+    At 10,000 teams the 40-character shas are the linkage's widest join keys (80M deployment
+    commits, 29M merge commits): on the keys the shipped merge commits and the change facts take
+    24 s instead of 33 s. Nothing checks keys for collisions: two of 10^8 distinct shas share one
+    with a chance near 10^-22 (if the two hashes behave as independent ones). Spark keeps the
+    strings: its 64-bit ``xxhash64`` made the panel's distinct commit count no faster.
+    """
+    if not on_duckdb(con):
+        return lambda sha: sha
+    con.raw_sql(_SHA_KEY_MACRO)  # a temporary macro: per connection, and allowed on a read-only store
+    return _duckdb_sha_key
 
 
 def _has_table(con, name: str) -> bool:
@@ -71,24 +101,31 @@ def deployments(con, environment: str | None = None) -> ir.Table:
     return d.mutate(ok=success & ~d.is_rollback)
 
 
-def deployment_commits(con, environment: str = "production", *, deps: ir.Table | None = None) -> ir.Table:
+def deployment_commits(
+    con, environment: str = "production", *, deps: ir.Table | None = None, key=None
+) -> ir.Table:
     """(deployment_id, sha) for every successful deployment: stored rows, else derived ones.
 
-    ``deps`` is :func:`deployments` for ``environment`` when the caller already holds it.
+    ``deps`` is :func:`deployments` for ``environment`` when the caller already holds it;
+    ``key`` maps a sha to what the rows carry and join on instead (:func:`sha_key`).
     The store keeps one row per (deployment_id, sha), its key, and only deployments
     without stored rows are derived, so the two parts never overlap: a plain union,
     with only the (small) derived part made distinct.
     """
-    stored = con.table("deployment_commits").select("deployment_id", "sha")
+    k = key or (lambda sha: sha)
+    stored = con.table("deployment_commits")
+    stored = stored.select("deployment_id", sha=k(stored.sha))
     # a second reference of its own: one expression used twice becomes a CTE, which DuckDB
     # materialises (every stored row copied once more) before the union reads it
     have = con.table("deployment_commits").select(h_dep="deployment_id")
     d = deps if deps is not None else deployments(con, environment)
     need = d.filter((d.result == "success") & d.sha.notnull())
+    need = need.mutate(sha=k(need.sha), prev_success_sha=k(need.prev_success_sha))
     # the deployments whose sha names a known commit first, then those without stored rows: the
     # anti-join then probes the stored rows with the few candidates instead of every deployment
     if _has_table(con, "commits_diffs"):
         cd = con.table("commits_diffs")
+        cd = cd.select(new_commit_sha=k(cd.new_commit_sha), old_commit_sha=k(cd.old_commit_sha), commit_sha=k(cd.commit_sha))
         j = need.join(
             cd,
             [need.sha == cd.new_commit_sha,
@@ -97,14 +134,17 @@ def deployment_commits(con, environment: str = "production", *, deps: ir.Table |
         j = j.anti_join(have, j.deployment_id == have.h_dep)
         derived = j.select("deployment_id", sha=j.commit_sha)
     else:
-        c = con.table("commits").select("repo_id", c_sha="sha", at="committed_at")
+        c = con.table("commits")
+        c = c.select("repo_id", c_sha=k(c.sha), at="committed_at")
         hi = need.join(c, [need.repo_id == c.repo_id, need.sha == c.c_sha]).select(
             "deployment_id", "repo_id", "prev_success_sha", hi="at"
         )
         hi = hi.anti_join(have, hi.deployment_id == have.h_dep)
-        c2 = con.table("commits").select(lo_repo="repo_id", lo_sha="sha", lo="committed_at")
+        c2 = con.table("commits")
+        c2 = c2.select(lo_repo="repo_id", lo_sha=k(c2.sha), lo="committed_at")
         hi = hi.left_join(c2, [hi.repo_id == c2.lo_repo, hi.prev_success_sha == c2.lo_sha])
-        c3 = con.table("commits").select(r3="repo_id", sha="sha", at="committed_at")
+        c3 = con.table("commits")
+        c3 = c3.select(r3="repo_id", sha=k(c3.sha), at="committed_at")
         j = hi.join(c3, [hi.repo_id == c3.r3, c3.at <= hi.hi, hi.lo.isnull() | (c3.at > hi.lo)])
         derived = j.select("deployment_id", "sha")
     return stored.union(derived.distinct())
@@ -125,16 +165,19 @@ def shipped_merges(
     con, environment: str = "production", *, rule: str = "default", deps: ir.Table | None = None
 ) -> ir.Table:
     """(sha, deployment_id, deployed_at): each successful, non-rollback deployment of a change's
-    merge commit (the rows :func:`change_deployments` picks the first of)."""
+    merge commit (the rows :func:`change_deployments` picks the first of), the commit as its
+    :func:`sha_key`."""
+    k = sha_key(con)
     d = deps if deps is not None else deployments(con, environment)
-    dc = deployment_commits(con, environment, deps=d)
+    dc = deployment_commits(con, environment, deps=d, key=k)
     d = d.filter(d.ok)
     if rule == "devlake":  # DevLake ships nothing with a target's first successful deployment
         d = d.filter(d.prev_success_deployment_id.notnull())
     d = d.select(d_id="deployment_id", d_fin="finished_at")
     ch = con.table("changes")
     # a semi-join keeps each row once however many changes share the merge commit: no DISTINCT needed
-    merges = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull()).select(m_sha="merge_sha")
+    merges = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull())
+    merges = merges.select(m_sha=k(merges.merge_sha))
     dc = dc.semi_join(merges, dc.sha == merges.m_sha)
     return dc.join(d, dc.deployment_id == d.d_id).select("sha", "deployment_id", deployed_at="d_fin")
 
@@ -166,7 +209,7 @@ def change_deployments(
         deployment_id=tie.deployment_id.min(), deployed_at=tie.deployed_at.min()
     )
     first = one.union(several)
-    return ch.left_join(first, ch.merge_sha == first.f_sha).drop("f_sha")
+    return ch.left_join(first, sha_key(con)(ch.merge_sha) == first.f_sha).drop("f_sha")
 
 
 def incident_deployments(
