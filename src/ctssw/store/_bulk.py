@@ -139,12 +139,10 @@ def _pseudonyms(store, p: _Plan) -> None:
         "SELECT raw, lower(trim(CAST(raw AS VARCHAR))) FROM (SELECT DISTINCT raw FROM _pv WHERE raw IS NOT NULL)"
     ).fetchall()
     key = store._key()
-    ps = [r[1] for r in rows]
+    forms = list(zip(*(key.pseudonyms(r[1]) for r in rows))) or [(), (), ()]
     tab = pa.table({
         "raw": pa.array([r[0] for r in rows], pa.string()),
-        "vid": pa.array([key.pseudonym(v, "full") for v in ps], pa.string()),
-        "unmapped": pa.array([key.pseudonym(v, "builder") for v in ps], pa.string()),
-        "hidden": pa.array([key.pseudonym(v, "hidden") for v in ps], pa.string()),
+        **{name: pa.array(v, pa.string()) for name, v in zip(("vid", "unmapped", "hidden"), forms)},
     })
     c.register("_pid_in", tab)
     try:

@@ -46,6 +46,9 @@ def key_path(explicit: str | Path | None = None) -> Path:
     return Path(env).expanduser() if env else default_key_path()
 
 
+FORMS = ("full", "builder", "hidden")
+
+
 @dataclass(frozen=True)
 class IdentityKey:
     """A chain of secrets (see the module docstring) and the file it came from."""
@@ -70,16 +73,21 @@ class IdentityKey:
 
     def pseudonym(self, value: str, form: str = "full") -> str:
         """The pseudonym of an already normalised (trimmed, lower-cased) identity; each value is hashed once."""
-        got = self._cache.get((form, value))
+        return self.pseudonyms(value)[FORMS.index(form)]
+
+    def pseudonyms(self, value: str) -> tuple[str, str, str]:
+        """The ``full``, ``builder`` and ``hidden`` pseudonyms of a normalised identity, from one
+        keyed hash of it (an ingest asks for all three of every distinct identity)."""
+        got = self._cache.get(value)
         if got is not None:
             return got
         h = self._first(value)
-        out = {"full": h, "builder": "b_" + h[:16], "hidden": "h_" + h[:16]}[form]
+        out = (h, "b_" + h[:16], "h_" + h[:16])
         for s in self.secrets[1:]:
-            out = rekey_one(bytes.fromhex(s), out)
+            out = tuple(rekey_one(bytes.fromhex(s), x) for x in out)
         if len(self._cache) > 2_000_000:
             self._cache.clear()
-        self._cache[(form, value)] = out
+        self._cache[value] = out
         return out
 
     def extended(self) -> tuple[IdentityKey, bytes]:
