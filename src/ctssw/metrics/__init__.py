@@ -15,6 +15,7 @@ from ._api import (
     kept,
     metrics_panel,
     period_metrics,
+    period_metrics_many,
     team_week_metrics,
 )
 from ._dora import PERIOD_COLUMNS, WEEKLY_COLUMNS, DoraConfig, dora_config
@@ -34,5 +35,6 @@ __all__ = [
     "metrics_panel",
     "org_weekly",
     "period_metrics",
+    "period_metrics_many",
     "team_week_metrics",
 ]

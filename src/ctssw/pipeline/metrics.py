@@ -32,23 +32,25 @@ def metrics_table(
 ) -> tuple[pd.DataFrame, int]:
     """The rows ``ctssw metrics`` prints, after the privacy floor, and how many were suppressed
     (``lake``: where the store's lake is read, when not where the store recorded it)."""
-    from ..metrics import clear_cache, period_metrics
+    from ..metrics import clear_cache, period_metrics, period_metrics_many
     from ..panel.backend import connect
     from ..privacy import suppress_small_groups
 
     kw = dict(since=_date(since, "--since"), until=_date(until, "--until"), incident_window_hours=incident_window_hours)
+    if team is not None and by != "team":
+        raise ConfigError("--team selects one team; use it with --by team")
     con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
     try:
-        rows = period_metrics(con, by=by, unit=unit, **kw)
         if team is not None:
-            if by != "team":
-                raise ConfigError("--team selects one team; use it with --by team")
+            rows = period_metrics(con, by=by, unit=unit, **kw)
             rows = rows[rows["group"] == team]
             if rows.empty:
                 raise ConfigError(f"no team {team!r} with weeks in the period")
         elif by == "team":
-            org = period_metrics(con, by="org", unit=unit, **kw)
-            rows = pd.concat([rows, org.assign(group="(all teams)")], ignore_index=True)
+            got = period_metrics_many(con, by=("team", "org"), unit=unit, **kw)
+            rows = pd.concat([got["team"], got["org"].assign(group="(all teams)")], ignore_index=True)
+        else:
+            rows = period_metrics(con, by=by, unit=unit, **kw)
         inferred = _inferred_teams(con)
     finally:
         clear_cache()
