@@ -246,8 +246,7 @@ def incident_deployments(
     by_team = by_team.semi_join(seen, by_team.target == seen.s_target)
     # duplicates (a deployment seen by its service and by its team) change no maximum below
     deps = by_service.union(by_team)
-    m = _asof_latest(inc, deps) if _asof(con) else _latest_before(inc, deps)
-    j = inc.left_join(m, inc.incident_id == m.e_id)
+    j = _asof_latest(inc, deps) if _asof(con) else _latest_before(inc, deps)
     within = j.l_dep.notnull()
     if window_hours is not None:
         within = within & (j.last_fin >= j.created_at.cast("timestamp") - ibis.interval(seconds=int(window_hours * 3600)))
@@ -267,25 +266,27 @@ def _asof(con) -> bool:
 
 
 def _asof_latest(inc: ir.Table, deps: ir.Table) -> ir.Table:
-    """(e_id, last_fin, l_dep) per incident by an as-of join: the greatest (finish, deployment id)
-    of its target strictly before (created_at, ""), which is the last finish strictly before the
-    incident and, of the deployments that finished then, the greatest id.
+    """Every incident with ``last_fin`` and ``l_dep`` by an as-of join: the greatest (finish,
+    deployment id) of its target strictly before (created_at, ""), which is the last finish strictly
+    before the incident and, of the deployments that finished then, the greatest id (both NULL when
+    none qualifies).
 
     Ordering by the pair makes the ties part of the join: grouping every deployment by (target,
-    finish) first to break them cost more than the join itself at 10,000 teams (20M groups).
+    finish) first to break them cost more than the join itself at 10,000 teams (20M groups). The
+    join is a left one and carries the incident's columns, so nothing is joined back.
     """
     d = deps.filter(deps.finished_at.notnull())
-    d = d.select("target", k=ibis.struct({"f": d.finished_at.cast("timestamp"), "id": d.deployment_id}))
-    i = inc.filter(inc.created_at.notnull())
-    i = i.select(e_id="incident_id", e_target="target", ek=ibis.struct({"f": i.created_at.cast("timestamp"), "id": ibis.literal("")}))
-    m = i.asof_join(d, on=i.ek > d.k, predicates=[i.e_target == d.target])
-    return m.select("e_id", last_fin=m.k["f"], l_dep=m.k["id"])
+    d = d.select(d_target="target", k=ibis.struct({"f": d.finished_at.cast("timestamp"), "id": d.deployment_id}))
+    probe = ibis.struct({"f": inc.created_at.cast("timestamp"), "id": ibis.literal("")})
+    i = inc.mutate(ek=ibis.ifelse(inc.created_at.notnull(), probe, ibis.null(probe.type())))
+    m = i.asof_join(d, on=i.ek > d.k, predicates=[i.target == d.d_target])
+    return m.select(*inc.columns, last_fin=m.k["f"], l_dep=m.k["id"])
 
 
 def _latest_before(inc: ir.Table, deps: ir.Table) -> ir.Table:
-    """(e_id, last_fin, l_dep) per incident: the last finish strictly before it on its target, and
-    the greatest deployment id that finished then, from one time-ordered stream per target (for
-    backends without an as-of join)."""
+    """Every incident with ``last_fin`` and ``l_dep``: the last finish strictly before it on its
+    target, and the greatest deployment id that finished then, from one time-ordered stream per
+    target (for backends without an as-of join)."""
     latest = deps.group_by(["target", "finished_at"]).aggregate(l_dep=deps.deployment_id.max())
     latest = latest.select("target", "l_dep", last_fin=latest.finished_at.cast("timestamp"))
     ev_d = deps.select("target", ts=deps.finished_at, kind=ibis.literal(1), fin=deps.finished_at, incident_id=ibis.null("string"))
@@ -298,4 +299,6 @@ def _latest_before(inc: ir.Table, deps: ir.Table) -> ir.Table:
     ev = ev.mutate(last_fin=ev.fin.max().over(w)).filter(lambda t: t.kind == 0)
     ev = ev.select(e_id="incident_id", e_target="target", last_fin="last_fin")
     m = ev.left_join(latest, [ev.e_target == latest.target, ev.last_fin == latest.last_fin])
-    return m.select("e_id", "last_fin", "l_dep")
+    m = m.select("e_id", "last_fin", "l_dep")
+    j = inc.left_join(m, inc.incident_id == m.e_id)
+    return j.select(*inc.columns, "last_fin", "l_dep")
