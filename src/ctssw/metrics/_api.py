@@ -190,10 +190,13 @@ def period_metrics(con, *, by: str = "team", unit: str = "deployment", expr: boo
     ``since``/``until`` (dates, inclusive, compared with the Monday of each week)
     bound the period; rates are ratios of sums over the team-weeks in it.
     """
-    cfg = D.dora_config(**kw)
-    p, c, d, gaps = _facts(con, unit, cfg, full=False)
-    t = D.dora_period(con, cfg, p, by=by, facts=(c, d), gaps=gaps)
+    t = _period(con, by, unit, D.dora_config(**kw))
     return t if expr else to_frame(t).reset_index(drop=True)
+
+
+def _period(con, by: str, unit: str, cfg: D.DoraConfig):
+    p, c, d, gaps = _facts(con, unit, cfg, full=False)
+    return D.dora_period(con, cfg, p, by=by, facts=(c, d), gaps=gaps)
 
 
 def period_metrics_many(con, *, by: tuple[str, ...] = ("team", "org"), unit: str = "deployment", **kw) -> dict[str, pd.DataFrame]:
@@ -205,8 +208,7 @@ def period_metrics_many(con, *, by: tuple[str, ...] = ("team", "org"), unit: str
     7.7–8.2 s together against 9.1–10.3 s one after the other.
     """
     cfg = D.dora_config(**kw)
-    p, c, d, gaps = _facts(con, unit, cfg, full=False)
-    parts = [D.dora_period(con, cfg, p, by=b, facts=(c, d), gaps=gaps).mutate(_by=ibis.literal(b)) for b in by]
+    parts = [_period(con, b, unit, cfg).mutate(_by=ibis.literal(b)) for b in by]
     df = to_frame(functools.reduce(lambda a, b: a.union(b), parts))
     out = {}
     for b in by:

@@ -41,16 +41,15 @@ def metrics_table(
         raise ConfigError("--team selects one team; use it with --by team")
     con, close = connect(backend, db=db, spark_url=spark_url, lake=lake)
     try:
-        if team is not None:
-            rows = period_metrics(con, by=by, unit=unit, **kw)
-            rows = rows[rows["group"] == team]
-            if rows.empty:
-                raise ConfigError(f"no team {team!r} with weeks in the period")
-        elif by == "team":
+        if by == "team" and team is None:
             got = period_metrics_many(con, by=("team", "org"), unit=unit, **kw)
             rows = pd.concat([got["team"], got["org"].assign(group="(all teams)")], ignore_index=True)
         else:
             rows = period_metrics(con, by=by, unit=unit, **kw)
+            if team is not None:
+                rows = rows[rows["group"] == team]
+                if rows.empty:
+                    raise ConfigError(f"no team {team!r} with weeks in the period")
         inferred = _inferred_teams(con)
     finally:
         clear_cache()
