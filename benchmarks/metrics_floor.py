@@ -1,7 +1,7 @@
 """The floor for the metrics' linkage: the same facts in hand-written DuckDB SQL.
 
 ``ctssw metrics`` spends most of its time building three tables of event-level facts from the
-store (``ctssw.metrics._api.fact_tables``): the production deployments with their previous success,
+store (``ctssw.metrics._api.fact_tables``): the production deployments with their team and target,
 each shipped change with the first deployment that shipped it and its durations, and each
 deployment with its incidents, recovery and rework. This module builds the same three tables
 with plain SQL on the same store, written for speed and nothing else (no Ibis, no backend
@@ -32,35 +32,35 @@ def _h(a: str, b: str) -> str:
 
 DEPLOYMENTS = """
 CREATE TEMP TABLE floor_deployments AS
-WITH d AS (
-    SELECT d.deployment_id, d.environment, d.finished_at, d.result, d.is_rollback, d.sha,
-           coalesce(d.repo_id, s.repo_id) AS repo_id,
-           coalesce(d.service_id, d.repo_id, 'team:' || d.team_id) AS target,
-           coalesce(d.team_id, s.team_id, r.team_id) AS team_id
-    FROM deployments d
-    LEFT JOIN services s ON d.service_id = s.service_id
-    LEFT JOIN repos r ON d.repo_id = r.repo_id
-    WHERE coalesce(d.is_production, d.environment = 'production')
-)
-SELECT deployment_id, target, team_id, repo_id, finished_at, result, is_rollback,
-       result = 'success' AND NOT is_rollback AS ok, sha,
-       CASE WHEN result = 'success' THEN lag(deployment_id) OVER w END AS prev_success_deployment_id,
-       CASE WHEN result = 'success' THEN lag(sha) OVER w END AS prev_success_sha
-FROM d
-WINDOW w AS (PARTITION BY target, environment, result = 'success' ORDER BY finished_at, deployment_id)
+SELECT d.deployment_id,
+       coalesce(d.service_id, d.repo_id, 'team:' || d.team_id) AS target,
+       coalesce(d.team_id, s.team_id, r.team_id) AS team_id,
+       coalesce(d.repo_id, s.repo_id) AS repo_id,
+       d.finished_at, d.result, d.is_rollback, d.result = 'success' AND NOT d.is_rollback AS ok, d.sha
+FROM deployments d
+LEFT JOIN services s ON d.service_id = s.service_id
+LEFT JOIN repos r ON d.repo_id = r.repo_id
+WHERE coalesce(d.is_production, d.environment = 'production')
 """
 
 CHANGE_FACTS = f"""
 CREATE TEMP TABLE floor_change_facts AS
 -- deployment commits: the stored ones, and for a successful deployment with none stored, the
 -- commits between the previous success and it, from the commit history
-WITH bounds AS (
-    SELECT n.deployment_id, n.repo_id, hi.committed_at AS hi, lo.committed_at AS lo
+WITH cand AS (
+    SELECT n.deployment_id, n.repo_id, n.target, hi.committed_at AS hi
     FROM floor_deployments n
     ANTI JOIN deployment_commits dc ON dc.deployment_id = n.deployment_id
     JOIN commits hi ON hi.repo_id = n.repo_id AND hi.sha = n.sha
-    LEFT JOIN commits lo ON lo.repo_id = n.repo_id AND lo.sha = n.prev_success_sha
     WHERE n.result = 'success' AND n.sha IS NOT NULL
+), prev AS (  -- the previous success of each candidate, from its target's successes only
+    SELECT deployment_id, lag(sha) OVER (PARTITION BY target ORDER BY finished_at, deployment_id) AS prev_sha
+    FROM floor_deployments WHERE result = 'success' AND target IN (SELECT target FROM cand)
+), bounds AS (
+    SELECT c.deployment_id, c.repo_id, c.hi, lo.committed_at AS lo
+    FROM cand c
+    JOIN prev p ON p.deployment_id = c.deployment_id
+    LEFT JOIN commits lo ON lo.repo_id = c.repo_id AND lo.sha = p.prev_sha
 ), dc AS (
     SELECT deployment_id, sha FROM deployment_commits
     UNION ALL
@@ -217,7 +217,7 @@ def build_copies(con, *, keyed: bool) -> dict[str, float]:
 
 # what the keyed and the string-keyed facts must agree on: rows, and these sums
 CHECKS = {
-    "deployments": "count(*), count(prev_success_deployment_id), sum(ok::INT)",
+    "deployments": "count(*), count(sha), sum(ok::INT)",
     "change_facts": "count(*), count(deployment_id), sum(lead_time), sum(coding), sum(pickup), sum(review), sum(deploy)",
     "deployment_facts": "count(*), sum(failed_change::INT), sum(rework::INT), sum(recovery)",
 }

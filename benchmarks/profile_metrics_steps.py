@@ -38,13 +38,15 @@ def main() -> None:
         cfg = D.dora_config()
         lap("panel (ctssw panel's)", lambda: A._materialise(con, panel_expr(con), "p_full"))
         p = lap("panel (the metrics')", lambda: A._materialise(con, panel_expr(con, unit="deployment", columns=D.PERIOD_PANEL), "p"))
-        deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production").select(*A.FACT_DEPLOYMENT_COLUMNS), "deps"))
-        shipped = lap("shipped", lambda: A._materialise(con, L.shipped_merges(con, "production", deps=deps), "shipped"))
+        deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production", previous=False).select(*A.FACT_DEPLOYMENT_COLUMNS), "deps"))
+        cand = lap("derivation candidates", lambda: A._materialise(con, L.derivation_candidates(con, deps, L.sha_key(con)), "cand"))
+        some = bool(cand.count().to_pyarrow().as_py())
+        shipped = lap("shipped", lambda: A._materialise(con, L.shipped_merges(con, "production", deps=deps, candidates=cand, derive=some), "shipped"))
         c = lap("change_facts", lambda: A._materialise(con, D.change_facts(con, cfg, deps, shipped), "cf"))
         d = lap("deployment_facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "df"))
         lap("period team", lambda: D.dora_period(con, cfg, p, by="team", facts=(c, d)).to_pyarrow())
         lap("period org", lambda: D.dora_period(con, cfg, p, by="org", facts=(c, d)).to_pyarrow())
-        for t in ("deployments", "deployment_commits", "changes", "commits", "incidents", "p", "deps", "shipped", "cf", "df"):
+        for t in ("deployments", "deployment_commits", "changes", "commits", "incidents", "p", "deps", "cand", "shipped", "cf", "df"):
             print(t, con.raw_sql(f'SELECT count(*) FROM "{t}"').fetchone()[0])
     finally:
         A.clear_cache()

@@ -9,7 +9,6 @@ too), and on DevLake's own test data.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -78,20 +77,6 @@ def _check(db: Path, empty: tuple[str, ...] = ()) -> None:
 
 def test_floor_equals_ctssw_facts(store_path):
     _check(store_path)
-
-
-@pytest.fixture()
-def store_without_some_commits(store_path, tmp_path) -> Path:
-    """The shared store with every fifth successful deployment's stored commits removed: ctssw
-    (and the floor) derive them from the commit history."""
-    db = tmp_path / "ctssw.duckdb"
-    shutil.copy(store_path, db)
-    with duckdb.connect(str(db)) as con:
-        con.execute("""
-            DELETE FROM deployment_commits WHERE deployment_id IN (
-                SELECT deployment_id FROM deployments WHERE result = 'success' AND hash(deployment_id) % 5 = 0)
-        """)
-    return db
 
 
 def test_floor_equals_ctssw_with_derived_commits(store_without_some_commits):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-from pathlib import Path
 
-import duckdb
 import ibis
 import pandas as pd
 import pytest
@@ -58,34 +55,3 @@ def test_keyed_links_equal_links_on_the_strings(db, rule, monkeypatch, request):
     strings = links()
     assert keyed["deployment_id"].notna().sum() >= (1000 if db == "store_path" else 1)
     pd.testing.assert_frame_equal(keyed, strings)
-
-
-DEVLAKE = Path(__file__).resolve().parents[2].parent / "shared" / "external" / "devlake-dora"
-
-
-@pytest.fixture(scope="module")
-def devlake_store(tmp_path_factory) -> Path:
-    """DevLake's change lead time test tables: the commits deployments shipped come from its
-    ``commits_diffs`` table, targets' first successes (no previous sha) among them."""
-    from typer.testing import CliRunner
-
-    from ctssw.cli import app
-
-    db = tmp_path_factory.mktemp("devlake") / "ctssw.duckdb"
-    r = CliRunner().invoke(app, ["ingest", "devlake", str(DEVLAKE / "change_lead_time"), "--db", str(db)])
-    assert r.exit_code == 0, r.output
-    return db
-
-
-@pytest.fixture()
-def devlake_derived(devlake_store, tmp_path) -> Path:
-    """The same with DevLake's ``commits_diffs`` beside it (as when its tables are read in place)
-    and no stored deployment commits: every deployment's commits are derived from the diffs, a
-    target's first success (no previous sha) included."""
-    db = tmp_path / "derived.duckdb"
-    shutil.copy(devlake_store, db)
-    with duckdb.connect(str(db)) as con:
-        con.execute("DELETE FROM deployment_commits")
-        diffs = DEVLAKE / "change_lead_time" / "commits_diffs.csv"
-        con.execute(f"CREATE TABLE commits_diffs AS SELECT * FROM read_csv('{diffs}', all_varchar = true)")
-    return db

@@ -42,11 +42,10 @@ _CACHE: dict = {}
 _SERIAL = itertools.count()
 
 
-# what the linkage and the facts read of the deployments: the window that finds each previous
-# success then carries these through its sort, not every column of the table
+# what the linkage and the facts read of the deployments (the previous successes are found only
+# for the deployments whose commits are derived, by the linkage itself)
 FACT_DEPLOYMENT_COLUMNS = (
     "deployment_id", "target", "team_id", "repo_id", "finished_at", "result", "is_rollback", "ok", "sha",
-    "prev_success_deployment_id", "prev_success_sha",
 )
 
 
@@ -100,14 +99,21 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None):
     run = step or (lambda name, build: build())
     n = next(_SERIAL)
     all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
-    # the production deployments with their team, target and previous success: one window over
-    # the deployments, shared by the change linkage, the incident attribution and the rework flag
+    # the production deployments with their team and target, shared by the change linkage, the
+    # incident attribution and the rework flag
     deps = run("deployments", lambda: _materialise(
-        con, L.deployments(con, cfg.environment).select(*FACT_DEPLOYMENT_COLUMNS), f"ctssw_deployments_{n}"))
+        con, L.deployments(con, cfg.environment, previous=False).select(*FACT_DEPLOYMENT_COLUMNS),
+        f"ctssw_deployments_{n}"))
 
     def change_facts():
+        # the deployments whose commits are derived, found once: where there are none (every
+        # success has stored commits, or names none the history knows) nothing more is derived
+        cand = _materialise(con, L.derivation_candidates(con, deps, L.sha_key(con)), f"ctssw_candidates_{n}")
+        some = bool(cand.limit(1).count().to_pyarrow().as_py())
         # each merge commit's production deployments: the deployment_commits rows are read once
-        shipped = _materialise(con, L.shipped_merges(con, cfg.environment, deps=deps), f"ctssw_shipped_{n}")
+        shipped = _materialise(
+            con, L.shipped_merges(con, cfg.environment, deps=deps, candidates=cand, derive=some), f"ctssw_shipped_{n}"
+        )
         return _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
 
     c = run("change facts", change_facts)
