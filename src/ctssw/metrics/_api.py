@@ -94,7 +94,7 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
 def fact_tables(con, cfg: D.DoraConfig, *, step=None):
     """The change and deployment facts for ``cfg``'s environment and incident window, materialised
     (all time: the period bounds apply later). ``step(name, build)`` runs each of the three steps
-    ("deployments", "change facts", "deployment facts") and returns what ``build()`` returns; the
+    ("deployments", "deployment facts", "change facts") and returns what ``build()`` returns; the
     benchmarks pass one that times them."""
     run = step or (lambda name, build: build())
     n = next(_SERIAL)
@@ -116,8 +116,10 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None):
         )
         return _materialise(con, D.change_facts(con, all_time, deps, shipped), f"ctssw_change_facts_{n}")
 
-    c = run("change facts", change_facts)
+    # the deployment facts first: built while less is held in memory, their window and as-of join
+    # took 14.1 s at 10,000 teams against 15.6-20.0 s after the change facts
     d = run("deployment facts", lambda: _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}"))
+    c = run("change facts", change_facts)
     return c, d
 
 
