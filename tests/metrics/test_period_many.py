@@ -33,3 +33,28 @@ def test_an_unknown_grouping_is_a_config_error(store_path):
                 period_metrics_many(s.ibis(), by=("team", "division"))
         finally:
             clear_cache()
+
+
+def test_the_organisation_row_adds_up_its_teams(store_path):
+    """The organisation's counts are its teams' sums, its medians those of every change and
+    deployment; a period without team-weeks has no organisation row."""
+    from ctssw.metrics import _api as A
+    from ctssw.metrics import _dora as D
+
+    with Store(store_path, read_only=True) as s:
+        con = s.ibis()
+        try:
+            got = period_metrics_many(con, by=("team", "org"))
+            empty = period_metrics(con, by="org", since="2090-01-01", until="2090-12-31")
+            c, d = (t.to_pandas() for t in A.fact_tables(con, D.dora_config()))
+        finally:
+            clear_cache()
+    team, org = got["team"], got["org"].iloc[0]
+    assert org["group"] == "all" and empty.empty
+    for col in ("team_weeks", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed", "pages"):
+        assert org[col] == pytest.approx(team[col].sum(), rel=1e-12), col
+    assert org["changes_deployed"] == len(c) > 1000
+    for col in ("lead_time", "coding", "pickup", "review", "deploy"):
+        assert org[f"{col}_median_h"] == pytest.approx(c[col].median(), rel=1e-12), col
+    assert org["lead_time_p90_h"] == pytest.approx(c["lead_time"].quantile(0.9), rel=1e-12)
+    assert org["recovery_median_h"] == pytest.approx(d["recovery"].median(), rel=1e-12)

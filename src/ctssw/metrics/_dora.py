@@ -129,8 +129,19 @@ def _in_period(t: ir.Table, col: str, cfg: DoraConfig) -> ir.Table:
     return t
 
 
+def _per(t: ir.Table, keys: list, **aggs) -> ir.Table:
+    """``t`` aggregated per ``keys``; with none (the organisation), one ungrouped aggregate whose
+    ``group`` is "all" (empty input: one row of zero counts and NULLs). DuckDB takes the medians
+    over every change of a 10,000-team organisation this way in 2.4 s, against 3.7-4.1 s
+    grouped by a constant."""
+    if keys:
+        return t.group_by(keys).aggregate(**aggs)
+    return t.aggregate(**aggs).mutate(group=ibis.literal("all"))
+
+
 def _agg_changes(c: ir.Table, keys: list) -> ir.Table:
-    return c.group_by(keys).aggregate(
+    return _per(
+        c, keys,
         changes_deployed=c.change_id.count(),
         lead_time_median_h=c.lead_time.median(),
         lead_time_p90_h=c.lead_time.quantile(0.9),
@@ -145,7 +156,8 @@ def _agg_deploys(d: ir.Table, keys: list, day_key=None) -> ir.Table:
     """Deployment counts per ``keys``; with ``day_key``, also the distinct days it takes where a
     deployment succeeded (``deploy_days``)."""
     days = {} if day_key is None else {"deploy_days": day_key.nunique(where=d.ok)}
-    return d.group_by(keys).aggregate(
+    return _per(
+        d, keys,
         prod_deployments=d.deployment_id.count(where=d.success),
         **days,
         change_failures=d.deployment_id.count(where=d.failed_change),
@@ -161,7 +173,7 @@ def _team_deploy_days(d: ir.Table, keys: list) -> ir.Table:
     10,000 teams. Deployments without a team count for none, as before."""
     ok = d.filter(d.ok & d.team_id.notnull())
     per = ok.group_by([*keys, "team_id"]).aggregate(days=ok.day.nunique())
-    return per.group_by(keys).aggregate(deploy_days=per.days.sum())
+    return _per(per, keys, deploy_days=per.days.sum())
 
 
 WEEKLY_COLUMNS = (
@@ -223,28 +235,30 @@ def dora_period(
     d = _in_period(d, "week", cfg)
     parents = con.table("teams").select(t_id="team_id", parent="parent_id")
 
-    def key(t: ir.Table) -> tuple[ir.Table, list]:
+    def key(t: ir.Table) -> ir.Table:
         if by == "team":
-            return t.mutate(group=t.team_id), ["group"]
-        if by == "org":
-            return t.mutate(group=ibis.literal("all")), ["group"]
+            return t.mutate(group=t.team_id)
+        if by == "org":  # aggregated without keys (``_per``)
+            return t
         t = t.left_join(parents, t.team_id == parents.t_id).drop("t_id")
-        return t.mutate(group=t.parent.fill_null("(none)")), ["group"]
+        return t.mutate(group=t.parent.fill_null("(none)"))
 
-    p, k = key(p)
-    c, _ = key(c)
-    d, _ = key(d)
-    sums = p.group_by(k).aggregate(
+    p, c, d = key(p), key(c), key(d)
+    keys = [] if by == "org" else ["group"]
+    sums = _per(
+        p, keys,
         team_weeks=p.team_id.count(),
         teams=p.team_id.nunique(),
         weeks=p.week.nunique(),
         **{f"sum_{x}": p[x].sum() for x in PANEL_SUMS},
     )
-    da = _agg_deploys(d, k)
-    ca = _agg_changes(c, k)
-    j = sums.left_join(da, k).drop(*[f"{x}_right" for x in k])
-    j = j.left_join(_team_deploy_days(d, k), k).drop(*[f"{x}_right" for x in k])
-    j = j.left_join(ca, k).drop(*[f"{x}_right" for x in k])
+    if not keys:  # no team-weeks in the period: no row, as for a grouping
+        sums = sums.filter(sums.team_weeks > 0)
+    da = _agg_deploys(d, keys)
+    ca = _agg_changes(c, keys)
+    j = sums.left_join(da, "group").drop("group_right")
+    j = j.left_join(_team_deploy_days(d, keys), "group").drop("group_right")
+    j = j.left_join(ca, "group").drop("group_right")
     zero = ("deploy_days", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed")
     j = j.mutate(**{x: j[x].fill_null(0) for x in zero})
     # per week of the group (the org's builders and releases per week are sums over its teams),
