@@ -3,8 +3,9 @@
     python benchmarks/profile_metrics_steps.py STORE.duckdb
 
 First the whole panel ``ctssw panel`` builds; then the steps of ``ctssw.metrics._api._facts``
-(the panel columns the period roll-ups read, the production deployments,
-the shipped merge commits, the change and deployment facts) and the two period roll-ups the
+(the panel columns the period roll-ups read, the production deployments, the deployment facts,
+the deployments whose commits are derived, the shipped merge commits and the change facts, in the
+command's order) and the two period roll-ups the
 command prints (by team, and for the organisation). Prints seconds per step and the row counts;
 the per-step table in results/growth.md comes from this script on the 10,000-team store.
 """
@@ -39,11 +40,11 @@ def main() -> None:
         lap("panel (ctssw panel's)", lambda: A._materialise(con, panel_expr(con), "p_full"))
         p = lap("panel (the metrics')", lambda: A._materialise(con, panel_expr(con, unit="deployment", columns=D.PERIOD_PANEL), "p"))
         deps = lap("deployments", lambda: A._materialise(con, L.deployments(con, "production", previous=False).select(*A.FACT_DEPLOYMENT_COLUMNS), "deps"))
+        d = lap("deployment_facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "df"))
         cand = lap("derivation candidates", lambda: A._materialise(con, L.derivation_candidates(con, deps, L.sha_key(con)), "cand"))
         some = bool(cand.count().to_pyarrow().as_py())
         shipped = lap("shipped", lambda: A._materialise(con, L.shipped_merges(con, "production", deps=deps, candidates=cand, derive=some), "shipped"))
         c = lap("change_facts", lambda: A._materialise(con, D.change_facts(con, cfg, deps, shipped), "cf"))
-        d = lap("deployment_facts", lambda: A._materialise(con, D.deployment_facts(con, cfg, deps), "df"))
         lap("period team", lambda: D.dora_period(con, cfg, p, by="team", facts=(c, d)).to_pyarrow())
         lap("period org", lambda: D.dora_period(con, cfg, p, by="org", facts=(c, d)).to_pyarrow())
         for t in ("deployments", "deployment_commits", "changes", "commits", "incidents", "p", "deps", "cand", "shipped", "cf", "df"):
