@@ -73,6 +73,26 @@ def test_simulate_then_ingest_then_panel(tmp_path):
     assert "team-weeks" in r.output and pq.exists()
 
 
+def test_json_rows_one_per_line(monkeypatch):
+    # a --json document to a pipe: indented, each row of a table on one line, the same values
+    import io
+
+    from ctssw.cli._common import emit_json, out
+
+    rows = [{"group": "t1", "cfr": 0.25, "note": "a\nb", "tags": [1, 2]}, {"group": "té", "cfr": None, "note": "", "tags": []}]
+    buf = io.StringIO()
+    monkeypatch.setattr(out, "_file", buf)  # not ``file``: its getter would be restored as a fixed stream
+    emit_json("metrics", {"rows": rows, "k": 5, "unknown": {"cfr": "no incidents"}, "empty": []})
+    text = buf.getvalue()
+    doc = json.loads(text)
+    assert doc["rows"] == rows and doc["k"] == 5 and doc["unknown"] == {"cfr": "no incidents"} and doc["empty"] == []
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[1] == '  "schema": "ctssw.metrics",'
+    assert [ln for ln in lines if ln.startswith("    {")] == ["    " + json.dumps(r, ensure_ascii=False) + c for r, c in zip(rows, ",")] + [
+        "    " + json.dumps(rows[1], ensure_ascii=False)
+    ]
+
+
 @pytest.mark.parametrize(
     "files,code,message",
     [

@@ -23,12 +23,13 @@ def _links_both_ways(path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
 
             def keep(name, build):
                 built[name] = table = build()
+                if name == "deployments":  # counted now: dropped once the facts are built
+                    built["n"] = int(L.derivation_candidates(con, table, L.sha_key(con)).count().to_pyarrow().as_py())
                 return table
 
             A.fact_tables(con, D.dora_config(), step=keep)
             facts = built["change facts"].to_pandas()[["change_id", "deployment_id", "deployed_at"]]
-            deps = built["deployments"]
-            n = int(L.derivation_candidates(con, deps, L.sha_key(con)).count().to_pyarrow().as_py())
+            n = built["n"]
             links = change_links(con).to_pandas()
         finally:
             A.clear_cache()

@@ -35,13 +35,15 @@ def _ctssw_facts(db: Path) -> dict[str, pd.DataFrame]:
     built = {}
 
     def keep(name, build):
-        built[name.replace(" ", "_")] = table = build()
+        # read now: the deployments are dropped once the facts are built from them
+        table = build()
+        built[name.replace(" ", "_")] = table.to_pandas()
         return table
 
     with Store(db, read_only=True) as s:
         try:
             A.fact_tables(s.ibis(), D.dora_config(), step=keep)
-            return {k: built[k].to_pandas() for k in KEYS}
+            return {k: built[k] for k in KEYS}
         finally:
             A.clear_cache()
 

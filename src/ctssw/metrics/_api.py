@@ -120,6 +120,9 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None):
     # took 14.1 s at 10,000 teams against 15.6-20.0 s after the change facts
     d = run("deployment facts", lambda: _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}"))
     c = run("change facts", change_facts)
+    # the facts hold what the roll-ups read: the rows they were built from leave memory now (at
+    # 10,000 teams the roll-ups otherwise spilled 2 GB to disk under the store's memory limit)
+    _release(con, f"ctssw_deployments_{n}", f"ctssw_candidates_{n}", f"ctssw_shipped_{n}")
     return c, d
 
 
@@ -143,19 +146,33 @@ def _materialise(con, expr, name: str):
 _TEMP: list = []
 
 
+def _release(con, *names: str) -> None:
+    """Drop the materialised tables ``names`` of ``con`` (no expression may read them after)."""
+    keep = []
+    for entry in _TEMP:
+        if entry[0] is con and entry[1] in names:
+            _drop(*entry)
+        else:
+            keep.append(entry)
+    _TEMP[:] = keep
+
+
+def _drop(con, name: str, df) -> None:
+    try:
+        if df is None:
+            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        else:
+            con._session.catalog.dropTempView(name)
+            df.unpersist()
+    except Exception:  # the connection (or Spark session) may already be closed
+        pass
+
+
 def clear_cache() -> None:
     """Forget materialised facts (after the store changed) and drop their temporary tables."""
     _CACHE.clear()
     while _TEMP:
-        con, name, df = _TEMP.pop()
-        try:
-            if df is None:
-                con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-            else:
-                con._session.catalog.dropTempView(name)
-                df.unpersist()
-        except Exception:  # the connection (or Spark session) may already be closed
-            pass
+        _drop(*_TEMP.pop())
 
 
 def team_week_metrics(con, *, unit: str = "deployment", expr: bool = False, **kw):
