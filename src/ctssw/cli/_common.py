@@ -246,10 +246,9 @@ def emit_json(name: str, payload: dict) -> None:
     if out.is_terminal:  # coloured for a person
         out.print_json(json.dumps(doc, default=str))
         return
-    # for a pipe or a file, the same text without rich's highlighting and wrapping, which took
-    # half a minute for the 10,000 rows of a large organisation's metrics
-    # indented, except that a list of objects (a table's rows) has one object per line: Python
-    # indents only in its pure-Python encoder, which took 1.1 s for those 10,000 rows
+    # for a pipe or a file, without rich's highlighting and wrapping (half a minute for the 10,000
+    # rows of a large organisation's metrics); indented, except that a table's rows are one object
+    # per line: Python indents only in its pure-Python encoder, 1.1 s for those rows
     one = functools.partial(json.dumps, default=str, ensure_ascii=False)
     parts = []
     for k, v in doc.items():

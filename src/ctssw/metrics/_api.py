@@ -95,7 +95,8 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None):
     """The change and deployment facts for ``cfg``'s environment and incident window, materialised
     (all time: the period bounds apply later). ``step(name, build)`` runs each of the three steps
     ("deployments", "deployment facts", "change facts") and returns what ``build()`` returns; the
-    benchmarks pass one that times them."""
+    benchmarks pass one that times them. The deployments are dropped before this returns: a
+    ``step`` that wants their rows reads them when it gets them."""
     run = step or (lambda name, build: build())
     n = next(_SERIAL)
     all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
@@ -121,7 +122,8 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None):
     d = run("deployment facts", lambda: _materialise(con, D.deployment_facts(con, all_time, deps), f"ctssw_deployment_facts_{n}"))
     c = run("change facts", change_facts)
     # the facts hold what the roll-ups read: the rows they were built from leave memory now (at
-    # 10,000 teams the roll-ups otherwise spilled 2 GB to disk under the store's memory limit)
+    # 10,000 teams, 3-4 GB; kept, DuckDB spilled up to 2 GB to disk under the store's memory
+    # limit, though the command's wall time changed within the noise)
     _release(con, f"ctssw_deployments_{n}", f"ctssw_candidates_{n}", f"ctssw_shipped_{n}")
     return c, d
 
