@@ -13,38 +13,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parents[1] / "src"
+from bench_growth import _run
+from bench_metrics import load_average
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # backends.compare
+HOUR = 3600.0
 
 
-def _run(src: Path, db: Path, out: Path) -> tuple[float, float]:
-    env = {**os.environ, "PYTHONPATH": str(src)}
+def _metrics(src: Path, db: Path) -> tuple[float, float, dict]:
+    """Wall seconds, peak GiB and the printed document of one run with ``src`` first on the path."""
     cmd = [sys.executable, "-m", "ctssw.cli", "metrics", "--db", str(db), "--json"]
-    t = time.perf_counter()
-    with open(out, "w") as f:
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.DEVNULL, env=env)
-        _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{src}: ctssw metrics failed")
-    return wall, usage.ru_maxrss / 2**20  # KiB on Linux -> GiB
+    r = _run(cmd, HOUR, {**os.environ, "PYTHONPATH": str(src)})
+    if not r["ok"]:
+        raise SystemExit(f"{src}: ctssw metrics failed: {r['why']}")
+    return r["s"], r["gib"], json.loads(r["stdout"])
 
 
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b
+def _same(a: dict, b: dict) -> bool:
+    from backends.compare import same_json
+
+    try:
+        same_json(a, b)
+    except AssertionError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -54,19 +51,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    trees = {"this tree": HERE, str(a.other): a.other.resolve()}
+    trees = {"this tree": ROOT / "src", str(a.other): a.other.resolve()}
     lines = [f"`ctssw metrics --json` on {a.db.name}, {a.rounds} interleaved round(s); load at start "
-             f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}", "",
-             "| round | tree | wall s | peak GiB |", "|---:|---|---:|---:|"]
-    docs: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(1, a.rounds + 1):
-            for name, src in trees.items():
-                out = Path(tmp) / f"{r}-{len(docs)}.json"
-                wall, gib = _run(src, a.db, out)
-                docs.setdefault(name, json.loads(out.read_text()))
-                lines.append(f"| {r} | {name} | {wall:.1f} | {gib:.1f} |")
-                print(lines[-1], flush=True)
+             f"{load_average()}", "", "| round | tree | wall s | peak GiB |", "|---:|---|---:|---:|"]
+    docs: dict[str, dict] = {}
+    for r in range(1, a.rounds + 1):
+        for name, src in trees.items():
+            wall, gib, doc = _metrics(src, a.db)
+            docs.setdefault(name, doc)
+            lines.append(f"| {r} | {name} | {wall:.1f} | {gib:.1f} |")
+            print(lines[-1], flush=True)
     first, second = docs.values()
     lines += ["", f"same rows: {_same(first, second)}"]
     print(lines[-1])
