@@ -88,9 +88,8 @@ def test_json_rows_one_per_line(monkeypatch):
     assert doc["rows"] == rows and doc["k"] == 5 and doc["unknown"] == {"cfr": "no incidents"} and doc["empty"] == []
     lines = text.splitlines()
     assert lines[0] == "{" and lines[1] == '  "schema": "ctssw.metrics",'
-    assert [ln for ln in lines if ln.startswith("    {")] == ["    " + json.dumps(r, ensure_ascii=False) + c for r, c in zip(rows, ",")] + [
-        "    " + json.dumps(rows[1], ensure_ascii=False)
-    ]
+    first, second = ("    " + json.dumps(r, ensure_ascii=False) for r in rows)
+    assert [ln for ln in lines if ln.startswith("    {")] == [first + ",", second]
 
 
 @pytest.mark.parametrize(
