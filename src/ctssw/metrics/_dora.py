@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis
-import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from ..errors import ConfigError
-from ..panel import week_of
+from ..panel import day_of, week_of
+from ..panel._time import epoch_us as _epoch_us
 from ..panel.backend import on_duckdb
 from . import _linkage as L
 
@@ -47,11 +47,6 @@ def dora_config(**kw) -> DoraConfig:
     return cfg
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(x) -> idt.Int64:  # DuckDB: microseconds since the epoch, of a timestamp with or without zone
-    ...
-
-
 def _hours(a: ir.Value, b: ir.Value, con=None) -> ir.Value:
     """Hours from a to b at one-second resolution (each floored to its second); NULL when
     negative or either is NULL.
@@ -77,7 +72,7 @@ def change_facts(con, cfg: DoraConfig, deps: ir.Table | None = None, shipped: ir
     start = ibis.coalesce(c.first_commit_at, c.created_at)
     return c.select(
         "change_id", "team_id", "deployment_id", "deployed_at",
-        week=week_of(c.deployed_at),
+        week=week_of(c.deployed_at, con),
         lead_time=_hours(start, c.deployed_at, con),
         coding=_hours(c.first_commit_at, c.created_at, con),
         pickup=_hours(c.created_at, c.first_review_at, con),
@@ -117,7 +112,7 @@ def deployment_facts(con, cfg: DoraConfig, deps: ir.Table | None = None) -> ir.T
     return d.select(
         "deployment_id", "team_id", "target", "finished_at", "result", "is_rollback", "ok", "success",
         "failed_change", "recovery", "rework",
-        week=week_of(d.finished_at), day=d.finished_at.date(),
+        week=week_of(d.finished_at, con), day=day_of(d.finished_at, con),
     )
 
 

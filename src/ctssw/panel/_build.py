@@ -15,6 +15,7 @@ from ibis import _
 
 from ..errors import ConfigError, MissingDataError
 from ._commits import commits_to_prod
+from ._time import week_of
 from .backend import on_duckdb
 
 UNITS = ("deployment", "change", "commit", "team")
@@ -53,12 +54,6 @@ def panel_config(**kw) -> PanelConfig:
     if cfg.loaded_annual_cost <= 0 or cfg.weeks_per_year <= 0:
         raise ConfigError("loaded_annual_cost and weeks_per_year must be positive")
     return cfg
-
-
-def week_of(ts: ir.Value) -> ir.Value:
-    """The Monday of ``ts``'s week (UTC). Through the date: truncating a zoned timestamp goes
-    through the calendar of its time zone, a plain one does not (and the result stays a date)."""
-    return ts.date().cast("timestamp").truncate("W").date()
 
 
 def _calendar(con, cfg: PanelConfig) -> ir.Table:
@@ -129,7 +124,7 @@ def _deployments(con, cfg: PanelConfig) -> ir.Table:
         "is_rollback",
         "manual_interventions",
         team_id=ibis.coalesce(d.team_id, d.svc_team, d.repo_team),
-        week=week_of(d.finished_at),
+        week=week_of(d.finished_at, con),
     )
 
 
@@ -183,18 +178,18 @@ def build_panel(con, cfg: PanelConfig, columns: tuple[str, ...] | None = None) -
     else:
         by_agent = ch.agent.notnull() if cfg.tool is None else _is_tool(ch.agent, cfg.tool).fill_null(False)
     changes = ch.group_by(
-        team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=week_of(ch.merged_at)
+        team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=week_of(ch.merged_at, con)
     ).aggregate(changes_merged=ch.change_id.count(), agent_changes=ch.change_id.count(where=by_agent))
 
     commits = commits_to_prod(con, dep.filter(ok)) if with_commits else None
 
     pg = con.table("pages")
-    pages = pg.group_by(team_id=pg.team_id, week=week_of(pg.triggered_at)).aggregate(pages=pg.page_id.count())
+    pages = pg.group_by(team_id=pg.team_id, week=week_of(pg.triggered_at, con)).aggregate(pages=pg.page_id.count())
     inc = con.table("incidents")
     sv = con.table("services").select(svc_id="service_id", svc_team="team_id")
     inc = inc.left_join(sv, inc.service_id == sv.svc_id)
     incidents = inc.group_by(
-        team_id=ibis.coalesce(inc.team_id, inc.svc_team), week=week_of(inc.created_at)
+        team_id=ibis.coalesce(inc.team_id, inc.svc_team), week=week_of(inc.created_at, con)
     ).aggregate(incidents=inc.incident_id.count())
 
     costs = _costs(con, people)
@@ -229,7 +224,7 @@ def _active(con, cfg: PanelConfig) -> ir.Table:
         tu = tu.filter(_is_tool(tu.tool, cfg.tool))
     if cfg.feature is not None and "feature" in tu.columns:
         tu = tu.filter(tu.feature == cfg.feature)
-    tu = tu.select("builder_id", day=tu.day, week=week_of(tu.day.cast("timestamp")))
+    tu = tu.select("builder_id", day=tu.day, week=week_of(tu.day.cast("timestamp"), con))
     m = con.table("memberships")
     tj = tu.join(
         m,
@@ -299,7 +294,7 @@ def _costs(con, people: ir.Table) -> ir.Table:
     in proportion to builder-weeks.
     """
     c = con.table("costs")
-    c = c.mutate(week=week_of(c.period_start.cast("timestamp")))
+    c = c.mutate(week=week_of(c.period_start.cast("timestamp"), con))
     team = c.filter(c.scope == "team").group_by(team_id=c.scope_id, week=c.week)
     team = team.aggregate(
         labor_actual=c.amount.sum(where=c.kind == "labor"),
@@ -446,7 +441,7 @@ def tool_shares(con, cfg: PanelConfig) -> ir.Table:
     tu = tu.filter(tu.active)
     base = tu.tool.split(":")[0]
     feature = tu.feature if "feature" in tu.columns else ibis.literal("all")
-    tu = tu.select("builder_id", "day", tool=base, feature=feature, week=week_of(tu.day.cast("timestamp")))
+    tu = tu.select("builder_id", "day", tool=base, feature=feature, week=week_of(tu.day.cast("timestamp"), con))
     m = con.table("memberships")
     j = tu.join(m, [tu.builder_id == m.builder_id, m.start <= tu.day, m.end.isnull() | (m.end >= tu.day)])
     every = j.mutate(feature=ibis.literal("all"))
@@ -475,7 +470,7 @@ def change_shares(con, cfg: PanelConfig) -> ir.Table:
     ch = con.table("changes")
     rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
     ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
-    ch = ch.mutate(team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=week_of(ch.merged_at))
+    ch = ch.mutate(team_id=ibis.coalesce(ch.team_id, ch.repo_team), week=week_of(ch.merged_at, con))
     merged = ch.group_by(["team_id", "week"]).aggregate(changes_merged=ch.change_id.count())
     parts = []
     for role, col in CHANGE_ROLES.items():
