@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 
 from ..errors import ConfigError
 from ..panel import day_of, week_of
-from ..panel._time import epoch_us as _epoch_us
+from ..panel import epoch_us as _epoch_us
 from ..panel.backend import on_duckdb
 from . import _linkage as L
 
