@@ -100,10 +100,15 @@ def late_checks(t: Table, window: tuple[dt.date, dt.date]) -> list[str]:
             late.append(f"CASE WHEN {n} IS NOT NULL AND NOT isfinite({n}) THEN 'not a finite number in {col.name}' END")
         elif col.type in TIME_TYPES:
             a, b = window
-            lo = f"TIMESTAMPTZ '{a.isoformat()} 00:00:00+00'"
-            hi = f"(TIMESTAMPTZ '{b.isoformat()} 00:00:00+00' + INTERVAL 1 DAY)"
+            if col.type == "DATE":
+                # the same bounds as dates (the store's session is UTC): a date cast to a zoned
+                # timestamp goes through the ICU calendar, 0.2 s of 2.4M tool-usage days
+                lo, hi = f"DATE '{a.isoformat()}'", f"DATE '{(b + dt.timedelta(days=1)).isoformat()}'"
+            else:
+                lo = f"TIMESTAMPTZ '{a.isoformat()} 00:00:00+00'"
+                hi = f"(TIMESTAMPTZ '{b.isoformat()} 00:00:00+00' + INTERVAL 1 DAY)"
             late.append(
-                f"CASE WHEN {n} IS NOT NULL AND (CAST({n} AS TIMESTAMPTZ) < {lo} OR CAST({n} AS TIMESTAMPTZ) > {hi}) "
+                f"CASE WHEN {n} IS NOT NULL AND ({n} < {lo} OR {n} > {hi}) "
                 f"THEN 'implausible {col.name}: outside {a} to {b}' END"
             )
     for cond, why in t.checks:
