@@ -94,3 +94,9 @@ def test_a_sqlite_file_is_refused_before_duckdb_opens_it(tmp_path):
     for args in (("metrics", "--db", str(db)), ("ingest", "roster", str(ROSTER), "--db", str(db))):
         _one_line(ctssw(*args, env={"HOME": str(home)}), 4, "SQLite database, not a ctssw store")
     assert db.read_bytes() == before and not (home / ".duckdb").exists()
+
+
+def test_an_output_file_the_file_system_refuses_is_one_line_and_exit_1(store_path, tmp_path):
+    missing = tmp_path / "no such folder"
+    _one_line(ctssw("panel", "--db", str(store_path), "--out", str(missing / "p.parquet")), 1, "p.parquet")
+    _one_line(ctssw("report", "--db", str(store_path), "--out", str(missing / "r.html")), 1, "r.html")

@@ -306,6 +306,12 @@ def main() -> None:
         if why is not None:
             console.print(label("error", "bold red", why), soft_wrap=True)
             sys.exit(int(Exit.STORE))
+        # the file system refused a file the command reads or writes (--out in a missing folder, a
+        # full disk, no permission): what it said, in one line
+        if isinstance(e, OSError):
+            first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+            console.print(label("error", "bold red", first), soft_wrap=True)
+            sys.exit(int(Exit.FAILURE))
         # a store damaged after it was opened fails deep inside DuckDB: one line, exit 4, no traceback
         import duckdb
 
