@@ -32,7 +32,7 @@ HOUR = 3600.0
 def _time(command: str, src: Path, db: Path, tmp: Path):
     """Wall seconds, peak GiB and the rows of one run with ``src`` first on the path: the printed
     document of ``metrics``, the frame ``panel`` wrote."""
-    out = tmp / f"panel-{abs(hash(str(src)))}.parquet"
+    out = tmp / "panel.parquet"  # each run's file is read back before the next run writes it
     args = ["--json"] if command == "metrics" else ["--out", str(out)]
     cmd = [sys.executable, "-m", "ctssw.cli", command, "--db", str(db), *args]
     r = _run(cmd, HOUR, {**os.environ, "PYTHONPATH": str(src)})
