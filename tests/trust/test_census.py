@@ -30,6 +30,12 @@ def _special(name: str, tmp: Path) -> Path:
         (d / "teams.csv").write_text((ROSTER / "teams.csv").read_text())
         os.symlink(d, d / "again")
         return d
+    if name == "@dangling-link":
+        d = tmp / "linked"
+        d.mkdir()
+        (d / "teams.csv").write_text((ROSTER / "teams.csv").read_text())
+        os.symlink(tmp / "gone.csv", d / "memberships.csv")
+        return d
     if name == "@not-a-repo":
         d = tmp / "plain"
         d.mkdir()

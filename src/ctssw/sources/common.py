@@ -367,7 +367,8 @@ def paths_of(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 def expand(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path]:
     """Files as given, and the files with one of ``suffixes`` inside folders given (symbolic
-    links are followed once: a link loop is skipped, never walked forever)."""
+    links are followed once: a link loop is skipped, never walked forever; a link to nothing is
+    yielded, for its reader to refuse)."""
     for p in paths:
         if p.is_dir():
             found = []
@@ -378,7 +379,9 @@ def expand(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path]:
             for root, _dirs, files in walk:
                 for f in files:
                     q = Path(root) / f
-                    if q.suffix.lower() in suffixes and q.is_file():
+                    # a link to nothing is kept, so its reader says it cannot be read rather
+                    # than the file being passed over in silence
+                    if q.suffix.lower() in suffixes and (q.is_file() or (q.is_symlink() and not q.exists())):
                         found.append(q)
             if not found:
                 raise DataError(f"{p}: no {'/'.join(suffixes)} files in the folder")
