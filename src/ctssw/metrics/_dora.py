@@ -134,17 +134,29 @@ def _per(t: ir.Table, keys: list, **aggs) -> ir.Table:
     return t.aggregate(**aggs).mutate(group=ibis.literal("all"))
 
 
-def _agg_changes(c: ir.Table, keys: list) -> ir.Table:
-    return _per(
+def _agg_changes(c: ir.Table, keys: list, duckdb: bool = False) -> ir.Table:
+    """Changes deployed and the medians of their durations per ``keys``.
+
+    On DuckDB the lead time's median and 90th percentile come from one list quantile, which
+    gathers the values once: at 10,000 teams the team and organisation roll-ups took 5.9-6.5 s
+    against 6.6-7.1 s for two quantiles (same values).
+    """
+    if duckdb:
+        lead = {"_lead": c.lead_time.quantile([0.5, 0.9])}
+    else:
+        lead = {"lead_time_median_h": c.lead_time.median(), "lead_time_p90_h": c.lead_time.quantile(0.9)}
+    t = _per(
         c, keys,
         changes_deployed=c.change_id.count(),
-        lead_time_median_h=c.lead_time.median(),
-        lead_time_p90_h=c.lead_time.quantile(0.9),
+        **lead,
         coding_median_h=c.coding.median(),
         pickup_median_h=c.pickup.median(),
         review_median_h=c.review.median(),
         deploy_median_h=c.deploy.median(),
     )
+    if duckdb:
+        t = t.mutate(lead_time_median_h=t._lead[0], lead_time_p90_h=t._lead[1]).drop("_lead")
+    return t
 
 
 def _agg_deploys(d: ir.Table, keys: list, day_key=None) -> ir.Table:
@@ -161,13 +173,17 @@ def _agg_deploys(d: ir.Table, keys: list, day_key=None) -> ir.Table:
     )
 
 
-def _team_deploy_days(d: ir.Table, keys: list) -> ir.Table:
-    """``deploy_days`` per ``keys``: each team's days with a successful deployment, summed over
-    the teams (a day two teams deployed counts twice). Counting (team, day) pairs this way keeps
-    the distinct count on a date; a team-and-day string built per deployment cost seconds at
-    10,000 teams. Deployments without a team count for none, as before."""
+def _team_deploy_days(d: ir.Table, key, keys: list) -> ir.Table:
+    """``deploy_days`` per ``keys`` (``key`` adds the ``group`` column): each team's days with a
+    successful deployment, summed over the teams (a day two teams deployed counts twice).
+    Counting (team, day) pairs this way keeps the distinct count on a date; a team-and-day string
+    built per deployment cost seconds at 10,000 teams. Deployments without a team count for none.
+
+    The days per team do not depend on the grouping, so the team and organisation roll-ups of one
+    query share them (one subquery), instead of each grouping every deployment again (1.4 s of CPU
+    each at 10,000 teams)."""
     ok = d.filter(d.ok & d.team_id.notnull())
-    per = ok.group_by([*keys, "team_id"]).aggregate(days=ok.day.nunique())
+    per = key(ok.group_by("team_id").aggregate(days=ok.day.nunique()))
     return _per(per, keys, deploy_days=per.days.sum())
 
 
@@ -186,7 +202,7 @@ def dora_weekly(
     ``gaps`` is ``store.gaps.source_gaps(con)`` when the caller holds it.
     """
     c, d = facts or (change_facts(con, cfg), deployment_facts(con, cfg))
-    ca = _agg_changes(c, ["team_id", "week"])
+    ca = _agg_changes(c, ["team_id", "week"], on_duckdb(con))
     da = _agg_deploys(d, ["team_id", "week"], d.day)
     s = spine.select("team_id", "week")
     j = s.left_join(da, ["team_id", "week"]).drop("team_id_right", "week_right")
@@ -238,6 +254,7 @@ def dora_period(
         t = t.left_join(parents, t.team_id == parents.t_id).drop("t_id")
         return t.mutate(group=t.parent.fill_null("(none)"))
 
+    days = _team_deploy_days(d, key, [] if by == "org" else ["group"])
     p, c, d = key(p), key(c), key(d)
     keys = [] if by == "org" else ["group"]
     sums = _per(
@@ -250,9 +267,9 @@ def dora_period(
     if not keys:  # no team-weeks in the period: no row, as for a grouping
         sums = sums.filter(sums.team_weeks > 0)
     da = _agg_deploys(d, keys)
-    ca = _agg_changes(c, keys)
+    ca = _agg_changes(c, keys, on_duckdb(con))
     j = sums.left_join(da, "group").drop("group_right")
-    j = j.left_join(_team_deploy_days(d, keys), "group").drop("group_right")
+    j = j.left_join(days, "group").drop("group_right")
     j = j.left_join(ca, "group").drop("group_right")
     zero = ("deploy_days", "prod_deployments", "change_failures", "rework_deployments", "changes_deployed")
     j = j.mutate(**{x: j[x].fill_null(0) for x in zero})
