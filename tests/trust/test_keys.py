@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import stat
 import warnings
 
@@ -167,3 +168,69 @@ def test_a_store_with_its_key_inside_is_refused_then_migrated_by_rekey(tmp_path)
             n = s.count("tool_usage")
             load_copilot(s, FIX / "copilot/user_usage.ndjson")
             assert s.count("tool_usage") == n  # the same people, the same rows: nothing new
+
+
+def _open_new_store(args):
+    db, key, barrier = args
+    barrier.wait()
+    try:
+        if db is None:  # the key alone, right after the barrier: the narrowest race
+            from ctssw.store import _keys
+
+            return _keys.key_for_new_store(key).fingerprint
+        with Store(db, identity_key=key) as s:
+            return s._ikey.fingerprint
+    except StoreError as e:
+        return f"error: {e}"
+
+
+def test_commands_started_together_on_a_fresh_machine_share_one_whole_key(tmp_path):
+    # processes that each create a new store at the same moment, none finding the key file yet.
+    # Before keys were written whole and linked into place, 32 of 40 such rounds of 8 processes
+    # had one fail ("exists already": it lost the race to create the file)
+    import multiprocessing as mp
+
+    n = 6
+    with mp.Manager() as m, mp.get_context("fork").Pool(n) as pool:
+        for r in range(12):
+            key = tmp_path / f"cfg{r}" / "identity.key"
+            barrier = m.Barrier(n)
+            stores = [tmp_path / f"s{r}-{i}.duckdb" if r == 0 else None for i in range(n)]
+            got = pool.map(_open_new_store, [(db, key, barrier) for db in stores])
+            assert len(set(got)) == 1 and not got[0].startswith("error"), got
+            assert [p.name for p in key.parent.iterdir()] == ["identity.key"]  # no temporary file left beside it
+
+
+def test_a_key_created_by_another_process_after_the_check_is_the_one_used(tmp_path, monkeypatch):
+    from ctssw.store import _keys
+
+    key = tmp_path / "identity.key"
+    theirs = _keys.new_key(key)
+    real = _keys.new_key
+
+    def too_late(path):
+        assert os.path.exists(path)  # the other process got there first
+        return real(path)
+
+    monkeypatch.setattr(_keys, "new_key", too_late)
+    monkeypatch.setattr(_keys.Path, "exists", lambda self: False if self == key else stat.S_ISREG(self.stat().st_mode))
+    assert _keys.key_for_new_store(key).secrets == theirs.secrets
+
+
+def test_a_key_file_appears_only_once_written_whole(tmp_path, monkeypatch):
+    from ctssw.store import _keys
+
+    key = tmp_path / "identity.key"
+    real = _keys._write
+
+    def write(f, k):
+        assert not key.exists()  # nobody can read the key before its last line is written
+        real(f, k)
+
+    monkeypatch.setattr(_keys, "_write", write)
+    made = _keys.new_key(key)
+    assert _keys.read_key(key).secrets == made.secrets
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    monkeypatch.undo()
+    with pytest.raises(StoreError, match="exists already"):
+        _keys.new_key(key)

@@ -244,10 +244,10 @@ class Store:
             )
         fp = self._meta("identity_key_fingerprint")
         path = _keys.key_path(self._key_arg)
-        if path.exists():
+        if fp is None:  # a new store: the key in force, created when there is none
+            key = _keys.key_for_new_store(path)
+        elif path.exists():
             key = _keys.read_key(path)
-        elif fp is None:
-            key = _keys.new_key(path)
         else:
             raise StoreError(f"{self.path} needs its identity key (fingerprint {fp}) and {path} does not exist: {_keys.HOW}")
         if fp is None:

@@ -18,11 +18,14 @@ Three forms are derived from one identity, each keyed the same way:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import hmac
 import os
 import secrets
 import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,24 +138,64 @@ HEADER = "# ctssw identity key:"
 
 
 def write_key(path: Path, key: IdentityKey) -> IdentityKey:
-    """Create ``path`` (mode 0600, its folder 0700 when new) holding ``key``; never overwrite."""
+    """Create ``path`` (mode 0600, its folder 0700 when new) holding ``key``; never overwrite.
+
+    The key is written whole to a temporary file beside ``path`` and then linked to its name,
+    which fails if the name exists: a process that finds ``path`` never reads half a key, even
+    while another is writing one (two commands started together on a fresh machine).
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise StoreError(f"{path} exists already: choose a new file for the key") from None
+        fd, tmp = tempfile.mkstemp(prefix=".identity-", dir=path.parent)  # mode 0600
     except OSError as e:
         raise StoreError(f"cannot create identity key {path} ({e.strerror or e}); {HOW}") from None
-    with os.fdopen(fd, "w") as f:
-        f.write(f"{HEADER} keep it secret and apart from the store; losing it means\n")
-        f.write("# new loads can no longer be matched to the people already in the store.\n")
-        f.write("\n".join(key.secrets) + "\n")
+    try:
+        with os.fdopen(fd, "w") as f:
+            _write(f, key)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            # a file system without hard links: created in place, as exclusive as the name allows
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                _write(f, key)
+    except FileExistsError:
+        raise KeyExists(f"{path} exists already: choose a new file for the key") from None
+    except OSError as e:
+        raise StoreError(f"cannot create identity key {path} ({e.strerror or e}); {HOW}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
     return IdentityKey(key.secrets, path)
+
+
+def _write(f, key: IdentityKey) -> None:
+    f.write(f"{HEADER} keep it secret and apart from the store; losing it means\n")
+    f.write("# new loads can no longer be matched to the people already in the store.\n")
+    f.write("\n".join(key.secrets) + "\n")
+
+
+class KeyExists(StoreError):
+    """The key file :func:`write_key` was to create exists already."""
 
 
 def new_key(path: Path) -> IdentityKey:
     """A fresh random key written to ``path``."""
     return write_key(path, IdentityKey((secrets.token_bytes(32).hex(),)))
+
+
+def key_for_new_store(path: Path) -> IdentityKey:
+    """The key at ``path``, created when there is none. Where another process created it
+    meanwhile, its key (complete: see :func:`write_key`) is the one used."""
+    if path.exists():
+        return read_key(path)
+    try:
+        return new_key(path)
+    except KeyExists:
+        return read_key(path)
 
 
 def per_distinct(fn):
