@@ -30,7 +30,7 @@ def _special(name: str, tmp: Path) -> Path:
         (d / "teams.csv").write_text((ROSTER / "teams.csv").read_text())
         os.symlink(d, d / "again")
         return d
-    if name == "@dangling-link":
+    if name in ("@dangling-link", "@dangling-link-canonical"):
         d = tmp / "linked"
         d.mkdir()
         (d / "teams.csv").write_text((ROSTER / "teams.csv").read_text())

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import DataError, SchemaError
+from .common import input_file
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -55,7 +56,7 @@ def find(directory: str | Path, tables: tuple[str, ...]) -> list[Scan]:
         raise DataError(f"{d}: not a directory of canonical tables")
     scans: list[Scan] = []
     for t in tables:
-        files = [d / f"{t}{s}" for s in SUFFIXES if (d / f"{t}{s}").is_file()]
+        files = [d / f"{t}{s}" for s in SUFFIXES if input_file(d / f"{t}{s}")]
         if (d / t).is_dir():
             files += sorted(p for p in (d / t).iterdir() if p.suffix in SUFFIXES)
         parquet = [f for f in files if f.suffix == ".parquet"]

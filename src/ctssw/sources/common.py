@@ -365,6 +365,12 @@ def paths_of(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def input_file(p: Path) -> bool:
+    """Whether ``p`` is a file to read: a regular file, or a symbolic link to nothing, which is
+    kept so that its reader says it cannot be read rather than the file being passed over."""
+    return p.is_file() or (p.is_symlink() and not p.exists())
+
+
 def expand(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path]:
     """Files as given, and the files with one of ``suffixes`` inside folders given (symbolic
     links are followed once: a link loop is skipped, never walked forever; a link to nothing is
@@ -379,9 +385,7 @@ def expand(paths: Iterable[Path], suffixes: tuple[str, ...]) -> Iterator[Path]:
             for root, _dirs, files in walk:
                 for f in files:
                     q = Path(root) / f
-                    # a link to nothing is kept, so its reader says it cannot be read rather
-                    # than the file being passed over in silence
-                    if q.suffix.lower() in suffixes and (q.is_file() or (q.is_symlink() and not q.exists())):
+                    if q.suffix.lower() in suffixes and input_file(q):
                         found.append(q)
             if not found:
                 raise DataError(f"{p}: no {'/'.join(suffixes)} files in the folder")
