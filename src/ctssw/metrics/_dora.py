@@ -254,9 +254,9 @@ def dora_period(
         t = t.left_join(parents, t.team_id == parents.t_id).drop("t_id")
         return t.mutate(group=t.parent.fill_null("(none)"))
 
-    days = _team_deploy_days(d, key, [] if by == "org" else ["group"])
-    p, c, d = key(p), key(c), key(d)
     keys = [] if by == "org" else ["group"]
+    days = _team_deploy_days(d, key, keys)
+    p, c, d = key(p), key(c), key(d)
     sums = _per(
         p, keys,
         team_weeks=p.team_id.count(),
