@@ -52,3 +52,20 @@ def test_impact_from_a_panel_file(store_path, tmp_path):
     bad.write_text("a,b\n1,2\n")
     r = runner.invoke(app, ["impact", "--panel", str(bad)])
     assert r.exit_code == 3 and "not a ctssw panel" in r.output
+
+
+def test_a_tool_used_only_outside_every_roster_is_named_so(store_path, tmp_path):
+    # usage the store holds, by someone on no team that day: reloading the usage would not help
+    import shutil
+
+    import duckdb
+
+    db = tmp_path / "s.duckdb"
+    shutil.copy(store_path, db)
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO tool_usage SELECT * REPLACE ('cursor' AS tool, DATE '1990-01-01' AS day) FROM tool_usage LIMIT 1")
+    con.close()
+    r = runner.invoke(app, ["impact", "--db", str(db), "--tool", "cursor"])
+    assert r.exit_code == 2
+    assert "tool 'cursor' was used on 1 day(s) by 1 person(s) in the store, but never by a member of a team" in r.output
+    assert "ctssw ingest roster" in r.output and "Traceback" not in r.output
