@@ -161,3 +161,26 @@ def test_parquet_folder_and_csv_mix(sim_dir, tmp_path, new_store):
         counts = {c.table: c for c in ingest_canonical(s, d)}
         assert counts["memberships"].quarantined == 0
         assert counts["memberships"].loaded == len(pd.read_parquet(sim_dir / "memberships"))
+
+
+def test_rejected_rows_of_two_tables_at_the_same_row_number_are_both_kept(tmp_path, new_store):
+    # a connector's tables each count rows from 1: row 1 of the deployments and row 1 of the
+    # incidents are different rows, and each rejected one is kept with its reason
+    import pyarrow as pa
+
+    from ctssw.store.ingest import ingest_tables
+
+    deployments = pa.table({
+        "deployment_id": ["d1", "d2"], "environment": ["production"] * 2,
+        "finished_at": [None, "2024-03-01T10:00:00Z"], "result": ["success"] * 2, "repo_id": ["r1"] * 2,
+    })
+    incidents = pa.table({"incident_id": ["i1", "i2"], "created_at": [None, "2024-03-02T10:00:00Z"]})
+    with new_store(tmp_path / "s.duckdb") as s:
+        for _ in range(2):  # loading the same rows again keeps each rejected row once
+            counts = ingest_tables(s, {"deployments": deployments, "incidents": incidents}, "api:export")
+            rows = s.con.execute("SELECT table_name, row_ref, reason FROM quarantine ORDER BY 1").fetchall()
+            assert sum(c.quarantined for c in counts) == 2, rows
+            assert rows == [
+                ("deployments", "api:export:deployments row 1", "missing finished_at"),
+                ("incidents", "api:export:incidents row 1", "missing created_at"),
+            ]

@@ -364,8 +364,8 @@ def _quarantine(store, p: _Plan, bad_ids: str | None, now) -> None:
                 SELECT {_list(p.sources)}[r._src + 1] AS src, r.\"__ref\" AS ref, r.\"__why\" AS why,
                        {{{', '.join(fields)}}} AS j
                 FROM ({named}) r {joins})
-            WHERE (src, ref) NOT IN (SELECT source, row_ref FROM quarantine)""",
-        [t.name, now],
+            WHERE (src, ref, ?) NOT IN (SELECT source, row_ref, table_name FROM quarantine)""",
+        [t.name, now, t.name],
     )
 
 

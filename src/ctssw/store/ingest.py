@@ -55,7 +55,8 @@ def ingest_tables(store: Store, tables: dict, source: str) -> list[LoadCounts]:
     """Load Arrow or pandas tables already in the canonical input form (connectors use this).
 
     ``tables`` maps canonical table names to tables; they load in the schema's
-    order, each in its own transaction, with rows named ``source:row N``.
+    order, each in its own transaction, with rows named ``source:table row N`` (one source's
+    tables each count their rows from 1, so the name says which table's row it is).
     """
     import pyarrow as pa
 
@@ -71,7 +72,7 @@ def ingest_tables(store: Store, tables: dict, source: str) -> list[LoadCounts]:
         store.con.register(view, data)
         try:
             lit = source.replace("'", "''")
-            out.append(store.load(name, f"SELECT * FROM {view}", source, row_ref_sql=f"'{lit}:row ' || _row"))
+            out.append(store.load(name, f"SELECT * FROM {view}", source, row_ref_sql=f"'{lit}:{name} row ' || _row"))
         finally:
             store.con.unregister(view)
     return out
