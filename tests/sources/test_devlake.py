@@ -73,3 +73,23 @@ def test_not_a_devlake_table(store, tmp_path):
     p.write_text("a\n1\n")
     with pytest.raises(SchemaError, match=r"whatever\.csv: not a DevLake table"):
         load_devlake(store, p)
+
+
+def test_devlakes_other_tables_are_not_taken_for_the_ones_read(tmp_path):
+    # DevLake's own cicd_pipeline_commits, issue_commits and refs_commits_diffs end in a table this
+    # connector reads; a full dump of the domain layer holds them, and they hold other rows
+    from pathlib import Path
+
+    assert devlake._table_of(Path("cicd_pipeline_commits.csv")) is None
+    assert devlake._table_of(Path("lake_cicd_pipeline_commits.csv")) is None
+    assert devlake._table_of(Path("issue_commits.csv")) is None
+    assert devlake._table_of(Path("refs_commits_diffs.csv")) is None
+    assert devlake._table_of(Path("commits.csv")) == "commits"
+    assert devlake._table_of(Path("lake.pull_requests.csv")) == "pull_requests"
+    assert devlake._table_of(Path("lake_commits_diffs.csv")) == "commits_diffs"
+    assert devlake._table_of(Path("cicd_deployment_commits_after.csv")) == "cicd_deployment_commits"
+    # DevLake's own end-to-end fixture folders, read together as one dump: no row of
+    # cicd_pipeline_commits reaches the commits table
+    with pytest.warns(UserWarning, match=r"skipped files.*cicd_pipeline_commits\.csv"):
+        got = devlake.read([DEVLAKE])
+    assert "commits" not in got

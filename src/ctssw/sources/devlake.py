@@ -211,11 +211,21 @@ def _map(raw: dict[str, list[dict]], *, repo_id: str, membership_start: str) -> 
 
 
 def _table_of(p: Path) -> str | None:
+    """The DevLake table a CSV file holds, from its name: the table's name, with DevLake's schema
+    (``lake.`` or ``lake_``) before it or a suffix after it (``cicd_deployment_commits_after``).
+
+    Any other prefix names another table: DevLake's ``cicd_pipeline_commits``, ``issue_commits``
+    and ``refs_commits_diffs`` are not ``commits`` or ``commits_diffs``.
+    """
     stem = p.stem.lower()
+    for schema in ("lake.", "lake_"):
+        if stem.startswith(schema):
+            stem = stem[len(schema):]
+            break
     if stem in TABLES_READ:
         return stem
-    for t in sorted(TABLES_READ, key=len, reverse=True):  # e.g. cicd_deployment_commits_after.csv
-        if stem.startswith(t + "_") or stem.endswith("_" + t):
+    for t in sorted(TABLES_READ, key=len, reverse=True):
+        if stem.startswith(t + "_"):
             return t
     return None
 
