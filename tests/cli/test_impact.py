@@ -69,3 +69,8 @@ def test_a_tool_used_only_outside_every_roster_is_named_so(store_path, tmp_path)
     assert r.exit_code == 2
     assert "tool 'cursor' was used on 1 day(s) by 1 person(s) in the store, but never by a member of a team" in r.output
     assert "ctssw ingest roster" in r.output and "Traceback" not in r.output
+    # a panel file built without the tool says so, not that the store holds no usage
+    pq = tmp_path / "p.parquet"
+    assert runner.invoke(app, ["panel", "--db", str(db), "--tool", "cursor", "--out", str(pq)]).exit_code == 0
+    r = runner.invoke(app, ["impact", "--panel", str(pq), "--tool", "cursor"])
+    assert r.exit_code == 2 and "has a member active with its tool: build it with ctssw panel --tool cursor" in r.output

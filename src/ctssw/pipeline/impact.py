@@ -233,29 +233,32 @@ def impact_from_store(
 
         p = rollout_share(p, rollout_cohorts(rollout, out_col="adoption_week"))
     if p["ai_active"].sum() == 0:
-        raise ConfigError(_unused(tool, None if panel_file is not None else (db, lake)))
+        raise ConfigError(_unused(tool, (db, lake), panel_file))
     return impact(p, tool=tool, loaded_annual_cost=loaded_annual_cost, weeks_per_year=weeks_per_year, **kw)
 
 
-def _unused(tool: str, store: tuple | None) -> str:
-    """Why no team-week has a member active with ``tool``, in one line: the store ``(db, lake)``
-    holds no usage of it, or holds usage by people in no team's roster on those days."""
+def _unused(tool: str, store: tuple, panel_file=None) -> str:
+    """Why no team-week has a member active with ``tool``, in one line: the panel file was built
+    without it, the store ``(db, lake)`` holds no usage of it, or holds usage only by people in
+    no team's roster on those days."""
     from ..store import open_lake
 
     then = "give rollout dates (ctssw impact --rollout FILE, a CSV of team,date); see ctssw status"
+    if panel_file is not None:
+        return (f"no team-week of {panel_file} has a member active with its tool: build it with "
+                f"ctssw panel --tool {tool}, or {then}")
     days = 0
-    if store is not None:
-        try:
-            with open_lake(store[1], db=store[0]) as s:
-                days, people = s.con.execute(
-                    "SELECT count(DISTINCT day), count(DISTINCT builder_id) FROM tool_usage "
-                    "WHERE active AND (tool = ? OR starts_with(tool, ?))", [tool, tool + ":"]
-                ).fetchall()[0]
-        except CtsswError:  # a lake only Spark reads: the general sentence
-            days = 0
+    try:
+        with open_lake(store[1], db=store[0]) as s:
+            days, people = s.con.execute(
+                "SELECT count(DISTINCT day), count(DISTINCT builder_id) FROM tool_usage "
+                "WHERE active AND (tool = ? OR starts_with(tool, ?))", [tool, tool + ":"]
+            ).fetchall()[0]
+    except CtsswError:  # a lake only Spark reads: the general sentence
+        days = 0
     if days:
         return (
             f"tool {tool!r} was used on {days} day(s) by {people} person(s) in the store, but never by a member of "
-            f"a team on that day: load a roster that covers them (ctssw ingest roster) or {then}"
+            f"a team on those days: load a roster that covers them (ctssw ingest roster) or {then}"
         )
     return f"no usage of tool {tool!r} in the store: ingest it (ctssw ingest copilot or qdev) or {then}"
