@@ -12,7 +12,7 @@ pytest.importorskip("pyspark")
 def _run_main(monkeypatch, capsys, exc: BaseException) -> tuple[int, str]:
     import ctssw.cli._app as cli
 
-    def boom():
+    def boom(**kw):  # called as app(standalone_mode=False)
         raise exc
 
     monkeypatch.setattr(cli, "app", boom)
@@ -50,7 +50,7 @@ def test_a_java_exception_is_given_by_its_own_line(monkeypatch, capsys):
 def test_other_errors_are_not_taken_for_spark_ones(monkeypatch, capsys):
     import ctssw.cli._app as cli
 
-    monkeypatch.setattr(cli, "app", lambda: (_ for _ in ()).throw(ValueError("a bug")))
+    monkeypatch.setattr(cli, "app", lambda **kw: (_ for _ in ()).throw(ValueError("a bug")))
     with pytest.raises(ValueError, match="a bug"):
         cli.main()
 
@@ -85,7 +85,7 @@ def test_pyspark_warnings_keep_their_first_line_only(monkeypatch, capsys):
              "\tat org.apache.spark.util.SparkThreadUtils$.awaitResult(SparkThreadUtils.scala:56)\n")
     pyspark_file = os.path.join(os.sep, "venv", "site-packages", "pyspark", "sql", "pandas", "conversion.py")
 
-    def boom():
+    def boom(**kw):  # called as app(standalone_mode=False)
         warnings.warn_explicit(stack, UserWarning, pyspark_file, 111)
         warnings.warn_explicit("plain\nsecond line", UserWarning, os.path.join(os.sep, "x", "other.py"), 3)
         raise Py4JError("An error occurred while calling o71.getResult")

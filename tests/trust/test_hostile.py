@@ -100,3 +100,13 @@ def test_an_output_file_the_file_system_refuses_is_one_line_and_exit_1(store_pat
     missing = tmp_path / "no such folder"
     _one_line(ctssw("panel", "--db", str(store_path), "--out", str(missing / "p.parquet")), 1, "p.parquet")
     _one_line(ctssw("report", "--db", str(store_path), "--out", str(missing / "r.html")), 1, "r.html")
+
+
+def test_a_usage_error_is_one_line_naming_the_help_and_exit_2(store_path, tmp_path):
+    _one_line(ctssw("explain", "--db", str(store_path)), 2, "Missing option '--since'", "ctssw explain --help")
+    _one_line(ctssw("drivers", "--no-such-option"), 2, "No such option: --no-such-option", "ctssw drivers --help")
+    _one_line(ctssw("metrics", "--db", str(store_path), "--by", "week"), 2, "'--by'", "ctssw metrics --help")
+    _one_line(ctssw("no-such-command"), 2, "No such command 'no-such-command'", "ctssw --help")
+    _one_line(ctssw("ingest", "roster"), 2, "Missing argument", "ctssw ingest roster --help")
+    p = ctssw("--help")
+    assert p.returncode == 0 and "Usage: ctssw" in p.stdout and not p.stderr.strip()

@@ -288,6 +288,29 @@ def _db_arg(argv: list[str]) -> str:
     return "ctssw.duckdb"
 
 
+def _run() -> int:
+    """Run the command; a usage error (an unknown option, a missing one, a bad value the parser
+    refuses) is one ``error:`` line naming the command's help, exit 2, like ctssw's own errors."""
+    from ._common import label
+
+    try:
+        code = app(standalone_mode=False)
+    except Exception as e:
+        # the parser's errors, by class name: typer ships its own copy of click's classes
+        kinds = {c.__name__ for c in type(e).__mro__}
+        if "Abort" in kinds:
+            return int(Exit.FAILURE)
+        if "ClickException" not in kinds:
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help is printed already
+            return e.exit_code
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        console.print(label("error", "bold red", e.format_message() + hint), soft_wrap=True)
+        return e.exit_code
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     import warnings
 
@@ -295,7 +318,7 @@ def main() -> None:
 
     warnings.showwarning = show_warning  # ctssw's warnings as one plain line
     try:
-        app()
+        sys.exit(_run())
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:
