@@ -63,3 +63,26 @@ def test_dora_report_section_applies_floor(store_path):
         assert all(b is None or b >= 8 for b in w["builders"])
     assert all(r["Builders"] >= 8 for r in data["teams"]["rows"])
     assert data["series"]["monthly"]["org"]["deploy_freq"] and set(data["series"]["stats"]["org"]) >= {"deploy_freq", "lead_time_h"}
+
+
+@pytest.mark.skipif(not DEVLAKE.is_dir(), reason="DevLake fixtures not found")
+def test_a_store_without_members_says_which_dora_output_still_answers(tmp_path):
+    # DevLake's e2e tables hold changes, deployments and incidents but no author active enough to
+    # infer a membership: the team-week metrics cannot be built, the per-PR export can
+    import warnings
+
+    from ctssw.pipeline.status import store_status
+
+    db = tmp_path / "d.duckdb"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert runner.invoke(app, ["ingest", "devlake", str(DEVLAKE / "change_lead_time"), "--db", str(db)]).exit_code == 0
+    caps = {c.name: c for c in store_status(db).capabilities}
+    assert not caps["change lead time"].ok
+    assert "ctssw dora pr-metrics --devlake-compatible" in caps["change lead time"].why
+    assert not caps["change failure rate and recovery time"].ok
+    assert all(c.why for c in caps.values() if not c.ok)  # every "no" says why
+    r = runner.invoke(app, ["metrics", "--db", str(db)])
+    assert r.exit_code == 3 and "no team members" in r.output
+    r = runner.invoke(app, ["dora", "pr-metrics", "--devlake-compatible", "--db", str(db), "--out", str(tmp_path / "pr.csv")])
+    assert r.exit_code == 0, r.output

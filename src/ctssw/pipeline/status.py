@@ -149,21 +149,30 @@ def _capabilities(t: dict[str, dict], gaps: dict[str, str]) -> list[Capability]:
         ok = members and bool(need)
         out.append(Capability(f"CTS-SW per {unit}", ok, "" if ok else ("no team members" if not members else f"no {unit}s"),
                               "" if ok else (act if not members else fix)))
+    # the DORA metrics are per team-week (ctssw metrics), so they need members too; without them
+    # only DevLake's per-PR and per-incident exports answer, which the reason names
+    per_pr = "no team members (per pull request: ctssw dora pr-metrics --devlake-compatible)"
     lt = bool(n["changes"] and n["deployments"])
-    out.append(Capability("change lead time", lt, "" if lt else "needs merged changes and deployments",
-                          "" if lt else "ctssw ingest git REPO... --deployments tags"))
+    if lt and not members:
+        out.append(Capability("change lead time", False, per_pr, act))
+    else:
+        out.append(Capability("change lead time", lt, "" if lt else "needs merged changes and deployments",
+                              "" if lt else "ctssw ingest git REPO... --deployments tags"))
     for col, label in (("change_failure_rate", "change failure rate and recovery time"),
                        ("rollback_rate", "rollback rate, interventions and rework"),
                        ("pages_per_oncall_builder", "pages per on-call builder")):
         why = gaps.get(col, "")
         what, _, fix = why.partition("; ")
-        out.append(Capability(label, not why, what, fix.removesuffix(" supplies them")))
+        if not why and not members:
+            what, fix = "no team members", act
+        out.append(Capability(label, not what, what, fix.removesuffix(" supplies them")))
     ai = n["tool_usage"] > 0
     out.append(Capability("drivers (mixed model)", members and lt, "" if members and lt else "needs the panel and deployments",
                           "" if members and lt else "ctssw ingest git REPO... --deployments tags"))
     out.append(Capability("a tool's effect (ctssw impact)", members and ai,
-                          "" if ai else "no AI tool usage in the store",
-                          "" if ai else "ctssw ingest copilot (or qdev), or impact --rollout FILE with rollout dates"))
+                          "" if members and ai else ("no AI tool usage in the store" if not ai else "no team members"),
+                          "" if members and ai else (act if ai else
+                                                     "ctssw ingest copilot (or qdev), or impact --rollout FILE with rollout dates")))
     return out
 
 
