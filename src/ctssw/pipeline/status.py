@@ -169,10 +169,11 @@ def _capabilities(t: dict[str, dict], gaps: dict[str, str]) -> list[Capability]:
     ai = n["tool_usage"] > 0
     out.append(Capability("drivers (mixed model)", members and lt, "" if members and lt else "needs the panel and deployments",
                           "" if members and lt else "ctssw ingest git REPO... --deployments tags"))
-    out.append(Capability("a tool's effect (ctssw impact)", members and ai,
-                          "" if members and ai else ("no AI tool usage in the store" if not ai else "no team members"),
-                          "" if members and ai else (act if ai else
-                                                     "ctssw ingest copilot (or qdev), or impact --rollout FILE with rollout dates")))
+    if not ai:
+        why, fix = "no AI tool usage in the store", "ctssw ingest copilot (or qdev), or impact --rollout FILE with rollout dates"
+    else:
+        why, fix = ("", "") if members else ("no team members", act)
+    out.append(Capability("a tool's effect (ctssw impact)", not why, why, fix))
     return out
 
 
