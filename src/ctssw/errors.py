@@ -33,6 +33,7 @@ __all__ = [
     "SchemaError",
     "SingularFitWarning",
     "StoreError",
+    "first_line",
 ]
 
 
@@ -82,3 +83,9 @@ class SingularFitWarning(CtsswWarning):
 
 class PrivacyWarning(CtsswWarning):
     """Rows describing fewer builders than the privacy floor were suppressed."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-blank line of ``e``'s message (its class name when there is none): what a
+    one-line error shows of a library's multi-line message."""
+    return next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)

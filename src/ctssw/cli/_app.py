@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import CtsswError
+from ..errors import CtsswError, first_line
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost to serve software: measure it, find its drivers, value the tools that lower it.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load exports into the store.")
@@ -332,16 +332,14 @@ def main() -> None:
         # the file system refused a file the command reads or writes (--out in a missing folder, a
         # full disk, no permission): what it said, in one line
         if isinstance(e, OSError):
-            first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-            console.print(label("error", "bold red", first), soft_wrap=True)
+            console.print(label("error", "bold red", first_line(e)), soft_wrap=True)
             sys.exit(int(Exit.FAILURE))
         # a store damaged after it was opened fails deep inside DuckDB: one line, exit 4, no traceback
         import duckdb
 
         if not isinstance(e, duckdb.Error):
             raise
-        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        console.print(label("error", "bold red", f"cannot read store {_db_arg(sys.argv[1:])}: {first} "
+        console.print(label("error", "bold red", f"cannot read store {_db_arg(sys.argv[1:])}: {first_line(e)} "
                             "(the file is damaged: restore it from a copy, or ingest again into a new store)"), soft_wrap=True)
         sys.exit(int(Exit.STORE))
 

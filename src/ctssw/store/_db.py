@@ -11,13 +11,13 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import DataWarning, StoreError
+from ..errors import DataWarning, StoreError, first_line
 from ..sources.canonical import Batch
 from . import _bulk, _journal, _keys
 from ._bulk import LoadCounts
 from ._checks import TimeWindow, check_currencies, load_rates
 from ._lake import LAKE_TABLES, Lake, is_remote
-from ._open import _check_file, _first_line, _memory_budget
+from ._open import _check_file, _memory_budget
 from ._remap import remap_identities
 from ._schema import SCHEMA_VERSION, TABLES, Table
 from ._sql import ident as _q
@@ -119,7 +119,7 @@ class Store:
                 for w in _journal.incomplete_warnings(self):
                     warnings.warn(w, DataWarning, stacklevel=3)
         except duckdb.Error as e:
-            raise StoreError(f"cannot open store {self.path}: {_first_line(e)}") from None
+            raise StoreError(f"cannot open store {self.path}: {first_line(e)}") from None
 
     def _discard(self, existed: bool) -> None:
         """Close, and remove a store file this call created (no empty store is left behind)."""

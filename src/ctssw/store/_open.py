@@ -17,11 +17,6 @@ def _memory_budget() -> str:
     return f"{max(total // 2 // 2**20, 512)}MB"
 
 
-def _first_line(e: BaseException) -> str:
-    lines = [ln for ln in str(e).splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
-
-
 def _check_file(path: str) -> None:
     """Refuse a file that is not a DuckDB database before DuckDB sees it (a SQLite file would
     make DuckDB fetch its SQLite extension; a damaged header gives one clear line)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import StoreError
+from ..errors import StoreError, first_line
 from . import _journal, _keys
 from ._schema import TABLES
 from ._sql import ident as _q
@@ -40,8 +40,7 @@ def _old_key(path: Path, identity_key: str | Path | None) -> _keys.IdentityKey:
     try:
         con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
     except duckdb.Error as e:
-        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        raise StoreError(f"cannot open store {path} to re-key it: {first}") from None
+        raise StoreError(f"cannot open store {path} to re-key it: {first_line(e)}") from None
     try:
         con.execute("CHECKPOINT")  # fold any WAL into the file before it is copied
         meta = dict(con.execute("SELECT key, value FROM ctssw_meta").fetchall())
