@@ -247,7 +247,7 @@ def _unused(tool: str, store: tuple, panel_file=None) -> str:
     if panel_file is not None:
         return (f"no team-week of {panel_file} has a member active with its tool: build it with "
                 f"ctssw panel --tool {tool}, or {then}")
-    days = 0
+    days = people = 0
     try:
         with open_lake(store[1], db=store[0]) as s:
             days, people = s.con.execute(
@@ -255,7 +255,7 @@ def _unused(tool: str, store: tuple, panel_file=None) -> str:
                 "WHERE active AND (tool = ? OR starts_with(tool, ?))", [tool, tool + ":"]
             ).fetchall()[0]
     except CtsswError:  # a lake only Spark reads: the general sentence
-        days = 0
+        pass
     if days:
         return (
             f"tool {tool!r} was used on {days} day(s) by {people} person(s) in the store, but never by a member of "
