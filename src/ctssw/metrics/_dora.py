@@ -147,7 +147,7 @@ def _agg_changes(c: ir.Table, keys: list, duckdb: bool = False) -> ir.Table:
         lead = {"lead_time_median_h": c.lead_time.median(), "lead_time_p90_h": c.lead_time.quantile(0.9)}
     t = _per(
         c, keys,
-        changes_deployed=c.change_id.count(),
+        changes_deployed=c.count(),
         **lead,
         coding_median_h=c.coding.median(),
         pickup_median_h=c.pickup.median(),
@@ -165,10 +165,10 @@ def _agg_deploys(d: ir.Table, keys: list, day_key=None) -> ir.Table:
     days = {} if day_key is None else {"deploy_days": day_key.nunique(where=d.ok)}
     return _per(
         d, keys,
-        prod_deployments=d.deployment_id.count(where=d.success),
+        prod_deployments=d.count(where=d.success),
         **days,
-        change_failures=d.deployment_id.count(where=d.failed_change),
-        rework_deployments=d.deployment_id.count(where=d.rework),
+        change_failures=d.count(where=d.failed_change),
+        rework_deployments=d.count(where=d.rework),
         recovery_median_h=d.recovery.median(),
     )
 
@@ -185,6 +185,11 @@ def _team_deploy_days(d: ir.Table, key, keys: list) -> ir.Table:
     ok = d.filter(d.ok & d.team_id.notnull())
     per = key(ok.group_by("team_id").aggregate(days=ok.day.nunique()))
     return _per(per, keys, deploy_days=per.days.sum())
+
+
+# what the roll-ups (weekly and period) read of the change and deployment facts
+ROLLUP_CHANGE_COLUMNS = ("team_id", "week", "lead_time", "coding", "pickup", "review", "deploy")
+ROLLUP_DEPLOYMENT_COLUMNS = ("team_id", "week", "day", "ok", "success", "failed_change", "rework", "recovery")
 
 
 WEEKLY_COLUMNS = (
