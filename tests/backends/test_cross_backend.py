@@ -82,3 +82,18 @@ def test_period_bounds(con, weekly):
     assert got["weeks"] == 6
     assert got["cost"] == pytest.approx(w["cost"].sum(), rel=1e-12)
     assert got["prod_deployments"] == w["prod_deployments"].sum()
+
+
+def test_first_deployment_of_a_change_on_spark(spark):
+    """Spark's ``min_by`` over a (finish, id) pair picks a change's first deployment as DuckDB's
+    ``arg_min`` does: the hand-made ties of tests/metrics/test_change_links.py."""
+    import ibis
+    from metrics.test_change_links import check, tables
+
+    from ctssw.metrics import change_links
+
+    session, _ = spark
+    con = ibis.pyspark.connect(session.newSession())
+    for name, df in tables().items():
+        con.create_view(name, ibis.memtable(df), overwrite=True)
+    check(change_links(con).to_pandas())

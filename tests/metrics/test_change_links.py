@@ -33,15 +33,8 @@ SHIPPED = {
 EXPECTED = {"m1": "b1", "m2": "c1", "m3": "e2", "m4": "f2", "m5": None, "m6": "h1", "m7": None, "m8": None}
 
 
-def _table(c, name: str, df: pd.DataFrame) -> None:
-    c.con.register(f"_{name}", df)
-    c.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}")
-    c.con.unregister(f"_{name}")
-
-
-@pytest.fixture()
-def con():
-    c = ibis.duckdb.connect()
+def tables() -> dict[str, pd.DataFrame]:
+    """The store's tables these cases need (shared with the Spark check in tests/backends)."""
     deps = pd.DataFrame([
         _dep("a1", "2025-01-01 12:00"), _dep("b1", "2025-01-01 10:00"),
         _dep("c2", "2025-01-01 13:00"), _dep("c1", "2025-01-01 13:00"),
@@ -50,24 +43,25 @@ def con():
         _dep("g0", None), _dep("h1", "2025-01-01 15:00"),
         _dep("s1", "2025-01-01 08:00", env="staging"),
     ]).astype({"repo_id": "string", "sha": "string", "is_production": "boolean", "team_id": "string"})
-    _table(c, "deployments", deps)
-    _table(c, "services", pd.DataFrame({"service_id": ["svc-a"], "team_id": ["team-a"], "repo_id": ["repo-a"]}))
-    _table(c, "repos", pd.DataFrame({"repo_id": ["repo-a"], "team_id": ["team-a"]}))
-    dc = [dict(deployment_id=d, sha=m) for m, ds in SHIPPED.items() for d in ds]
-    _table(c, "deployment_commits", pd.DataFrame(dc))
-    _table(c, "commits", pd.DataFrame({"repo_id": ["repo-a"], "sha": ["x"], "committed_at": [T("2024-12-31")]}))
     at = T("2024-12-31 12:00")
-    ch = pd.DataFrame([
+    changes = pd.DataFrame([
         dict(change_id=f"pr-{m}", repo_id="repo-a", team_id=None, created_at=at, merged_at=at, merge_sha=m,
              first_commit_at=at, first_review_at=at, first_commit_sha=None, first_review_id=None)
         for m in SHIPPED
     ]).astype({"team_id": "string", "first_commit_sha": "string", "first_review_id": "string"})
-    _table(c, "changes", ch)
-    return c
+    return {
+        "deployments": deps,
+        "services": pd.DataFrame({"service_id": ["svc-a"], "team_id": ["team-a"], "repo_id": ["repo-a"]}),
+        "repos": pd.DataFrame({"repo_id": ["repo-a"], "team_id": ["team-a"]}),
+        "deployment_commits": pd.DataFrame([dict(deployment_id=d, sha=m) for m, ds in SHIPPED.items() for d in ds]),
+        "commits": pd.DataFrame({"repo_id": ["repo-a"], "sha": ["x"], "committed_at": [T("2024-12-31")]}),
+        "changes": changes,
+    }
 
 
-def test_first_deployment_by_finish_then_id(con):
-    got = change_links(con).to_pandas().set_index("merge_sha")
+def check(got: pd.DataFrame) -> None:
+    """``got``: ``change_links`` on :func:`tables`, as pandas."""
+    got = got.set_index("merge_sha")
     assert len(got) == len(EXPECTED)
     for m, dep in EXPECTED.items():
         row = got.loc[m]
@@ -78,4 +72,18 @@ def test_first_deployment_by_finish_then_id(con):
     # the time is the chosen deployment's own
     fin = {"m1": "10:00", "m2": "13:00", "m3": "11:00", "m4": "11:00", "m6": "15:00"}
     for m, hm in fin.items():
-        assert got.loc[m, "deployed_at"] == T(f"2025-01-01 {hm}"), m
+        assert pd.Timestamp(got.loc[m, "deployed_at"]).tz_localize(None) == T(f"2025-01-01 {hm}"), m
+
+
+@pytest.fixture()
+def con():
+    c = ibis.duckdb.connect()
+    for name, df in tables().items():
+        c.con.register(f"_{name}", df)
+        c.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}")
+        c.con.unregister(f"_{name}")
+    return c
+
+
+def test_first_deployment_by_finish_then_id(con):
+    check(change_links(con).to_pandas())
