@@ -122,11 +122,13 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None, rollup: bool = False):
         c = D.change_facts(con, all_time, deps, shipped)
         return _materialise(con, c.select(*D.ROLLUP_CHANGE_COLUMNS) if rollup else c, f"ctssw_change_facts_{n}")
 
+    def deployment_facts():
+        d = D.deployment_facts(con, all_time, deps)
+        return _materialise(con, d.select(*D.ROLLUP_DEPLOYMENT_COLUMNS) if rollup else d, f"ctssw_deployment_facts_{n}")
+
     # the deployment facts first: built while less is held in memory, their window and as-of join
     # took 14.1 s at 10,000 teams against 15.6-20.0 s after the change facts
-    d = D.deployment_facts(con, all_time, deps)
-    d = d.select(*D.ROLLUP_DEPLOYMENT_COLUMNS) if rollup else d
-    d = run("deployment facts", lambda: _materialise(con, d, f"ctssw_deployment_facts_{n}"))
+    d = run("deployment facts", deployment_facts)
     c = run("change facts", change_facts)
     # the facts hold what the roll-ups read: the rows they were built from leave memory now (at
     # 10,000 teams, 3-4 GB; kept, DuckDB spilled up to 2 GB to disk under the store's memory
