@@ -82,3 +82,31 @@ def test_a_killed_commands_spark_folder_is_swept_and_a_live_or_unknown_one_kept(
     assert sweep_stale_temp() == [folders["dead"]]
     assert not folders["dead"].exists() and folders["live"].exists() and folders["unknown"].exists()
     assert (tmp_path / "other-folder").exists()
+
+
+def test_executors_keep_the_optimising_jit_for_large_or_unknown_inputs(monkeypatch, tmp_path):
+    from ctssw.panel._session import (
+        EXECUTOR_JAVA_OPTIONS,
+        JAVA_OPTIONS,
+        LARGE_INPUT_BYTES,
+        executor_java_options,
+    )
+    from ctssw.panel.backend import _input_bytes
+
+    monkeypatch.delenv("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", raising=False)
+    monkeypatch.delenv("CTSSW_SPARK_JAVA_OPTIONS", raising=False)
+    assert "TieredStopAtLevel" in JAVA_OPTIONS and "TieredStopAtLevel" not in EXECUTOR_JAVA_OPTIONS
+    assert executor_java_options(LARGE_INPUT_BYTES - 1) == JAVA_OPTIONS
+    assert executor_java_options(LARGE_INPUT_BYTES) == EXECUTOR_JAVA_OPTIONS
+    assert executor_java_options(None) == EXECUTOR_JAVA_OPTIONS
+    monkeypatch.setenv("CTSSW_SPARK_JAVA_OPTIONS", "")  # the JVM default everywhere
+    assert executor_java_options(1) == ""
+    monkeypatch.setenv("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", "-Xss4m")
+    assert executor_java_options(None) == "-Xss4m"
+    # what the command reads: a store file, or a lake folder's files; a URL's size is unknown
+    (tmp_path / "lake" / "changes" / "month=2025-01").mkdir(parents=True)
+    (tmp_path / "lake" / "changes" / "month=2025-01" / "part-0.parquet").write_bytes(b"x" * 300)
+    (tmp_path / "lake" / "tables.json").write_bytes(b"y" * 20)
+    (tmp_path / "store.duckdb").write_bytes(b"z" * 50)
+    assert _input_bytes(tmp_path / "lake") == 320 and _input_bytes(tmp_path / "store.duckdb") == 50
+    assert _input_bytes("s3a://bucket/lake") is None and _input_bytes(None) is None

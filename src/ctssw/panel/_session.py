@@ -53,6 +53,25 @@ DRIVER_MEMORY = "4g"
 # as large as the tiered default. The JVM's own warnings go to standard error, never into a
 # command's output. $CTSSW_SPARK_JAVA_OPTIONS replaces them ("" for the JVM default).
 JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:disable -Xlog:all=warning:stderr"
+# A cluster's executors keep the JVM's optimising compiler when the input is large: they process
+# the rows, and there the client JIT's code is slower. On two one-core workers `ctssw metrics` took
+# 134.7 s with it against 192.5 s with JAVA_OPTIONS at 1,000 teams × 260 weeks (a 1.3 GB lake),
+# but 52.1-52.4 s against 40.6-42.4 s at 200 × 104 (101 MB), where compiling costs more than it
+# returns (benchmarks/results/spark.md). The threshold lies between the two sizes measured.
+# An input of unknown size (a remote lake) counts as large. $CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS
+# replaces the choice (else $CTSSW_SPARK_JAVA_OPTIONS, when set).
+EXECUTOR_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
+LARGE_INPUT_BYTES = 400 * 2**20
+
+
+def executor_java_options(input_bytes: int | None) -> str:
+    """The executors' JVM options for an input of ``input_bytes`` (None: unknown)."""
+    if "CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS" in os.environ:
+        return os.environ["CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS"]
+    if "CTSSW_SPARK_JAVA_OPTIONS" in os.environ:
+        return os.environ["CTSSW_SPARK_JAVA_OPTIONS"]
+    small = input_bytes is not None and input_bytes < LARGE_INPUT_BYTES
+    return JAVA_OPTIONS if small else EXECUTOR_JAVA_OPTIONS
 
 
 def running_session(url: str | None = None):
@@ -93,7 +112,7 @@ def running_session(url: str | None = None):
 
 def spark_session(
     url: str | None = None, *, cores: int = 2, app: str = "ctssw", memory: str | None = None,
-    conf: dict[str, str] | None = None,
+    conf: dict[str, str] | None = None, input_bytes: int | None = None,
 ):
     """A Spark session: local mode by default, ``spark://host:port`` or ``sc://host:port`` (Spark Connect).
 
@@ -101,8 +120,10 @@ def spark_session(
     temporary folder, so nothing lands in the working directory. A local session's
     JVM (driver and executor in one) gets ``memory`` of heap (``$CTSSW_SPARK_MEMORY``,
     else 4g): with Spark's own 1g, the joins and aggregations of a 200-team panel
-    leave little headroom, and a fuller heap spends its time in GC. The driver's (and,
-    on a cluster, the executors') JVM runs with :data:`JAVA_OPTIONS`. ``conf``: more Spark settings
+    leave little headroom, and a fuller heap spends its time in GC. The driver's JVM (a local
+    session's only one) runs with :data:`JAVA_OPTIONS`, a cluster's executors with
+    :func:`executor_java_options` for ``input_bytes`` (the size of what the command reads, when
+    known). ``conf``: more Spark settings
     (``{"spark.executor.memory": "4g"}``), applied last; a command reads them from
     ``$SPARK_CONF_DIR/spark-defaults.conf``, as spark-submit does.
     """
@@ -136,7 +157,7 @@ def spark_session(
             .config("spark.sql.shuffle.partitions", str(max(2, cores)))
             .config("spark.driver.memory", memory or os.environ.get("CTSSW_SPARK_MEMORY", DRIVER_MEMORY))
             .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {java} {cds}".strip())
-            .config("spark.executor.extraJavaOptions", java)
+            .config("spark.executor.extraJavaOptions", executor_java_options(input_bytes))
             .config("spark.local.dir", str(tmp / "local"))
         )
     b = (

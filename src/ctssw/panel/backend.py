@@ -262,7 +262,7 @@ def connect(
 
     try:
         running = running_session(spark_url)
-        session, tmp = running or spark_session(spark_url)
+        session, tmp = running or spark_session(spark_url, input_bytes=_input_bytes(db if store is not None else lake))
     except BaseException:
         if store is not None:
             store.close()
@@ -287,6 +287,18 @@ def connect(
             store.close()
     h = SparkHandle(session=session, con=con, tmp=tmp, owned=owned)
     return con, h.close
+
+
+def _input_bytes(source) -> int | None:
+    """The bytes of a store file or of a lake folder on this machine; None for a URL."""
+    from ..store import is_remote
+
+    if source is None or is_remote(source):
+        return None
+    p = Path(source)
+    if p.is_file():
+        return p.stat().st_size
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
 def _is_local(session) -> bool:
