@@ -84,25 +84,30 @@ def test_a_killed_commands_spark_folder_is_swept_and_a_live_or_unknown_one_kept(
     assert (tmp_path / "other-folder").exists()
 
 
-def test_executors_keep_the_optimising_jit_for_large_or_unknown_inputs(monkeypatch, tmp_path):
+def test_the_jvms_running_rows_keep_the_optimising_jit_for_large_or_unknown_inputs(monkeypatch, tmp_path):
     from ctssw.panel._session import (
-        EXECUTOR_JAVA_OPTIONS,
         JAVA_OPTIONS,
         LARGE_INPUT_BYTES,
+        LARGE_INPUT_JAVA_OPTIONS,
+        driver_java_options,
         executor_java_options,
     )
     from ctssw.panel.backend import _input_bytes
 
     monkeypatch.delenv("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", raising=False)
     monkeypatch.delenv("CTSSW_SPARK_JAVA_OPTIONS", raising=False)
-    assert "TieredStopAtLevel" in JAVA_OPTIONS and "TieredStopAtLevel" not in EXECUTOR_JAVA_OPTIONS
+    assert "TieredStopAtLevel" in JAVA_OPTIONS and "TieredStopAtLevel" not in LARGE_INPUT_JAVA_OPTIONS
     assert executor_java_options(LARGE_INPUT_BYTES - 1) == JAVA_OPTIONS
-    assert executor_java_options(LARGE_INPUT_BYTES) == EXECUTOR_JAVA_OPTIONS
-    assert executor_java_options(None) == EXECUTOR_JAVA_OPTIONS
+    assert executor_java_options(LARGE_INPUT_BYTES) == LARGE_INPUT_JAVA_OPTIONS
+    assert executor_java_options(None) == LARGE_INPUT_JAVA_OPTIONS
+    # a local session's one JVM runs the rows; a cluster's driver only plans
+    assert driver_java_options(LARGE_INPUT_BYTES, local=True) == LARGE_INPUT_JAVA_OPTIONS
+    assert driver_java_options(LARGE_INPUT_BYTES - 1, local=True) == JAVA_OPTIONS
+    assert driver_java_options(LARGE_INPUT_BYTES, local=False) == JAVA_OPTIONS
     monkeypatch.setenv("CTSSW_SPARK_JAVA_OPTIONS", "")  # the JVM default everywhere
-    assert executor_java_options(1) == ""
+    assert executor_java_options(1) == "" and driver_java_options(1, local=True) == ""
     monkeypatch.setenv("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", "-Xss4m")
-    assert executor_java_options(None) == "-Xss4m"
+    assert executor_java_options(None) == "-Xss4m" and driver_java_options(None, local=False) == ""
     # what the command reads: a store file, or a lake folder's files; a URL's size is unknown
     (tmp_path / "lake" / "changes" / "month=2025-01").mkdir(parents=True)
     (tmp_path / "lake" / "changes" / "month=2025-01" / "part-0.parquet").write_bytes(b"x" * 300)

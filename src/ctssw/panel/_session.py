@@ -53,25 +53,37 @@ DRIVER_MEMORY = "4g"
 # as large as the tiered default. The JVM's own warnings go to standard error, never into a
 # command's output. $CTSSW_SPARK_JAVA_OPTIONS replaces them ("" for the JVM default).
 JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:disable -Xlog:all=warning:stderr"
-# A cluster's executors keep the JVM's optimising compiler when the input is large: they process
-# the rows, and there the client JIT's code is slower. On two one-core workers `ctssw metrics` took
-# 134.7 s with it against 192.5 s with JAVA_OPTIONS at 1,000 teams × 260 weeks (a 1.3 GB lake),
-# but 52.1-52.4 s against 40.6-42.4 s at 200 × 104 (101 MB), where compiling costs more than it
-# returns (benchmarks/results/spark.md). The threshold lies between the two sizes measured.
-# An input of unknown size (a remote lake) counts as large. $CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS
-# replaces the choice (else $CTSSW_SPARK_JAVA_OPTIONS, when set).
-EXECUTOR_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
+# A JVM that processes the rows (a cluster's executors, or a local session's one JVM) keeps the
+# JVM's optimising compiler when the input is large; there the client JIT's code is slower. On
+# two one-core workers `ctssw metrics` took 134.7 s with it against 192.5 s with JAVA_OPTIONS at
+# 1,000 teams × 260 weeks (a 1.3 GB lake), but 52.1-52.4 s against 40.6-42.4 s at 200 × 104
+# (101 MB), where compiling costs more than it returns; locally (local[2]) at 1,000 teams the panel
+# took 52.9 s against 79.5 s (benchmarks/results/spark.md). The threshold lies between the sizes
+# measured. An input of unknown size (a remote lake) counts as large. A cluster's driver only
+# plans, so it keeps JAVA_OPTIONS. $CTSSW_SPARK_JAVA_OPTIONS replaces the driver's choice (and the
+# executors', unless $CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS replaces theirs).
+LARGE_INPUT_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
 LARGE_INPUT_BYTES = 400 * 2**20
 
 
-def executor_java_options(input_bytes: int | None) -> str:
-    """The executors' JVM options for an input of ``input_bytes`` (None: unknown)."""
-    if "CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS" in os.environ:
-        return os.environ["CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS"]
+def _for_rows(input_bytes: int | None) -> str:
+    small = input_bytes is not None and input_bytes < LARGE_INPUT_BYTES
+    return JAVA_OPTIONS if small else LARGE_INPUT_JAVA_OPTIONS
+
+
+def driver_java_options(input_bytes: int | None, *, local: bool) -> str:
+    """The driver JVM's options; ``local``: the driver runs the executor too (local mode)."""
     if "CTSSW_SPARK_JAVA_OPTIONS" in os.environ:
         return os.environ["CTSSW_SPARK_JAVA_OPTIONS"]
-    small = input_bytes is not None and input_bytes < LARGE_INPUT_BYTES
-    return JAVA_OPTIONS if small else EXECUTOR_JAVA_OPTIONS
+    return _for_rows(input_bytes) if local else JAVA_OPTIONS
+
+
+def executor_java_options(input_bytes: int | None) -> str:
+    """A cluster's executors' JVM options for an input of ``input_bytes`` (None: unknown)."""
+    for name in ("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", "CTSSW_SPARK_JAVA_OPTIONS"):
+        if name in os.environ:
+            return os.environ[name]
+    return _for_rows(input_bytes)
 
 
 def running_session(url: str | None = None):
@@ -121,9 +133,9 @@ def spark_session(
     JVM (driver and executor in one) gets ``memory`` of heap (``$CTSSW_SPARK_MEMORY``,
     else 4g): with Spark's own 1g, the joins and aggregations of a 200-team panel
     leave little headroom, and a fuller heap spends its time in GC. The driver's JVM (a local
-    session's only one) runs with :data:`JAVA_OPTIONS`, a cluster's executors with
-    :func:`executor_java_options` for ``input_bytes`` (the size of what the command reads, when
-    known). ``conf``: more Spark settings
+    session's only one) runs with :func:`driver_java_options`, a cluster's executors with
+    :func:`executor_java_options`, both for ``input_bytes`` (the size of what the command reads,
+    when known). ``conf``: more Spark settings
     (``{"spark.executor.memory": "4g"}``), applied last; a command reads them from
     ``$SPARK_CONF_DIR/spark-defaults.conf``, as spark-submit does.
     """
@@ -146,7 +158,7 @@ def spark_session(
     else:
         if not java_available():
             raise ConfigError("the spark backend needs Java (17) on the PATH or in JAVA_HOME")
-        java = os.environ.get("CTSSW_SPARK_JAVA_OPTIONS", JAVA_OPTIONS)
+        java = driver_java_options(input_bytes, local=url is None or url.startswith("local"))
         cds, part = _cds.options(java)
         if part is not None:
             (tmp / "cds-part").write_text(str(part))
