@@ -84,7 +84,7 @@ def test_a_killed_commands_spark_folder_is_swept_and_a_live_or_unknown_one_kept(
     assert (tmp_path / "other-folder").exists()
 
 
-def test_the_jvms_running_rows_keep_the_optimising_jit_for_large_or_unknown_inputs(monkeypatch, tmp_path):
+def test_the_jvms_running_rows_keep_the_optimising_jit_for_large_inputs(monkeypatch, tmp_path):
     from ctssw.panel._session import (
         JAVA_OPTIONS,
         LARGE_INPUT_BYTES,
@@ -99,7 +99,7 @@ def test_the_jvms_running_rows_keep_the_optimising_jit_for_large_or_unknown_inpu
     assert "TieredStopAtLevel" in JAVA_OPTIONS and "TieredStopAtLevel" not in LARGE_INPUT_JAVA_OPTIONS
     assert executor_java_options(LARGE_INPUT_BYTES - 1) == JAVA_OPTIONS
     assert executor_java_options(LARGE_INPUT_BYTES) == LARGE_INPUT_JAVA_OPTIONS
-    assert executor_java_options(None) == LARGE_INPUT_JAVA_OPTIONS
+    assert executor_java_options(None) == JAVA_OPTIONS  # no size given: as before
     # a local session's one JVM runs the rows; a cluster's driver only plans
     assert driver_java_options(LARGE_INPUT_BYTES, local=True) == LARGE_INPUT_JAVA_OPTIONS
     assert driver_java_options(LARGE_INPUT_BYTES - 1, local=True) == JAVA_OPTIONS
@@ -108,10 +108,11 @@ def test_the_jvms_running_rows_keep_the_optimising_jit_for_large_or_unknown_inpu
     assert executor_java_options(1) == "" and driver_java_options(1, local=True) == ""
     monkeypatch.setenv("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", "-Xss4m")
     assert executor_java_options(None) == "-Xss4m" and driver_java_options(None, local=False) == ""
+    assert driver_java_options(None, local=True) == ""
     # what the command reads: a store file, or a lake folder's files; a URL's size is unknown
     (tmp_path / "lake" / "changes" / "month=2025-01").mkdir(parents=True)
     (tmp_path / "lake" / "changes" / "month=2025-01" / "part-0.parquet").write_bytes(b"x" * 300)
     (tmp_path / "lake" / "tables.json").write_bytes(b"y" * 20)
     (tmp_path / "store.duckdb").write_bytes(b"z" * 50)
     assert _input_bytes(tmp_path / "lake") == 320 and _input_bytes(tmp_path / "store.duckdb") == 50
-    assert _input_bytes("s3a://bucket/lake") is None and _input_bytes(None) is None
+    assert _input_bytes("s3a://bucket/lake") == LARGE_INPUT_BYTES  # a remote lake counts as large

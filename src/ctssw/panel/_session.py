@@ -59,7 +59,8 @@ JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:dis
 # 1,000 teams × 260 weeks (a 1.3 GB lake), but 52.1-52.4 s against 40.6-42.4 s at 200 × 104
 # (101 MB), where compiling costs more than it returns; locally (local[2]) at 1,000 teams the panel
 # took 52.9 s against 79.5 s (benchmarks/results/spark.md). The threshold lies between the sizes
-# measured. An input of unknown size (a remote lake) counts as large. A cluster's driver only
+# measured. A session opened without a size (a caller's own) keeps JAVA_OPTIONS; ctssw's commands
+# count a remote lake, whose size they cannot see, as large. A cluster's driver only
 # plans, so it keeps JAVA_OPTIONS. $CTSSW_SPARK_JAVA_OPTIONS replaces the driver's choice (and the
 # executors', unless $CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS replaces theirs).
 LARGE_INPUT_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
@@ -67,8 +68,8 @@ LARGE_INPUT_BYTES = 400 * 2**20
 
 
 def _for_rows(input_bytes: int | None) -> str:
-    small = input_bytes is not None and input_bytes < LARGE_INPUT_BYTES
-    return JAVA_OPTIONS if small else LARGE_INPUT_JAVA_OPTIONS
+    large = input_bytes is not None and input_bytes >= LARGE_INPUT_BYTES
+    return LARGE_INPUT_JAVA_OPTIONS if large else JAVA_OPTIONS
 
 
 def driver_java_options(input_bytes: int | None, *, local: bool) -> str:
@@ -79,7 +80,7 @@ def driver_java_options(input_bytes: int | None, *, local: bool) -> str:
 
 
 def executor_java_options(input_bytes: int | None) -> str:
-    """A cluster's executors' JVM options for an input of ``input_bytes`` (None: unknown)."""
+    """A cluster's executors' JVM options for an input of ``input_bytes`` (None: not given)."""
     for name in ("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", "CTSSW_SPARK_JAVA_OPTIONS"):
         if name in os.environ:
             return os.environ[name]

@@ -289,12 +289,14 @@ def connect(
     return con, h.close
 
 
-def _input_bytes(source) -> int | None:
-    """The bytes of a store file or of a lake folder on this machine; None for a URL."""
+def _input_bytes(source) -> int:
+    """The bytes of a store file or of a lake folder on this machine; for a URL (a remote lake,
+    whose size is not looked up) the size from which the Spark JVMs count an input as large."""
     from ..store import is_remote
+    from ._session import LARGE_INPUT_BYTES
 
-    if source is None or is_remote(source):
-        return None
+    if is_remote(source):
+        return LARGE_INPUT_BYTES
     p = Path(source)
     if p.is_file():
         return p.stat().st_size
