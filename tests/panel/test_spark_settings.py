@@ -109,10 +109,11 @@ def test_the_jvms_running_rows_keep_the_optimising_jit_for_large_inputs(monkeypa
     monkeypatch.setenv("CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS", "-Xss4m")
     assert executor_java_options(None) == "-Xss4m" and driver_java_options(None, local=False) == ""
     assert driver_java_options(None, local=True) == ""
-    # what the command reads: a store file, or a lake folder's files; a URL's size is unknown
+    # what the command reads: a store file, or a lake's table files (not its other files); a URL's
+    # size is unknown
     (tmp_path / "lake" / "changes" / "month=2025-01").mkdir(parents=True)
     (tmp_path / "lake" / "changes" / "month=2025-01" / "part-0.parquet").write_bytes(b"x" * 300)
     (tmp_path / "lake" / "tables.json").write_bytes(b"y" * 20)
     (tmp_path / "store.duckdb").write_bytes(b"z" * 50)
-    assert _input_bytes(tmp_path / "lake") == 320 and _input_bytes(tmp_path / "store.duckdb") == 50
+    assert _input_bytes(tmp_path / "lake") == 300 and _input_bytes(tmp_path / "store.duckdb") == 50
     assert _input_bytes("s3a://bucket/lake") == LARGE_INPUT_BYTES  # a remote lake counts as large

@@ -290,17 +290,18 @@ def connect(
 
 
 def _input_bytes(source) -> int:
-    """The bytes of a store file or of a lake folder on this machine; for a URL (a remote lake,
-    whose size is not looked up) the size from which the Spark JVMs count an input as large."""
+    """The bytes of a store file, or of a lake's table files on this machine (as
+    :func:`_lake_bytes` counts them); for a URL (a remote lake, whose size is not looked up before
+    the session starts) the size from which the Spark JVMs count an input as large."""
     from ..store import is_remote
     from ._session import LARGE_INPUT_BYTES
 
     if is_remote(source):
         return LARGE_INPUT_BYTES
-    p = Path(source)
+    p = Path(source).expanduser().absolute()
     if p.is_file():
         return p.stat().st_size
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return _lake_bytes(None, str(p), CANONICAL)
 
 
 def _is_local(session) -> bool:
