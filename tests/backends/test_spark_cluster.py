@@ -56,10 +56,10 @@ def _duckdb_panel(store, tmp_path) -> pd.DataFrame:
     return pd.read_parquet(out)
 
 
-def _duckdb_metrics(store) -> pd.DataFrame:
+def _duckdb_metrics(store) -> dict:
     r = CliRunner().invoke(app, ["metrics", "--db", str(store), "--k", "3", "--json"])
     assert r.exit_code == 0, r.output
-    return pd.DataFrame(json.loads(r.stdout)["rows"])
+    return json.loads(r.stdout)
 
 
 def _check_panel(url, cluster, small_store, tmp_path):
@@ -72,10 +72,12 @@ def _check_panel(url, cluster, small_store, tmp_path):
 
 def _check_metrics(url, cluster, small_store):
     r = _ctssw(["metrics", "--db", str(small_store), "--backend", "spark", "--spark-url", url, "--k", "3", "--json"], cluster)
-    got = pd.DataFrame(json.loads(r.stdout)["rows"])
-    want = _duckdb_metrics(small_store)
+    got_doc, want_doc = json.loads(r.stdout), _duckdb_metrics(small_store)
+    got, want = pd.DataFrame(got_doc["rows"]), pd.DataFrame(want_doc["rows"])
     assert len(want) > 1 and want["cts_sw"].notna().any()
     assert_frames_equal(got, want, rtol=1e-9, keys=("group",))
+    # what the store cannot tell, read through the same Spark session as the rows
+    assert got_doc["unknown"] == want_doc["unknown"] and got_doc["suppressed_rows"] == want_doc["suppressed_rows"]
 
 
 def _finished_apps(cluster) -> list[dict]:

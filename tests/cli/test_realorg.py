@@ -100,6 +100,17 @@ def test_metrics_org_row_is_sums_over_teams_and_unknown_is_null(org):
     assert teams["inferred"].all()
 
 
+def test_metrics_table_says_which_metrics_are_unknown_and_what_supplies_them(org):
+    _, _, db, _ = org
+    r = runner.invoke(app, ["metrics", "--db", str(db), "--k", "3"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())  # the table wraps its notes to the terminal's width
+    assert ("note: CFR is unknown: the store has no incidents; ctssw ingest pagerduty (or devlake) "
+            "supplies them") in text
+    # release tags record no outcome
+    assert "note: rollback rate is unknown: the store has no deployments that record their outcome" in text
+
+
 def test_drivers_leave_out_drivers_without_data(org):
     _, _, db, _ = org
     r = runner.invoke(app, ["drivers", "--db", str(db), "--json", "--k", "3"])

@@ -26,7 +26,7 @@ from .test_cli_e2e import CLI, _args, _env
 def _read(db: Path) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        rows, _ = metrics_table(db, k=3)
+        rows, *_ = metrics_table(db, k=3)
         with Store(db, read_only=True) as s:
             counts = s.counts()
     said = [str(w.message) for w in caught if issubclass(w.category, DataWarning) and "INCOMPLETE LOAD" in str(w.message)]

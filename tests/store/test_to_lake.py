@@ -69,8 +69,8 @@ def test_the_copy_holds_the_same_rows_and_numbers(old, sim_dir, tmp_path):
     people = [*pd.read_parquet(sim_dir / "memberships")["builder"].head(50), *pd.read_parquet(sim_dir / "identities")["value"].head(50)]
     assert people and not [v for v in people if v.encode() in raw]
     assert any("/month=" in f for f in _files(tmp_path / "lake"))
-    want, _ = metrics_table(old, k=3)
-    got, _ = metrics_table(tmp_path / "new.duckdb", k=3)
+    want, *_ = metrics_table(old, k=3)
+    got, *_ = metrics_table(tmp_path / "new.duckdb", k=3)
     pd.testing.assert_frame_equal(got, want)
     # loading the same source again changes nothing and writes nothing
     written = _files(tmp_path / "lake")
@@ -148,8 +148,8 @@ def test_docs_block_runs_as_written(tmp_path, monkeypatch):
     for line in lines[3:]:
         run(line)
     assert _files(tmp_path / "moved-lake") == written  # the later load changed nothing
-    want, _ = metrics_table(Path("ctssw.duckdb"), k=3)
-    got, _ = metrics_table(Path("lake-meta.duckdb"), k=3)
+    want, *_ = metrics_table(Path("ctssw.duckdb"), k=3)
+    got, *_ = metrics_table(Path("lake-meta.duckdb"), k=3)
     pd.testing.assert_frame_equal(got, want)
 
 

@@ -35,7 +35,7 @@ def _start(*args: str) -> subprocess.Popen:
 def _read(db: Path, lake: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        rows, _ = metrics_table(db, k=3, lake=lake)
+        rows, *_ = metrics_table(db, k=3, lake=lake)
     said = [str(w.message) for w in caught if issubclass(w.category, DataWarning) and "INCOMPLETE LOAD" in str(w.message)]
     return rows.sort_values("group").reset_index(drop=True), said
 

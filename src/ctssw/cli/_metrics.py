@@ -89,16 +89,10 @@ def register(app: typer.Typer) -> None:
             from ..pipeline.metrics import metrics_table
 
             with working("computing metrics"):
-                rows, dropped = metrics_table(
+                rows, dropped, unknown = metrics_table(
                     db, team=team, since=since, until=until, by=by.value, backend=backend.value,
                     spark_url=spark_url, k=k, unit=unit, incident_window_hours=window, lake=lake,
                 )
-        except CtsswError as e:
-            _fail(e)
-        from ..pipeline.metrics import unknown_metrics
-
-        try:
-            unknown = unknown_metrics(db, lake=lake)
         except CtsswError as e:
             _fail(e)
         if as_json:

@@ -16,6 +16,7 @@ from ._api import (
     metrics_panel,
     period_metrics,
     period_metrics_many,
+    store_gaps,
     team_week_metrics,
 )
 from ._dora import PERIOD_COLUMNS, WEEKLY_COLUMNS, DoraConfig, dora_config
@@ -36,5 +37,6 @@ __all__ = [
     "org_weekly",
     "period_metrics",
     "period_metrics_many",
+    "store_gaps",
     "team_week_metrics",
 ]

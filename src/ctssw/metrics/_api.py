@@ -84,11 +84,18 @@ def _facts(con, unit: str, cfg: D.DoraConfig, *, full: bool = True):
     got = kept(con, "facts", cfg.environment, cfg.incident_window_hours)
     if "facts" not in got:
         got["facts"] = fact_tables(con, cfg, rollup=True)
+    return (p, *got["facts"], store_gaps(con))
+
+
+def store_gaps(con) -> dict[str, str]:
+    """Metric column → why it is unknown in the store behind ``con`` (``store.gaps.source_gaps``),
+    read once per backend until :func:`clear_cache`."""
+    got = kept(con, "gaps")
     if "gaps" not in got:
         from ..store.gaps import source_gaps
 
         got["gaps"] = source_gaps(con)
-    return (p, *got["facts"], got["gaps"])
+    return got["gaps"]
 
 
 def fact_tables(con, cfg: D.DoraConfig, *, step=None, rollup: bool = False):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from ..errors import ConfigError
 
-__all__ = ["incident_deployments_export", "metrics_table", "pr_metrics_export", "unknown_metrics"]
+__all__ = ["MetricsRows", "incident_deployments_export", "metrics_table", "pr_metrics_export"]
 
 
 def _date(v: str | None, name: str) -> dt.date | None:
@@ -25,14 +26,24 @@ def _date(v: str | None, name: str) -> dt.date | None:
         raise ConfigError(f"{name} must be a date YYYY-MM-DD; got {v!r}") from None
 
 
+class MetricsRows(NamedTuple):
+    """What ``ctssw metrics`` shows: its rows, the count of rows the privacy floor suppressed, and
+    metric column → why it is unknown in this store (its source is absent)."""
+
+    rows: pd.DataFrame
+    suppressed: int
+    unknown: dict[str, str]
+
+
 def metrics_table(
     db: Path, *, team: str | None = None, since: str | None = None, until: str | None = None,
     by: str = "team", backend: str = "duckdb", spark_url: str | None = None, k: int = 5,
     unit: str = "deployment", incident_window_hours: float | None = None, lake: str | Path | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """The rows ``ctssw metrics`` prints, after the privacy floor, and how many were suppressed
-    (``lake``: where the store's lake is read, when not where the store recorded it)."""
-    from ..metrics import clear_cache, period_metrics, period_metrics_many
+) -> MetricsRows:
+    """The rows ``ctssw metrics`` prints, after the privacy floor, how many were suppressed and
+    why metrics are unknown (``lake``: where the store's lake is read, when not where the store
+    recorded it)."""
+    from ..metrics import clear_cache, period_metrics, period_metrics_many, store_gaps
     from ..panel.backend import connect
     from ..privacy import suppress_small_groups
 
@@ -51,13 +62,15 @@ def metrics_table(
                 if rows.empty:
                     raise ConfigError(f"no team {team!r} with weeks in the period")
         inferred = _inferred_teams(con)
+        # from the same connection as the rows (the roll-ups read them already)
+        unknown = store_gaps(con)
     finally:
         clear_cache()
         close()
     rows = rows.assign(headcount=rows["headcount"].fillna(0))
     if by == "team":  # teams inferred from activity say so in every output
         rows = rows.assign(inferred=[g in inferred if g != "(all teams)" else None for g in rows["group"]])
-    return suppress_small_groups(rows, builders="headcount", k=k)
+    return MetricsRows(*suppress_small_groups(rows, builders="headcount", k=k), unknown)
 
 
 def _inferred_teams(con) -> set[str]:
@@ -182,11 +195,3 @@ def incident_deployments_export(out_file, devlake_compatible, from_devlake, proj
         clear_cache()
         close()
 
-
-def unknown_metrics(db: str | Path, *, lake: str | Path | None = None) -> dict[str, str]:
-    """Metric column → why it is unknown in the store at ``db`` (its source is absent)."""
-    from ..store import open_lake
-    from ..store.gaps import source_gaps
-
-    with open_lake(lake, db=db) as store:
-        return source_gaps(store.con)
