@@ -16,7 +16,9 @@ its wall time and peak memory (max RSS) are its own:
 - ingest (lake): the same ingest into a Parquet lake (``--lake DIR``);
 - on a Spark standalone cluster (one master and ``--spark-workers`` one-core workers on
   127.0.0.1, started with pyspark's ``bin/spark-class``): the panel and the metrics read from
-  that lake in place, ``--lake DIR --backend spark --spark-url spark://…``.
+  that lake in place, ``--lake DIR --backend spark --spark-url spark://…``. The Spark panel and
+  metrics are compared with the DuckDB panel file and ``metrics --json`` document of the same size
+  (kept under ``--work``, so a ``--spark-only`` run compares with an earlier DuckDB run's).
 
 ``--spark-only`` runs the lake ingest and the two Spark stages alone, into a table of their own
 (between the "spark run" markers), so the long Spark column can be measured apart from the
@@ -108,6 +110,27 @@ def _same(a: Path, b: Path) -> str:
     return "yes"
 
 
+def _same_metrics(a: Path, b: Path) -> str:
+    """Whether two ``ctssw metrics --json`` documents hold the same rows, suppressed count and
+    unknown metrics (rows matched by group; numbers to 1e-9 relative)."""
+    from backends.compare import same_json
+
+    docs = [json.loads(f.read_text()) for f in (a, b)]
+    for d in docs:
+        d["rows"] = sorted(d["rows"], key=lambda r: str(r["group"]))
+    try:
+        same_json(docs[1], docs[0])
+    except AssertionError as e:
+        return f"no ({str(e).splitlines()[0][:160]})"
+    return "yes"
+
+
+def _keep(r: dict, path: Path) -> None:
+    """The printed document of a command that finished, for a comparison by a later stage or run."""
+    if r["ok"]:
+        path.write_text(r["stdout"])
+
+
 def _fit(points: list[tuple[int, float]]) -> str:
     """The exponent k of time ∝ rows^k (least squares on logs), from two sizes or more."""
     if len(points) < 2:
@@ -158,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         for teams in args.teams:
             tag = f"{teams}x{args.weeks}"
             sim, db, panel = args.work / f"sim-{tag}-{START:%Y%m%d}", args.work / f"store-{tag}.duckdb", args.work / f"panel-{tag}.parquet"
+            metrics = args.work / f"metrics-{tag}.json"  # the DuckDB output, kept for the Spark run's comparison
             rows[teams] = _simulate(sim, teams, args.weeks)
             r: dict[str, dict | None] = {}
             print(f"{tag}: {rows[teams]:,} canonical rows", flush=True)
@@ -180,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"{tag}: the ingest quarantined {bad:,} rows; the timings would not be comparable")
                 r["panel"] = _run([*CTSSW, "panel", "--db", str(db), "--out", str(panel)], args.timeout, env)
                 r["metrics"] = _run([*CTSSW, "metrics", "--db", str(db), "--json"], args.timeout, env)
+                _keep(r["metrics"], metrics)
                 if r["panel"]["ok"]:
                     r["impact"] = _run([*CTSSW, "impact", "--panel", str(panel), "--method", "fe", "--json"], args.timeout, env)
             if url and (args.spark_only or r["ingest"]["ok"]):
@@ -195,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
                     if r["spark panel"]["ok"] and panel.exists():
                         print(f"  spark panel equals the DuckDB panel: {_same(panel, Path(f'{panel}.spark.parquet'))}", flush=True)
                     r["spark metrics"] = _run([*CTSSW, "metrics", "--json", *spark], args.timeout, spark_env)
+                    _keep(r["spark metrics"], Path(f"{metrics}.spark.json"))
+                    if r["spark metrics"]["ok"] and metrics.exists():
+                        print(f"  spark metrics equal the DuckDB metrics: {_same_metrics(metrics, Path(f'{metrics}.spark.json'))}",
+                              flush=True)
             stages = [r.get(s) for s in ("ingest", "panel", "metrics", "impact")]
             if all(s is not None and s["ok"] for s in stages):
                 r["pipeline"] = {"ok": True, "s": sum(s["s"] for s in stages), "gib": max(s["gib"] for s in stages)}
