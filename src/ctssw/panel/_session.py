@@ -64,6 +64,40 @@ JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:dis
 # plans, so it keeps JAVA_OPTIONS. $CTSSW_SPARK_JAVA_OPTIONS replaces the driver's choice (and the
 # executors', unless $CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS replaces theirs).
 LARGE_INPUT_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
+# The driver's log: Spark's own layout at warning level (a cluster that grants no cores still says
+# so), without the warnings a ctssw command sets off by itself and a user cannot act on: the
+# spark.local.dir it sets, Hadoop's missing native library, the length of a plan's printed form.
+# Spark's default profile prints these and its own start-up lines to the command's standard error.
+# A log4j2.properties in $SPARK_CONF_DIR, or log4j2.configurationFile in the Java options, wins.
+LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.conf.name = org.apache.spark.SparkConf
+logger.conf.level = error
+logger.native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native.level = error
+logger.plan.name = org.apache.spark.sql.catalyst.util.SparkStringUtils
+logger.plan.level = error
+logger.jetty.name = org.sparkproject.jetty
+logger.jetty.level = warn
+logger.parquet.name = org.apache.parquet.CorruptStatistics
+logger.parquet.level = error
+"""
+
+
+def log_options(tmp: Path, java: str) -> str:
+    """``-Dlog4j2.configurationFile`` naming :data:`LOG4J2`, written under ``tmp``; "" where the user
+    configures Spark's log (``java`` names a file, or ``$SPARK_CONF_DIR`` holds one)."""
+    conf_dir = os.environ.get("SPARK_CONF_DIR")
+    if "log4j2.configurationFile" in java or (conf_dir and (Path(conf_dir) / "log4j2.properties").exists()):
+        return ""
+    (tmp / "log4j2.properties").write_text(LOG4J2)
+    return f"-Dlog4j2.configurationFile=file:{tmp / 'log4j2.properties'}"
 LARGE_INPUT_BYTES = 400 * 2**20
 
 
@@ -169,7 +203,7 @@ def spark_session(
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(max(2, cores)))
             .config("spark.driver.memory", memory or os.environ.get("CTSSW_SPARK_MEMORY", DRIVER_MEMORY))
-            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {java} {cds}".strip())
+            .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {log_options(tmp, java)} {java} {cds}".strip())
             .config("spark.executor.extraJavaOptions", executor_java_options(input_bytes))
             .config("spark.local.dir", str(tmp / "local"))
         )
