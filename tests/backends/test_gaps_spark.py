@@ -3,10 +3,16 @@ rows (``ctssw metrics --backend spark`` reads it through the session that read t
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from ctssw.cli import app
 from ctssw.metrics import clear_cache, period_metrics, store_gaps
 from ctssw.store import Store, ingest_canonical
 
@@ -42,3 +48,30 @@ def test_unknown_metrics_are_the_same_on_spark_and_name_what_supplies_them(parti
         assert rows["cts_sw"].notna().any()
     finally:
         clear_cache()
+
+
+@pytest.mark.spark
+def test_a_partial_lake_on_spark_answers_without_java_traces(small_dir, tmp_path, monkeypatch):
+    """A lake without folders for the missing sources: `ctssw metrics --backend spark --lake` answers
+    as DuckDB does, and its standard error holds no Java stack trace and none of Spark's start-up
+    lines (it used to print one trace per missing table folder)."""
+    src = tmp_path / "export"
+    shutil.copytree(small_dir, src, ignore=shutil.ignore_patterns(*MISSING))
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["ingest", "canonical", str(src), "--db", "meta.duckdb", "--lake", "lake"])
+    assert r.exit_code == 0, r.output
+    assert not any((tmp_path / "lake" / t).exists() for t in MISSING)
+    r = CliRunner().invoke(app, ["metrics", "--db", "meta.duckdb", "--json"])
+    assert r.exit_code == 0, r.output
+    want = json.loads(r.output)
+    env = {**os.environ, "CTSSW_SPARK_MEMORY": "1g"}
+    cmd = [sys.executable, "-m", "ctssw.cli", "metrics", "--db", "meta.duckdb", "--backend", "spark", "--lake", "lake", "--json"]
+    got = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert got.returncode == 0, got.stderr[-3000:]
+    err = got.stderr
+    assert "Exception" not in err and "\tat " not in err, err[-3000:]
+    assert "log4j profile" not in err and "NativeCodeLoader" not in err and "spark.local.dir" not in err, err
+    doc = json.loads(got.stdout)
+    assert doc["unknown"] == want["unknown"] and set(doc["unknown"]) >= {"change_failure_rate", "pages_per_oncall_builder"}
+    assert [r["group"] for r in doc["rows"]] == [r["group"] for r in want["rows"]]
+    assert doc["suppressed_rows"] == want["suppressed_rows"]

@@ -112,9 +112,7 @@ def _lake_bytes(session, root: str, tables: tuple[str, ...]) -> int | None:
     if not is_remote(root):
         return sum(f.stat().st_size for t in tables for f in (Path(root) / t).rglob("*.parquet"))
     try:
-        jvm = session._jvm
-        fs_path = jvm.org.apache.hadoop.fs.Path(root)
-        fs = fs_path.getFileSystem(session._jsc.hadoopConfiguration())
+        fs, fs_path = _hadoop_fs(session, root)
         return int(fs.getContentSummary(fs_path).getLength())
     except Exception:  # Spark Connect has no JVM here; an unreachable store is reported on read
         return None
@@ -181,6 +179,26 @@ _SPARK_TYPES = {
 }
 
 
+def _hadoop_fs(session, url: str):
+    """``(file system, path)`` of ``url`` through the session's JVM (raises without one)."""
+    fs_path = session._jvm.org.apache.hadoop.fs.Path(url)
+    return fs_path.getFileSystem(session._jsc.hadoopConfiguration()), fs_path
+
+
+def _lake_has(session, path: str) -> bool | None:
+    """Whether the folder ``path`` exists: on this machine's file system, or through Spark's Hadoop
+    file system for a URL; None where neither can tell (Spark Connect has no JVM here)."""
+    from ..store import is_remote
+
+    if not is_remote(path):
+        return Path(path).is_dir()
+    try:
+        fs, fs_path = _hadoop_fs(session, path)
+        return bool(fs.exists(fs_path))
+    except Exception:  # no JVM, or a store that does not answer: the read below says so
+        return None
+
+
 def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONICAL) -> list[str]:
     """Give the Ibis PySpark backend ``con`` the lake's tables as temp views read with
     ``spark.read.parquet`` from ``lake`` (a path the executors see: local, ``hdfs://``, ``s3a://``).
@@ -199,13 +217,19 @@ def load_lake_into_spark(con, lake: str | Path, tables: tuple[str, ...] = CANONI
     for t in tables:
         cols = [(TABLES[t].stored_name(c), _SPARK_TYPES[c.type], c.default) for c in TABLES[t].columns]
         ddl = ", ".join(f"`{n}` {typ}" for n, typ, _ in cols)
-        try:
-            # the schema given: Spark reads a column a file lacks as NULL, and merging the files'
-            # schemas instead would cost a job per table
-            df = session.read.schema(ddl).parquet(f"{root.rstrip('/')}/{t}")
-        except Exception as e:  # AnalysisException: no file of this table yet
-            if "PATH_NOT_FOUND" not in str(e) and "does not exist" not in str(e) and "UNABLE_TO_INFER_SCHEMA" not in str(e):
-                raise
+        path = f"{root.rstrip('/')}/{t}"
+        df = None
+        # a table the lake has no folder for is not read: Spark would print a Java stack trace for
+        # the missing path to the command's standard error (as a warning) before failing the read
+        if _lake_has(session, path) is not False:
+            try:
+                # the schema given: Spark reads a column a file lacks as NULL, and merging the files'
+                # schemas instead would cost a job per table
+                df = session.read.schema(ddl).parquet(path)
+            except Exception as e:  # AnalysisException: no file of this table yet
+                if "PATH_NOT_FOUND" not in str(e) and "does not exist" not in str(e) and "UNABLE_TO_INFER_SCHEMA" not in str(e):
+                    raise
+        if df is None:
             df = session.createDataFrame([], ddl)
 
         def col(n: str, default: str | None):
