@@ -64,6 +64,8 @@ JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Xlog:dis
 # plans, so it keeps JAVA_OPTIONS. $CTSSW_SPARK_JAVA_OPTIONS replaces the driver's choice (and the
 # executors', unless $CTSSW_SPARK_EXECUTOR_JAVA_OPTIONS replaces theirs).
 LARGE_INPUT_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
+LARGE_INPUT_BYTES = 400 * 2**20
+
 # The driver's log: Spark's own layout at warning level (a cluster that grants no cores still says
 # so), without the warnings a ctssw command sets off by itself and a user cannot act on: the
 # spark.local.dir it sets, Hadoop's missing native library, the length of a plan's printed form.
@@ -98,7 +100,6 @@ def log_options(tmp: Path, java: str) -> str:
         return ""
     (tmp / "log4j2.properties").write_text(LOG4J2)
     return f"-Dlog4j2.configurationFile=file:{tmp / 'log4j2.properties'}"
-LARGE_INPUT_BYTES = 400 * 2**20
 
 
 def _for_rows(input_bytes: int | None) -> str:
