@@ -67,8 +67,8 @@ LARGE_INPUT_JAVA_OPTIONS = "-Xlog:disable -Xlog:all=warning:stderr"
 LARGE_INPUT_BYTES = 400 * 2**20
 
 # The driver's log: Spark's own layout at warning level (a cluster that grants no cores still says
-# so), without the warnings a ctssw command sets off by itself and a user cannot act on: the
-# spark.local.dir it sets, Hadoop's missing native library, the length of a plan's printed form.
+# so), without the warnings a ctssw command sets off by itself and a user cannot act on: Hadoop's
+# missing native library, the length of a plan's printed form.
 # Spark's default profile prints these and its own start-up lines to the command's standard error.
 # A log4j2.properties in $SPARK_CONF_DIR, or log4j2.configurationFile in the Java options, wins.
 LOG4J2 = """\
@@ -79,8 +79,6 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
-logger.conf.name = org.apache.spark.SparkConf
-logger.conf.level = error
 logger.native.name = org.apache.hadoop.util.NativeCodeLoader
 logger.native.level = error
 logger.plan.name = org.apache.spark.sql.catalyst.util.SparkStringUtils
@@ -204,9 +202,11 @@ def spark_session(
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(max(2, cores)))
             .config("spark.driver.memory", memory or os.environ.get("CTSSW_SPARK_MEMORY", DRIVER_MEMORY))
+            # Spark's scratch folders (spark.local.dir) default to java.io.tmpdir, so they land in the
+            # session's folder, which closing removes; setting spark.local.dir itself only made Spark
+            # warn that a cluster manager would override it
             .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tmp} {log_options(tmp, java)} {java} {cds}".strip())
             .config("spark.executor.extraJavaOptions", executor_java_options(input_bytes))
-            .config("spark.local.dir", str(tmp / "local"))
         )
     b = (
         b.appName(app)
