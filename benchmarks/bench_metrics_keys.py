@@ -7,7 +7,8 @@ same SQL on 64-bit keys.
 Both sides copy the columns the floor (``metrics_floor.py``) reads into in-memory tables, one
 keeping the store's strings, the other with every identifier replaced by its 64-bit hash (as a store
 could keep beside the strings, computed once at ingest), then build the same three fact tables
-from the copies. Each side runs in its own process; rounds are interleaved and every run is shown.
+from the copies. A third side keys the commit shas alone (the widest strings; ctssw's metrics
+hash those on the fly), to show what each part of the keys buys. Each side runs in its own process; rounds are interleaved and every run is shown.
 The two must agree on row counts and sums (``metrics_floor.summary``; tests/metrics/test_metrics_floor.py
 checks it on the test organisation). Writes benchmarks/results/metrics_keys.md.
 """
@@ -32,29 +33,36 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "metrics_keys.md"
 HEAD = """## Metrics facts on 64-bit keys against string ids (the floor's SQL)
 
-The floor's three fact tables (`benchmarks/metrics_floor.py`) built twice from in-memory copies of
-the store's tables: with the store's string ids and shas, and with each replaced by its 64-bit hash.
-"copy" is the time to make the copies (for the keys, what an ingest would add to compute them once);
-the steps are the facts themselves. Each store's latest run replaces its own section below.
+The floor's three fact tables (`benchmarks/metrics_floor.py`) built three times from in-memory
+copies of the store's tables: with the store's string ids and shas, with the commit shas alone
+replaced by their 64-bit hash (ctssw's metrics hash those on the fly), and with every identifier
+replaced. "copy" is the time to make the copies (for the keys, what an ingest would add to compute
+them once); the steps are the facts themselves. Each store's latest run replaces its own section
+below.
 """
 STEPS = tuple(name for name, _ in metrics_floor.STEPS)
-SIDES = ("strings", "keys")
+# each side's column heading; its stage (stage_strings, ...) names the copies' keys (metrics_floor.KEYS)
+SIDES = {"strings": "string ids", "sha keys": "sha keys only", "keys": "64-bit keys"}
 
 
-def _stage(db: str, keyed: bool) -> dict:
+def _stage(db: str, keys: str) -> dict:
     import duckdb
 
     with duckdb.connect(db, read_only=True) as con:
-        secs = metrics_floor.build_copies(con, keyed=keyed)
+        secs = metrics_floor.build_copies(con, keys=keys)
         return {"seconds": secs, "summary": metrics_floor.summary(con)}
 
 
 def stage_strings(db: str) -> dict:
-    return _stage(db, False)
+    return _stage(db, "none")
+
+
+def stage_sha_keys(db: str) -> dict:
+    return _stage(db, "sha")
 
 
 def stage_keys(db: str) -> dict:
-    return _stage(db, True)
+    return _stage(db, "all")
 
 
 def _close(a: dict, b: dict) -> bool:
@@ -72,29 +80,38 @@ def main() -> None:
     db = a.db or simulated_store(a.teams, a.weeks, a.work)[0]
     load = load_average()
     runs: dict[str, list[dict]] = {k: [] for k in SIDES}
+    order = list(SIDES)
     for i in range(a.rounds):
-        for k in SIDES if i % 2 == 0 else SIDES[::-1]:
-            runs[k].append(child(k, db, __file__))
+        for k in order if i % 2 == 0 else order[::-1]:
+            runs[k].append(child(k.replace(" ", "_"), db, __file__))
     for v in runs.values():
         for r in v:
             r["facts"] = sum(r["seconds"][s] for s in STEPS)
     best = {k: min(v, key=lambda r: r["facts"]) for k, v in runs.items()}
-    s, k = best["strings"], best["keys"]
-    if not _close(s["summary"], k["summary"]):
-        raise SystemExit(f"the keyed facts differ: {k['summary']} against {s['summary']}")
+    s = best["strings"]
+    for k in order[1:]:
+        if not _close(s["summary"], best[k]["summary"]):
+            raise SystemExit(f"the facts on {k} differ: {best[k]['summary']} against {s['summary']}")
 
+    def row(name, get):
+        best_cells = " | ".join(f"{get(best[k]):.1f}" for k in order)
+        ratios = " | ".join(f"{get(s) / get(best[k]):.2f}×" for k in order[1:])
+        every = " | ".join(listed(runs[k], get) for k in order)
+        return f"| {name} | {best_cells} | {ratios} | {every} |"
+
+    heads = [SIDES[k] for k in order]
     lines = [
         *store_run_head("bench_metrics_keys.py", a, db, (
             f"best of {a.rounds} interleaved round(s) by the facts' total, each side in its own process; load "
-            f"average at the start {load}. Same rows and sums on both sides (change facts: "
+            f"average at the start {load}. Same rows and sums on every side (change facts: "
             f"{s['summary']['change_facts'][0]:,} rows).")),
-        "| step | string ids s | 64-bit keys s | strings / keys | string ids, all runs | keys, all runs |",
-        "|---|---:|---:|---:|---|---|",
-        *[f"| {st} | {s['seconds'][st]:.1f} | {k['seconds'][st]:.1f} | {s['seconds'][st] / k['seconds'][st]:.2f}× | "
-          f"{listed(runs['strings'], lambda r: r['seconds'][st])} | {listed(runs['keys'], lambda r: r['seconds'][st])} |" for st in ("copy", *STEPS)],
-        f"| facts (without the copy) | {s['facts']:.1f} | {k['facts']:.1f} | {s['facts'] / k['facts']:.2f}× | "
-        f"{listed(runs['strings'], lambda r: r['facts'])} | {listed(runs['keys'], lambda r: r['facts'])} |",
-        f"| peak memory (process) | {s['max_rss_gib']:.2f} GiB | {k['max_rss_gib']:.2f} GiB | | | |",
+        "| step | " + " | ".join(f"{h} s" for h in heads) + " | "
+        + " | ".join(f"strings / {h}" for h in heads[1:]) + " | " + " | ".join(f"{h}, all runs" for h in heads) + " |",
+        "|---|" + "---:|" * (2 * len(order) - 1) + "---|" * len(order),
+        *[row(st, lambda r, st=st: r["seconds"][st]) for st in ("copy", *STEPS)],
+        row("facts (without the copy)", lambda r: r["facts"]),
+        "| peak memory (process) | " + " | ".join(f"{best[k]['max_rss_gib']:.2f} GiB" for k in order)
+        + " |" + " |" * (2 * len(order) - 1),
         "",
     ]
     replace_block(a.out, f"<!-- store {db.name} -->", f"<!-- /store {db.name} -->", "\n".join(lines), head=HEAD)

@@ -169,8 +169,8 @@ def _steps(con, *, keyed: bool) -> dict[str, float]:
 
 # -- the same SQL on 64-bit keys -------------------------------------------------------------------
 # What integer keys in the store would buy: the tables the floor reads are copied into memory with
-# every identifier (ids, shas) replaced by DuckDB's 64-bit hash of it, as a store could keep them
-# beside the strings, and the same three statements run on the copies. Only the two places that
+# every identifier (ids, shas), or the shas alone, replaced by DuckDB's 64-bit hash of it, as a store
+# could keep them beside the strings, and the same three statements run on the copies. Only the two places that
 # build or compare a string change. A tie in finish time is broken by the key, so on ties the hash
 # order may pick another deployment than the string order; counts and sums of the facts are compared.
 
@@ -184,16 +184,20 @@ KEYED = {
     "incidents": "incident_id created_at resolved_at deployment_id service_id team_id",
 }
 IDENTIFIERS = {"deployment_id", "sha", "repo_id", "service_id", "team_id", "merge_sha", "change_id", "incident_id"}
+# which identifiers each kind of copy replaces by keys: none, the commit shas alone (the widest
+# strings, which ctssw already hashes on the fly), or every one
+KEYS = {"none": frozenset(), "sha": frozenset({"sha", "merge_sha"}), "all": frozenset(IDENTIFIERS)}
 
 
-def copy_tables(con, *, keyed: bool) -> float:
+def copy_tables(con, *, keys: str = "none") -> float:
     """Copy the columns the floor reads into temporary tables of the same names (which the
-    statements then read instead of the store's), identifiers as 64-bit hashes when ``keyed``;
-    the seconds it took."""
+    statements then read instead of the store's), the identifiers ``KEYS[keys]`` names as 64-bit
+    hashes; the seconds it took."""
+    keyed = KEYS[keys]
     t = time.perf_counter()
     for table, cols in KEYED.items():
         sel = ", ".join(
-            f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if keyed and c in IDENTIFIERS else c
+            f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if c in keyed else c
             for c in cols.split()
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {sel} FROM main.{table}")
@@ -201,18 +205,19 @@ def copy_tables(con, *, keyed: bool) -> float:
 
 
 def keyed_sql(sql: str) -> str:
-    """A statement for the keyed copies: a team's target is its key xor 1 (another 64-bit value,
-    not 'team:' and a string), and the as-of probe's least id is 0."""
+    """A statement for copies with every identifier keyed: a team's target is its key xor 1
+    (another 64-bit value, not 'team:' and a string), and the as-of probe's least id is 0. The
+    shas appear only in comparisons with each other, so keys for them alone need no change."""
     sql = re.sub(r"'team:' \|\| (coalesce\([^)]*\)|[a-z_.]+)", r"xor(\1, 1)", sql)
     return sql.replace("'id': ''", "'id': CAST(0 AS UBIGINT)")
 
 
-def build_copies(con, *, keyed: bool) -> dict[str, float]:
-    """The three tables from in-memory copies of the store's tables: ``copy`` (their seconds),
-    then one entry per step as :func:`build` gives."""
+def build_copies(con, *, keys: str = "none") -> dict[str, float]:
+    """The three tables from in-memory copies of the store's tables (``keys`` as for
+    :func:`copy_tables`): ``copy`` (their seconds), then one entry per step as :func:`build` gives."""
     _refuse_diffs(con)
-    copy = copy_tables(con, keyed=keyed)
-    return {"copy": copy, **_steps(con, keyed=keyed)}
+    copy = copy_tables(con, keys=keys)
+    return {"copy": copy, **_steps(con, keyed=keys == "all")}
 
 
 # what the keyed and the string-keyed facts must agree on: rows, and these sums

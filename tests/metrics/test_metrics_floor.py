@@ -113,18 +113,21 @@ def test_floor_equals_ctssw_on_devlake_test_data(case, empty, tmp_path):
 
 @pytest.mark.parametrize("store", ["store_path", "store_without_some_commits"])
 def test_floor_on_64_bit_keys_builds_the_same_facts(store, request):
-    """The keyed copies (what integer keys in the store would cost the metrics) give the string
-    floor's rows and sums, so the benchmark compares two builds of the same facts."""
+    """The keyed copies (what integer keys in the store would cost the metrics: every identifier
+    keyed, or the shas alone) give the string floor's rows and sums, so the benchmark compares
+    three builds of the same facts."""
     floor = _floor_module()
     db = request.getfixturevalue(store)
     got = {}
-    for keyed in (False, True):
+    for keys in ("none", "sha", "all"):
         with duckdb.connect(str(db), read_only=True) as con:
-            secs = floor.build_copies(con, keyed=keyed)
+            secs = floor.build_copies(con, keys=keys)
             assert list(secs) == ["copy", *(name for name, _ in floor.STEPS)]
-            got[keyed] = floor.summary(con)
-            if keyed:  # the copies hold keys, not the store's strings
-                assert con.execute("SELECT typeof(sha) FROM deployment_commits LIMIT 1").fetchone()[0] == "UBIGINT"
-    assert got[False]["change_facts"][1] > 0 and got[False]["deployment_facts"][1] > 0
-    for table, want in got[False].items():
-        assert got[True][table] == pytest.approx(want, rel=1e-12), table
+            got[keys] = floor.summary(con)
+            # the copies hold keys, not the store's strings, for the identifiers asked for only
+            types = con.execute("SELECT typeof(sha), typeof(deployment_id) FROM deployment_commits LIMIT 1").fetchone()
+            assert types == {"none": ("VARCHAR", "VARCHAR"), "sha": ("UBIGINT", "VARCHAR"), "all": ("UBIGINT", "UBIGINT")}[keys]
+    assert got["none"]["change_facts"][1] > 0 and got["none"]["deployment_facts"][1] > 0
+    for table, want in got["none"].items():
+        assert got["sha"][table] == pytest.approx(want, rel=1e-12), table
+        assert got["all"][table] == pytest.approx(want, rel=1e-12), table
