@@ -4,13 +4,14 @@ same SQL on 64-bit keys.
     python benchmarks/bench_metrics_keys.py                       # 1,000 teams x 260 weeks, simulated
     python benchmarks/bench_metrics_keys.py --db STORE.duckdb --rounds 2
 
-Both sides copy the columns the floor (``metrics_floor.py``) reads into in-memory tables, one
-keeping the store's strings, the other with every identifier replaced by its 64-bit hash (as a store
-could keep beside the strings, computed once at ingest), then build the same three fact tables
-from the copies. A third side keys the commit shas alone (the widest strings; ctssw's metrics
-hash those on the fly), to show what each part of the keys buys. Each side runs in its own process; rounds are interleaved and every run is shown.
-The two must agree on row counts and sums (``metrics_floor.summary``; tests/metrics/test_metrics_floor.py
-checks it on the test organisation). Writes benchmarks/results/metrics_keys.md.
+Each side copies the columns the floor (``metrics_floor.py``) reads into in-memory tables: one
+keeps the store's strings, one replaces every identifier by its 64-bit hash (as a store could keep
+beside the strings, computed once at ingest), and one the commit shas alone (the widest strings;
+ctssw's metrics hash those on the fly), to show what each part of the keys buys. Each then builds
+the same three fact tables from its copies, in its own process; rounds are interleaved and every
+run is shown. All three must agree on row counts and sums (``metrics_floor.summary``;
+tests/metrics/test_metrics_floor.py checks it on the test organisation). Writes
+benchmarks/results/metrics_keys.md.
 """
 
 from __future__ import annotations

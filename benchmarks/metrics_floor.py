@@ -169,10 +169,11 @@ def _steps(con, *, keyed: bool) -> dict[str, float]:
 
 # -- the same SQL on 64-bit keys -------------------------------------------------------------------
 # What integer keys in the store would buy: the tables the floor reads are copied into memory with
-# every identifier (ids, shas), or the shas alone, replaced by DuckDB's 64-bit hash of it, as a store
-# could keep them beside the strings, and the same three statements run on the copies. Only the two places that
-# build or compare a string change. A tie in finish time is broken by the key, so on ties the hash
-# order may pick another deployment than the string order; counts and sums of the facts are compared.
+# every identifier (ids, shas), or the shas alone, replaced by DuckDB's 64-bit hash of it, as a
+# store could keep them beside the strings, and the same three statements run on the copies. With
+# every identifier keyed, only the two places that build or compare a string change. A tie in
+# finish time is broken by the key, so on ties the hash order may pick another deployment than the
+# string order; counts and sums of the facts are compared.
 
 KEYED = {
     "deployments": "deployment_id environment finished_at result is_rollback sha repo_id service_id team_id is_production",
