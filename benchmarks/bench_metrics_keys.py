@@ -16,6 +16,7 @@ benchmarks/results/metrics_keys.md.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import metrics_floor
@@ -42,8 +43,8 @@ them once); the steps are the facts themselves. Each store's latest run replaces
 below.
 """
 STEPS = tuple(name for name, _ in metrics_floor.STEPS)
-# each side's column heading; its stage (stage_strings, ...) names the copies' keys (metrics_floor.KEYS)
-SIDES = {"strings": "string ids", "sha keys": "sha keys only", "keys": "64-bit keys"}
+# each side's column heading, by the copies' keys (metrics_floor.KEYS), in the order they run
+SIDES = {"none": "string ids", "sha": "sha keys only", "all": "64-bit keys"}
 
 
 def _stage(db: str, keys: str) -> dict:
@@ -52,18 +53,6 @@ def _stage(db: str, keys: str) -> dict:
     with duckdb.connect(db, read_only=True) as con:
         secs = metrics_floor.build_copies(con, keys=keys)
         return {"seconds": secs, "summary": metrics_floor.summary(con)}
-
-
-def stage_strings(db: str) -> dict:
-    return _stage(db, "none")
-
-
-def stage_sha_keys(db: str) -> dict:
-    return _stage(db, "sha")
-
-
-def stage_keys(db: str) -> dict:
-    return _stage(db, "all")
 
 
 def _close(a: dict, b: dict) -> bool:
@@ -75,7 +64,7 @@ def _close(a: dict, b: dict) -> bool:
 
 
 def main() -> None:
-    if run_stage(globals()):
+    if run_stage({f"stage_{k}": partial(_stage, keys=k) for k in SIDES}):
         return
     a = arguments(OUT).parse_args()
     db = a.db or simulated_store(a.teams, a.weeks, a.work)[0]
@@ -84,15 +73,15 @@ def main() -> None:
     order = list(SIDES)
     for i in range(a.rounds):
         for k in order if i % 2 == 0 else order[::-1]:
-            runs[k].append(child(k.replace(" ", "_"), db, __file__))
+            runs[k].append(child(k, db, __file__))
     for v in runs.values():
         for r in v:
             r["facts"] = sum(r["seconds"][s] for s in STEPS)
     best = {k: min(v, key=lambda r: r["facts"]) for k, v in runs.items()}
-    s = best["strings"]
+    s = best["none"]
     for k in order[1:]:
         if not _close(s["summary"], best[k]["summary"]):
-            raise SystemExit(f"the facts on {k} differ: {best[k]['summary']} against {s['summary']}")
+            raise SystemExit(f"the facts on {SIDES[k]} differ: {best[k]['summary']} against {s['summary']}")
 
     def row(name, get):
         best_cells = " | ".join(f"{get(best[k]):.1f}" for k in order)
