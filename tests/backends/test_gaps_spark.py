@@ -20,12 +20,17 @@ from ctssw.store import Store, ingest_canonical
 MISSING = ("incidents", "pages", "tool_usage")
 
 
+def _export_without_missing(small_dir, dest):
+    """The small organisation's export copied to ``dest`` without the ``MISSING`` sources."""
+    shutil.copytree(small_dir, dest, ignore=shutil.ignore_patterns(*MISSING))
+    assert not any((dest / t).exists() for t in MISSING)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def partial_store(small_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("partial")
-    src = d / "export"
-    shutil.copytree(small_dir, src, ignore=shutil.ignore_patterns(*MISSING))
-    assert not any((src / t).exists() for t in MISSING)
+    src = _export_without_missing(small_dir, d / "export")
     with Store(d / "ctssw.duckdb") as s:
         ingest_canonical(s, src)
     return d / "ctssw.duckdb"
@@ -55,8 +60,7 @@ def test_a_partial_lake_on_spark_answers_without_java_traces(small_dir, tmp_path
     """A lake without folders for the missing sources: `ctssw metrics --backend spark --lake` answers
     as DuckDB does, and its standard error holds no Java stack trace and none of Spark's start-up
     lines (it used to print one trace per missing table folder)."""
-    src = tmp_path / "export"
-    shutil.copytree(small_dir, src, ignore=shutil.ignore_patterns(*MISSING))
+    src = _export_without_missing(small_dir, tmp_path / "export")
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["ingest", "canonical", str(src), "--db", "meta.duckdb", "--lake", "lake"])
     assert r.exit_code == 0, r.output
