@@ -29,7 +29,9 @@ runner = CliRunner()
 
 
 def _rows(s: Store, table: str) -> pd.DataFrame:
+    """The table's rows without the identifier keys, which a store file keeps and a lake does not."""
     df = s.con.execute(f'SELECT * FROM "{table}"').df()
+    df = df.drop(columns=[k for k in TABLES[table].key_columns if k in df] if table in TABLES else [])
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 

@@ -55,6 +55,29 @@ def sha_key(con):
     return _duckdb_sha_key
 
 
+def stored_keys(con) -> bool:
+    """Whether the linkage joins deployments, their commits and the merge commits on the 64-bit
+    keys a store file keeps beside those ids and shas (``ctssw.store._idkeys``) instead of the
+    strings: on DuckDB, when every table it reads keeps them, and never beside a ``commits_diffs``
+    table (a DevLake database read in place). Only joins use them: ties between deployments are
+    still broken by the id strings, so the facts are the same either way.
+    """
+    if not on_duckdb(con) or _has_table(con, "commits_diffs"):
+        return False
+    from ..store import id_keys_ready
+
+    return id_keys_ready(con)
+
+
+# the key columns the deployments carry for the linkage when it joins on stored keys
+DEPLOYMENT_KEYS = ("deployment_id_key", "sha_key")
+
+
+def _keyed(con, deps: ir.Table | None) -> bool:
+    """Whether to join on stored keys: :func:`stored_keys`, and ``deps`` (when given) carries them."""
+    return (deps is None or set(DEPLOYMENT_KEYS) <= set(deps.columns)) and stored_keys(con)
+
+
 def _has_table(con, name: str) -> bool:
     try:
         con.table(name)
@@ -63,14 +86,14 @@ def _has_table(con, name: str) -> bool:
     return True
 
 
-def _dep_teams(con) -> ir.Table:
+def _dep_teams(con, keys: bool = False) -> ir.Table:
     d = con.table("deployments")
     s = con.table("services").select(svc_id="service_id", svc_team="team_id", svc_repo="repo_id")
     r = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
     d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
     return d.select(
         "deployment_id", "service_id", "environment", "started_at", "finished_at", "result",
-        "is_rollback", "manual_interventions", "sha",
+        "is_rollback", "manual_interventions", "sha", *(DEPLOYMENT_KEYS if keys else ()),
         is_production=d.is_production if "is_production" in d.columns else ibis.null("boolean"),
         repo_id=ibis.coalesce(d.repo_id, d.svc_repo),
         target=ibis.coalesce(d.service_id, d.repo_id, "team:" + d.team_id),
@@ -78,7 +101,7 @@ def _dep_teams(con) -> ir.Table:
     )
 
 
-def deployments(con, environment: str | None = None, *, previous: bool = True) -> ir.Table:
+def deployments(con, environment: str | None = None, *, previous: bool = True, keys: bool = False) -> ir.Table:
     """Deployments with their team, target and previous successful deployment of the same target.
 
     Columns added: ``team_id``, ``target``, ``ok`` (successful, not a rollback),
@@ -87,8 +110,10 @@ def deployments(con, environment: str | None = None, *, previous: bool = True) -
     window over every deployment that finds them: the metrics' facts need a previous success only
     for the few deployments whose commits are derived (:func:`deployment_commits` finds those
     itself), and at 10,000 teams the window took 7 of the 8 s of their deployments step.
+    ``keys=True`` adds the stored keys of the id and the sha (:data:`DEPLOYMENT_KEYS`; only where
+    :func:`stored_keys` holds).
     """
-    d = _dep_teams(con)
+    d = _dep_teams(con, keys)
     if environment is not None:
         # production: the connector's is_production decides (flag or name pattern), else the name
         prod = d.is_production.fill_null(d.environment == environment) if environment == "production" else None
@@ -106,8 +131,8 @@ def _with_previous(d: ir.Table) -> ir.Table:
     keys = [d.target, success] + ([d.environment] if "environment" in d.columns else [])
     w = ibis.window(group_by=keys, order_by=[d.finished_at, d.deployment_id])
     return d.mutate(
-        prev_success_deployment_id=ibis.ifelse(success, d.deployment_id.lag().over(w), ibis.null("string")),
-        prev_success_sha=ibis.ifelse(success, d.sha.lag().over(w), ibis.null("string")),
+        prev_success_deployment_id=ibis.ifelse(success, d.deployment_id.lag().over(w), ibis.null(d.deployment_id.type())),
+        prev_success_sha=ibis.ifelse(success, d.sha.lag().over(w), ibis.null(d.sha.type())),
     )
 
 
@@ -128,8 +153,18 @@ def derivation_candidates(con, deps: ir.Table, key=None) -> ir.Table:
     ``commits_diffs`` row when the backend holds that table).
 
     Columns: ``deployment_id``, ``repo_id``, ``target``, ``sha`` (as ``key`` maps it) and ``hi``
-    (the commit's time; NULL with ``commits_diffs``). ``deps`` is :func:`deployments`.
+    (the commit's time; NULL with ``commits_diffs``). ``deps`` is :func:`deployments`. When
+    ``deps`` carries the stored keys (:func:`stored_keys`), ``sha`` is the commit's stored key and
+    ``d_key`` the deployment's.
     """
+    if _keyed(con, deps):
+        have = con.table("deployment_commits").select(h_dep="deployment_id_key")
+        need = deps.filter((deps.result == "success") & deps.sha.notnull())
+        need = need.select("deployment_id", "repo_id", "target", sha="sha_key", d_key="deployment_id_key")
+        c = con.table("commits").select("repo_id", c_sha="sha_key", at="committed_at")
+        cand = need.join(c, [need.repo_id == c.repo_id, need.sha == c.c_sha])
+        cand = cand.select("deployment_id", "repo_id", "target", "sha", "d_key", hi="at")
+        return cand.anti_join(have, cand.d_key == have.h_dep)
     k = key or (lambda sha: sha)
     have = con.table("deployment_commits").select(h_dep="deployment_id")
     need = deps.filter((deps.result == "success") & deps.sha.notnull())
@@ -170,14 +205,21 @@ def deployment_commits(
     stored = stored.select("deployment_id", sha=k(stored.sha))
     if not derive:
         return stored
-    return stored.union(_derived_commits(con, environment, deps=deps, key=key, candidates=candidates))
+    return stored.union(_derived_commits(con, environment, deps=deps, key=key, candidates=candidates, keyed=False))
 
 
-def _derived_commits(con, environment: str, *, deps: ir.Table | None, key, candidates: ir.Table | None) -> ir.Table:
-    """The derived part of :func:`deployment_commits` (distinct rows)."""
-    k = key or (lambda sha: sha)
-    d = deps if deps is not None else deployments(con, environment)
-    if candidates is not None:
+def _derived_commits(
+    con, environment: str, *, deps: ir.Table | None, key, candidates: ir.Table | None, keyed: bool,
+) -> ir.Table:
+    """The derived part of :func:`deployment_commits` (distinct rows). ``keyed``: on the stored
+    keys, whose ``deps`` and ``candidates`` carry them; the rows are then keys too."""
+    k = (lambda sha: sha) if keyed or key is None else key
+    sha_of = (lambda t: t.sha_key) if keyed else (lambda t: k(t.sha))
+    d = deps if deps is not None else deployments(con, environment, previous=not keyed, keys=keyed)
+    if keyed:  # the previous successes' shas as their keys
+        cand = candidates if candidates is not None else derivation_candidates(con, d)
+        prev = _previous_sha(d.mutate(sha=d.sha_key), cand)
+    elif candidates is not None:
         cand = candidates
         prev = _previous_sha(d, cand)
     else:  # read once: the previous successes of every deployment instead of the candidates'
@@ -197,22 +239,24 @@ def _derived_commits(con, environment: str, *, deps: ir.Table | None, key, candi
         derived = j.select("deployment_id", sha=j.commit_sha)
     else:
         c2 = con.table("commits")
-        c2 = c2.select(lo_repo="repo_id", lo_sha=k(c2.sha), lo="committed_at")
+        c2 = c2.select(lo_repo="repo_id", lo_sha=sha_of(c2), lo="committed_at")
         hi = cand.left_join(c2, [cand.repo_id == c2.lo_repo, cand.prev_success_sha == c2.lo_sha])
         c3 = con.table("commits")
-        c3 = c3.select(r3="repo_id", c3_sha=k(c3.sha), at="committed_at")
+        c3 = c3.select(r3="repo_id", c3_sha=sha_of(c3), at="committed_at")
         j = hi.join(c3, [hi.repo_id == c3.r3, c3.at <= hi.hi, hi.lo.isnull() | (c3.at > hi.lo)])
-        derived = j.select("deployment_id", sha=j.c3_sha)
+        derived = j.select(deployment_id=j.d_key if keyed else j.deployment_id, sha=j.c3_sha)
     return derived.distinct()
 
 
-def _merged_changes(con) -> ir.Table:
+def _merged_changes(con, keyed: bool = False) -> ir.Table:
+    """Merged changes with their team; ``keyed`` adds ``m_key``, the merge commit's stored key."""
     ch = con.table("changes")
     rp = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
     ch = ch.filter(ch.merged_at.notnull()).left_join(rp, ch.repo_id == rp.rp_id)
     return ch.select(
         "change_id", "repo_id", "created_at", "merged_at", "merge_sha", "first_commit_at", "first_review_at",
         "first_commit_sha", "first_review_id",
+        *([ch.merge_sha_key.name("m_key")] if keyed else []),
         team_id=ibis.coalesce(ch.team_id, ch.repo_team),
     )
 
@@ -223,29 +267,40 @@ def shipped_merges(
 ) -> ir.Table:
     """(sha, deployment_id, deployed_at): each successful, non-rollback deployment of a change's
     merge commit (the rows :func:`change_deployments` picks the first of), the commit as its
+    stored key where :func:`stored_keys` holds and ``deps`` carries them, else as its
     :func:`sha_key`. ``candidates`` and ``derive`` are as for :func:`deployment_commits`."""
-    k = sha_key(con)
-    d = deps if deps is not None else deployments(con, environment)
+    keyed = _keyed(con, deps)
+    d = deps if deps is not None else deployments(con, environment, keys=keyed)
     ch = con.table("changes")
-    merges = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull()).select(m_sha="merge_sha")
-    # a semi-join keeps each row once however many changes share the merge commit: no DISTINCT
-    # needed. The stored rows meet the merge commits on the sha strings and only the rows kept get
-    # a key: at 10,000 teams (80M stored rows, 29M kept) this step took 7.4-7.8 s against
-    # 8.9-10.6 s keying every stored row first, and `ctssw metrics` 56.2-57.3 s against 57.4-58.2 s
-    # (peak memory 12.3 GiB against 11.6: the strings of the merge commits are held instead of keys)
-    dc = con.table("deployment_commits").select("deployment_id", "sha")
-    dc = dc.semi_join(merges, dc.sha == merges.m_sha)
-    dc = dc.mutate(sha=k(dc.sha))
+    merged = ch.filter(ch.merged_at.notnull() & ch.merge_sha.notnull())
+    dc = con.table("deployment_commits")
+    # a semi-join keeps each row once however many changes share the merge commit: no DISTINCT needed
+    if keyed:
+        k = None
+        merges = merged.select(m_sha="merge_sha_key")
+        dc = dc.select(deployment_id="deployment_id_key", sha="sha_key")
+        dc = dc.semi_join(merges, dc.sha == merges.m_sha)
+    else:
+        # The stored rows meet the merge commits on the sha strings and only the rows kept get a
+        # key: at 10,000 teams (80M stored rows, 29M kept) this step took 7.4-7.8 s against
+        # 8.9-10.6 s keying every stored row first, and `ctssw metrics` 56.2-57.3 s against
+        # 57.4-58.2 s (peak memory 12.3 GiB against 11.6: the strings of the merge commits are
+        # held instead of keys)
+        k = sha_key(con)
+        merges = merged.select(m_sha="merge_sha")
+        dc = dc.select("deployment_id", "sha")
+        dc = dc.semi_join(merges, dc.sha == merges.m_sha)
+        dc = dc.mutate(sha=k(dc.sha))
+        merges = merges.select(m_sha=k(merges.m_sha))
     if derive:  # the derived rows carry keys already (the candidates' shas are keys)
-        dv = _derived_commits(con, environment, deps=d, key=k, candidates=candidates)
-        keyed = merges.select(m_sha=k(merges.m_sha))
-        dc = dc.union(dv.semi_join(keyed, dv.sha == keyed.m_sha))
+        dv = _derived_commits(con, environment, deps=d, key=k, candidates=candidates, keyed=keyed)
+        dc = dc.union(dv.semi_join(merges, dv.sha == merges.m_sha))
     if rule == "devlake":  # DevLake ships nothing with a target's first successful deployment
         d = d if "prev_success_deployment_id" in d.columns else _with_previous(d)
         d = d.filter(d.prev_success_deployment_id.notnull())
     d = d.filter(d.ok)
-    d = d.select(d_id="deployment_id", d_fin="finished_at")
-    return dc.join(d, dc.deployment_id == d.d_id).select("sha", "deployment_id", deployed_at="d_fin")
+    d = d.select(d_id=d.deployment_id_key if keyed else d.deployment_id, d_name=d.deployment_id, d_fin=d.finished_at)
+    return dc.join(d, dc.deployment_id == d.d_id).select("sha", deployment_id="d_name", deployed_at="d_fin")
 
 
 def change_deployments(
@@ -259,8 +314,9 @@ def change_deployments(
     repo's owner when the change names none). ``deps`` (:func:`deployments`) and
     ``shipped`` (:func:`shipped_merges`) are for a caller that already holds them.
     """
-    ch = _merged_changes(con)
     s = shipped if shipped is not None else shipped_merges(con, environment, rule=rule, deps=deps)
+    keyed = s.sha.type().is_integer()  # the merge commits as stored keys (64-bit; sha_key's are decimals)
+    ch = _merged_changes(con, keyed)
     # the first by (finish time, id) per merge commit: one grouping, the least (finish, id) pair
     # as the key of arg_min. At 10,000 teams the change facts took 7.8-8.2 s this way against
     # 9.0-9.2 s for the earliest finish, the latest and the least id, with the commits whose
@@ -270,6 +326,8 @@ def change_deployments(
         deployment_id=s.deployment_id.argmin(ibis.struct({"f": s.deployed_at, "id": s.deployment_id})),
         deployed_at=s.deployed_at.min(),
     )
+    if keyed:
+        return ch.left_join(first, ch.m_key == first.f_sha).drop("f_sha", "m_key")
     return ch.left_join(first, sha_key(con)(ch.merge_sha) == first.f_sha).drop("f_sha")
 
 

@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from ..errors import ConfigError, MissingDataError
-from ._commits import commits_to_prod
+from ._commits import commits_to_prod, stored_keys
 from ._time import week_of
 from .backend import on_duckdb
 
@@ -112,7 +112,9 @@ def _members(con, cal: ir.Table, cfg: PanelConfig) -> ir.Table:
     )
 
 
-def _deployments(con, cfg: PanelConfig) -> ir.Table:
+def _deployments(con, cfg: PanelConfig, keys: bool = False) -> ir.Table:
+    """The deployments to the panel's environment with their team and week; ``keys`` adds the
+    stored key of each id (``_commits.stored_keys``)."""
     d = con.table("deployments")
     s = con.table("services").select(svc_id="service_id", svc_team="team_id")
     r = con.table("repos").select(rp_id="repo_id", repo_team="team_id")
@@ -120,6 +122,7 @@ def _deployments(con, cfg: PanelConfig) -> ir.Table:
     d = d.left_join(s, d.service_id == s.svc_id).left_join(r, d.repo_id == r.rp_id)
     return d.select(
         "deployment_id",
+        *(["deployment_id_key"] if keys else []),
         "result",
         "is_rollback",
         "manual_interventions",
@@ -161,7 +164,7 @@ def build_panel(con, cfg: PanelConfig, columns: tuple[str, ...] | None = None) -
     span = people.group_by("team_id").aggregate(w0=people.week.min(), w1=people.week.max())
     spine = span.join(cal, [cal.week >= span.w0, cal.week <= span.w1]).select("team_id", "week")
 
-    dep = _deployments(con, cfg)
+    dep = _deployments(con, cfg, keys=with_commits and stored_keys(con))
     ok = (dep.result == "success") & ~dep.is_rollback
     deploys = dep.group_by(["team_id", "week"]).aggregate(
         deployments=dep.deployment_id.count(where=ok),

@@ -9,9 +9,27 @@ import ibis.expr.types as ir
 from .backend import on_duckdb
 
 
+def stored_keys(con) -> bool:
+    """Whether ``con`` is a DuckDB store whose deployments and their commits keep 64-bit keys beside
+    their ids and shas (``ctssw.store._idkeys``)."""
+    if not on_duckdb(con):
+        return False
+    from ..store import id_keys_ready
+
+    return id_keys_ready(con)
+
+
 def commits_to_prod(con, shipped: ir.Table) -> ir.Table:
-    """Distinct commits the team's successful production deployments shipped, per team-week."""
+    """Distinct commits the team's successful production deployments shipped, per team-week.
+
+    Where ``shipped`` carries ``deployment_id_key`` (:func:`stored_keys`), the deployment commits
+    join it on the stored keys and their stored sha keys are counted: the same hashes
+    :func:`_distinct_shas` makes of the shas, read instead of computed."""
     dc = con.table("deployment_commits")
+    if "deployment_id_key" in shipped.columns:
+        dcj = dc.join(shipped, dc.deployment_id_key == shipped.deployment_id_key)
+        n = _duckdb_list_unique(_duckdb_list(dcj.sha_key, where=dcj.sha_key.notnull()))
+        return dcj.group_by(["team_id", "week"]).aggregate(commits_to_prod=n)
     dcj = dc.join(shipped, dc.deployment_id == shipped.deployment_id)
     return dcj.group_by(["team_id", "week"]).aggregate(commits_to_prod=_distinct_shas(con, dcj.sha))
 

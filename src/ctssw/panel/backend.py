@@ -57,7 +57,7 @@ def load_into_spark(store, con, tables: tuple[str, ...] = CANONICAL, *, folder: 
         return _load_parquet(store, con, tables, Path(folder))
     done, size = [], 0
     for t in tables:
-        arrow = store.con.sql(f'SELECT * EXCLUDE (source, ingested_at) FROM "{t}"').to_arrow_table()
+        arrow = store.con.sql(_parquet_select(store.con, t)).to_arrow_table()
         arrow = _spark_safe(arrow)
         size += arrow.nbytes  # in memory, larger than the Parquet: errs towards more partitions
         df = con._session.createDataFrame(arrow, schema=_spark_schema(arrow.schema))
@@ -119,15 +119,21 @@ def _lake_bytes(session, root: str, tables: tuple[str, ...]) -> int | None:
 
 
 def _parquet_select(duck, table: str) -> str:
-    """The table without its lineage columns; a naive timestamp is taken as UTC.
+    """The table without its lineage columns and identifier keys; a naive timestamp is taken as UTC.
+
+    The keys (``ctssw.store._idkeys``) are unsigned 64-bit, which Spark has no type for; its
+    linkage joins the strings.
 
     Parquet marks TIMESTAMPTZ as a UTC instant, which Spark reads as its TIMESTAMP
     (shown in the UTC session zone); a naive one would come back as TIMESTAMP_NTZ.
     """
+    from ..store import TABLES
+
+    left_out = ["source", "ingested_at", *(TABLES[table].key_columns if table in TABLES else [])]
     rows = duck.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = ? AND column_name NOT IN ('source', 'ingested_at') ORDER BY ordinal_position",
-        [table],
+        "WHERE table_name = ? AND NOT list_contains(?, column_name) ORDER BY ordinal_position",
+        [table, left_out],
     ).fetchall()
     cols = []
     for name, typ in rows:

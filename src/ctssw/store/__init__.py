@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._db import DEFAULT_PATH, LoadCounts, Store, open_lake
+from ._idkeys import id_keys_ready
 from ._lake import LAKE_TABLES, check_lake, is_remote
 from ._rekey import rekey
 from ._schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
@@ -34,6 +35,7 @@ __all__ = [
     "LoadCounts",
     "Store",
     "copy_to_lake",
+    "id_keys_ready",
     "ingest_canonical",
     "check_lake",
     "is_remote",

@@ -24,6 +24,8 @@ import pyarrow as pa
 from ..errors import SchemaError
 from . import _exact
 from ._checks import late_checks, type_reasons
+from ._idkeys import insert_lists
+from ._lake import LAKE_TABLES
 from ._schema import TABLES, Table
 from ._sql import ident as _q
 from ._sql import literal as _lit
@@ -80,6 +82,7 @@ class _Plan:
     stored: str  # typed plus stored person ids, _skh and _rh
     sources: tuple[str, ...]
     row_ref: str
+    keyed: bool  # the table keeps keys beside its identifiers (store._idkeys): a store file's, not a lake's
 
 
 def _plan(store, t: Table, batch, types: dict[str, str], now: dt.datetime) -> _Plan:
@@ -118,7 +121,8 @@ def _plan(store, t: Table, batch, types: dict[str, str], now: dt.datetime) -> _P
     stored_cols = t.stored_columns
     inner = f"SELECT _l2.*{', ' if sel else ''}{', '.join(sel)} FROM ({l2}) _l2 {' '.join(joins)}"
     l3 = f"SELECT *, {_hash(t.stored_key)} AS _skh, {_hash(stored_cols)} AS _rh FROM ({inner}) _l3"
-    return _Plan(t, batch.sql, cols_in, person, l2, l3, tuple(batch.sources), batch.row_ref)
+    keyed = bool(t.keyed) and (store.lake is None or t.name not in LAKE_TABLES)
+    return _Plan(t, batch.sql, cols_in, person, l2, l3, tuple(batch.sources), batch.row_ref, keyed)
 
 
 def _pseudonyms(store, p: _Plan) -> None:
@@ -192,7 +196,6 @@ def _load(store, p: _Plan, now: dt.datetime) -> list[LoadCounts]:
     n = len(p.sources)
     src_names = _list(p.sources)
     stored = t.stored_columns
-    cols = ", ".join(_q(x) for x in stored)
     _pseudonyms(store, p)
     read = _per_src(c, f"SELECT _src, count(*) FROM ({p.sql}) GROUP BY 1")
     c.execute("CREATE OR REPLACE TEMP TABLE _rej (_src BIGINT, _rid BIGINT, reason VARCHAR)")
@@ -201,9 +204,10 @@ def _load(store, p: _Plan, now: dt.datetime) -> list[LoadCounts]:
     updated = dict.fromkeys(range(n), 0)
     if empty:
         # straight into the table; keys met twice are taken out again and settled row by row
+        into, sel = insert_lists(t, p.keyed)
         c.execute(
-            f"INSERT INTO {T} ({cols}, source, ingested_at) "
-            f"SELECT {cols}, {src_names}[CAST(_src AS BIGINT) + 1], ? FROM ({p.stored}) WHERE _why IS NULL",
+            f"INSERT INTO {T} ({into}, source, ingested_at) "
+            f"SELECT {sel}, {src_names}[CAST(_src AS BIGINT) + 1], ? FROM ({p.stored}) WHERE _why IS NULL",
             [now],
         )
         index = {s: i for i, s in enumerate(p.sources)}
@@ -241,7 +245,7 @@ def _load(store, p: _Plan, now: dt.datetime) -> list[LoadCounts]:
             "WHERE _why IS NULL AND _skh IN (SELECT _skh FROM _ck)"
         )
         for i in range(n):
-            new, chg, rej = _exact.settle(c, t, i, p.sources[i], now)
+            new, chg, rej = _exact.settle(c, t, i, p.sources[i], now, keyed=p.keyed)
             loaded[i] += new
             updated[i] += chg
             rejected[i] += rej
@@ -318,7 +322,6 @@ def _fast_write(c, t: Table, p: _Plan, now) -> dict[int, tuple[int, int]]:
     """Write the new and changed rows of keys met once; per source ``(new, changed)``."""
     T = _q(t.name)
     skey = t.stored_key
-    cols = ", ".join(_q(x) for x in t.stored_columns)
     keep = "_why IS NULL AND _skh NOT IN (SELECT _skh FROM _ck)"
     counts = {int(s): (int(a), int(b)) for s, a, b in c.execute(
         f"SELECT _src, count(*) FILTER (WHERE NOT _old), count(*) FILTER (WHERE _old) FROM _todo WHERE {keep} GROUP BY 1"
@@ -329,9 +332,10 @@ def _fast_write(c, t: Table, p: _Plan, now) -> dict[int, tuple[int, int]]:
             f"DELETE FROM {T} USING (SELECT {', '.join(_q(k) for k in skey)} FROM _todo WHERE {keep} AND _old) d WHERE {on}"
         )
     if counts:
+        into, sel = insert_lists(t, p.keyed)
         c.execute(
-            f"INSERT INTO {T} ({cols}, source, ingested_at) "
-            f"SELECT {cols}, {_list(p.sources)}[CAST(_src AS BIGINT) + 1], ? FROM _todo WHERE {keep}",
+            f"INSERT INTO {T} ({into}, source, ingested_at) "
+            f"SELECT {sel}, {_list(p.sources)}[CAST(_src AS BIGINT) + 1], ? FROM _todo WHERE {keep}",
             [now],
         )
     return counts

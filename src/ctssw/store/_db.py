@@ -13,13 +13,13 @@ import duckdb
 
 from ..errors import DataWarning, StoreError, first_line
 from ..sources.canonical import Batch
-from . import _bulk, _journal, _keys
+from . import _bulk, _idkeys, _journal, _keys
 from ._bulk import LoadCounts
 from ._checks import TimeWindow, check_currencies, load_rates
 from ._lake import LAKE_TABLES, Lake, is_remote
 from ._open import _check_file, _memory_budget
 from ._remap import remap_identities
-from ._schema import SCHEMA_VERSION, TABLES, Table
+from ._schema import READS, SCHEMA_VERSION, TABLES, Table
 from ._sql import ident as _q
 
 DEFAULT_PATH = "ctssw.duckdb"
@@ -28,7 +28,7 @@ META_COLUMNS = ("source", "ingested_at")
 
 def _ddl(t: Table) -> str:
     cols = [f"{_q(t.stored_name(c))} {c.type}" for c in t.columns]
-    cols += ["source VARCHAR", "ingested_at TIMESTAMPTZ"]
+    cols += ["source VARCHAR", "ingested_at TIMESTAMPTZ"] + [f"{_q(k)} UBIGINT" for k in t.key_columns]
     return f"CREATE TABLE IF NOT EXISTS {_q(t.name)} ({', '.join(cols)})"
 
 
@@ -155,6 +155,11 @@ class Store:
                     c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(name)} {col.type}")
                     if col.default is not None:
                         c.execute(f"UPDATE {_q(t.name)} SET {_q(name)} = {col.default}")
+            for k in t.key_columns:  # filled by the refresh below
+                if k not in have:
+                    c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(k)} UBIGINT")
+        _idkeys.refresh(c, [t for t in TABLES if self.lake is None or t not in LAKE_TABLES])
+        c.execute("UPDATE ctssw_meta SET value = ? WHERE key = 'schema_version' AND value = '1'", [str(SCHEMA_VERSION)])
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
         # identities recognised as bots or agents at ingest: never builders, counted apart
         c.execute("CREATE TABLE IF NOT EXISTS bots (builder_id VARCHAR, rule VARCHAR, first_seen TIMESTAMPTZ)")
@@ -222,7 +227,7 @@ class Store:
             row = rows[0] if rows else None
         except duckdb.CatalogException:
             raise StoreError(f"{self.path} is not a ctssw store (no ctssw_meta table)") from None
-        if row is None or int(row[0]) != SCHEMA_VERSION:
+        if row is None or int(row[0]) not in READS:
             raise StoreError(
                 f"{self.path} has schema version {row and row[0]}, this ctssw writes {SCHEMA_VERSION}"
             )

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ._idkeys import insert_lists
 from ._schema import Table
 from ._sql import ident as _q
 
 DUPLICATE = "duplicate key with different content"
 
 
-def settle(con, t: Table, src: int, source: str, now: dt.datetime) -> tuple[int, int, int]:
-    """Apply the rules to source ``src``'s rows in ``_cand``; returns ``(new, changed, rejected)``."""
+def settle(con, t: Table, src: int, source: str, now: dt.datetime, *, keyed: bool = False) -> tuple[int, int, int]:
+    """Apply the rules to source ``src``'s rows in ``_cand``; returns ``(new, changed, rejected)``.
+    ``keyed``: the table keeps keys beside its identifiers (``store._idkeys``)."""
     mine = f"_src = {int(src)}"
     if not con.execute(f"SELECT count(*) FROM _cand WHERE {mine}").fetchall()[0][0]:
         return 0, 0, 0
@@ -55,8 +57,9 @@ def settle(con, t: Table, src: int, source: str, now: dt.datetime) -> tuple[int,
         gone = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM {T}.{_q(k)}" for k in skey)
         con.execute(f"DELETE FROM {T} WHERE EXISTS (SELECT 1 FROM _sc x WHERE x._status = 'changed' AND {gone})")
     if n_new or n_changed:
+        into, sel = insert_lists(t, keyed)
         con.execute(
-            f"INSERT INTO {T} ({cols}, source, ingested_at) SELECT {cols}, ?, ? FROM _sc WHERE _status <> 'same'",
+            f"INSERT INTO {T} ({into}, source, ingested_at) SELECT {sel}, ?, ? FROM _sc WHERE _status <> 'same'",
             [source, now],
         )
     con.execute("DROP TABLE _sg")

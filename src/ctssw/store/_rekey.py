@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import StoreError, first_line
-from . import _journal, _keys
+from . import _idkeys, _journal, _keys
 from ._schema import TABLES
 from ._sql import ident as _q
 from ._sql import literal as _lit
@@ -160,6 +160,8 @@ def _copy(src: Path, dst: Path, key_path: Path, secret: bytes) -> dict[str, int]
                 c.execute(f"CREATE TABLE main.{_q(name)} AS {sel}")
             if repl:
                 counts[name] = c.execute(f"SELECT count(*) FROM main.{_q(name)}").fetchall()[0][0]
+        # the keys of a source store made under another DuckDB's hash are made again (store._idkeys)
+        _idkeys.recompute(c, main_tables(c))
         _journal.record_finished(c, "rekey", "rekey", counts)
         if "lake" in have_meta(c):
             # the new file keeps no canonical tables of its own: they are the lake's

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# the versions this ctssw opens: 1 has no identifier keys (store._idkeys), which its first
+# writable open adds; read-only, the metrics join its strings
+READS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Table:
     checks: tuple[tuple[str, str], ...] = ()
     team_refs: tuple[str, ...] = ()  # SQL expressions that, when not NULL, must name a known team
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # identifiers stored with a 64-bit key beside them (``<name>_key``; see store._idkeys)
+    keyed: tuple[str, ...] = ()
 
     def stored_name(self, c: Column) -> str:
         return c.name + "_id" if c.person else c.name
@@ -32,6 +37,10 @@ class Table:
     @property
     def stored_columns(self) -> list[str]:
         return [self.stored_name(c) for c in self.columns]
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [c + "_key" for c in self.keyed]
 
     @property
     def stored_key(self) -> list[str]:
@@ -129,6 +138,7 @@ TABLES: dict[str, Table] = {
             ),
             checks=(("additions >= 0 AND deletions >= 0", "negative line count"),),
             team_refs=("team_id",),
+            keyed=("sha",),
         ),
         Table(
             "changes",
@@ -157,6 +167,7 @@ TABLES: dict[str, Table] = {
                 ("additions >= 0 AND deletions >= 0", "negative line count"),
             ),
             team_refs=("team_id",),
+            keyed=("merge_sha",),
         ),
         Table(
             "deployments",
@@ -187,6 +198,7 @@ TABLES: dict[str, Table] = {
                 "result": ("success", "failure", "cancelled", "running"),
                 "kind": ("deployment", "release", "tag", "workflow_run"),
             },
+            keyed=("deployment_id", "sha"),
         ),
         Table(
             "deployment_commits",
@@ -196,6 +208,7 @@ TABLES: dict[str, Table] = {
                 _c("sha", "VARCHAR", required=True),
                 _c("repo_id", "VARCHAR"),
             ),
+            keyed=("deployment_id", "sha"),
         ),
         Table(
             "incidents",

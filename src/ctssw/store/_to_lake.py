@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import StoreError
 from . import _journal
 from ._lake import LAKE_TABLES, is_remote
+from ._schema import TABLES
 from ._sql import ident as _q
 from ._sql import literal as _lit
 from ._sql import main_tables
@@ -90,7 +91,10 @@ def _copy(src: Path, dst: Path, lake: str | Path, identity_key) -> dict[str, int
                     continue
                 if name in LAKE_TABLES:
                     s.writable(name)
-                    c.execute(f"INSERT INTO temp.{_q(name)} BY NAME SELECT * FROM src.main.{_q(name)}")
+                    # a lake keeps no identifier keys (store._idkeys): the store's are left behind
+                    keys = TABLES[name].key_columns
+                    sel = f"* EXCLUDE ({', '.join(map(_q, keys))})" if keys else "*"
+                    c.execute(f"INSERT INTO temp.{_q(name)} BY NAME SELECT {sel} FROM src.main.{_q(name)}")
                     s.release(name)  # staged now: the next table's rows need not share the memory
                 elif name in mine:
                     c.execute(f"INSERT INTO main.{_q(name)} BY NAME SELECT * FROM src.main.{_q(name)}")
