@@ -70,7 +70,18 @@ def stored_keys(con) -> bool:
 
 
 # the key columns the deployments carry for the linkage when it joins on stored keys
-DEPLOYMENT_KEYS = ("deployment_id_key", "sha_key")
+DEPLOYMENT_KEYS = ("deployment_id_key",)
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _duckdb_hash(x: str) -> idt.UInt64:  # DuckDB's own 64-bit hash(), as the store's keys are made
+    ...
+
+
+def id_key(x: ir.StringValue) -> ir.Value:
+    """The key the store keeps for identifier ``x`` (NULL for NULL), computed on the fly: equal to
+    a stored one where :func:`stored_keys` holds (the store's keys were made by this DuckDB)."""
+    return ibis.ifelse(x.notnull(), _duckdb_hash(x), ibis.null("uint64"))
 
 
 def _keyed(con, deps: ir.Table | None) -> bool:
@@ -154,21 +165,15 @@ def derivation_candidates(con, deps: ir.Table, key=None) -> ir.Table:
 
     Columns: ``deployment_id``, ``repo_id``, ``target``, ``sha`` (as ``key`` maps it) and ``hi``
     (the commit's time; NULL with ``commits_diffs``). ``deps`` is :func:`deployments`. When
-    ``deps`` carries the stored keys (:func:`stored_keys`), ``sha`` is the commit's stored key and
-    ``d_key`` the deployment's.
+    ``deps`` carries the stored keys (:func:`stored_keys`), ``sha`` is the commit's :func:`id_key`
+    and ``deployment_id_key`` the deployment's stored key.
     """
-    if _keyed(con, deps):
-        have = con.table("deployment_commits").select(h_dep="deployment_id_key")
-        need = deps.filter((deps.result == "success") & deps.sha.notnull())
-        need = need.select("deployment_id", "repo_id", "target", sha="sha_key", d_key="deployment_id_key")
-        c = con.table("commits").select("repo_id", c_sha="sha_key", at="committed_at")
-        cand = need.join(c, [need.repo_id == c.repo_id, need.sha == c.c_sha])
-        cand = cand.select("deployment_id", "repo_id", "target", "sha", "d_key", hi="at")
-        return cand.anti_join(have, cand.d_key == have.h_dep)
-    k = key or (lambda sha: sha)
-    have = con.table("deployment_commits").select(h_dep="deployment_id")
+    keyed = _keyed(con, deps)
+    k = id_key if keyed else key or (lambda sha: sha)
+    kept = ["deployment_id_key"] if keyed else []
+    have = con.table("deployment_commits").select(h_dep=kept[0] if keyed else "deployment_id")
     need = deps.filter((deps.result == "success") & deps.sha.notnull())
-    need = need.select("deployment_id", "repo_id", "target", "sha")
+    need = need.select("deployment_id", "repo_id", "target", "sha", *kept)
     # the deployments whose sha names a known commit first, then those without stored rows: the
     # anti-join then probes the stored rows with the few candidates instead of every deployment.
     # Every commit probes this join once, so it compares the strings: hashing each into a key
@@ -180,9 +185,9 @@ def derivation_candidates(con, deps: ir.Table, key=None) -> ir.Table:
         c = con.table("commits")
         c = c.select("repo_id", c_sha="sha", at="committed_at")
         cand = need.join(c, [need.repo_id == c.repo_id, need.sha == c.c_sha])
-        cand = cand.select("deployment_id", "repo_id", "target", "sha", hi="at")
+        cand = cand.select("deployment_id", "repo_id", "target", "sha", *kept, hi="at")
     cand = cand.mutate(sha=k(cand.sha))
-    return cand.anti_join(have, cand.deployment_id == have.h_dep)
+    return cand.anti_join(have, (cand.deployment_id_key if keyed else cand.deployment_id) == have.h_dep)
 
 
 def deployment_commits(
@@ -211,16 +216,13 @@ def deployment_commits(
 def _derived_commits(
     con, environment: str, *, deps: ir.Table | None, key, candidates: ir.Table | None, keyed: bool,
 ) -> ir.Table:
-    """The derived part of :func:`deployment_commits` (distinct rows). ``keyed``: on the stored
-    keys, whose ``deps`` and ``candidates`` carry them; the rows are then keys too."""
-    k = (lambda sha: sha) if keyed or key is None else key
-    sha_of = (lambda t: t.sha_key) if keyed else (lambda t: k(t.sha))
+    """The derived part of :func:`deployment_commits` (distinct rows). ``keyed``: the rows are the
+    deployment's stored key and the commit's :func:`id_key`, and ``deps`` and ``candidates`` carry
+    the deployments' stored keys."""
+    k = id_key if keyed else key or (lambda sha: sha)
     d = deps if deps is not None else deployments(con, environment, previous=not keyed, keys=keyed)
-    if keyed:  # the previous successes' shas as their keys
-        cand = candidates if candidates is not None else derivation_candidates(con, d)
-        prev = _previous_sha(d.mutate(sha=d.sha_key), cand)
-    elif candidates is not None:
-        cand = candidates
+    if keyed or candidates is not None:
+        cand = candidates if candidates is not None else derivation_candidates(con, d, k)
         prev = _previous_sha(d, cand)
     else:  # read once: the previous successes of every deployment instead of the candidates'
         cand = derivation_candidates(con, d, k)
@@ -239,12 +241,12 @@ def _derived_commits(
         derived = j.select("deployment_id", sha=j.commit_sha)
     else:
         c2 = con.table("commits")
-        c2 = c2.select(lo_repo="repo_id", lo_sha=sha_of(c2), lo="committed_at")
+        c2 = c2.select(lo_repo="repo_id", lo_sha=k(c2.sha), lo="committed_at")
         hi = cand.left_join(c2, [cand.repo_id == c2.lo_repo, cand.prev_success_sha == c2.lo_sha])
         c3 = con.table("commits")
-        c3 = c3.select(r3="repo_id", c3_sha=sha_of(c3), at="committed_at")
+        c3 = c3.select(r3="repo_id", c3_sha=k(c3.sha), at="committed_at")
         j = hi.join(c3, [hi.repo_id == c3.r3, c3.at <= hi.hi, hi.lo.isnull() | (c3.at > hi.lo)])
-        derived = j.select(deployment_id=j.d_key if keyed else j.deployment_id, sha=j.c3_sha)
+        derived = j.select(deployment_id=j.deployment_id_key if keyed else j.deployment_id, sha=j.c3_sha)
     return derived.distinct()
 
 

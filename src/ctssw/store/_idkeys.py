@@ -3,14 +3,17 @@
 At 10,000 teams the change facts join 80M deployment commits to 22M deployments on their ids
 and to 29M merge commits on their shas. With 64-bit keys for those ids and shas in a store file,
 the same SQL (the floor's, ``benchmarks/metrics_floor.py``) built the change facts in 26.5 s
-against 41.5-45.9 s on the strings (results/metrics_keys.md). A key is DuckDB's ``hash()`` of the
-identifier (NULL for NULL), computed in each load's own projection: one hash per keyed cell.
+against 41.5-45.9 s on the strings. A key is DuckDB's ``hash()`` of the identifier (NULL for
+NULL), computed in each load's own projection. Only the deployment ids, the deployment commits'
+ids and shas and the changes' merge commits are keyed: the rest of the linkage (the commit history
+a deployment's commits are derived from) hashes the few rows it reads on the fly, and every key
+stored costs the ingest its writing.
 
 ``hash()`` is DuckDB's own and not promised stable between its versions. The store records the
 hash of a probe string with its keys, and when a DuckDB that hashes differently opens it for
 writing, every key is computed again before a row is added. That also fills the keys of a store
-written before they existed (schema version 1). The linkage compares keys only with other stored
-keys, so another DuckDB that opens the store read-only still reads keys consistent with each other.
+written before they existed (schema version 1). Opened read-only by such a DuckDB, the store is
+read on its strings (:func:`id_keys_ready`).
 
 Two distinct identifiers share a key with a chance of about n²/2^65: 3e-4 for 10^8 distinct shas.
 A shared key would link the changes of those two commits to each other's deployments.
@@ -73,13 +76,14 @@ def refresh(con, tables) -> bool:
 
 
 # the tables the metrics' change linkage joins on keys, which must all keep them
-LINKED = ("deployments", "deployment_commits", "commits", "changes")
+LINKED = ("deployments", "deployment_commits", "changes")
 
 
 def id_keys_ready(con) -> bool:
-    """Whether every table of :data:`LINKED` on the Ibis connection ``con`` keeps its keys and
-    the store made them all (its ``ctssw_meta`` names their hash). False for a lake's views, a
-    store of schema version 1 opened read-only, or a database that is not a ctssw store."""
+    """Whether every table of :data:`LINKED` on the Ibis connection ``con`` keeps its keys, made
+    with this DuckDB's ``hash()`` (so a key computed on the fly equals a stored one). False for a
+    lake's views, a store of schema version 1 or one keyed under another hash opened read-only,
+    or a database that is not a ctssw store."""
     for name in LINKED:
         try:
             have = set(con.table(name).columns)
@@ -88,6 +92,7 @@ def id_keys_ready(con) -> bool:
         if not set(TABLES[name].key_columns) <= have:
             return False
     try:
-        return bool(con.raw_sql(f"SELECT count(*) FROM ctssw_meta WHERE key = '{META}'").fetchall()[0][0])
+        rows = con.raw_sql(f"SELECT value = ({_PROBE}) FROM ctssw_meta WHERE key = '{META}'").fetchall()
+        return bool(rows and rows[0][0])
     except Exception:  # no ctssw_meta: not a ctssw store
         return False

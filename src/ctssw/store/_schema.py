@@ -138,7 +138,6 @@ TABLES: dict[str, Table] = {
             ),
             checks=(("additions >= 0 AND deletions >= 0", "negative line count"),),
             team_refs=("team_id",),
-            keyed=("sha",),
         ),
         Table(
             "changes",
@@ -198,7 +197,7 @@ TABLES: dict[str, Table] = {
                 "result": ("success", "failure", "cancelled", "running"),
                 "kind": ("deployment", "release", "tag", "workflow_run"),
             },
-            keyed=("deployment_id", "sha"),
+            keyed=("deployment_id",),
         ),
         Table(
             "deployment_commits",
