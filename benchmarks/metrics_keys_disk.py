@@ -1,0 +1,58 @@
+"""The floor's fact SQL on store files whose identifiers are kept as strings or as 64-bit keys.
+
+    python benchmarks/metrics_keys_disk.py build STORE.duckdb OUT.duckdb KEYS   # KEYS: none, dep, all
+    python benchmarks/metrics_keys_disk.py run OUT.duckdb KEYS
+
+``bench_metrics_keys.py`` compares in-memory copies, which read differently from a store file
+(its string copies were slower than the same SQL on the store). Here ``build`` writes the columns
+the floor reads (``metrics_floor.KEYED``) into a new DuckDB file, with the identifiers of
+``KEYS`` replaced by their 64-bit ``hash()``: none, ``dep`` (the deployment ids and the commit
+shas, as the store keys them since schema version 2, plus the deployments' and the commits' shas
+and the incidents' deployment ids), or ``all`` (every identifier). ``run`` builds the floor's
+three fact tables from that file, in its own process, and prints each step's seconds and the
+counts and sums every kind must share (``metrics_floor.summary``). Run each file in turn, more
+than once, in one hour.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import duckdb
+import metrics_floor as F
+
+KEYS = {**F.KEYS, "dep": frozenset({"sha", "merge_sha", "deployment_id"})}
+
+
+def build(store: str, out: str, keys: str) -> None:
+    keyed = KEYS[keys]
+    con = duckdb.connect(out)
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"ATTACH '{store}' AS s (READ_ONLY)")
+    t = time.perf_counter()
+    for table, cols in F.KEYED.items():
+        sel = ", ".join(f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if c in keyed else c for c in cols.split())
+        con.execute(f"CREATE TABLE {table} AS SELECT {sel} FROM s.main.{table}")
+    con.execute("CHECKPOINT")
+    print(f"build {keys}: {time.perf_counter() - t:.1f} s")
+
+
+def run(db: str, keys: str) -> None:
+    con = duckdb.connect(db, read_only=True)
+    con.execute("SET preserve_insertion_order = false")
+    if keys == "dep":  # team ids stay strings: only the as-of probe's least deployment id changes
+        con.execute("SET TimeZone = 'UTC'")
+        secs = {}
+        for name, sql in F.STEPS:
+            t = time.perf_counter()
+            con.execute(sql.replace("'id': ''", "'id': CAST(0 AS UBIGINT)"))
+            secs[name] = time.perf_counter() - t
+    else:
+        secs = F._steps(con, keyed=keys == "all")
+    print(f"run {keys}: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()) + f"; facts {sum(secs.values()):.1f} s")
+    print(F.summary(con))
+
+
+if __name__ == "__main__":
+    {"build": build, "run": run}[sys.argv[1]](*sys.argv[2:])
