@@ -72,17 +72,21 @@ def test_every_kind_of_load_writes_the_keys(tmp_path):
     assert meta["schema_version"] == str(SCHEMA_VERSION) == "2" and META in meta
 
 
-def _as_version_1(src: Path, dst: Path) -> Path:
-    """A copy of ``src`` as a store written before the keys: no key columns, schema version 1."""
+def _altered(src: Path, dst: Path, *statements: str) -> Path:
+    """A copy of the store ``src`` at ``dst``, changed by ``statements`` run on it in plain DuckDB."""
     shutil.copy(src, dst)
     con = duckdb.connect(str(dst))
-    for name, t in KEYED.items():
-        for k in t.key_columns:
-            con.execute(f'ALTER TABLE "{name}" DROP COLUMN "{k}"')
-    con.execute(f"DELETE FROM ctssw_meta WHERE key = '{META}'")
-    con.execute("UPDATE ctssw_meta SET value = '1' WHERE key = 'schema_version'")
+    for sql in statements:
+        con.execute(sql)
     con.close()
     return dst
+
+
+def _as_version_1(src: Path, dst: Path) -> Path:
+    """A copy of ``src`` as a store written before the keys: no key columns, schema version 1."""
+    drops = [f'ALTER TABLE "{name}" DROP COLUMN "{k}"' for name, t in KEYED.items() for k in t.key_columns]
+    return _altered(src, dst, *drops, f"DELETE FROM ctssw_meta WHERE key = '{META}'",
+                    "UPDATE ctssw_meta SET value = '1' WHERE key = 'schema_version'")
 
 
 def _metrics(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
@@ -112,12 +116,8 @@ def test_a_version_1_store_is_read_on_its_strings_and_keyed_when_opened_to_write
 
 
 def test_keys_made_under_another_hash_are_made_again(store_path, tmp_path):
-    p = tmp_path / "other.duckdb"
-    shutil.copy(store_path, p)
-    con = duckdb.connect(str(p))
-    con.execute(f"UPDATE ctssw_meta SET value = 'another DuckDB' WHERE key = '{META}'")
-    con.execute("UPDATE deployment_commits SET sha_key = sha_key + 1")
-    con.close()
+    p = _altered(store_path, tmp_path / "other.duckdb", f"UPDATE ctssw_meta SET value = 'another DuckDB' WHERE key = '{META}'",
+                 "UPDATE deployment_commits SET sha_key = sha_key + 1")
     with Store(p, read_only=True) as s:  # read-only: left as they are, and not joined
         assert _wrong_keys(s.con)["deployment_commits"] > 0
     assert not _metrics(p)[2]
@@ -126,11 +126,7 @@ def test_keys_made_under_another_hash_are_made_again(store_path, tmp_path):
 
 
 def test_a_newer_schema_version_is_refused(store_path, tmp_path):
-    p = tmp_path / "v3.duckdb"
-    shutil.copy(store_path, p)
-    con = duckdb.connect(str(p))
-    con.execute("UPDATE ctssw_meta SET value = '3' WHERE key = 'schema_version'")
-    con.close()
+    p = _altered(store_path, tmp_path / "v3.duckdb", "UPDATE ctssw_meta SET value = '3' WHERE key = 'schema_version'")
     for ro in (True, False):
         with pytest.raises(StoreError, match="has schema version 3, this ctssw writes 2"):
             Store(p, read_only=ro)

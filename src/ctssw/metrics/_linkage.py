@@ -21,6 +21,8 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
+from ..panel import id_key
+from ..panel import stored_keys as panel_keys
 from ..panel.backend import on_duckdb
 
 NEVER = ibis.timestamp("1970-01-01 00:00:00")
@@ -62,26 +64,11 @@ def stored_keys(con) -> bool:
     table (a DevLake database read in place). Only joins use them: ties between deployments are
     still broken by the id strings, so the facts are the same either way.
     """
-    if not on_duckdb(con) or _has_table(con, "commits_diffs"):
-        return False
-    from ..store import id_keys_ready
-
-    return id_keys_ready(con)
+    return not _has_table(con, "commits_diffs") and panel_keys(con)
 
 
 # the key columns the deployments carry for the linkage when it joins on stored keys
 DEPLOYMENT_KEYS = ("deployment_id_key",)
-
-
-@ibis.udf.scalar.builtin(name="hash")
-def _duckdb_hash(x: str) -> idt.UInt64:  # DuckDB's own 64-bit hash(), as the store's keys are made
-    ...
-
-
-def id_key(x: ir.StringValue) -> ir.Value:
-    """The key the store keeps for identifier ``x`` (NULL for NULL), computed on the fly: equal to
-    a stored one where :func:`stored_keys` holds (the store's keys were made by this DuckDB)."""
-    return ibis.ifelse(x.notnull(), _duckdb_hash(x), ibis.null("uint64"))
 
 
 def _keyed(con, deps: ir.Table | None) -> bool:
@@ -121,7 +108,7 @@ def deployments(con, environment: str | None = None, *, previous: bool = True, k
     window over every deployment that finds them: the metrics' facts need a previous success only
     for the few deployments whose commits are derived (:func:`deployment_commits` finds those
     itself), and at 10,000 teams the window took 7 of the 8 s of their deployments step.
-    ``keys=True`` adds the stored keys of the id and the sha (:data:`DEPLOYMENT_KEYS`; only where
+    ``keys=True`` adds the stored key of the id (:data:`DEPLOYMENT_KEYS`; only where
     :func:`stored_keys` holds).
     """
     d = _dep_teams(con, keys)

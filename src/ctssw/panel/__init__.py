@@ -16,11 +16,13 @@ from ._build import (
 )
 from ._build import change_shares as _change_shares
 from ._build import tool_shares as _tool_shares
+from ._commits import id_key, stored_keys
 from ._frame import to_arrow, to_frame
 from ._time import day_of, epoch_us, week_of
 
 __all__ = ["CHANGE_ROLES", "FEATURES", "PANEL_COLUMNS", "TOOL_COLUMNS", "UNITS", "PanelConfig", "change_shares", "panel",
-           "panel_expr", "panel_frame", "read_panel", "to_arrow", "to_frame", "tool_shares", "day_of", "epoch_us", "week_of"]
+           "panel_expr", "panel_frame", "read_panel", "to_arrow", "to_frame", "tool_shares", "day_of", "epoch_us", "week_of",
+           "id_key", "stored_keys"]
 
 
 def panel_expr(con, *, columns: tuple[str, ...] | None = None, **kw):

@@ -10,13 +10,19 @@ from .backend import on_duckdb
 
 
 def stored_keys(con) -> bool:
-    """Whether ``con`` is a DuckDB store whose deployments and their commits keep 64-bit keys beside
-    their ids and shas (``ctssw.store._idkeys``)."""
+    """Whether ``con`` is a DuckDB store whose deployments, their commits and the changes' merge
+    commits keep 64-bit keys beside their ids and shas, made by this DuckDB (``ctssw.store._idkeys``)."""
     if not on_duckdb(con):
         return False
     from ..store import id_keys_ready
 
     return id_keys_ready(con)
+
+
+def id_key(x: ir.StringValue) -> ir.Value:
+    """The key the store keeps for identifier ``x`` (NULL for NULL), computed on the fly: equal to
+    a stored one where :func:`stored_keys` holds. On DuckDB only."""
+    return ibis.ifelse(x.notnull(), _duckdb_hash(x), ibis.null("uint64"))
 
 
 def commits_to_prod(con, shipped: ir.Table) -> ir.Table:
