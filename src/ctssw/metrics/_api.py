@@ -113,7 +113,7 @@ def fact_tables(con, cfg: D.DoraConfig, *, step=None, rollup: bool = False):
     all_time = D.DoraConfig(environment=cfg.environment, incident_window_hours=cfg.incident_window_hours)
     # the production deployments with their team and target, shared by the change linkage, the
     # incident attribution and the rework flag
-    # with the stored keys of their ids and shas where the store keeps them (the change linkage joins those)
+    # with the stored key of each id where the store keeps them (the change linkage joins those)
     keys = L.stored_keys(con)
     cols = FACT_DEPLOYMENT_COLUMNS + (L.DEPLOYMENT_KEYS if keys else ())
     deps = run("deployments", lambda: _materialise(

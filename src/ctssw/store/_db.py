@@ -140,9 +140,8 @@ class Store:
         c.execute("CREATE TABLE IF NOT EXISTS ctssw_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         c.execute("INSERT INTO ctssw_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)])
         _journal.create(c)
-        for t in TABLES.values():
-            if self.lake is not None and t.name in LAKE_TABLES:
-                continue
+        in_file = [t for t in TABLES.values() if self.lake is None or t.name not in LAKE_TABLES]
+        for t in in_file:
             c.execute(_ddl(t))
             # columns added to the schema since a store was created (additive only); rows stored
             # before take the column's default (tool_usage.feature 'all': a day's totals)
@@ -158,7 +157,7 @@ class Store:
             for k in t.key_columns:  # filled by the refresh below
                 if k not in have:
                     c.execute(f"ALTER TABLE {_q(t.name)} ADD COLUMN {_q(k)} UBIGINT")
-        _idkeys.refresh(c, [t for t in TABLES if self.lake is None or t not in LAKE_TABLES])
+        _idkeys.refresh(c, [t.name for t in in_file])
         c.execute("UPDATE ctssw_meta SET value = ? WHERE key = 'schema_version' AND value = '1'", [str(SCHEMA_VERSION)])
         c.execute("CREATE TABLE IF NOT EXISTS builders (builder_id VARCHAR, first_seen TIMESTAMPTZ)")
         # identities recognised as bots or agents at ingest: never builders, counted apart

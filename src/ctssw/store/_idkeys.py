@@ -30,20 +30,20 @@ META = "id_keys"  # ctssw_meta: the probe's hash under which every stored key wa
 _PROBE = "SELECT CAST(hash('ctssw identifier key') AS VARCHAR)"
 
 
-def key_sql(col: str, alias: str = "") -> str:
+def key_sql(col: str) -> str:
     """The key of identifier ``col`` (NULL for NULL)."""
-    c = alias + _q(col)
+    c = _q(col)
     return f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END"
 
 
-def insert_lists(t: Table, keyed: bool, alias: str = "") -> tuple[str, str]:
+def insert_lists(t: Table, keyed: bool) -> tuple[str, str]:
     """(column list, select list) of an INSERT of ``t``'s stored columns from a projection that
-    has them (``alias`` qualifies them), with the keys computed from them when ``keyed``."""
+    has them, with the keys computed from them when ``keyed``."""
     names = [_q(c) for c in t.stored_columns]
-    exprs = [alias + n for n in names]
+    exprs = list(names)
     if keyed:
         names += [_q(k) for k in t.key_columns]
-        exprs += [key_sql(c, alias) for c in t.keyed]
+        exprs += [key_sql(c) for c in t.keyed]
     return ", ".join(names), ", ".join(exprs)
 
 
