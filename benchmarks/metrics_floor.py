@@ -156,13 +156,13 @@ def _refuse_diffs(con) -> None:
         raise ValueError("the floor does not cover a store with a commits_diffs table")
 
 
-def _steps(con, *, keyed: bool) -> dict[str, float]:
+def _steps(con, *, keyed: bool, teams: bool = True) -> dict[str, float]:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     out = {}
     for name, sql in STEPS:
         t = time.perf_counter()
-        con.execute(keyed_sql(sql) if keyed else sql)
+        con.execute(keyed_sql(sql, teams=teams) if keyed else sql)
         out[name] = time.perf_counter() - t
     return out
 
@@ -194,22 +194,27 @@ def copy_tables(con, *, keys: str = "none") -> float:
     """Copy the columns the floor reads into temporary tables of the same names (which the
     statements then read instead of the store's), the identifiers ``KEYS[keys]`` names as 64-bit
     hashes; the seconds it took."""
-    keyed = KEYS[keys]
     t = time.perf_counter()
-    for table, cols in KEYED.items():
-        sel = ", ".join(
-            f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if c in keyed else c
-            for c in cols.split()
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {sel} FROM main.{table}")
+    for table in KEYED:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {keyed_select(table, KEYS[keys])} FROM main.{table}")
     return time.perf_counter() - t
 
 
-def keyed_sql(sql: str) -> str:
+def keyed_select(table: str, keyed) -> str:
+    """The columns the floor reads of ``table`` (``KEYED``), the identifiers in ``keyed`` as
+    their 64-bit hashes."""
+    return ", ".join(
+        f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if c in keyed else c for c in KEYED[table].split()
+    )
+
+
+def keyed_sql(sql: str, *, teams: bool = True) -> str:
     """A statement for copies with every identifier keyed: a team's target is its key xor 1
     (another 64-bit value, not 'team:' and a string), and the as-of probe's least id is 0. The
-    shas appear only in comparisons with each other, so keys for them alone need no change."""
-    sql = re.sub(r"'team:' \|\| (coalesce\([^)]*\)|[a-z_.]+)", r"xor(\1, 1)", sql)
+    shas appear only in comparisons with each other, so keys for them alone need no change.
+    ``teams=False``: the team ids stay strings, and only the probe changes (the deployment ids keyed)."""
+    if teams:
+            sql = re.sub(r"'team:' \|\| (coalesce\([^)]*\)|[a-z_.]+)", r"xor(\1, 1)", sql)
     return sql.replace("'id': ''", "'id': CAST(0 AS UBIGINT)")
 
 

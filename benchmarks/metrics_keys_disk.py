@@ -26,14 +26,12 @@ KEYS = {**F.KEYS, "dep": frozenset({"sha", "merge_sha", "deployment_id"})}
 
 
 def build(store: str, out: str, keys: str) -> None:
-    keyed = KEYS[keys]
     con = duckdb.connect(out)
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"ATTACH '{store}' AS s (READ_ONLY)")
     t = time.perf_counter()
-    for table, cols in F.KEYED.items():
-        sel = ", ".join(f"CASE WHEN {c} IS NOT NULL THEN hash({c}) END AS {c}" if c in keyed else c for c in cols.split())
-        con.execute(f"CREATE TABLE {table} AS SELECT {sel} FROM s.main.{table}")
+    for table in F.KEYED:
+        con.execute(f"CREATE TABLE {table} AS SELECT {F.keyed_select(table, KEYS[keys])} FROM s.main.{table}")
     con.execute("CHECKPOINT")
     print(f"build {keys}: {time.perf_counter() - t:.1f} s")
 
@@ -41,15 +39,8 @@ def build(store: str, out: str, keys: str) -> None:
 def run(db: str, keys: str) -> None:
     con = duckdb.connect(db, read_only=True)
     con.execute("SET preserve_insertion_order = false")
-    if keys == "dep":  # team ids stay strings: only the as-of probe's least deployment id changes
-        con.execute("SET TimeZone = 'UTC'")
-        secs = {}
-        for name, sql in F.STEPS:
-            t = time.perf_counter()
-            con.execute(sql.replace("'id': ''", "'id': CAST(0 AS UBIGINT)"))
-            secs[name] = time.perf_counter() - t
-    else:
-        secs = F._steps(con, keyed=keys == "all")
+    # with "dep" the team ids stay strings: only the as-of probe's least deployment id changes
+    secs = F._steps(con, keyed=keys != "none", teams=keys == "all")
     print(f"run {keys}: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()) + f"; facts {sum(secs.values()):.1f} s")
     print(F.summary(con))
 
