@@ -63,3 +63,20 @@ def test_no_candidates_no_derivation(store_path):
         ]
     assert len(both[0]) > 1000
     pd.testing.assert_frame_equal(*both)
+
+
+def test_candidates_on_keys_equal_candidates_on_strings(store_without_some_commits):
+    """On stored keys the deployments with stored commits are dropped before the commit history
+    is joined; on the id strings after it. Both find the same deployments and commit times. (A
+    store with ``commits_diffs``, as DevLake's, joins the strings only.)"""
+    with Store(store_without_some_commits, read_only=True) as s:
+        con = s.ibis()
+        assert L.stored_keys(con)
+        found = []
+        for keys in (True, False):
+            deps = L.deployments(con, "production", previous=False, keys=keys)
+            cand = L.derivation_candidates(con, deps, L.sha_key(con)).to_pandas()
+            assert ("deployment_id_key" in cand.columns) is keys
+            found.append(cand[["deployment_id", "hi"]].sort_values("deployment_id").reset_index(drop=True))
+    assert len(found[0]) > 0
+    pd.testing.assert_frame_equal(*found)
