@@ -25,7 +25,7 @@ from ..errors import SchemaError
 from . import _exact
 from ._checks import late_checks, type_reasons
 from ._idkeys import insert_lists
-from ._lake import LAKE_TABLES
+from ._lake import in_store_file
 from ._schema import TABLES, Table
 from ._sql import ident as _q
 from ._sql import literal as _lit
@@ -121,7 +121,7 @@ def _plan(store, t: Table, batch, types: dict[str, str], now: dt.datetime) -> _P
     stored_cols = t.stored_columns
     inner = f"SELECT _l2.*{', ' if sel else ''}{', '.join(sel)} FROM ({l2}) _l2 {' '.join(joins)}"
     l3 = f"SELECT *, {_hash(t.stored_key)} AS _skh, {_hash(stored_cols)} AS _rh FROM ({inner}) _l3"
-    keyed = bool(t.keyed) and (store.lake is None or t.name not in LAKE_TABLES)
+    keyed = bool(t.keyed) and in_store_file(store.lake, t.name)
     return _Plan(t, batch.sql, cols_in, person, l2, l3, tuple(batch.sources), batch.row_ref, keyed)
 
 

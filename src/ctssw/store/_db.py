@@ -16,7 +16,7 @@ from ..sources.canonical import Batch
 from . import _bulk, _idkeys, _journal, _keys
 from ._bulk import LoadCounts
 from ._checks import TimeWindow, check_currencies, load_rates
-from ._lake import LAKE_TABLES, Lake, is_remote
+from ._lake import LAKE_TABLES, Lake, in_store_file, is_remote
 from ._open import _check_file, _memory_budget
 from ._remap import remap_identities
 from ._schema import READS, SCHEMA_VERSION, TABLES, Table
@@ -140,7 +140,7 @@ class Store:
         c.execute("CREATE TABLE IF NOT EXISTS ctssw_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         c.execute("INSERT INTO ctssw_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)])
         _journal.create(c)
-        in_file = [t for t in TABLES.values() if self.lake is None or t.name not in LAKE_TABLES]
+        in_file = [t for t in TABLES.values() if in_store_file(self.lake, t.name)]
         for t in in_file:
             c.execute(_ddl(t))
             # columns added to the schema since a store was created (additive only); rows stored

@@ -47,6 +47,14 @@ from ._sql import literal as _lit
 FORMAT = 1
 #: the tables kept in the lake; ``identities`` (the keyed pseudonym map) stays in the store file
 LAKE_TABLES = tuple(t for t in TABLES if t != "identities")
+
+
+def in_store_file(lake, table: str) -> bool:
+    """Whether ``table`` lives in the store file: every table without a lake (``lake`` None), else
+    only those the lake does not keep."""
+    return lake is None or table not in LAKE_TABLES
+
+
 #: the date each partitioned table is split by month on (every one is a required column)
 MONTH_OF = {
     "memberships": "start",
