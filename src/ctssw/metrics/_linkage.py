@@ -162,12 +162,13 @@ def derivation_candidates(con, deps: ir.Table, key=None) -> ir.Table:
     need = deps.filter((deps.result == "success") & deps.sha.notnull())
     need = need.select("deployment_id", "repo_id", "target", "sha", *kept)
     if keyed:
-        # on keys, the deployments without stored rows first: the distinct stored keys are a small
-        # build side, and the commits are then joined with those deployments only. At 10,000
-        # teams (10.6M of 22M successes without rows, none naming a known commit) this step took
-        # 7.2-9.5 s against 8.2-9.9 s for the commits first, and `ctssw metrics` 58.1-60.7 s
-        # against 60.5-60.9 s (three runs each, interleaved); where every deployment has rows, the
-        # join with the commits has nothing to build
+        # on keys, the deployments without stored rows first: the distinct stored keys (one per
+        # deployment with rows) are the build side, and the commits are then joined with the
+        # deployments left only. At 10,000 teams (10.6M of 22M successes without rows, none
+        # naming a known commit) this step took 7.2-9.5 s against 8.2-9.9 s for the commits
+        # first, and `ctssw metrics` 58.1-60.7 s against 60.5-60.9 s (three runs each,
+        # interleaved); where every deployment has rows, the join with the commits has nothing
+        # to build
         stored = have.distinct()
         need = need.anti_join(stored, need.deployment_id_key == stored.h_dep)
     # on strings, the deployments whose sha names a known commit first, then those without stored
