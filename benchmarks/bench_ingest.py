@@ -35,24 +35,34 @@ DATA = HERE.parent / ".bench-data"
 START = "2020-01-06"  # 260 weeks from here end before today: every row is plausible
 
 
+def floor_connect(db: Path):
+    """A new DuckDB file for the floor, with the store's memory limit and insertion order setting
+    (the settings ctssw's own loads run under), any file of that name removed first."""
+    import duckdb
+
+    from ctssw.store._open import _memory_budget
+
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    con.execute(f"SET memory_limit = '{_memory_budget()}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
 def _child(kind: str, data: Path, db: Path) -> dict:
     """One timed run, inside its own process."""
     import resource
 
-    import duckdb
-
     from ctssw.store import LOAD_ORDER, Store, ingest_canonical
-    from ctssw.store._open import _memory_budget
 
-    if kind in ("floor", "first"):
+    if kind in ("floor", "first"):  # before the clock starts
         for p in (db, Path(str(db) + ".wal")):
             p.unlink(missing_ok=True)
     out: dict = {}
     t = time.perf_counter()
     if kind == "floor":
-        con = duckdb.connect(str(db))
-        con.execute(f"SET memory_limit = '{_memory_budget()}'")
-        con.execute("SET preserve_insertion_order = false")
+        con = floor_connect(db)
         con.execute("BEGIN TRANSACTION")
         rows = 0
         for name in LOAD_ORDER:

@@ -23,18 +23,7 @@ import os
 import time
 from pathlib import Path
 
-
-def _fresh(db: Path):
-    import duckdb
-
-    from ctssw.store._open import _memory_budget
-
-    for p in (db, Path(str(db) + ".wal")):
-        p.unlink(missing_ok=True)
-    con = duckdb.connect(str(db))
-    con.execute(f"SET memory_limit = '{_memory_budget()}'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+from bench_ingest import floor_connect
 
 
 def ctssw_statements(data: Path, db: Path) -> None:
@@ -72,7 +61,7 @@ def ctssw_statements(data: Path, db: Path) -> None:
 def floor_statements(data: Path, db: Path) -> None:
     from ctssw.store import LOAD_ORDER
 
-    con = _fresh(db)
+    con = floor_connect(db)
     con.execute("BEGIN TRANSACTION")
     t0 = time.perf_counter()
     for name in LOAD_ORDER:
@@ -102,7 +91,7 @@ def one_insert(data: Path, db: Path, rounds: int) -> None:
     }
     for r in range(rounds):
         for label, sql in variants.items():
-            con = _fresh(db)
+            con = floor_connect(db)
             con.execute("BEGIN TRANSACTION")
             t = time.perf_counter()
             con.execute(f"CREATE TABLE t AS {sql}")
